@@ -1,24 +1,24 @@
 """What every payload codec (DLMS, GBZ, ASN.1) offers the envelope layer.
 
-A payload decoder has the signature ``decode_x(buf, start, end, path) -> X`` where
-``buf`` is the whole message and ``[start, end)`` the content slice; offsets in its
+A payload decoder has the signature ``decode_x(buf, start, end, path) -> X``
+where ``buf`` is the whole message and ``[start, end)`` the content slice; offsets in its
 errors are absolute. Decoded objects keep no absolute offsets: ``fields(base)`` lays the
 display tree out from ``base`` and ``encrypted_parts()`` reports offsets relative to the
-content start, so objects built from typed values behave exactly like decoded ones. The object it returns satisfies
-:class:`Payload`: it re-encodes to the exact bytes it was decoded from, describes itself
-as a display tree and lists the encrypted parts it carries.
+content start, so objects built from typed values behave exactly like decoded ones.
+Every payload object satisfies :class:`Payload`: it re-encodes to the exact bytes it was
+decoded from, describes itself as a display tree and lists its encrypted parts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from gbcs.tree import Field
 
 
-class PayloadKind(str, Enum):
+class PayloadKind(StrEnum):
     """The payload families of GBCS content (``gbcs-wire.md`` §4.1)."""
 
     DLMS_ACCESS_REQUEST = "dlms-access-request"
@@ -29,7 +29,7 @@ class PayloadKind(str, Enum):
     OPAQUE = "opaque"
 
 
-class PartContext(str, Enum):
+class PartContext(StrEnum):
     """Where an encrypted part sits, which decides how its plaintext is decoded."""
 
     DLMS = "dlms"  # plaintext is A-XDR Data

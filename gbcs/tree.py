@@ -23,7 +23,11 @@ class Field:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (hex in upper case, children only when present)."""
-        out: dict[str, Any] = {"name": self.name, "offset": self.offset, "hex": self.raw.hex().upper()}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "offset": self.offset,
+            "hex": self.raw.hex().upper(),
+        }
         if self.value is not None:
             out["value"] = self.value
         if self.children:

@@ -1,0 +1,22 @@
+"""The ``gbcs-emu`` command line (click + rich)."""
+
+from __future__ import annotations
+
+import click
+
+from emulator.cli.capture_cmd import capture
+from emulator.cli.decode_cmd import decode_cmd
+from emulator.cli.keys_cmd import keys_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gbcs-emulator")
+def main() -> None:
+    """Emulated GB smart-metering (SMETS2) devices speaking real GBCS frames."""
+
+
+main.add_command(decode_cmd)
+main.add_command(keys_group)
+main.add_command(capture)
+
+__all__ = ["main"]

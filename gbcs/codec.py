@@ -1,0 +1,206 @@
+"""Whole GBCS messages: decode bytes to a typed :class:`GbcsMessage` and encode it back.
+
+``encode(decode(b)) == b`` holds for every valid message: :meth:`GbcsMessage.encode`
+rebuilds the bytes from the typed header and payload, it never returns the input.
+Decoding any byte string either succeeds or raises :class:`~gbcs.errors.GbcsDecodeError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from gbcs.asn1 import decode_asn1
+from gbcs.cosem_time import DlmsDateTime
+from gbcs.dlms import decode_dlms
+from gbcs.envelope import (
+    MAC_HEADER_PREFIX,
+    MAC_LENGTH,
+    SECURITY_HEADER,
+    Cra,
+    Envelope,
+    EnvelopeLayout,
+    GroupingHeader,
+    SignatureForm,
+    decode_envelope,
+    encode_general_ciphering,
+    encode_general_signing,
+    envelope_fields,
+)
+from gbcs.errors import GbcsDecodeError, GbcsEncodeError
+from gbcs.gbz import decode_gbz
+from gbcs.payload import EncryptedPart, OpaquePayload, Payload
+from gbcs.tree import Field
+from gbcs.wire import ber_length_size
+
+_DLMS_TAGS = frozenset((0xD9, 0xDA, 0x0F))
+_GBZ_PROFILE = b"\x01\x09"
+
+
+@dataclass(frozen=True, slots=True)
+class GbcsMessage:
+    """A GBCS Remote Party message: header, payload, signature field and MAC.
+
+    Messages built from typed values have ``raw=None``; decoded ones keep the exact
+    received bytes in ``raw`` (MACs and signatures are always checked over those).
+    """
+
+    header: GroupingHeader
+    payload: Payload
+    envelope: Envelope = Envelope.GENERAL_CIPHERING
+    signature_form: SignatureForm = SignatureForm.NULL
+    signature: bytes = b""
+    mac: bytes | None = None
+    raw: bytes | None = field(default=None, compare=False, repr=False)
+    layout: EnvelopeLayout | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def cra(self) -> Cra:
+        return self.header.cra
+
+    @property
+    def counter(self) -> int:
+        return self.header.counter
+
+    @property
+    def originator(self) -> bytes:
+        return self.header.originator
+
+    @property
+    def recipient(self) -> bytes:
+        return self.header.recipient
+
+    @property
+    def message_code(self) -> int:
+        return self.header.other.message_code
+
+    @property
+    def date_time(self) -> DlmsDateTime | None:
+        return self.header.date_time
+
+    def content(self) -> bytes:
+        """The payload bytes (exact received slice when decoded)."""
+        if self.raw is not None and self.layout is not None:
+            return self.raw[self.layout.content_start : self.layout.content_end]
+        return self.payload.encode()
+
+    def gs_apdu(self) -> bytes:
+        """The General-Signing APDU from ``DF`` through the signature field."""
+        if self.raw is not None and self.layout is not None:
+            return self.raw[self.layout.gs_start : self.layout.gs_end]
+        return encode_general_signing(
+            self.header, self.payload.encode(), self.signature_form, self.signature
+        )
+
+    def signed_data(self) -> bytes:
+        """The bytes an ECDSA signature covers (GS APDU after ``DF`` to the end of content)."""
+        if self.raw is not None and self.layout is not None:
+            return self.raw[self.layout.gs_start + 1 : self.layout.content_end]
+        gs = encode_general_signing(self.header, self.payload.encode(), SignatureForm.ABSENT)
+        return gs[1:]
+
+    def content_offset(self) -> int:
+        """Absolute offset of the content in :meth:`encode`'s output."""
+        if self.layout is not None:
+            return self.layout.content_start
+        content_len = len(self.payload.encode())
+        gs_prefix = len(self.header.encode(content_len))
+        if self.envelope is Envelope.GENERAL_SIGNING:
+            return gs_prefix
+        sig_len = {SignatureForm.ABSENT: 0, SignatureForm.NULL: 1}.get(self.signature_form, 65)
+        ciphered = len(SECURITY_HEADER) + gs_prefix + content_len + sig_len + MAC_LENGTH
+        return len(MAC_HEADER_PREFIX) + ber_length_size(ciphered) + len(SECURITY_HEADER) + gs_prefix
+
+    def encode(self) -> bytes:
+        """Rebuild the message bytes from the typed values."""
+        gs = encode_general_signing(
+            self.header, self.payload.encode(), self.signature_form, self.signature
+        )
+        if self.envelope is Envelope.GENERAL_SIGNING:
+            if self.mac is not None:
+                raise GbcsEncodeError("a general-signing message carries no MAC")
+            return gs
+        if self.mac is None:
+            raise GbcsEncodeError(
+                "a general-ciphering message needs its MAC (see gbcs.security.apply_mac)"
+            )
+        return encode_general_ciphering(gs, self.mac)
+
+    def encrypted_parts(self) -> tuple[EncryptedPart, ...]:
+        """Encrypted parts with offsets made absolute in the message bytes."""
+        base = self.content_offset()
+        return tuple(replace(p, offset=p.offset + base) for p in self.payload.encrypted_parts())
+
+    def fields(self) -> tuple[Field, ...]:
+        """Display tree of the whole message (header, payload, signature, MAC)."""
+        if self.layout is None:
+            return decode(self.encode()).fields()
+        assert self.raw is not None
+        head, tail = envelope_fields(self.raw, self.layout, self.header, self.signature_form)
+        payload = Field(
+            "Payload",
+            self.layout.content_start,
+            self.content(),
+            self.payload.kind.value,
+            self.payload.fields(self.layout.content_start),
+        )
+        return (*head, payload, *tail)
+
+
+def decode_payload(buf: bytes, start: int, end: int, cra: Cra, message_code: int) -> Payload:
+    """Decode content ``buf[start:end]`` by its first bytes (``gbcs-wire.md`` §4.1)."""
+    if start >= end:
+        raise GbcsDecodeError("payload", start, "empty content")
+    first = buf[start]
+    if first in _DLMS_TAGS:
+        return decode_dlms(buf, start, end, "payload")
+    if buf[start : start + 2] == _GBZ_PROFILE:
+        return decode_gbz(buf, start, end, "payload", alert=cra is Cra.ALERT)
+    return decode_asn1(buf, start, end, "payload", message_code, cra=int(cra))
+
+
+def decode(data: bytes, *, lenient_payload: bool = False) -> GbcsMessage:
+    """Decode one complete GBCS message.
+
+    With ``lenient_payload`` a malformed payload does not fail the whole message: the
+    content is kept as an :class:`OpaquePayload` whose note holds the error, so a user
+    still sees the header and the MAC/signature verdicts.
+    """
+    buf = bytes(data)
+    try:
+        env = decode_envelope(buf)
+        lay = env.layout
+        try:
+            payload = decode_payload(
+                buf, lay.content_start, lay.content_end, env.header.cra, env.header.message_code
+            )
+        except GbcsDecodeError as e:
+            if not lenient_payload:
+                raise
+            payload = OpaquePayload(buf[lay.content_start : lay.content_end], f"undecoded: {e}")
+    except GbcsDecodeError:
+        raise
+    except RecursionError:
+        raise GbcsDecodeError("<internal>", 0, "nesting too deep") from None
+    except Exception as e:  # safety net: only GbcsDecodeError may escape (fuzz-tested)
+        raise GbcsDecodeError("<internal>", 0, f"decoder bug ({type(e).__name__}: {e})") from e
+    return GbcsMessage(
+        header=env.header,
+        payload=payload,
+        envelope=env.envelope,
+        signature_form=env.signature_form,
+        signature=env.signature,
+        mac=env.mac,
+        raw=buf,
+        layout=lay,
+    )
+
+
+def build(
+    header: GroupingHeader,
+    payload: Payload,
+    *,
+    envelope: Envelope = Envelope.GENERAL_CIPHERING,
+    signature_form: SignatureForm = SignatureForm.NULL,
+) -> GbcsMessage:
+    """A message from typed values, not yet signed or MAC'd (see :mod:`gbcs.security`)."""
+    return GbcsMessage(header, payload, envelope, signature_form, b"", None)

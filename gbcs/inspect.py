@@ -1,0 +1,197 @@
+"""Decode a message and check everything a user wants to know about it.
+
+:func:`inspect_message` is what ``gbcs-emu decode`` runs: the typed message, its use
+case, the MAC and signature verdicts, and the decrypted parts. It is sans-IO: keys come
+from a :class:`~gbcs.security.KeyProvider`, output is data (``to_json``) and a display
+tree (``tree``), rendering is the CLI's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gbcs.codec import GbcsMessage, decode
+from gbcs.errors import GbcsDecodeError
+from gbcs.security import (
+    DEFAULT_ACB,
+    Check,
+    DecryptedPart,
+    KeyProvider,
+    Verdict,
+    check_mac,
+    check_signature,
+    decode_plaintext,
+    decrypt_parts,
+)
+from gbcs.tree import Field
+from gbcs.usecases import UseCase, lookup, message_code_name
+
+
+class NoKeys:
+    """A key provider with no keys (verdicts become "no key")."""
+
+    def public_key(self, eui: bytes, usage: str) -> None:
+        return None
+
+    def private_key(self, eui: bytes, usage: str) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PartReport:
+    """One encrypted part: where it is, whether it decrypted, and what it says."""
+
+    part: DecryptedPart
+    decoded: Any = None
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.part
+        out: dict[str, Any] = {"index": p.part.index, "offset": p.part.offset, "path": p.part.path}
+        if p.plaintext is None:
+            out["decrypted"] = False
+            out["reason"] = p.detail
+            return out
+        out["decrypted"] = True
+        out["plaintext"] = p.plaintext.hex().upper()
+        if self.decoded is not None:
+            out["value"] = _display(self.decoded)
+        if self.error:
+            out["decode_error"] = self.error
+        return out
+
+
+def _display(value: Any) -> Any:
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """Everything ``decode`` reports about one message."""
+
+    message: GbcsMessage
+    use_case: UseCase | None
+    mac: Check
+    signature: Check
+    parts: tuple[PartReport, ...]
+
+    @property
+    def decrypted_count(self) -> int:
+        return sum(1 for p in self.parts if p.part.plaintext is not None)
+
+    def header(self) -> dict[str, Any]:
+        """Header fields, named as in the interop vectors' ``expected`` records."""
+        m = self.message
+        h = m.header
+        lay = m.layout
+        content_len = (lay.content_end - lay.content_start) if lay else len(m.content())
+        dt = h.date_time
+        out: dict[str, Any] = {
+            "envelope": m.envelope.value,
+            "cra_flag": int(h.cra),
+            "cra": h.cra.name.title(),
+            "originator_counter": str(h.counter),
+            "originator_counter_hex": f"{h.counter:016X}",
+            "originator": h.originator.hex().upper(),
+            "recipient": h.recipient.hex().upper(),
+            "date_time_hex": "00" if dt is None else "0C" + dt.to_bytes().hex().upper(),
+            "date_time": None if dt is None else _iso(dt),
+            "message_code": f"0x{h.message_code:04X}",
+            "message_code_name": message_code_name(h.message_code),
+            "content_length": content_len,
+            "payload_kind": m.payload.kind.value,
+        }
+        oi = h.other
+        if oi.srp_id is not None:
+            out["supplementary_remote_party_id"] = oi.srp_id.hex().upper()
+        if oi.srp_counter is not None:
+            out["supplementary_remote_party_counter"] = str(oi.srp_counter)
+        if oi.supplementary_originator_counter is not None:
+            out["supplementary_originator_counter"] = str(oi.supplementary_originator_counter)
+        if oi.certificate is not None:
+            out["supplementary_remote_party_certificate_length"] = len(oi.certificate)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """Header, verdicts, parts and the full display tree as JSON-ready data."""
+        return {
+            "header": self.header(),
+            "use_case": self.use_case.name if self.use_case else None,
+            "mac": {"verdict": self.mac.verdict.value, "detail": self.mac.detail},
+            "signature": {"verdict": self.signature.verdict.value, "detail": self.signature.detail},
+            "encrypted_parts": len(self.parts),
+            "decrypted_parts": self.decrypted_count,
+            "parts": [p.to_json() for p in self.parts],
+            "tree": [f.to_json() for f in self.tree()],
+        }
+
+    def tree(self) -> tuple[Field, ...]:
+        """The message's display tree plus one node per encrypted part."""
+        nodes = list(self.message.fields())
+        for p in self.parts:
+            dp = p.part
+            if dp.plaintext is None:
+                value = f"not decrypted: {dp.detail}"
+                children: tuple[Field, ...] = ()
+            else:
+                value = (
+                    _short(_display(p.decoded)) if p.decoded is not None else p.error or "decrypted"
+                )
+                children = (Field("Plaintext", dp.part.offset, dp.plaintext, value),)
+            nodes.append(
+                Field(
+                    f"Encrypted Part [{dp.part.index}]",
+                    dp.part.offset,
+                    dp.part.blob,
+                    value,
+                    children,
+                )
+            )
+        return tuple(nodes)
+
+
+def _short(v: Any) -> str:
+    s = v if isinstance(v, str) else str(v)
+    return s if len(s) <= 400 else s[:397] + "..."
+
+
+def _iso(dt: Any) -> str | None:
+    py = dt.to_datetime()
+    if py is None:
+        return str(dt)
+    return py.replace(tzinfo=None).isoformat()
+
+
+def inspect_message(
+    data: bytes,
+    keys: KeyProvider | None = None,
+    *,
+    acb: bytes = DEFAULT_ACB,
+    lenient_payload: bool = False,
+) -> Inspection:
+    """Decode ``data`` and check its MAC, signature and encrypted parts.
+
+    Raises :class:`GbcsDecodeError` for malformed input (the only exception it raises
+    for bad bytes); key problems become verdicts, never exceptions.
+    """
+    msg = decode(data, lenient_payload=lenient_payload)
+    kp: KeyProvider = keys if keys is not None else NoKeys()
+    mac = check_mac(msg, kp, acb)
+    sig = check_signature(msg, kp)
+    reports = []
+    for dp in decrypt_parts(msg, kp):
+        if dp.plaintext is None:
+            reports.append(PartReport(dp))
+            continue
+        try:
+            reports.append(PartReport(dp, decode_plaintext(dp)))
+        except GbcsDecodeError as e:
+            reports.append(PartReport(dp, None, str(e)))
+    return Inspection(msg, lookup(msg.message_code), mac, sig, tuple(reports))
+
+
+__all__ = ["Inspection", "NoKeys", "PartReport", "Verdict", "inspect_message"]
