@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gbcs.axdr import TYPE_NAMES, Data, data_field
 from gbcs.codec import GbcsMessage, decode
 from gbcs.errors import GbcsDecodeError
 from gbcs.security import (
@@ -138,10 +139,10 @@ class Inspection:
                 value = f"not decrypted: {dp.detail}"
                 children: tuple[Field, ...] = ()
             else:
-                value = (
-                    _short(_display(p.decoded)) if p.decoded is not None else p.error or "decrypted"
+                value = p.error or "decrypted"
+                children = (
+                    Field("Plaintext", dp.part.offset, dp.plaintext, None, _plaintext_fields(p)),
                 )
-                children = (Field("Plaintext", dp.part.offset, dp.plaintext, value),)
             nodes.append(
                 Field(
                     f"Encrypted Part [{dp.part.index}]",
@@ -152,6 +153,20 @@ class Inspection:
                 )
             )
         return tuple(nodes)
+
+
+def _plaintext_fields(p: PartReport) -> tuple[Field, ...]:
+    """Fields of a decoded plaintext; offsets are those of the (decrypted) plaintext bytes."""
+    pt = p.part.plaintext
+    if p.decoded is None or pt is None:
+        return ()
+    if isinstance(p.decoded, Data):
+        field, _ = data_field(p.decoded, TYPE_NAMES[p.decoded.tag], pt, 0, 0)
+        return (field,)
+    fields = getattr(p.decoded, "fields", None)
+    if callable(fields):
+        return tuple(fields(0, p.part.part.cluster, p.part.part.frame_control or 0))
+    return ()
 
 
 def _short(v: Any) -> str:

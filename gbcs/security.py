@@ -27,7 +27,7 @@ from gbcs.crypto import ecdsa
 from gbcs.crypto.gmac import compute_mac, verify_mac
 from gbcs.crypto.kdf import derive_key, shared_secret
 from gbcs.crypto.part_cipher import decrypt_part, encrypt_part, part_key_inputs
-from gbcs.envelope import Cra, Envelope, SignatureForm, as_eui
+from gbcs.envelope import Cra, Envelope, GroupingHeader, SignatureForm, as_eui
 from gbcs.errors import GbcsDecodeError, GbcsSecurityError
 from gbcs.payload import EncryptedPart, PartContext
 
@@ -131,16 +131,20 @@ def check_signature(msg: GbcsMessage, keys: KeyProvider) -> Check:
     return Check(Verdict.INVALID, "signature does not verify")
 
 
-def _part_key(msg: GbcsMessage, keys: KeyProvider) -> tuple[bytes | None, str]:
-    oi = msg.header.other
+def _part_key(header: GroupingHeader, keys: KeyProvider) -> tuple[bytes | None, str]:
+    oi = header.other
     party, counter = part_key_inputs(
-        msg.originator, msg.recipient, msg.counter, oi.srp_id, oi.supplementary_originator_counter
+        header.originator,
+        header.recipient,
+        header.counter,
+        oi.srp_id,
+        oi.supplementary_originator_counter,
     )
-    device = msg.originator if msg.cra is not Cra.COMMAND else msg.recipient
+    device = header.originator if header.cra is not Cra.COMMAND else header.recipient
     z, why = _ecdh(keys, device, party)
     if z is None:
         return None, why
-    return derive_key(z, msg.originator, ENCRYPTION_MODE, counter, party), ""
+    return derive_key(z, header.originator, ENCRYPTION_MODE, counter, party), ""
 
 
 def decrypt_parts(msg: GbcsMessage, keys: KeyProvider) -> tuple[DecryptedPart, ...]:
@@ -148,7 +152,7 @@ def decrypt_parts(msg: GbcsMessage, keys: KeyProvider) -> tuple[DecryptedPart, .
     parts = msg.encrypted_parts()
     if not parts:
         return ()
-    key, why = _part_key(msg, keys)
+    key, why = _part_key(msg.header, keys)
     out = []
     for p in parts:
         if key is None:
@@ -189,9 +193,9 @@ def decode_plaintext(part: DecryptedPart) -> object:
         raise
 
 
-def part_key_for(msg: GbcsMessage, keys: KeyProvider) -> bytes:
-    """The encryption key of ``msg``'s sensitive parts (for building responses/alerts)."""
-    key, why = _part_key(msg, keys)
+def part_key_for(header: GroupingHeader, keys: KeyProvider) -> bytes:
+    """The key of the sensitive parts of a message with this header (to build one)."""
+    key, why = _part_key(header, keys)
     if key is None:
         raise GbcsSecurityError(why)
     return key
