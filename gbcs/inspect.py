@@ -9,6 +9,7 @@ tree (``tree``), rendering is the CLI's business.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from gbcs.axdr import TYPE_NAMES, Data, data_field
@@ -24,6 +25,7 @@ from gbcs.security import (
     check_signature,
     decode_plaintext,
     decrypt_parts,
+    mac_parties,
 )
 from gbcs.tree import Field
 from gbcs.usecases import UseCase, lookup, message_code_name
@@ -79,6 +81,7 @@ class Inspection:
     mac: Check
     signature: Check
     parts: tuple[PartReport, ...]
+    key_notes: tuple[str, ...] = ()
 
     @property
     def decrypted_count(self) -> int:
@@ -127,6 +130,7 @@ class Inspection:
             "encrypted_parts": len(self.parts),
             "decrypted_parts": self.decrypted_count,
             "parts": [p.to_json() for p in self.parts],
+            "key_notes": list(self.key_notes),
             "tree": [f.to_json() for f in self.tree()],
         }
 
@@ -187,6 +191,7 @@ def inspect_message(
     *,
     acb: bytes = DEFAULT_ACB,
     lenient_payload: bool = False,
+    now: datetime | None = None,
 ) -> Inspection:
     """Decode ``data`` and check its MAC, signature and encrypted parts.
 
@@ -206,7 +211,34 @@ def inspect_message(
             reports.append(PartReport(dp, decode_plaintext(dp)))
         except GbcsDecodeError as e:
             reports.append(PartReport(dp, None, str(e)))
-    return Inspection(msg, lookup(msg.message_code), mac, sig, tuple(reports))
+    notes = _key_notes(msg, kp, acb, now or datetime.now(UTC))
+    return Inspection(msg, lookup(msg.message_code), mac, sig, tuple(reports), notes)
+
+
+def _key_notes(msg: GbcsMessage, keys: KeyProvider, acb: bytes, now: datetime) -> tuple[str, ...]:
+    """Expired certificates among the keys this message's checks use.
+
+    Expiry never fails a verification (the public test organisation certificates expired
+    on 2025-10-29); it is reported so a user knows. Only key providers that expose
+    certificate entries (``entry(eui, usage)`` with ``expired(now)``) can report it.
+    """
+    entry = getattr(keys, "entry", None)
+    if not callable(entry):
+        return ()
+    wanted: list[tuple[bytes, str]] = []
+    if msg.signature:
+        wanted.append((msg.originator, "ds"))
+    if msg.mac is not None or msg.payload.encrypted_parts():
+        wanted += [(eui, "ka") for eui in mac_parties(msg, acb)]
+    notes = []
+    for eui, usage in dict.fromkeys(wanted):
+        e = entry(eui, usage)
+        expired = getattr(e, "expired", None)
+        if callable(expired) and expired(now):
+            when = getattr(e, "not_after", None)
+            date = when.date().isoformat() if when else "?"
+            notes.append(f"{eui.hex().upper()} {usage.upper()} certificate expired on {date}")
+    return tuple(notes)
 
 
 __all__ = ["Inspection", "NoKeys", "PartReport", "Verdict", "inspect_message"]

@@ -145,3 +145,12 @@ def test_capture_to_pcap_from_vectors_json(tmp_path: Path) -> None:
     for v in vs:
         assert bytes.fromhex(v["hex"]) in data
     assert data.count(b"gbcs_message") == 5
+
+
+@pytest.mark.interop
+def test_expired_certificate_is_reported_not_enforced() -> None:
+    v = interop.by_id("RTDS-4.5.0/6.18.1_ECS37/ECS37_6.18.1_SUCCESS_COMMAND")
+    r = gbcs_emu("decode", v["hex"], "--json", "--keys", str(interop.keys_dir()))
+    doc = json.loads(r.stdout)
+    assert doc["mac"]["verdict"] == "valid"
+    assert doc["key_notes"] == ["90B3D51F30000002 KA certificate expired on 2025-10-29"]

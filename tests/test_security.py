@@ -19,7 +19,6 @@ from tests import interop
 pytestmark = pytest.mark.interop
 
 
-
 def _esme_ka() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     d = interop.keys_dir()
     key = serialization.load_pem_private_key((d / "00db1234567890a0-ka.key").read_bytes(), None)

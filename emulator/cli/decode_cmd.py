@@ -131,6 +131,8 @@ def _batch(file_: Path | None, keys: Any, acb: bytes, lenient: bool) -> None:
                 rec["signature"] = r.signature.verdict.value
                 rec["encrypted_parts"] = len(r.parts)
                 rec["decrypted_parts"] = r.decrypted_count
+                if r.key_notes:
+                    rec["key_notes"] = list(r.key_notes)
         out.write(json.dumps(rec) + "\n")
 
 
@@ -164,3 +166,5 @@ def _render(r: Inspection) -> None:
         console.print(f"{name}: [{style}]{check.verdict.value}[/{style}]{detail}")
     if r.parts:
         console.print(f"Encrypted parts: {len(r.parts)}, decrypted: {r.decrypted_count}")
+    for note in r.key_notes:
+        console.print(f"[yellow]Note:[/yellow] {escape(note)} (expiry is reported, not enforced)")
