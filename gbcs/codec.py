@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from gbcs.asn1 import decode_asn1
+from gbcs.asn1 import TYPED_MESSAGE_CODES, decode_asn1
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.dlms import decode_dlms
 from gbcs.envelope import (
@@ -28,7 +28,7 @@ from gbcs.envelope import (
 )
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
 from gbcs.gbz import decode_gbz
-from gbcs.payload import EncryptedPart, OpaquePayload, Payload
+from gbcs.payload import EncryptedPart, OpaquePayload, Payload, PayloadKind
 from gbcs.tree import Field
 from gbcs.wire import ber_length_size
 
@@ -112,9 +112,9 @@ class GbcsMessage:
 
     def encode(self) -> bytes:
         """Rebuild the message bytes from the typed values."""
-        gs = encode_general_signing(
-            self.header, self.payload.encode(), self.signature_form, self.signature
-        )
+        content = self.payload.encode()
+        check_payload_fits(self.header, self.payload, content)
+        gs = encode_general_signing(self.header, content, self.signature_form, self.signature)
         if self.envelope is Envelope.GENERAL_SIGNING:
             if self.mac is not None:
                 raise GbcsEncodeError("a general-signing message carries no MAC")
@@ -146,6 +146,38 @@ class GbcsMessage:
         return (*head, payload, *tail)
 
 
+def check_payload_fits(header: GroupingHeader, payload: Payload, content: bytes) -> None:
+    """Refuse a payload that :func:`decode_payload` would not read back as itself.
+
+    Dispatch is by the content's first bytes and the CRA flag, so a GBZ alert header
+    needs CRA 3 (and CRA 3 needs one), DER content must not begin like DLMS or GBZ, and a
+    typed ASN.1 model needs its own message code.
+    """
+    kind = payload.kind
+    if not content:
+        raise GbcsEncodeError("empty content")
+    if kind is PayloadKind.GBZ:
+        has_alert = getattr(payload, "alert", None) is not None
+        if has_alert != (header.cra is Cra.ALERT):
+            raise GbcsEncodeError(
+                "a GBZ alert header goes with CRA 3 (alert) and only there, "
+                f"not with CRA {int(header.cra)}"
+            )
+    elif kind is PayloadKind.ASN1:
+        if content[0] in _DLMS_TAGS or content[:2] == _GBZ_PROFILE:
+            raise GbcsEncodeError(
+                f"DER content starting {content[:2].hex().upper()} would be read as DLMS or GBZ"
+            )
+        if getattr(payload, "typed", None) is not None and (
+            header.message_code not in TYPED_MESSAGE_CODES
+        ):
+            raise GbcsEncodeError(
+                f"a typed ASN.1 model needs one of the message codes "
+                f"{sorted(f'0x{c:04X}' for c in TYPED_MESSAGE_CODES)}, "
+                f"not 0x{header.message_code:04X}"
+            )
+
+
 def decode_payload(buf: bytes, start: int, end: int, cra: Cra, message_code: int) -> Payload:
     """Decode content ``buf[start:end]`` by its first bytes (``gbcs-wire.md`` §4.1)."""
     if start >= end:
@@ -165,7 +197,7 @@ def decode(data: bytes, *, lenient_payload: bool = False) -> GbcsMessage:
     content is kept as an :class:`OpaquePayload` whose note holds the error, so a user
     still sees the header and the MAC/signature verdicts.
     """
-    buf = bytes(data)
+    buf = data if type(data) is bytes else bytes(data)
     try:
         env = decode_envelope(buf)
         lay = env.layout

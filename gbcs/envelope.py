@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import construct as cs
 
@@ -175,8 +175,7 @@ def _u64(v: int, what: str) -> bytes:
     return v.to_bytes(8, "big")
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeLayout:
+class EnvelopeLayout(NamedTuple):
     """Absolute offsets of a decoded message's parts (``end`` values are exclusive).
 
     Only offsets are recorded while decoding; :func:`envelope_fields` builds the display
@@ -193,8 +192,7 @@ class EnvelopeLayout:
     content_length_start: int
 
 
-@dataclass(frozen=True, slots=True)
-class RawEnvelope:
+class RawEnvelope(NamedTuple):
     """A decoded envelope with the content still undecoded."""
 
     envelope: Envelope
@@ -361,6 +359,8 @@ def _decode_grouping_header(
 
 
 _CRAS = {c.value: c for c in Cra}
+# Immutable, at most 65,536 entries: decoded messages share their code-only instances.
+_CODE_ONLY: dict[int, OtherInformation] = {}
 _OI_VALID = "2, 10, 18, 26 or a certificate after byte 18"
 _OI = "general_signing.grouping_header.other_information"
 
@@ -371,7 +371,11 @@ def _decode_other_information(buf: bytes, start: int, end: int) -> tuple[OtherIn
     if oi_end > end:
         _fail(_OI, p, f"needs {length} byte(s), {end - p} left")
     if length == _OI_CODE:
-        return OtherInformation((buf[p] << 8) | buf[p + 1]), oi_end
+        code = (buf[p] << 8) | buf[p + 1]
+        oi = _CODE_ONLY.get(code)
+        if oi is None:
+            oi = _CODE_ONLY[code] = OtherInformation(code)
+        return oi, oi_end
     if length not in (_OI_SRP, _OI_SRP_COUNTER, _OI_SUPP_COUNTER) and length <= _OI_SUPP_COUNTER:
         _fail(f"{_OI}.length", start, f"{length} is not a valid length ({_OI_VALID})")
     code = (buf[p] << 8) | buf[p + 1]

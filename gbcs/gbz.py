@@ -239,6 +239,15 @@ _ALERT_SPECIFIC = {
 }
 
 
+_SPECIFIC_TYPES: dict[int, type] = {
+    0x8F66: FutureDatedOutcome,
+    0x8F67: FutureDatedOutcome,
+    0x8F1C: FirmwareImageHash,
+    0x8F72: FirmwareImageHash,
+    0x81A0: IntegrityWarning,
+}
+
+
 def alert_has_specific_data(alert_code: int) -> bool:
     """Whether alerts with this code carry modelled alert-specific data."""
     return alert_code in _ALERT_SPECIFIC
@@ -532,8 +541,48 @@ class GbzPayload:
         head = bytes((0x01, 0x09, n))
         return head if self.alert is None else head + self.alert.encode()
 
+    def _check_alert(self) -> None:
+        """Refuse alert data the decoder would read differently (wire ambiguities)."""
+        a = self.alert
+        if a is None or self.count is not None:
+            return
+        dec = _ALERT_SPECIFIC.get(a.alert_code)
+        sp = a.specific
+        if dec is not None:
+            want = _SPECIFIC_TYPES[a.alert_code]
+            if sp is None and self.components:
+                raise GbcsEncodeError(
+                    f"alert 0x{a.alert_code:04X} without its {want.__name__} cannot carry "
+                    "components: the first would be read as alert-specific data"
+                )
+            if sp is not None and not isinstance(sp, want):
+                raise GbcsEncodeError(
+                    f"alert 0x{a.alert_code:04X} carries {want.__name__}, not {type(sp).__name__}"
+                )
+            return
+        if sp is None:
+            return
+        if not isinstance(sp, RawAlertData):
+            raise GbcsEncodeError(
+                f"alert 0x{a.alert_code:04X} has no modelled alert-specific data; "
+                f"use RawAlertData, not {type(sp).__name__}"
+            )
+        if self.components:
+            raise GbcsEncodeError("raw alert-specific data cannot be followed by components")
+        if not sp.data:
+            raise GbcsEncodeError("raw alert-specific data must not be empty")
+        try:
+            _, p = _decode_components(sp.data, 0, len(sp.data), 1, "alert")
+        except GbcsDecodeError:
+            return
+        if p == len(sp.data):
+            raise GbcsEncodeError(
+                "raw alert-specific data that parses as a GBZ component would decode as one"
+            )
+
     def encode(self) -> bytes:
         """The exact content bytes."""
+        self._check_alert()
         out = [self._header()]
         last = len(self.components) - 1
         enc = 0
@@ -656,7 +705,12 @@ def _fail_header(ctl: int, length: int, pos: int, end: int, k: int, n: int, path
 
 
 def _decode_extended(buf: bytes, p: int, cend: int, ctl: int, cluster: int) -> GbzComponent:
-    """A component with a from date-time and/or an encrypted payload (paths relative)."""
+    """A component with a from date-time and/or an encrypted payload (paths relative).
+
+    The frame counter decodes to the explicit wire byte, even when it equals the index
+    the encoder would compute for ``frame_counter=None``: a decoded value says what was
+    on the wire.
+    """
     fdt = None
     if ctl & CTRL_FROM_DATE_TIME:
         if cend - p < 4:

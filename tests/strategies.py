@@ -15,6 +15,7 @@ bytes of DLMS and GBZ content).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -34,6 +35,7 @@ from gbcs.asn1 import (
 from gbcs.axdr import Data
 from gbcs.codec import GbcsMessage
 from gbcs.cosem_time import DlmsDateTime
+from gbcs.crypto.part_cipher import PART_HEADER
 from gbcs.dlms import (
     AccessRequest,
     AccessResponse,
@@ -44,7 +46,6 @@ from gbcs.dlms import (
 )
 from gbcs.envelope import (
     MAC_LENGTH,
-    SECURITY_HEADER,
     SIGNATURE_LENGTH,
     Cra,
     Envelope,
@@ -174,9 +175,11 @@ _CERT_FILL = st.one_of(
 @st.composite
 def der_certificates(draw: st.DrawFn) -> bytes:
     """A small valid DER SEQUENCE (stand-in for an X.509 KA certificate), > 8 bytes."""
-    serial = der_integer(draw(st.integers(0, 2**64)))
+    serial = der_integer(draw(st.integers(2**16, 2**64)))  # >= 3 content bytes
     fill = der_octet_string(draw(st.binary(max_size=8)) + bytes(draw(_CERT_FILL)))
-    extra: list[DerNode] = draw(st.lists(st.sampled_from([der_integer(1), der_integer(-5)])))
+    extra: list[DerNode] = draw(
+        st.lists(st.sampled_from([der_integer(1), der_integer(-5)]), max_size=4)
+    )
     cert = der_sequence(serial, fill, *extra).encode()
     assert len(cert) > 8
     return cert
@@ -224,7 +227,10 @@ def grouping_headers(
 
 # --------------------------------------------------------------------------- DLMS payloads
 
-_DATA_ITEMS = st.one_of(_SIMPLE_DATA, DATA)
+simple_data = _SIMPLE_DATA
+"""Small A-XDR Data trees (``tests.test_dlms``)."""
+data_values = st.one_of(_SIMPLE_DATA, DATA)
+"""A-XDR Data of every type incl. compact arrays (``tests.test_axdr``) or small trees."""
 
 
 @st.composite
@@ -246,7 +252,7 @@ def protection_parameters(draw: st.DrawFn) -> ProtectionParameters:
 def encrypted_blobs(draw: st.DrawFn, max_ciphertext: int = 300) -> bytes:
     """``31 00000000 ‖ ciphertext ‖ tag12`` with random ciphertext and tag."""
     ct = draw(st.binary(max_size=max_ciphertext))
-    return SECURITY_HEADER + ct + draw(st.binary(min_size=12, max_size=12))
+    return PART_HEADER + ct + draw(st.binary(min_size=12, max_size=12))
 
 
 protected_attributes = st.one_of(
@@ -259,23 +265,35 @@ protected_attributes = st.one_of(
 )
 """Get-protected-attributes results: protection parameters plus an encrypted blob."""
 
+nested_protected = st.recursive(
+    st.one_of(_SIMPLE_DATA, protected_attributes),
+    lambda kids: st.one_of(
+        st.lists(kids, min_size=1, max_size=3).map(lambda xs: Data.structure(*xs)),
+        st.lists(kids, min_size=1, max_size=3).map(lambda xs: Data.array(*xs)),
+    ),
+    max_leaves=6,
+)
+"""Data trees with protected attributes at any depth (their parts' offsets are nested)."""
+
 access_requests = st.builds(
     AccessRequest,
     _INVOKE,
     st.lists(_SPECS, max_size=4).map(tuple),
-    st.lists(_DATA_ITEMS, max_size=4).map(tuple),
+    st.lists(st.one_of(data_values, nested_protected), max_size=4).map(tuple),
     _DT,
 )
 access_responses = st.builds(
     AccessResponse,
     _INVOKE,
-    st.lists(st.one_of(_SIMPLE_DATA, protected_attributes), max_size=4).map(tuple),
+    st.lists(st.one_of(_SIMPLE_DATA, protected_attributes, nested_protected), max_size=4).map(
+        tuple
+    ),
     st.lists(_RESULTS, max_size=4).map(tuple),
     _DT,
     st.one_of(st.none(), st.lists(_SPECS, max_size=3).map(tuple)),
 )
 data_notifications = st.one_of(
-    st.builds(DataNotification, _INVOKE, _DATA_ITEMS, _DT),
+    st.builds(DataNotification, _INVOKE, st.one_of(data_values, nested_protected), _DT),
     st.builds(
         lambda inv, code, ts, extra, dt: DataNotification.alert(
             inv, code, ts, *extra, date_time=dt
@@ -290,7 +308,19 @@ data_notifications = st.one_of(
 
 # --------------------------------------------------------------------------- GBZ payloads
 
-_GBZ_COMPONENTS = st.lists(st.one_of(_clear_component(), _encrypted_component()), max_size=4)
+# test_gbz's encrypted components carry an explicit frame counter; also build them with
+# the documented default (None = the component's index among the encrypted ones) and a
+# random additional-header control byte.
+_DEFAULT_FC_COMPONENT = st.builds(
+    lambda c, ahc: replace(
+        c, ciphered=replace(c.ciphered, frame_counter=None, additional_header_control=ahc)
+    ),
+    _encrypted_component(),
+    st.integers(0, 255),
+)
+_GBZ_COMPONENTS = st.lists(
+    st.one_of(_clear_component(), _encrypted_component(), _DEFAULT_FC_COMPONENT), max_size=4
+)
 gbz_payloads = st.builds(lambda cs: GbzPayload(tuple(cs)), _GBZ_COMPONENTS)
 """GBZ payloads without an alert header (commands and responses)."""
 gbz_alert_payloads = st.builds(lambda cs, a: GbzPayload(tuple(cs), a), _GBZ_COMPONENTS, _ALERTS)
@@ -440,7 +470,7 @@ def _dt_size(dt: DlmsDateTime | None) -> int:
 
 
 def padded_payload(kind: str, size: int, dt: DlmsDateTime | None, invoke_id: int) -> Payload:
-    """A DLMS payload of exactly ``size`` content bytes (``size`` >= 9 + date-time).
+    """A DLMS payload of exactly ``size`` content bytes (any ``size`` >= 25 works).
 
     The body is ``structure{octet-string(n)}`` optionally followed by a null-data, which
     reaches every size across the octet-string length-form jumps.
