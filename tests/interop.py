@@ -11,7 +11,7 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -74,3 +74,43 @@ def by_id(vector_id: str) -> dict[str, Any]:
         if v["id"] == vector_id:
             return v
     raise KeyError(vector_id)
+
+
+class ContentSlice(NamedTuple):
+    """Where a message's content lies, found without the codec under test."""
+
+    start: int
+    end: int
+    message_code: int
+    cra: int
+    counter: int
+
+
+def _ber(b: bytes, i: int) -> tuple[int, int]:
+    f = b[i]
+    if f < 0x80:
+        return f, i + 1
+    n = f & 0x7F
+    return int.from_bytes(b[i + 1 : i + 1 + n], "big"), i + 1 + n
+
+
+def content_slice(b: bytes) -> ContentSlice:
+    """Minimal walk of a (well-formed) GBCS header, independent of ``gbcs.envelope``.
+
+    Payload tests use it to find the content, so a bug in the envelope decoder cannot
+    hide one in a payload decoder.
+    """
+    i = 0
+    if b[0] == 0xDD:
+        _, i = _ber(b, 7)
+        i += 5
+    assert b[i] == 0xDF
+    cra = b[i + 2]
+    counter = int.from_bytes(b[i + 3 : i + 11], "big")
+    i += 29
+    i += 1 + b[i]  # date-time
+    olen, i = _ber(b, i)
+    code = int.from_bytes(b[i : i + 2], "big")
+    i += olen
+    clen, i = _ber(b, i)
+    return ContentSlice(i, i + clen, code, cra, counter)

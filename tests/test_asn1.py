@@ -45,33 +45,9 @@ from gbcs.firmware import (
     FirmwareAlertCode,
 )
 from gbcs.payload import Payload, PayloadKind
-from tests.interop import by_id, interop_dir, parsed, vectors
+from tests.interop import by_id, content_slice, interop_dir, parsed, vectors
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _ber(b: bytes, i: int) -> tuple[int, int]:
-    f = b[i]
-    if f < 0x80:
-        return f, i + 1
-    n = f & 0x7F
-    return int.from_bytes(b[i + 1 : i + 1 + n], "big"), i + 1 + n
-
-
-def content_slice(b: bytes) -> tuple[int, int, int, int]:
-    """(content start, content end, message code, CRA) by a minimal header walk."""
-    i = 0
-    if b[0] == 0xDD:
-        _, i = _ber(b, 7)
-        i += 5
-    cra = b[i + 2]
-    i += 29
-    i += 1 + b[i]
-    olen, i = _ber(b, i)
-    code = int.from_bytes(b[i : i + 2], "big")
-    i += olen
-    clen, i = _ber(b, i)
-    return i, i + clen, code, cra
 
 
 def is_asn1(content: bytes) -> bool:
@@ -84,7 +60,7 @@ def asn1_vector_ids() -> list[str]:
     out = []
     for v in vectors():
         b = bytes.fromhex(v["hex"])
-        s, e, _, _ = content_slice(b)
+        s, e, *_ = content_slice(b)
         if is_asn1(b[s:e]):
             out.append(v["id"])
     return out
@@ -97,7 +73,7 @@ GCS28 = "RTDS-4.5.0/6.11_GCS28/GCS28_6.11_"
 
 def vector_payload(vector_id: str) -> tuple[bytes, int, int, int, int]:
     b = bytes.fromhex(by_id(vector_id)["hex"])
-    s, e, code, cra = content_slice(b)
+    s, e, code, cra, _ = content_slice(b)
     return b, s, e, code, cra
 
 

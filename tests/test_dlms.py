@@ -73,27 +73,11 @@ def h(s: str) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
-def _ber(b: bytes, i: int) -> tuple[int, int]:
-    if b[i] < 0x80:
-        return b[i], i + 1
-    n = b[i] & 0x7F
-    return int.from_bytes(b[i + 1 : i + 1 + n], "big"), i + 1 + n
-
-
 def content_of(v: dict[str, Any]) -> tuple[bytes, int, int, int]:
     """(message, content start, content end, originator counter)."""
     b = bytes.fromhex(v["hex"])
-    i = 0
-    if b[0] == 0xDD:
-        _, i = _ber(b, 7)
-        i += 5
-    assert b[i] == 0xDF
-    counter = int.from_bytes(b[i + 3 : i + 11], "big")
-    i += 29
-    i += 1 + b[i]  # date-time
-    n, i = _ber(b, i)  # other information
-    n, i = _ber(b, i + n)  # content length
-    return b, i, i + n, counter
+    c = interop.content_slice(b)
+    return b, c.start, c.end, c.counter
 
 
 def _dlms_ids() -> list[str]:

@@ -41,28 +41,10 @@ from tests import interop
 # --------------------------------------------------------------------------- vectors
 
 
-def _ber(b: bytes, i: int) -> tuple[int, int]:
-    f = b[i]
-    if f < 0x80:
-        return f, i + 1
-    n = f & 0x7F
-    return int.from_bytes(b[i + 1 : i + 1 + n], "big"), i + 1 + n
-
-
 def _content(buf: bytes) -> tuple[int, int, int]:
-    """(CRA flag, content start, content end), minimal GBCS header parse (§3.1/§3.2)."""
-    i = 0
-    if buf[0] == 0xDD:
-        _, i = _ber(buf, 7)
-        i += 5
-    assert buf[i] == 0xDF
-    cra = buf[i + 2]
-    i += 29
-    i += 1 + buf[i]  # date-time
-    other, i = _ber(buf, i)
-    i += other
-    length, i = _ber(buf, i)
-    return cra, i, i + length
+    """(CRA flag, content start, content end)."""
+    c = interop.content_slice(buf)
+    return c.cra, c.start, c.end
 
 
 def _gbz_vectors() -> list[dict[str, Any]]:
