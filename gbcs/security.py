@@ -22,14 +22,17 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gbcs.axdr import decode_data
 from gbcs.codec import GbcsMessage
 from gbcs.crypto import ecdsa
 from gbcs.crypto.gmac import compute_mac, verify_mac
 from gbcs.crypto.kdf import derive_key, shared_secret
 from gbcs.crypto.part_cipher import decrypt_part, encrypt_part, part_key_inputs
 from gbcs.envelope import Cra, Envelope, GroupingHeader, SignatureForm, as_eui
-from gbcs.errors import GbcsDecodeError, GbcsSecurityError
+from gbcs.errors import GbcsSecurityError
 from gbcs.payload import EncryptedPart, PartContext
+from gbcs.wire import Reader
+from gbcs.zcl import decode_zcl_payload
 
 DEFAULT_ACB = bytes.fromhex("90B3D51F30000002")
 ENCRYPTION_MODE = 4
@@ -170,27 +173,19 @@ def decode_plaintext(part: DecryptedPart) -> object:
     if part.plaintext is None:
         raise GbcsSecurityError("part was not decrypted")
     pt = part.plaintext
-    try:
-        if part.part.context is PartContext.DLMS:
-            from gbcs.axdr import decode_data
-            from gbcs.wire import Reader
-
-            r = Reader(pt, 0, len(pt), "plaintext")
-            value = decode_data(r, "data")
-            r.done("data")
-            return value
-        from gbcs.zcl import decode_zcl_payload
-
-        return decode_zcl_payload(
-            part.part.cluster or 0,
-            part.part.frame_control or 0,
-            part.part.command or 0,
-            pt,
-            "plaintext",
-            0,
-        )
-    except GbcsDecodeError:
-        raise
+    if part.part.context is PartContext.DLMS:
+        r = Reader(pt, 0, len(pt), "plaintext")
+        value = decode_data(r, "data")
+        r.done("data")
+        return value
+    return decode_zcl_payload(
+        part.part.cluster or 0,
+        part.part.frame_control or 0,
+        part.part.command or 0,
+        pt,
+        "plaintext",
+        0,
+    )
 
 
 def part_key_for(header: GroupingHeader, keys: KeyProvider) -> bytes:
