@@ -1,0 +1,384 @@
+"""The device base: identity, keys, counters, logs, clock and the receive/advance API.
+
+A device is a sans-IO state machine (as h11 is): :meth:`Device.receive` takes one frame
+and the caller's time and returns the frames to send; :meth:`Device.advance` runs
+everything time-driven. Nothing here touches a socket, a thread or the real clock.
+
+Security state (last accepted counter per originator, the device's own originator
+counter) is part of :meth:`Device.to_dict`; the runtime persists it before any returned
+frame leaves, so a replay is refused after a restart too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from gbcs.axdr import Data
+from gbcs.codec import GbcsMessage
+from gbcs.cosem_time import DlmsDateTime
+from gbcs.crypto.ecdsa import SignatureVariant
+from gbcs.dlms import DataNotification, invoke_id_for_counter
+from gbcs.envelope import GroupingHeader
+from gbcs.errors import GbcsEncodeError, GbcsSecurityError
+from gbcs.gbz import GbzAlertHeader, GbzPayload
+from gbcs.payload import Payload
+from gbcs.usecases import DeviceType, UseCase
+from gbcs.zcl import utc_from_datetime
+from keys.certs import as_eui, eui_hex
+from keys.roles import RemotePartyRole
+
+from .clock import DeviceClock
+from .frames import build_alert, build_response, response_header, seal
+from .logs import DeviceLog
+from .outbound import Outbound, OutboundKind, PeerKind
+from .pipeline import Rejected, Verified, verify_command
+from .policy import Check, SecurityPolicy
+from .trust import DeviceKeys, OwnKeys, TrustAnchors
+
+__all__ = [
+    "ALERT_MESSAGE_CODES",
+    "AlertSpec",
+    "CommandContext",
+    "Device",
+    "DeviceConfig",
+    "Execution",
+]
+
+R = RemotePartyRole
+
+GENERIC_CRITICAL_ALERT = 0x1000
+GENERIC_NON_CRITICAL_ALERT = 0x1001
+
+ALERT_MESSAGE_CODES: dict[int, int] = {
+    0x8F85: 0x0120,  # ECS100 Command not supported by Device
+    0x8F35: 0x0067,  # ECS80 supply outage restored
+    0x8F36: 0x0067,
+    0x8F66: 0x00CC,
+    0x8F67: 0x00CC,
+    0x8F12: 0x0018,  # CS14 device log changed
+}
+"""Alert codes that travel under their own message code (others use 0x1000/0x1001)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    """An alert to raise: code, critical or not, who gets it and any extra payload."""
+
+    code: int
+    critical: bool
+    recipient: RemotePartyRole | bytes = R.SUPPLIER
+    message_code: int | None = None
+    extra: tuple[Data, ...] = ()
+    payload: Payload | None = None  # a fully built payload overrides code/extra
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """An authenticated command being executed, with its response header and keys.
+
+    The response header is fixed before execution so that handlers can encrypt
+    sensitive response parts for exactly the header the response will carry.
+    """
+
+    verified: Verified
+    now: datetime
+    device_time: datetime | None
+    response_header: GroupingHeader
+    keys: DeviceKeys
+
+    @property
+    def message(self) -> GbcsMessage:
+        return self.verified.message
+
+    @property
+    def use_case(self) -> UseCase:
+        return self.verified.use_case
+
+    def seal(self, plaintext: bytes) -> bytes:
+        """Encrypt a sensitive response part for the requester."""
+        return seal(self.response_header, self.keys, plaintext)
+
+
+@dataclass(slots=True)
+class Execution:
+    """What a handler produced: the response payload (None = no response) and alerts."""
+
+    payload: Payload | None
+    alerts: list[AlertSpec] = field(default_factory=list)
+    han: list[Outbound] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DeviceConfig:
+    """Per-device settings that are configuration, not state.
+
+    ``parties`` names the organisation per trust-anchor role when a key store holds
+    several. ``faults`` injects failures for test benches: ``{(class, obis, member):
+    result}`` for DLMS items (see :mod:`devices.dlms_engine`), and per message code for
+    the other payload kinds (``{message_code: result}``).
+    """
+
+    eui: bytes
+    signature_variant: SignatureVariant = SignatureVariant.CNSA
+    policy: SecurityPolicy = field(default_factory=SecurityPolicy)
+    security_alert_recipient: RemotePartyRole = R.SUPPLIER
+    first_alert_counter: int = 0x1000
+    event_log_size: int = 100
+    security_log_size: int = 100
+    dlms_faults: dict[tuple[int, bytes, int], int] = field(default_factory=dict)
+    code_faults: dict[int, int] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Device:
+    """Base of ESME, GSME, GPF and CHF: the security pipeline and the bookkeeping.
+
+    Subclasses set :attr:`device_type`, implement :meth:`execute` and, if they have
+    time-driven behaviour, :meth:`on_advance`; they extend :meth:`to_dict` and
+    :meth:`load_state` with their own state under their own keys.
+    """
+
+    device_type: ClassVar[DeviceType]
+    speaks_dlms: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        own: OwnKeys,
+        anchors: TrustAnchors,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.config = config
+        self.eui = as_eui(config.eui)
+        if own.eui != self.eui:
+            raise GbcsSecurityError(
+                f"own keys belong to {eui_hex(own.eui)}, not {eui_hex(self.eui)}"
+            )
+        self.own = own
+        self.anchors = anchors
+        self.keys = DeviceKeys(own, anchors)
+        self.counters: dict[bytes, int] = {}
+        self.own_counter = config.first_alert_counter
+        self.clock = DeviceClock()
+        self.event_log = DeviceLog(config.event_log_size)
+        self.security_log = DeviceLog(config.security_log_size)
+        self.last_rejection: Rejected | None = None
+        self._last_advance = now
+        self.handlers: dict[int, Callable[[CommandContext], Execution]] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    def receive(self, frame: bytes, now: datetime) -> list[Outbound]:
+        """Process one incoming frame; returns the frames to send (maybe none)."""
+        out = self.advance(now)
+        result = verify_command(
+            frame,
+            me=self.eui,
+            device_type=self.device_type,
+            anchors=self.anchors,
+            keys=self.keys,
+            counters=self.counters,
+        )
+        if isinstance(result, Rejected):
+            self.last_rejection = result
+            return out + self._reject(result, now)
+        self.last_rejection = None
+        msg = result.message
+        if result.replay_protected:
+            self.counters[msg.originator] = msg.counter
+        supp = self.next_counter() if msg.header.other.certificate is not None else None
+        ctx = CommandContext(
+            result,
+            now,
+            self.device_time(now),
+            response_header(msg, result.use_case, self.eui, self.device_time(now), supp),
+            self.response_keys(msg),
+        )
+        try:
+            ex = self.execute(ctx)
+        except (GbcsEncodeError, GbcsSecurityError, ValueError) as e:
+            rej = Rejected(Check.CONTENT, f"cannot execute: {e}", msg, result.use_case)
+            self.last_rejection = rej
+            return out + self._reject(rej, now)
+        if ex.payload is not None:
+            out.append(self._respond(ctx, ex.payload))
+        for a in ex.alerts:
+            out.append(self.alert(a, now))
+        out.extend(ex.han)
+        return out
+
+    def advance(self, now: datetime) -> list[Outbound]:
+        """Run time-driven behaviour up to ``now``."""
+        if self._last_advance is not None and now < self._last_advance:
+            # Caller time went backwards (virtual clock reset): behaviours only move forward.
+            return []
+        self._last_advance = now
+        return [self.alert(a, now) for a in self.on_advance(now)]
+
+    # ---------------------------------------------------------------- subclass hooks
+
+    def execute(self, ctx: CommandContext) -> Execution:
+        """Run an authenticated command (dispatch by message code, then payload kind)."""
+        handler = self.handlers.get(ctx.use_case.code, self.default_handler)
+        return handler(ctx)
+
+    def default_handler(self, ctx: CommandContext) -> Execution:
+        raise ValueError(f"{ctx.use_case.name} is not implemented by this device")
+
+    def on_advance(self, now: datetime) -> list[AlertSpec]:
+        """Time-driven behaviour; returns alerts to raise."""
+        return []
+
+    # ---------------------------------------------------------------------- helpers
+
+    def device_time(self, now: datetime) -> datetime | None:
+        """The device clock (None while invalid)."""
+        return self.clock.read(now)
+
+    def next_counter(self) -> int:
+        """The device's own originator counter (alerts, URP responses), strictly rising."""
+        self.own_counter += 1
+        return self.own_counter
+
+    def recipient_eui(self, who: RemotePartyRole | bytes) -> bytes | None:
+        if isinstance(who, bytes):
+            return who
+        return self.anchors.eui(who)
+
+    def _respond(self, ctx: CommandContext, payload: Payload) -> Outbound:
+        msg = ctx.message
+        frame = build_response(
+            ctx.response_header,
+            payload,
+            critical=bool(ctx.use_case.critical),
+            keys=ctx.keys,
+            variant=self.config.signature_variant,
+        )
+        return Outbound(
+            frame, msg.originator, PeerKind.REMOTE_PARTY, OutboundKind.RESPONSE, msg.message_code
+        )
+
+    def response_keys(self, msg: GbcsMessage) -> DeviceKeys:
+        """Keys for the response: an unknown remote party's certificate joins for encryption."""
+        cert = msg.header.other.certificate
+        srp = msg.header.other.srp_id
+        if cert is None or srp is None:
+            return self.keys
+        try:
+            pub = x509.load_der_x509_certificate(cert).public_key()
+        except ValueError:
+            return self.keys
+        if not isinstance(pub, ec.EllipticCurvePublicKey):
+            return self.keys
+        return self.keys.with_extra(srp, pub)
+
+    def alert(self, spec: AlertSpec, now: datetime) -> Outbound:
+        """Build and protect an alert frame."""
+        recipient = self.recipient_eui(spec.recipient)
+        if recipient is None:
+            recipient = self.anchors.eui(R.ACCESS_CONTROL_BROKER) or b"\x00" * 8
+        counter = self.next_counter()
+        code = spec.message_code or ALERT_MESSAGE_CODES.get(
+            spec.code, GENERIC_CRITICAL_ALERT if spec.critical else GENERIC_NON_CRITICAL_ALERT
+        )
+        payload = spec.payload or self.alert_payload(spec, counter, now)
+        frame = build_alert(
+            me=self.eui,
+            recipient=recipient,
+            message_code=code,
+            counter=counter,
+            payload=payload,
+            critical=spec.critical,
+            keys=self.keys,
+            variant=self.config.signature_variant,
+        )
+        return Outbound(
+            frame, recipient, PeerKind.REMOTE_PARTY, OutboundKind.ALERT, code, spec.code
+        )
+
+    def alert_payload(self, spec: AlertSpec, counter: int, now: datetime) -> Payload:
+        """DLMS data-notification (ESME, CHF) or GBZ alert (GSME, GPF) for ``spec``."""
+        t = self.device_time(now)
+        if self.speaks_dlms:
+            ts = DlmsDateTime() if t is None else DlmsDateTime.from_datetime(t)
+            return DataNotification.alert(
+                invoke_id_for_counter(counter), spec.code, ts, *spec.extra
+            )
+        stamp = 0xFFFFFFFF if t is None else utc_from_datetime(t)
+        return GbzPayload((), GbzAlertHeader(spec.code, stamp))
+
+    def log_event(self, code: int, now: datetime, detail: str = "") -> None:
+        self.event_log.add(code, self.device_time(now), detail)
+
+    def log_security(self, code: int, now: datetime, detail: str = "") -> None:
+        self.security_log.add(code, self.device_time(now), detail)
+
+    def _reject(self, r: Rejected, now: datetime) -> list[Outbound]:
+        rule = self.config.policy.rule(r.check)
+        if r.check is Check.RECIPIENT:
+            return []
+        if rule.log_code is not None:
+            self.log_security(rule.log_code, now, f"{r.check.value}: {r.reason}")
+        if not rule.alert or rule.alert_code is None:
+            return []
+        if r.check is Check.UNKNOWN_CODE and r.message is not None:
+            if not self.speaks_dlms:
+                return []
+            # ECS100 carries the rejected message code and originator counter.
+            extra = (
+                Data.octet_string(
+                    r.message.message_code.to_bytes(2, "big") + r.message.counter.to_bytes(8, "big")
+                ),
+            )
+            spec = AlertSpec(
+                rule.alert_code, True, self.config.security_alert_recipient, extra=extra
+            )
+        else:
+            spec = AlertSpec(rule.alert_code, True, self.config.security_alert_recipient)
+        return [self.alert(spec, now)]
+
+    # ------------------------------------------------------------------------ state
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything that must survive a restart, as plain JSON-able data."""
+        return {
+            "type": self.device_type.value,
+            "eui": eui_hex(self.eui),
+            "counters": {eui_hex(k): v for k, v in sorted(self.counters.items())},
+            "own_counter": self.own_counter,
+            "clock": self.clock.to_dict(),
+            "anchors": self.anchors.to_dict(),
+            "event_log": self.event_log.to_dict(),
+            "security_log": self.security_log.to_dict(),
+            "last_advance": None if self._last_advance is None else self._last_advance.isoformat(),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`to_dict` saved (subclasses call super first)."""
+        if state.get("type") not in (None, self.device_type.value):
+            raise ValueError(
+                f"state of a {state.get('type')} cannot load into a {self.device_type}"
+            )
+        self.counters = {as_eui(k): int(v) for k, v in state.get("counters", {}).items()}
+        self.own_counter = int(state.get("own_counter", self.own_counter))
+        if "clock" in state:
+            self.clock = DeviceClock.from_dict(state["clock"])
+        if "anchors" in state:
+            self.anchors = TrustAnchors.from_dict(state["anchors"])
+            self.keys = DeviceKeys(self.own, self.anchors)
+        if "event_log" in state:
+            self.event_log = DeviceLog.from_dict(state["event_log"])
+        if "security_log" in state:
+            self.security_log = DeviceLog.from_dict(state["security_log"])
+        la = state.get("last_advance")
+        self._last_advance = None if la is None else datetime.fromisoformat(la)
+
+    def describe_use_case(self, uc: UseCase) -> str:
+        return uc.label

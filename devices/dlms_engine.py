@@ -1,0 +1,146 @@
+"""Executing a DLMS access-request against a COSEM model.
+
+One result per request item, in order, with the DLMS result codes: GET returns the
+value (or null data and the data-access-result), SET stores it, ACTION runs the method
+and may return data. ``get_protected_attributes`` (data-protection class 30, method 1,
+the ECS17x/ECS19/ECS21b… reads) is executed here: the listed attributes are read, packed
+as one ``structure`` and encrypted for the requester with the KDF mode 0x04 key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from gbcs.axdr import Data, encode_data
+from gbcs.dlms import (
+    AccessRequest,
+    AccessResponse,
+    ActionResult,
+    ActionResultCode,
+    ActionSpec,
+    DataAccessResult,
+    GetProtectedAttributesRequest,
+    GetResult,
+    GetSpec,
+    GetWithSelectionSpec,
+    ProtectionParameters,
+    SetResult,
+    SetSpec,
+    SetWithSelectionSpec,
+    protected_get_result,
+)
+
+from .cosem import CosemModel
+
+__all__ = ["DATA_PROTECTION_CLASS", "FaultMap", "ItemFault", "execute"]
+
+DATA_PROTECTION_CLASS = 30
+_NULL = Data.null()
+
+Sealer = Callable[[bytes], bytes]
+"""Encrypts a plaintext into a ``31 00000000 ‖ ct ‖ tag`` blob for the requester."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFault:
+    """An injected failure: answer this item with ``result`` instead of executing it."""
+
+    result: int
+
+
+FaultMap = Mapping[tuple[int, bytes, int], ItemFault]
+"""(class id, OBIS bytes, attribute or method) -> injected fault."""
+
+
+def execute(
+    req: AccessRequest,
+    model: CosemModel,
+    *,
+    seal: Sealer | None = None,
+    faults: FaultMap | None = None,
+) -> AccessResponse:
+    """Run every item of ``req``; the response echoes the invoke id."""
+    data: list[Data] = []
+    results: list[GetResult | SetResult | ActionResult] = []
+    for spec, value in zip(req.specs, req.data, strict=False):
+        fault = None
+        if faults:
+            member = spec.method if isinstance(spec, ActionSpec) else spec.attribute
+            fault = faults.get((spec.class_id, spec.obis.to_bytes(), member))
+        if isinstance(spec, GetSpec | GetWithSelectionSpec):
+            if fault is not None:
+                data.append(_NULL)
+                results.append(GetResult(fault.result))
+                continue
+            obj, res = model.lookup(spec.class_id, spec.obis)
+            got = None
+            if obj is not None:
+                if isinstance(spec, GetWithSelectionSpec):
+                    res, got = obj.get_selected(spec.attribute, spec.selector, spec.parameters)
+                else:
+                    res, got = obj.get(spec.attribute)
+            data.append(got if got is not None else _NULL)
+            results.append(GetResult(int(res)))
+        elif isinstance(spec, SetSpec | SetWithSelectionSpec):
+            data.append(_NULL)
+            if fault is not None:
+                results.append(SetResult(fault.result))
+                continue
+            obj, res = model.lookup(spec.class_id, spec.obis)
+            if obj is not None:
+                res = obj.set(spec.attribute, value)
+            results.append(SetResult(int(res)))
+        else:
+            if fault is not None:
+                data.append(_NULL)
+                results.append(ActionResult(fault.result))
+                continue
+            if spec.class_id == DATA_PROTECTION_CLASS and spec.method == 1:
+                code, out = _protected_get(model, value, seal)
+            else:
+                obj, res = model.lookup(spec.class_id, spec.obis)
+                if obj is None:
+                    code, out = ActionResultCode(int(res)), None
+                else:
+                    code, out = obj.action(spec.method, value)
+            data.append(out if out is not None else _NULL)
+            results.append(ActionResult(int(code)))
+    missing = len(req.specs) - len(req.data)
+    for spec in req.specs[len(req.data) :] if missing > 0 else ():
+        data.append(_NULL)
+        results.append(_reject(spec, DataAccessResult.TYPE_UNMATCHED))
+    return AccessResponse(req.invoke_id, tuple(data), tuple(results))
+
+
+def _reject(spec: object, code: DataAccessResult) -> GetResult | SetResult | ActionResult:
+    if isinstance(spec, GetSpec | GetWithSelectionSpec):
+        return GetResult(int(code))
+    if isinstance(spec, SetSpec | SetWithSelectionSpec):
+        return SetResult(int(code))
+    return ActionResult(int(code))
+
+
+def _protected_get(
+    model: CosemModel, parameter: Data, seal: Sealer | None
+) -> tuple[ActionResultCode, Data | None]:
+    req = GetProtectedAttributesRequest.from_data(parameter)
+    if req is None or len(req.parameters) != 1 or seal is None:
+        return ActionResultCode.TYPE_UNMATCHED, None
+    values: list[Data] = []
+    for o in req.objects:
+        obj, res = model.lookup(o.class_id, o.obis)
+        if obj is None:
+            return ActionResultCode(int(res)), None
+        res, got = obj.get(o.attribute)
+        if got is None:
+            return ActionResultCode(int(res)), None
+        values.append(got)
+    asked = req.parameters[0]
+    answer: ProtectionParameters = replace(
+        asked,
+        originator_system_title=asked.recipient_system_title,
+        recipient_system_title=asked.originator_system_title,
+    )
+    blob = seal(encode_data(Data.structure(*values)))
+    return ActionResultCode.SUCCESS, protected_get_result(answer, blob)

@@ -1,0 +1,193 @@
+"""The emulated ESME (electricity meter).
+
+Answers its DLMS use cases from the ``esme`` COSEM profile, with live behaviour bound
+on top: clock and logs (:mod:`devices.dlms_device`), supply enable/disable/arm
+(ECS42/43/44/45), mains outages with the ECS80 restoration alert, the Power Event Log,
+maximum demand under the Table 28d schedule (ECS18a/b, ECS37, ECS57), energy registers
+from a load model, the display, and firmware activation (CS06) with the activation
+profile deciding how long the Comms Hub loses power (MP102).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from gbcs.axdr import Data, DataType, TypeDescription
+from gbcs.cosem_time import DlmsDateTime
+from gbcs.dlms import ActionResultCode
+from gbcs.usecases import DeviceType
+from keys.roles import RemotePartyRole
+
+from .device import AlertSpec, DeviceConfig
+from .dlms_device import DlmsDevice
+from .logs import DeviceLog
+from .outbound import Outbound
+from .supply import Outage, PowerState
+from .trust import OwnKeys, TrustAnchors
+
+__all__ = ["ControlState", "Esme", "FirmwareProfile"]
+
+DISCONNECT_CONTROL = "0-0:96.3.10.255"
+SUPPLY_SCRIPTS = "0-0:10.0.106.255"
+POWER_EVENT_LOG = "0-0:99.98.4.255"
+
+SCRIPT_ENABLE = 51
+SCRIPT_DISABLE = 52
+SCRIPT_ARM = 54
+
+_POWER_TD = TypeDescription.structure(
+    TypeDescription.simple(DataType.DOUBLE_LONG_UNSIGNED),
+    TypeDescription.simple(DataType.LONG_UNSIGNED),
+    TypeDescription.simple(DataType.DOUBLE_LONG_UNSIGNED),
+)
+
+
+class ControlState:
+    """COSEM disconnect-control states."""
+
+    DISCONNECTED = 0
+    CONNECTED = 1
+    READY_FOR_RECONNECTION = 2  # armed
+
+
+class FirmwareProfile:
+    """How long a firmware activation cuts the Comms Hub's supply (MP102).
+
+    ``compliant``: MP102A ESMEs never cut it for 3 minutes or more (default 30 s).
+    ``legacy``: older ESMEs that reboot slowly (default 240 s), so the CHF raises AD1.
+    """
+
+    COMPLIANT = "compliant"
+    LEGACY = "legacy"
+    DEFAULT_SECONDS: ClassVar[dict[str, float]] = {COMPLIANT: 30.0, LEGACY: 240.0}
+
+
+class Esme(DlmsDevice):
+    """An ESME: one site's electricity meter."""
+
+    device_type = DeviceType.ESME
+    profile_name = "esme"
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        own: OwnKeys,
+        anchors: TrustAnchors,
+        *,
+        now: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.power = PowerState()
+        self.control_state = ControlState.CONNECTED
+        self.power_log = DeviceLog(config.event_log_size)
+        self.ch_supply_cuts: list[Outage] = []
+        profile = str(config.options.get("firmware_profile", FirmwareProfile.COMPLIANT))
+        if profile not in FirmwareProfile.DEFAULT_SECONDS:
+            raise ValueError(f"firmware_profile must be compliant or legacy, not {profile!r}")
+        self.firmware_profile = profile
+        self.firmware_cut = timedelta(
+            seconds=float(
+                config.options.get(
+                    "firmware_ch_cut_seconds", FirmwareProfile.DEFAULT_SECONDS[profile]
+                )
+            )
+        )
+        super().__init__(config, own, anchors, now=now, **kwargs)
+
+    # ----------------------------------------------------------------- bindings
+
+    def bind(self) -> None:
+        super().bind()
+        m = self.model
+        m.bind(70, DISCONNECT_CONTROL, 2, getter=lambda: Data.boolean(self.output_state))
+        m.bind(70, DISCONNECT_CONTROL, 3, getter=lambda: Data.enum(self.control_state))
+        m.bind_method(9, SUPPLY_SCRIPTS, 1, self._supply_script)
+        self.bind_log(POWER_EVENT_LOG, self.power_log, _POWER_TD)
+
+    @property
+    def output_state(self) -> bool:
+        """True when the load switch is closed and mains is present."""
+        return self.control_state == ControlState.CONNECTED and self.power.powered
+
+    def _supply_script(self, param: Data) -> tuple[ActionResultCode, Data | None]:
+        if param.tag != DataType.LONG_UNSIGNED:
+            return ActionResultCode.TYPE_UNMATCHED, None
+        new = {
+            SCRIPT_ENABLE: ControlState.CONNECTED,
+            SCRIPT_DISABLE: ControlState.DISCONNECTED,
+            SCRIPT_ARM: ControlState.READY_FOR_RECONNECTION,
+        }.get(param.value)
+        if new is None:
+            return ActionResultCode.OBJECT_UNAVAILABLE, None
+        self.control_state = new
+        self.on_supply_switched()
+        return ActionResultCode.SUCCESS, None
+
+    def on_supply_switched(self) -> None:
+        """Hook for behaviours that depend on the load switch (the load model)."""
+
+    # -------------------------------------------------------------- mains power
+
+    def lose_mains(self, now: datetime) -> list[Outbound]:
+        """Mains supply fails: log 0x8F57 in the Power Event Log (no WAN alert)."""
+        out = self.advance(now)
+        if self.power.lose(now):
+            self.power_log.add(0x8F57, self.device_time(now), "supply interrupted")
+            self.on_supply_switched()
+        return out
+
+    def restore_mains(self, now: datetime) -> list[Outbound]:
+        """Mains returns: ECS80 to the Network Operator with 0x8F35 or 0x8F36."""
+        out = self.advance(now)
+        outage = self.power.restore(now)
+        if outage is None:
+            return out
+        self.on_supply_switched()
+        code = 0x8F36 if outage.long else 0x8F35
+        self.power_log.add(code, self.device_time(now), f"restored after {outage.duration}")
+        out.append(self.alert(self.ecs80(outage, code, now), now))
+        return out
+
+    def ecs80(self, outage: Outage, code: int, now: datetime) -> AlertSpec:
+        """The supply-restored alert (signed, to the Network Operator)."""
+        offset = self.device_time(now)
+        shift = (offset - now) if offset is not None else None
+
+        def stamp(t: datetime) -> Data:
+            dt = DlmsDateTime() if shift is None else DlmsDateTime.from_datetime(t + shift)
+            return Data.octet_string(dt.to_bytes())
+
+        return AlertSpec(
+            code,
+            critical=True,
+            recipient=RemotePartyRole.NETWORK_OPERATOR,
+            message_code=0x0067,
+            extra=(stamp(outage.start), stamp(outage.end)),
+        )
+
+    # -------------------------------------------------------------------- state
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["esme"] = {
+            "power": self.power.to_dict(),
+            "control_state": self.control_state,
+            "power_log": self.power_log.to_dict(),
+            "ch_supply_cuts": [
+                [o.start.isoformat(), o.end.isoformat()] for o in self.ch_supply_cuts
+            ],
+        }
+        return d
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        e = state.get("esme", {})
+        self.power = PowerState.from_dict(e.get("power", {}))
+        self.control_state = int(e.get("control_state", ControlState.CONNECTED))
+        if "power_log" in e:
+            self.power_log = DeviceLog.from_dict(e["power_log"])
+        self.ch_supply_cuts = [
+            Outage(datetime.fromisoformat(a), datetime.fromisoformat(b))
+            for a, b in e.get("ch_supply_cuts", [])
+        ]
+        super().load_state(state)

@@ -1,0 +1,79 @@
+"""Building devices by type name from a key store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from gbcs.errors import GbcsSecurityError
+from keys.certs import as_eui
+from keys.roles import KeyUsage, RemotePartyRole
+from keys.store import KeyStore
+
+from .device import Device, DeviceConfig
+from .trust import OwnKeys, TrustAnchors, default_anchor_roles
+
+__all__ = ["DEVICE_TYPES", "create_device", "device_class", "own_keys_from"]
+
+
+def device_class(device_type: str) -> type[Device]:
+    """The class emulating ``device_type`` (ESME, GSME, GPF, CHF; any case)."""
+    name = device_type.upper()
+    if name == "ESME":
+        from .esme import Esme
+
+        return Esme
+    if name == "GSME":
+        from .gsme import Gsme
+
+        return Gsme
+    if name == "GPF":
+        from .gpf import Gpf
+
+        return Gpf
+    if name == "CHF":
+        from .chf import Chf
+
+        return Chf
+    raise ValueError(f"unknown device type {device_type!r} (ESME, GSME, GPF or CHF)")
+
+
+DEVICE_TYPES = ("ESME", "GSME", "GPF", "CHF")
+
+
+def own_keys_from(store: KeyStore | None, eui: bytes) -> OwnKeys:
+    """The device's key pairs: from the store where it holds them, else freshly generated.
+
+    Each usage is taken separately, so a store with only the KA private key (as the
+    public RTDS key set has for the test ESME) yields that KA key plus a new DS key.
+    """
+    fresh = OwnKeys.generate(eui)
+    if store is None:
+        return fresh
+    ka = store.private_key(eui, KeyUsage.KA)
+    ds = store.private_key(eui, KeyUsage.DS)
+    return OwnKeys(eui, ka or fresh.ka, ds or fresh.ds)
+
+
+def create_device(
+    device_type: str,
+    eui: bytes | str,
+    store: KeyStore,
+    *,
+    own: OwnKeys | None = None,
+    parties: Mapping[RemotePartyRole, bytes] | None = None,
+    now: datetime | None = None,
+    **config: Any,
+) -> Device:
+    """A fresh device of ``device_type`` trusting the organisations in ``store``.
+
+    ``config`` goes to :class:`DeviceConfig` (``options=`` for behaviour settings).
+    """
+    cls = device_class(device_type)
+    eui_b = as_eui(eui)
+    own = own or own_keys_from(store, eui_b)
+    if own.eui != eui_b:
+        raise GbcsSecurityError("own keys belong to another EUI")
+    anchors = TrustAnchors.from_store(store, default_anchor_roles(cls.device_type.value), parties)
+    return cls(DeviceConfig(eui_b, **config), own, anchors, now=now)

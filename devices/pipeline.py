@@ -1,0 +1,159 @@
+"""The command security pipeline of a device (design.md; domain-rules §3.4).
+
+Order: frame readable → recipient is me → message code known for my device type →
+originator holds a trust-anchor cell whose role the use case allows → MAC (ACB KA ↔ my
+KA) → replay (counter strictly greater than the last accepted from that originator, for
+replay-protected and critical use cases) → signature (critical use cases, originator DS
+key). :func:`verify_command` changes nothing: the caller stores the counter only after
+every check passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gbcs.codec import GbcsMessage, decode
+from gbcs.envelope import Cra, Envelope, SignatureForm, decode_envelope
+from gbcs.errors import GbcsDecodeError
+from gbcs.security import Verdict, check_mac, check_signature
+from gbcs.usecases import DeviceType, UseCase, lookup
+from keys.roles import RemotePartyRole
+
+from .policy import Check
+from .trust import DeviceKeys, TrustAnchors
+
+__all__ = ["Rejected", "Verified", "allowed_roles", "replay_protected", "verify_command"]
+
+R = RemotePartyRole
+
+_SIGNER_NAMES = {
+    "supplier": R.SUPPLIER,
+    "networkoperator": R.NETWORK_OPERATOR,
+    "accesscontrolbroker": R.ACCESS_CONTROL_BROKER,
+    "acb": R.ACCESS_CONTROL_BROKER,
+    "wanprovider": R.WAN_PROVIDER,
+    "transcos": R.TRANSITIONAL_COS,
+    "recovery": R.RECOVERY,
+    "contingency": R.RECOVERY,
+    "loadcontroller": R.LOAD_CONTROLLER,
+}
+_BY = re.compile(r"\((\w+?)By(\w+?)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A command that passed every check."""
+
+    message: GbcsMessage
+    use_case: UseCase
+    role: RemotePartyRole
+    replay_protected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A command that failed ``check``; ``message`` is set when the frame was readable."""
+
+    check: Check
+    reason: str
+    message: GbcsMessage | None = None
+    use_case: UseCase | None = None
+
+
+def allowed_roles(uc: UseCase, device_type: DeviceType) -> frozenset[int] | None:
+    """Roles that may send ``uc`` to ``device_type``; None means any trusted party.
+
+    The registry's role list is used as is, narrowed where its target text restricts a
+    device ("GSME (Supplier only)"). Credential-replacement codes name their signer in
+    the title ("supplierByTransCoS"). Codes the registry gives no roles for fall back to
+    any party holding a cell — documented as a permissive choice in the README.
+    """
+    roles = uc.roles
+    if not roles:
+        m = _BY.search(uc.title)
+        if m:
+            signer = _SIGNER_NAMES.get(m.group(2).lower())
+            if signer is not None:
+                return frozenset({int(signer)})
+        return None
+    text = uc.target_text or ""
+    if f"{device_type.value} (Supplier only)" in text:
+        return frozenset(roles & {int(R.SUPPLIER)})
+    return roles
+
+
+def replay_protected(uc: UseCase) -> bool:
+    """Critical use cases always, others where the registry says so."""
+    return bool(uc.critical) or bool(uc.replay_protection)
+
+
+def verify_command(
+    frame: bytes,
+    *,
+    me: bytes,
+    device_type: DeviceType,
+    anchors: TrustAnchors,
+    keys: DeviceKeys,
+    counters: Mapping[bytes, int],
+) -> Verified | Rejected:
+    """Run the checks in order; the first failure wins."""
+    try:
+        msg = decode(frame)
+    except GbcsDecodeError as e:
+        try:
+            header = decode_envelope(frame).header
+        except GbcsDecodeError:
+            return Rejected(Check.MALFORMED, str(e))
+        if header.recipient != me:
+            return Rejected(Check.RECIPIENT, "not addressed to this device")
+        return Rejected(Check.MALFORMED, str(e))
+    if msg.recipient != me:
+        return Rejected(Check.RECIPIENT, "not addressed to this device", msg)
+    if msg.cra is not Cra.COMMAND:
+        return Rejected(Check.MALFORMED, f"a device only takes commands, not {msg.cra.name}", msg)
+    uc = lookup(msg.message_code)
+    if uc is None or device_type not in uc.targets or uc.direction != "command":
+        return Rejected(
+            Check.UNKNOWN_CODE,
+            f"message code 0x{msg.message_code:04X} is not a {device_type.value} command",
+            msg,
+        )
+    held = anchors.roles_of(msg.originator)
+    if not held:
+        return Rejected(
+            Check.ROLE, f"originator {msg.originator.hex().upper()} is unknown", msg, uc
+        )
+    allowed = allowed_roles(uc, device_type)
+    usable = [r for r in held if allowed is None or int(r) in allowed]
+    if not usable:
+        names = ", ".join(r.human_name for r in held)
+        return Rejected(Check.ROLE, f"{names} may not send {uc.name}", msg, uc)
+    role = usable[0]
+    if msg.envelope is not Envelope.GENERAL_CIPHERING:
+        return Rejected(Check.MAC, "command has no MAC", msg, uc)
+    acb = anchors.eui(R.ACCESS_CONTROL_BROKER)
+    if acb is None:
+        return Rejected(Check.MAC, "no Access Control Broker trust anchor", msg, uc)
+    mac = check_mac(msg, keys, acb)
+    if mac.verdict is not Verdict.VALID:
+        return Rejected(Check.MAC, f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": "), msg, uc)
+    replay = replay_protected(uc)
+    if replay:
+        last = counters.get(msg.originator)
+        if last is not None and msg.counter <= last:
+            return Rejected(
+                Check.REPLAY,
+                f"counter {msg.counter} is not above the last accepted {last}",
+                msg,
+                uc,
+            )
+    if uc.critical:
+        if msg.signature_form is not SignatureForm.PRESENT:
+            return Rejected(Check.SIGNATURE, "critical command without a signature", msg, uc)
+        sig = check_signature(msg, keys)
+        if sig.verdict is not Verdict.VALID:
+            detail = f"signature {sig.verdict.value}: {sig.detail}".rstrip(": ")
+            return Rejected(Check.SIGNATURE, detail, msg, uc)
+    return Verified(msg, uc, role, replay)

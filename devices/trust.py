@@ -1,0 +1,260 @@
+"""Trust-anchor cells and the key provider a device works with.
+
+A device holds, per remote-party role it trusts, one cell: the organisation's EUI and its
+KA and DS public keys (certificates in a real device). Only those cells authorise
+commands: an originator whose EUI is in no cell is an unknown party. The cells are state
+(credential-replacement commands change them), so they serialise as DER public keys.
+
+:class:`DeviceKeys` is the :class:`gbcs.security.KeyProvider` the device's security
+pipeline uses: its own private keys plus the anchors' public keys and nothing else, so a
+key that is not in a cell can never verify anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from gbcs.errors import GbcsSecurityError
+from keys.certs import as_eui, eui_hex
+from keys.roles import KeyUsage, RemotePartyRole
+from keys.store import KeyStore
+
+__all__ = [
+    "ANCHOR_ROLES",
+    "AnchorCell",
+    "DeviceKeys",
+    "OwnKeys",
+    "TrustAnchors",
+    "default_anchor_roles",
+]
+
+R = RemotePartyRole
+
+ANCHOR_ROLES: dict[str, tuple[RemotePartyRole, ...]] = {
+    # [REC] domain-rules §3.2 "trust anchors per device"; Load Controller for APC ESMEs.
+    "ESME": (
+        R.ROOT,
+        R.RECOVERY,
+        R.SUPPLIER,
+        R.NETWORK_OPERATOR,
+        R.ACCESS_CONTROL_BROKER,
+        R.TRANSITIONAL_COS,
+        R.WAN_PROVIDER,
+        R.LOAD_CONTROLLER,
+    ),
+    "GSME": (
+        R.ROOT,
+        R.RECOVERY,
+        R.SUPPLIER,
+        R.NETWORK_OPERATOR,
+        R.ACCESS_CONTROL_BROKER,
+        R.TRANSITIONAL_COS,
+        R.WAN_PROVIDER,
+    ),
+    "GPF": (
+        R.ROOT,
+        R.RECOVERY,
+        R.SUPPLIER,
+        R.NETWORK_OPERATOR,
+        R.ACCESS_CONTROL_BROKER,
+        R.TRANSITIONAL_COS,
+        R.WAN_PROVIDER,
+    ),
+    # CHF: DCC roles only (SEC DP087: CHF/GPF security is DCC's responsibility).
+    "CHF": (R.ROOT, R.RECOVERY, R.ACCESS_CONTROL_BROKER, R.WAN_PROVIDER),
+}
+
+
+def default_anchor_roles(device_type: str) -> tuple[RemotePartyRole, ...]:
+    """The trust-anchor cells a device type holds (configurable per device)."""
+    return ANCHOR_ROLES[device_type]
+
+
+def _der(key: ec.EllipticCurvePublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).hex()
+
+
+def _load(hexder: str | None) -> ec.EllipticCurvePublicKey | None:
+    if hexder is None:
+        return None
+    key = serialization.load_der_public_key(bytes.fromhex(hexder))
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise GbcsSecurityError("trust anchor is not an EC key")
+    return key
+
+
+@dataclass(slots=True)
+class AnchorCell:
+    """One trust-anchor cell: who holds the role, with their KA and DS public keys."""
+
+    role: RemotePartyRole
+    eui: bytes
+    ka: ec.EllipticCurvePublicKey | None = None
+    ds: ec.EllipticCurvePublicKey | None = None
+
+    def key(self, usage: KeyUsage) -> ec.EllipticCurvePublicKey | None:
+        return self.ka if usage is KeyUsage.KA else self.ds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": int(self.role),
+            "eui": eui_hex(self.eui),
+            "ka": None if self.ka is None else _der(self.ka),
+            "ds": None if self.ds is None else _der(self.ds),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AnchorCell:
+        return cls(
+            RemotePartyRole(int(d["role"])), as_eui(d["eui"]), _load(d["ka"]), _load(d["ds"])
+        )
+
+
+@dataclass(slots=True)
+class TrustAnchors:
+    """The device's cells, one per role."""
+
+    cells: dict[RemotePartyRole, AnchorCell] = field(default_factory=dict)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: KeyStore,
+        roles: Iterable[RemotePartyRole],
+        parties: Mapping[RemotePartyRole, bytes] | None = None,
+    ) -> TrustAnchors:
+        """Fill the cells for ``roles`` from a key store.
+
+        ``parties`` names the organisation EUI per role; without it the store must hold
+        exactly one organisation certificate of that role (otherwise the choice would be
+        arbitrary, so it raises). Roles with no organisation in the store stay empty.
+        """
+        parties = dict(parties or {})
+        cells: dict[RemotePartyRole, AnchorCell] = {}
+        for role in roles:
+            eui = parties.get(role)
+            if eui is None:
+                candidates = sorted({e.eui for e in store.by_role(role)})
+                if not candidates:
+                    continue
+                if len(candidates) > 1:
+                    names = ", ".join(eui_hex(c) for c in candidates)
+                    raise GbcsSecurityError(
+                        f"several {role.human_name} organisations in the key store ({names});"
+                        " name the one this device trusts"
+                    )
+                eui = candidates[0]
+            eui = as_eui(eui)
+            cells[role] = AnchorCell(
+                role, eui, store.public_key(eui, KeyUsage.KA), store.public_key(eui, KeyUsage.DS)
+            )
+        return cls(cells)
+
+    def role_of(self, eui: bytes) -> RemotePartyRole | None:
+        """The role whose cell holds ``eui`` (the highest-privilege match first)."""
+        for cell in self.cells.values():
+            if cell.eui == eui:
+                return cell.role
+        return None
+
+    def roles_of(self, eui: bytes) -> tuple[RemotePartyRole, ...]:
+        """Every role whose cell holds ``eui`` (one organisation may hold several)."""
+        return tuple(c.role for c in self.cells.values() if c.eui == eui)
+
+    def cell(self, role: RemotePartyRole) -> AnchorCell | None:
+        return self.cells.get(role)
+
+    def eui(self, role: RemotePartyRole) -> bytes | None:
+        c = self.cells.get(role)
+        return None if c is None else c.eui
+
+    def public_key(self, eui: bytes, usage: KeyUsage) -> ec.EllipticCurvePublicKey | None:
+        for c in self.cells.values():
+            if c.eui == eui:
+                k = c.key(usage)
+                if k is not None:
+                    return k
+        return None
+
+    def replace(self, cell: AnchorCell) -> None:
+        """Install a cell (credential replacement)."""
+        self.cells[cell.role] = cell
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for _, c in sorted(self.cells.items())]
+
+    @classmethod
+    def from_dict(cls, d: Iterable[Mapping[str, Any]]) -> TrustAnchors:
+        cells = [AnchorCell.from_dict(x) for x in d]
+        return cls({c.role: c for c in cells})
+
+
+@dataclass(frozen=True, slots=True)
+class OwnKeys:
+    """The device's own key pairs (never serialised into state)."""
+
+    eui: bytes
+    ka: ec.EllipticCurvePrivateKey
+    ds: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def from_store(cls, store: KeyStore, eui: bytes) -> OwnKeys:
+        """The device's KA and DS private keys from a store (raises if missing)."""
+        eui = as_eui(eui)
+        return cls(
+            eui,
+            store.require_private_key(eui, KeyUsage.KA),
+            store.require_private_key(eui, KeyUsage.DS),
+        )
+
+    @classmethod
+    def generate(cls, eui: bytes) -> OwnKeys:
+        """Fresh random key pairs (a device nobody has certified yet)."""
+        return cls(
+            as_eui(eui),
+            ec.generate_private_key(ec.SECP256R1()),
+            ec.generate_private_key(ec.SECP256R1()),
+        )
+
+
+class DeviceKeys:
+    """KeyProvider: own private keys, own public keys, anchor public keys, nothing else.
+
+    ``extra`` holds per-message public keys a command brought with it (an unknown remote
+    party's KA certificate, used only to encrypt the response to that party).
+    """
+
+    def __init__(
+        self,
+        own: OwnKeys,
+        anchors: TrustAnchors,
+        extra: Mapping[bytes, ec.EllipticCurvePublicKey] | None = None,
+    ) -> None:
+        self.own = own
+        self.anchors = anchors
+        self.extra = dict(extra or {})
+        self._own_pub = {KeyUsage.KA: own.ka.public_key(), KeyUsage.DS: own.ds.public_key()}
+
+    def with_extra(self, eui: bytes, ka: ec.EllipticCurvePublicKey) -> DeviceKeys:
+        """A copy that also knows ``eui``'s KA public key."""
+        return DeviceKeys(self.own, self.anchors, {**self.extra, as_eui(eui): ka})
+
+    def public_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePublicKey | None:
+        u = KeyUsage.parse(usage)
+        if eui == self.own.eui:
+            return self._own_pub[u]
+        if u is KeyUsage.KA and eui in self.extra:
+            return self.extra[eui]
+        return self.anchors.public_key(eui, u)
+
+    def private_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePrivateKey | None:
+        if eui != self.own.eui:
+            return None
+        return self.own.ka if KeyUsage.parse(usage) is KeyUsage.KA else self.own.ds

@@ -1,0 +1,1 @@
+"""Conformance harness: RTDS command/response cases and response-shape comparison."""
