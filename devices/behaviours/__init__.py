@@ -1,0 +1,1 @@
+"""Pure, sans-IO device behaviours (load, maximum demand, display) with dict state."""
