@@ -15,12 +15,23 @@ from typing import Any, ClassVar
 
 from gbcs.axdr import Data, DataType, TypeDescription
 from gbcs.cosem_time import DlmsDateTime
-from gbcs.dlms import ActionResultCode
+from gbcs.dlms import ActionResultCode, Obis
 from gbcs.usecases import DeviceType
 from keys.roles import RemotePartyRole
 
+from .behaviours.display import esme_display
+from .behaviours.load import LoadModel, LoadProfile
+from .behaviours.maxdemand import (
+    OBIS_EXPORT,
+    OBIS_IMPORT_ALL,
+    OBIS_IMPORT_WINDOW,
+    OBIS_SCHEDULE,
+    MaxDemand,
+    SwitchTime,
+    default_schedule,
+)
 from .device import AlertSpec, DeviceConfig
-from .dlms_device import DlmsDevice
+from .dlms_device import EPOCH_2000, DlmsDevice
 from .logs import DeviceLog
 from .outbound import Outbound
 from .supply import Outage, PowerState
@@ -93,7 +104,28 @@ class Esme(DlmsDevice):
                 )
             )
         )
+        opts = config.options
+        start = SwitchTime.parse(str(opts.get("md_window_start", "16:00:00.00")))
+        end = SwitchTime.parse(str(opts.get("md_window_end", "19:00:00.00")))
+        self.md = MaxDemand(
+            default_schedule(start, end), capture_at=str(opts.get("md_capture_at", "start"))
+        )
+        profile = opts.get("load_profile", {"import_w": 500})
+        self.load = LoadModel(LoadProfile.from_dict(profile), now or EPOCH_2000)
+        self.display_digits = int(opts.get("display_digits", 5))
         super().__init__(config, own, anchors, now=now, **kwargs)
+
+    # ---------------------------------------------------------------- behaviour
+
+    def on_advance(self, now: datetime) -> list[AlertSpec]:
+        for period in self.load.advance(now):
+            self.md.record_period(*period)
+        return []
+
+    @property
+    def display(self) -> str:
+        """What the meter's screen shows now: the import register in kWh (5 digits)."""
+        return esme_display(self.load.import_wh, self.display_digits)
 
     # ----------------------------------------------------------------- bindings
 
@@ -104,6 +136,29 @@ class Esme(DlmsDevice):
         m.bind(70, DISCONNECT_CONTROL, 3, getter=lambda: Data.enum(self.control_state))
         m.bind_method(9, SUPPLY_SCRIPTS, 1, self._supply_script)
         self.bind_log(POWER_EVENT_LOG, self.power_log, _POWER_TD)
+        for cid, obis, attr, getter in self.md.cosem_getters():
+            m.bind(cid, obis, attr, getter=getter)
+        m.bind(10, OBIS_SCHEDULE, 2, setter=self.md.set_schedule)
+        for obis in (OBIS_IMPORT_ALL, OBIS_IMPORT_WINDOW, OBIS_EXPORT):
+            m.bind_method(4, obis, 1, lambda p, o=obis: self.md.reset_action(o, p, self._now))
+        m.bind(1, "0-0:96.1.1.255", 2, getter=lambda: Data.octet_string(self.eui))
+        self.bind_registers()
+
+    def bind_registers(self) -> None:
+        """Energy registers read from the load model (Wh, scaler 0)."""
+        m = self.model
+        imp = lambda: Data.double_long_unsigned(self.load.import_wh & 0xFFFFFFFF)  # noqa: E731
+        exp = lambda: Data.double_long_unsigned(self.load.export_wh & 0xFFFFFFFF)  # noqa: E731
+        for obis in ("1-0:1.8.0.255",):
+            if m.find(3, _obis(obis)) is not None:
+                m.bind(3, obis, 2, getter=imp)
+        for obis in ("1-0:2.8.0.255",):
+            if m.find(3, _obis(obis)) is not None:
+                m.bind(3, obis, 2, getter=exp)
+        collection = m.find(1, _obis("0-0:94.44.34.10"))
+        if collection is not None and 2 in collection.attributes:
+            template = collection.attributes[2]
+            m.bind(1, "0-0:94.44.34.10", 2, getter=lambda: _fill_first_register(template, imp()))
 
     @property
     def output_state(self) -> bool:
@@ -125,7 +180,8 @@ class Esme(DlmsDevice):
         return ActionResultCode.SUCCESS, None
 
     def on_supply_switched(self) -> None:
-        """Hook for behaviours that depend on the load switch (the load model)."""
+        """The load model only accrues energy while the load switch passes mains."""
+        self.load.set_supply(self.output_state, max(self._now, self.load.time))
 
     # -------------------------------------------------------------- mains power
 
@@ -190,4 +246,30 @@ class Esme(DlmsDevice):
             Outage(datetime.fromisoformat(a), datetime.fromisoformat(b))
             for a, b in e.get("ch_supply_cuts", [])
         ]
+        if "load" in e:
+            self.load = LoadModel.from_dict(e["load"])
+        if "md" in e:
+            self.md = MaxDemand.from_dict(e["md"])
         super().load_state(state)
+
+
+def _obis(text: str) -> Obis:
+    return Obis.parse(text)
+
+
+def _fill_first_register(template: Data, value: Data) -> Data:
+    """The register collection with its first double-long-unsigned replaced by ``value``."""
+    done = False
+
+    def walk(d: Data) -> Data:
+        nonlocal done
+        if done:
+            return d
+        if d.tag == DataType.DOUBLE_LONG_UNSIGNED:
+            done = True
+            return value
+        if d.tag in (DataType.STRUCTURE, DataType.ARRAY):
+            return Data(d.tag, tuple(walk(x) for x in d.value))
+        return d
+
+    return walk(template)

@@ -1,10 +1,12 @@
 """The command security pipeline of a device (design.md; domain-rules §3.4).
 
-Order: frame readable → recipient is me → message code known for my device type →
+Order: envelope readable → recipient is me → message code known for my device type →
 originator holds a trust-anchor cell whose role the use case allows → MAC (ACB KA ↔ my
 KA) → replay (counter strictly greater than the last accepted from that originator, for
 replay-protected and critical use cases) → signature (critical use cases, originator DS
-key). :func:`verify_command` changes nothing: the caller stores the counter only after
+key) → content decodes (only now: unauthenticated bytes are never parsed further than
+the envelope, so a tampered payload is a MAC failure, not a format error).
+:func:`verify_command` changes nothing: the caller stores the counter only after
 every check passed.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from gbcs.codec import GbcsMessage, decode
 from gbcs.envelope import Cra, Envelope, SignatureForm, decode_envelope
 from gbcs.errors import GbcsDecodeError
+from gbcs.payload import OpaquePayload
 from gbcs.security import Verdict, check_mac, check_signature
 from gbcs.usecases import DeviceType, UseCase, lookup
 from keys.roles import RemotePartyRole
@@ -100,7 +103,7 @@ def verify_command(
 ) -> Verified | Rejected:
     """Run the checks in order; the first failure wins."""
     try:
-        msg = decode(frame)
+        msg = decode(frame, lenient_payload=True)
     except GbcsDecodeError as e:
         try:
             header = decode_envelope(frame).header
@@ -156,4 +159,7 @@ def verify_command(
         if sig.verdict is not Verdict.VALID:
             detail = f"signature {sig.verdict.value}: {sig.detail}".rstrip(": ")
             return Rejected(Check.SIGNATURE, detail, msg, uc)
+    if isinstance(msg.payload, OpaquePayload) and msg.payload.note.startswith("undecoded"):
+        # Authenticated, but the content does not parse: a content/format failure.
+        return Rejected(Check.CONTENT, msg.payload.note, msg, uc)
     return Verified(msg, uc, role, replay)

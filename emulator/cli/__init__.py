@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from emulator.cli.capture_cmd import capture
+from emulator.cli.conformance_cmd import conformance_cmd
 from emulator.cli.decode_cmd import decode_cmd
 from emulator.cli.keys_cmd import keys_group
 
@@ -18,5 +19,6 @@ def main() -> None:
 main.add_command(decode_cmd)
 main.add_command(keys_group)
 main.add_command(capture)
+main.add_command(conformance_cmd)
 
 __all__ = ["main"]

@@ -1,0 +1,320 @@
+"""The conformance run: every RTDS command to a fresh emulated device, compared on shape.
+
+For each RTDS command/response pair of an ESME, GSME, GPF or CHF:
+
+1. A fresh device of that type is built with the RTDS EUI (the command's recipient),
+   trusting the public test organisations, with its own key pairs: the public RTDS key
+   where one exists (the test ESME's KA key), a new one otherwise. Its certificates come
+   from a throw-away CA made for the run.
+2. When the command's MAC was made for a device key we do not hold, the ACB MAC is
+   re-applied for the emulated device's KA key (the ACB's KA private key is public);
+   the originator's signature and the counters stay as they are.
+3. ``_ERROR`` cases are DCC's fault-path tests: the same command answered with failure
+   codes. The emulator reproduces them through its fault-injection settings, armed with
+   the codes the RTDS case names; the report marks them ``fault-injected``.
+4. The device's response is decoded, its MAC or signature checked with the emulated
+   device's keys, and compared with the RTDS response on shape (:mod:`.shape`).
+   Array lengths are not compared: a fresh device's logs hold other entries than the
+   RTDS device's.
+
+Run at a fixed time (2015-01-01 00:00:00 UTC, the RTDS time stamp) so clock-bounded
+commands (ECS70, GCS28) fall inside their validity windows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from devices.device import Device
+from devices.factory import create_device, own_keys_from
+from devices.outbound import OutboundKind
+from devices.trust import OwnKeys
+from gbcs.codec import GbcsMessage, decode
+from gbcs.dlms import AccessResponse
+from gbcs.errors import GbcsDecodeError, GbcsEncodeError, GbcsSecurityError
+from gbcs.gbz import GbzPayload
+from gbcs.security import Verdict, apply_mac, check_mac, check_signature
+from keys.certs import eui_hex
+from keys.pki import create_authorities, issue_device_keys
+from keys.roles import KeyUsage, RemotePartyRole
+from keys.store import KeyStore
+
+from .cases import ConformanceCase, load_cases
+from .shape import Difference, compare, summarise
+
+__all__ = [
+    "CONFORMANCE_TIME",
+    "RTDS_PARTIES",
+    "RemacKeys",
+    "CaseResult",
+    "ConformanceReport",
+    "run_conformance",
+]
+
+R = RemotePartyRole
+CONFORMANCE_TIME = datetime(2015, 1, 1, tzinfo=UTC)
+
+RTDS_PARTIES: dict[RemotePartyRole, bytes] = {
+    R.RECOVERY: bytes.fromhex("90B3D51F30000001"),
+    R.SUPPLIER: bytes.fromhex("90B3D51F30010000"),
+    R.NETWORK_OPERATOR: bytes.fromhex("90B3D51F30020000"),
+    R.ACCESS_CONTROL_BROKER: bytes.fromhex("90B3D51F30000002"),
+    R.TRANSITIONAL_COS: bytes.fromhex("90B3D51F30000004"),
+    R.WAN_PROVIDER: bytes.fromhex("90B3D51F30000007"),
+    R.LOAD_CONTROLLER: bytes.fromhex("90B3D51F30010008"),
+}
+"""The DCC test organisations RTDS uses, one per trust-anchor role."""
+
+CONFORMANT = "conformant"
+DIFFERS = "differs"
+UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """The outcome of one RTDS pair."""
+
+    case: ConformanceCase
+    status: str  # conformant / differs / unsupported
+    detail: str
+    differences: tuple[Difference, ...] = ()
+    fed: bytes = b""
+    response: bytes | None = None
+    fault_injected: bool = False
+    protection: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.case.id,
+            "use_case": self.case.use_case,
+            "rtds_case": self.case.rtds_case,
+            "device": self.case.device_type,
+            "status": self.status,
+            "detail": self.detail,
+            "fault_injected": self.fault_injected,
+            "protection": self.protection,
+            "differences": [str(d) for d in self.differences],
+        }
+
+
+@dataclass(slots=True)
+class ConformanceReport:
+    """All case results, with per-device and per-use-case summaries."""
+
+    results: list[CaseResult] = field(default_factory=list)
+
+    def by_device(self) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in self.results:
+            out[r.case.device_type][r.status] += 1
+        return dict(out)
+
+    def rate(self, device: str) -> float:
+        """Share of that device's pairs that are conformant (0..1)."""
+        c = self.by_device().get(device, Counter())
+        total = sum(c.values())
+        return c[CONFORMANT] / total if total else 0.0
+
+    def by_use_case(self) -> dict[tuple[str, str], list[CaseResult]]:
+        out: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+        for r in self.results:
+            out[(r.case.device_type, r.case.rtds_case)].append(r)
+        return dict(out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": {
+                d: {**dict(c), "total": sum(c.values()), "rate": round(self.rate(d), 4)}
+                for d, c in sorted(self.by_device().items())
+            },
+            "cases": [r.to_json() for r in self.results],
+        }
+
+
+class _Keys:
+    """Our device's public keys first, then the interop store (for verification)."""
+
+    def __init__(self, device: Device, store: KeyStore) -> None:
+        self.device = device
+        self.store = store
+
+    def public_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePublicKey | None:
+        return self.device.keys.public_key(eui, usage) or self.store.public_key(eui, usage)
+
+    def private_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePrivateKey | None:
+        if eui == self.device.eui:
+            return self.device.keys.private_key(eui, usage)
+        return self.store.private_key(eui, usage)
+
+
+class RemacKeys:
+    """ACB private KA key plus the emulated device's KA public key."""
+
+    def __init__(self, store: KeyStore, device_eui: bytes, device_ka: ec.EllipticCurvePublicKey):
+        self.store = store
+        self.device_eui = device_eui
+        self.device_ka = device_ka
+
+    def public_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePublicKey | None:
+        if eui == self.device_eui:
+            return self.device_ka if KeyUsage.parse(usage) is KeyUsage.KA else None
+        return self.store.public_key(eui, usage)
+
+    def private_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePrivateKey | None:
+        return None if eui == self.device_eui else self.store.private_key(eui, usage)
+
+
+def _faults_for(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> dict[str, Any]:
+    """Fault-injection settings reproducing an ``_ERROR`` case's failure codes."""
+    if not case.error_variant:
+        return {}
+    if isinstance(rtds.payload, AccessResponse) and hasattr(cmd.payload, "specs"):
+        faults: dict[tuple[int, bytes, int], int] = {}
+        for spec, res in zip(cmd.payload.specs, rtds.payload.results, strict=False):
+            if res.result:
+                member = getattr(spec, "method", None)
+                if member is None:
+                    member = spec.attribute
+                faults[(spec.class_id, spec.obis.to_bytes(), member)] = res.result
+        return {"dlms_faults": faults}
+    if isinstance(rtds.payload, GbzPayload):
+        for comp in rtds.payload.components:
+            status = getattr(comp.body, "status", None)
+            if isinstance(status, int) and status:
+                return {"code_faults": {case.message_code: status}}
+    return {}
+
+
+def _protection(msg: GbcsMessage, keys: Any, acb: bytes) -> str:
+    sig = check_signature(msg, keys)
+    if sig.verdict is Verdict.VALID:
+        return "signature valid"
+    mac = check_mac(msg, keys, acb)
+    if mac.verdict is Verdict.VALID:
+        return "MAC valid"
+    return f"signature {sig.verdict.value}, MAC {mac.verdict.value}"
+
+
+def run_case(
+    case: ConformanceCase,
+    store: KeyStore,
+    own: OwnKeys,
+    *,
+    now: datetime = CONFORMANCE_TIME,
+) -> CaseResult:
+    """Feed one RTDS command to a fresh device and compare its response."""
+    try:
+        cmd = decode(case.command)
+        rtds = decode(case.response)
+    except GbcsDecodeError as e:
+        return CaseResult(case, UNSUPPORTED, f"RTDS pair does not decode: {e}")
+    try:
+        device = create_device(
+            case.device_type,
+            cmd.recipient,
+            store,
+            own=own,
+            parties=RTDS_PARTIES,
+            now=now,
+            **_faults_for(case, rtds, cmd),
+        )
+    except (ValueError, GbcsSecurityError, ImportError) as e:
+        return CaseResult(case, UNSUPPORTED, f"cannot build a {case.device_type}: {e}")
+    fed = case.command
+    acb = RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]
+    if store.private_key(cmd.recipient, KeyUsage.KA) is None:
+        try:
+            fed = apply_mac(cmd, RemacKeys(store, device.eui, own.ka.public_key()), acb).encode()
+        except GbcsSecurityError as e:
+            return CaseResult(case, UNSUPPORTED, f"cannot re-MAC: {e}")
+    out = device.receive(fed, now)
+    responses = [o for o in out if o.kind is OutboundKind.RESPONSE]
+    if not responses:
+        why = device.last_rejection
+        detail = f"no response ({why.check.value}: {why.reason})" if why else "no response"
+        return CaseResult(case, UNSUPPORTED, detail, fed=fed)
+    frame = responses[0].frame
+    ours = decode(frame)
+    keys = _Keys(device, store)
+    protection = _protection(ours, keys, acb)
+    diffs = compare(ours, rtds, our_keys=keys, their_keys=store, array_lengths=False)
+    faulted = case.error_variant
+    if diffs:
+        return CaseResult(
+            case, DIFFERS, summarise(diffs), tuple(diffs), fed, frame, faulted, protection
+        )
+    if not protection.endswith("valid"):
+        return CaseResult(case, DIFFERS, protection, (), fed, frame, faulted, protection)
+    return CaseResult(case, CONFORMANT, "", (), fed, frame, faulted, protection)
+
+
+def run_conformance(
+    vectors_path: Path,
+    keys_dir: Path,
+    *,
+    device: str | None = None,
+    save: Path | None = None,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> ConformanceReport:
+    """Run every RTDS pair (optionally of one device type); see the module docstring."""
+    store = KeyStore(keys_dir)
+    cases = load_cases(vectors_path, device)
+    own_by_eui: dict[bytes, OwnKeys] = {}
+    report = ConformanceReport()
+    for case in cases:
+        eui = bytes.fromhex(_recipient_hex(case))
+        own = own_by_eui.get(eui)
+        if own is None:
+            own = own_by_eui[eui] = own_keys_from(store, eui)
+        try:
+            result = run_case(case, store, own)
+        except (GbcsDecodeError, GbcsEncodeError, GbcsSecurityError, ValueError) as e:
+            result = CaseResult(case, UNSUPPORTED, f"emulator error: {e}")
+        report.results.append(result)
+        if progress is not None:
+            progress(result)
+    if save is not None:
+        _save(save, report, own_by_eui.values())
+    return report
+
+
+def _recipient_hex(case: ConformanceCase) -> str:
+    try:
+        return decode(case.command).recipient.hex()
+    except GbcsDecodeError:
+        return "0000000000000000"
+
+
+def _save(directory: Path, report: ConformanceReport, owns: Iterable[OwnKeys]) -> None:
+    """Commands fed, responses produced (hex, one file per case) and device certificates."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cmd_dir = directory / "commands"
+    rsp_dir = directory / "responses"
+    key_dir = directory / "keys"
+    for d in (cmd_dir, rsp_dir, key_dir):
+        d.mkdir(exist_ok=True)
+    for r in report.results:
+        name = r.case.id.replace("/", "__") + ".hex"
+        if r.fed:
+            (cmd_dir / name).write_text(r.fed.hex().upper() + "\n")
+        if r.response is not None:
+            (rsp_dir / name).write_text(r.response.hex().upper() + "\n")
+    ca = create_authorities()
+    pem = serialization.Encoding.PEM
+    (key_dir / "ca-device.pem").write_bytes(ca.device.certificate.public_bytes(pem))
+    (key_dir / "ca-root.pem").write_bytes(ca.root.certificate.public_bytes(pem))
+    for own in owns:
+        issued = issue_device_keys(
+            ca, own.eui, private_keys={KeyUsage.KA: own.ka, KeyUsage.DS: own.ds}
+        )
+        for k in issued:
+            path = key_dir / f"{eui_hex(own.eui)}-{k.usage.value}.pem"
+            path.write_bytes(k.certificate.public_bytes(pem))

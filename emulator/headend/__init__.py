@@ -1,0 +1,1 @@
+"""The remote-party side: building, signing and MAC-ing commands; reading responses."""
