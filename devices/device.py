@@ -257,7 +257,7 @@ class Device:
         frame = build_response(
             ctx.response_header,
             payload,
-            critical=bool(ctx.use_case.critical),
+            critical=ctx.verified.critical,
             keys=ctx.keys,
             variant=self.config.signature_variant,
         )

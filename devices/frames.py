@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gbcs.codec import GbcsMessage, build
+from gbcs.codec import GbcsMessage
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.crypto.ecdsa import SignatureVariant
-from gbcs.envelope import Cra, Envelope, GroupingHeader, OtherInformation, SignatureForm
+from gbcs.envelope import Cra, GroupingHeader, OtherInformation
 from gbcs.payload import Payload
-from gbcs.security import apply_mac, part_key_for, seal_part, sign
+from gbcs.security import part_key_for, protect, seal_part
 from gbcs.usecases import UseCase
 
 from .trust import DeviceKeys
@@ -85,14 +85,6 @@ def response_header(
     )
 
 
-def _protect(
-    msg: GbcsMessage, critical: bool, keys: DeviceKeys, variant: SignatureVariant
-) -> bytes:
-    if critical:
-        return sign(msg, keys.own.ds, variant).encode()
-    return apply_mac(msg, keys).encode()
-
-
 def build_response(
     header: GroupingHeader,
     payload: Payload,
@@ -102,9 +94,9 @@ def build_response(
     variant: SignatureVariant = SignatureVariant.CNSA,
 ) -> bytes:
     """The protected response frame."""
-    envelope = Envelope.GENERAL_SIGNING if critical else Envelope.GENERAL_CIPHERING
-    msg = build(header, payload, envelope=envelope, signature_form=SignatureForm.NULL)
-    return _protect(msg, critical, keys, variant)
+    if critical:
+        return protect(header, payload, keys, sign_key=keys.own.ds, mac=False, variant=variant)
+    return protect(header, payload, keys)
 
 
 def build_alert(
@@ -120,9 +112,7 @@ def build_alert(
 ) -> bytes:
     """A protected alert frame (CRA 3) from the device to ``recipient``."""
     header = GroupingHeader(Cra.ALERT, counter, me, recipient, OtherInformation(message_code))
-    envelope = Envelope.GENERAL_SIGNING if critical else Envelope.GENERAL_CIPHERING
-    msg = build(header, payload, envelope=envelope, signature_form=SignatureForm.NULL)
-    return _protect(msg, critical, keys, variant)
+    return build_response(header, payload, critical=critical, keys=keys, variant=variant)
 
 
 def seal(header: GroupingHeader, keys: DeviceKeys, plaintext: bytes) -> bytes:

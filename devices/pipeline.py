@@ -27,7 +27,15 @@ from keys.roles import RemotePartyRole
 from .policy import Check
 from .trust import DeviceKeys, TrustAnchors
 
-__all__ = ["Rejected", "Verified", "allowed_roles", "replay_protected", "verify_command"]
+__all__ = [
+    "ACB_MAC_ONLY",
+    "Rejected",
+    "Verified",
+    "allowed_roles",
+    "effective_critical",
+    "replay_protected",
+    "verify_command",
+]
 
 R = RemotePartyRole
 
@@ -45,6 +53,18 @@ _SIGNER_NAMES = {
 _BY = re.compile(r"\((\w+?)By(\w+?)\)")
 
 
+ACB_MAC_ONLY = frozenset({0x0008, 0x011B})
+"""Critical codes the ACB sends MAC-only (CS02a, CS02f: RTDS 6.24.1 "...MAC" cases,
+answered MAC'd), while the same code from a user is signed (RTDS "CS02fSignature")."""
+
+
+def effective_critical(uc: UseCase, role: RemotePartyRole) -> bool:
+    """Whether this command needs a signature and gets a signed response."""
+    if uc.code in ACB_MAC_ONLY and role is R.ACCESS_CONTROL_BROKER:
+        return False
+    return bool(uc.critical)
+
+
 @dataclass(frozen=True, slots=True)
 class Verified:
     """A command that passed every check."""
@@ -53,6 +73,7 @@ class Verified:
     use_case: UseCase
     role: RemotePartyRole
     replay_protected: bool
+    critical: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +173,8 @@ def verify_command(
                 msg,
                 uc,
             )
-    if uc.critical:
+    critical = effective_critical(uc, role)
+    if critical:
         if msg.signature_form is not SignatureForm.PRESENT:
             return Rejected(Check.SIGNATURE, "critical command without a signature", msg, uc)
         sig = check_signature(msg, keys)
@@ -162,4 +184,4 @@ def verify_command(
     if isinstance(msg.payload, OpaquePayload) and msg.payload.note.startswith("undecoded"):
         # Authenticated, but the content does not parse: a content/format failure.
         return Rejected(Check.CONTENT, msg.payload.note, msg, uc)
-    return Verified(msg, uc, role, replay)
+    return Verified(msg, uc, role, replay, critical)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NoReturn
 
@@ -330,6 +330,8 @@ class Data:
 
     tag: DataType
     value: Any = None
+    #: Cached nesting depth of a container (computed once, on first need).
+    nesting: int = field(default=-1, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -534,7 +536,11 @@ def _validate(d: Data) -> None:
 def _depth(d: Data) -> int:
     if d.tag != _ARRAY and d.tag != _STRUCTURE:
         return 0
-    return 1 + max((_depth(x) for x in d.value), default=0)
+    n: int = getattr(d, "nesting", -1)  # unset on decoder-made values
+    if n < 0:
+        n = 1 + max((_depth(x) for x in d.value), default=0)
+        object.__setattr__(d, "nesting", n)
+    return n
 
 
 _new = object.__new__

@@ -23,14 +23,22 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gbcs.axdr import decode_data
-from gbcs.codec import GbcsMessage
+from gbcs.codec import GbcsMessage, check_payload_fits
 from gbcs.crypto import ecdsa
 from gbcs.crypto.gmac import compute_mac, verify_mac
 from gbcs.crypto.kdf import derive_key, shared_secret
 from gbcs.crypto.part_cipher import decrypt_part, encrypt_part, part_key_inputs
-from gbcs.envelope import Cra, Envelope, GroupingHeader, SignatureForm, as_eui
+from gbcs.envelope import (
+    Cra,
+    Envelope,
+    GroupingHeader,
+    SignatureForm,
+    as_eui,
+    encode_general_ciphering,
+    encode_general_signing,
+)
 from gbcs.errors import GbcsSecurityError
-from gbcs.payload import EncryptedPart, PartContext
+from gbcs.payload import EncryptedPart, PartContext, Payload
 from gbcs.wire import Reader
 from gbcs.zcl import decode_zcl_payload
 
@@ -223,3 +231,44 @@ def apply_mac(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> 
         raise GbcsSecurityError(f"cannot MAC: {why}")
     mac = compute_mac(key, msg.originator, plain.gs_apdu())
     return replace(plain, envelope=Envelope.GENERAL_CIPHERING, mac=mac)
+
+
+def protect(
+    header: GroupingHeader,
+    payload: Payload,
+    keys: KeyProvider,
+    *,
+    sign_key: ec.EllipticCurvePrivateKey | None = None,
+    mac: bool = True,
+    acb: bytes = DEFAULT_ACB,
+    variant: ecdsa.SignatureVariant = ecdsa.SignatureVariant.CNSA,
+) -> bytes:
+    """Encode, sign (when ``sign_key``) and MAC (when ``mac``) a message in one pass.
+
+    The payload is encoded once and the MAC computed over exactly the bytes sent; the
+    result equals ``apply_mac(sign(build(...)))`` (or the signed General-Signing form
+    alone when ``mac`` is false), without re-encoding.
+    """
+    content = payload.encode()
+    check_payload_fits(header, payload, content)
+    if sign_key is not None:
+        unsigned = encode_general_signing(header, content, SignatureForm.ABSENT)
+        sig = ecdsa.sign(sign_key, unsigned[1:], variant)
+        gs = encode_general_signing(header, content, SignatureForm.PRESENT, sig)
+    else:
+        gs = encode_general_signing(header, content, SignatureForm.NULL)
+    if not mac:
+        return gs
+    a, b = (
+        (as_eui(acb), header.recipient)
+        if header.cra is Cra.COMMAND
+        else (
+            header.originator,
+            header.recipient,
+        )
+    )
+    z, why = _ecdh(keys, a, b)
+    if z is None:
+        raise GbcsSecurityError(f"cannot MAC: {why}")
+    key = derive_key(z, header.originator, int(header.cra), header.counter, header.recipient)
+    return encode_general_ciphering(gs, compute_mac(key, header.originator, gs))

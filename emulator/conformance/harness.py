@@ -53,9 +53,9 @@ from .shape import Difference, compare, summarise
 __all__ = [
     "CONFORMANCE_TIME",
     "RTDS_PARTIES",
-    "RemacKeys",
     "CaseResult",
     "ConformanceReport",
+    "RemacKeys",
     "run_conformance",
 ]
 
