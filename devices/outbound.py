@@ -21,6 +21,7 @@ class OutboundKind(StrEnum):
     RESPONSE = "response"
     ALERT = "alert"
     TUNNEL = "tunnel"  # a HAN tunnel message (GET / GET-RESPONSE / PUT)
+    POWER_OUTAGE = "power-outage"  # the CHF's AD1 record (a CSP alert, not a GBCS frame)
 
 
 @dataclass(frozen=True, slots=True)
