@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gbcs.asn1 import Asn1Payload
 from gbcs.axdr import Data
 from gbcs.codec import GbcsMessage
 from gbcs.cosem_time import DlmsDateTime
@@ -33,8 +34,12 @@ from gbcs.zcl import utc_from_datetime
 from keys.certs import as_eui, eui_hex
 from keys.roles import RemotePartyRole
 
+from .asn1_handlers import Asn1Context, due_asn1, handle_asn1, next_due
 from .clock import DeviceClock
+from .credentials import CredentialState
+from .firmware_state import FirmwareState
 from .frames import build_alert, build_response, response_header, seal
+from .han_joins import HanJoins
 from .logs import DeviceLog
 from .outbound import Outbound, OutboundKind, PeerKind
 from .pipeline import Rejected, Verified, verify_command
@@ -169,6 +174,9 @@ class Device:
         self.clock = DeviceClock()
         self.event_log = DeviceLog(config.event_log_size)
         self.security_log = DeviceLog(config.security_log_size)
+        self.credentials = CredentialState()
+        self.firmware = FirmwareState()
+        self.joins = HanJoins()
         self.last_rejection: Rejected | None = None
         self._last_advance = now
         self.handlers: dict[int, Callable[[CommandContext], Execution]] = {}
@@ -207,6 +215,10 @@ class Device:
             rej = Rejected(Check.CONTENT, f"cannot execute: {e}", msg, result.use_case)
             self.last_rejection = rej
             return out + self._reject(rej, now)
+        if result.replay_protected:
+            # A handler (credential replacement) may reset counter floors; never below
+            # the command just accepted, or that very command could be replayed.
+            self.counters[msg.originator] = max(self.counters.get(msg.originator, 0), msg.counter)
         if ex.payload is not None:
             out.append(self._respond(ctx, ex.payload))
         for a in ex.alerts:
@@ -220,14 +232,63 @@ class Device:
             # Caller time went backwards (virtual clock reset): behaviours only move forward.
             return []
         self._last_advance = now
-        return [self.alert(a, now) for a in self.on_advance(now)]
+        specs = self.on_advance(now)
+        if self.firmware.next_due() is not None or self.credentials.pending_updates:
+            actx = self.asn1_context(now)
+            due, t = next_due(actx), self.device_time(now)
+            if due is not None and t is not None and due <= t:
+                specs += self._asn1_outcome(due_asn1(actx), now, Execution(None)).alerts
+        return [self.alert(a, now) for a in specs]
 
     # ---------------------------------------------------------------- subclass hooks
 
     def execute(self, ctx: CommandContext) -> Execution:
         """Run an authenticated command (dispatch by message code, then payload kind)."""
-        handler = self.handlers.get(ctx.use_case.code, self.default_handler)
-        return handler(ctx)
+        handler = self.handlers.get(ctx.use_case.code)
+        if handler is not None:
+            return handler(ctx)
+        if isinstance(ctx.message.payload, Asn1Payload):
+            return self.run_asn1(ctx)
+        return self.default_handler(ctx)
+
+    def asn1_context(self, now: datetime, originator: bytes = bytes(8)) -> Asn1Context:
+        """The view of this device the ASN.1 handlers work on (shares state objects)."""
+        return Asn1Context(
+            self.device_type,
+            self.own,
+            self.anchors,
+            now,
+            self.clock,
+            self.credentials,
+            self.firmware,
+            self.joins,
+            self.counters,
+            originator,
+            lambda code, detail: self.log_event(code, now, detail),
+            lambda code, detail: self.log_security(code, now, detail),
+            self.config.code_faults,
+        )
+
+    def run_asn1(self, ctx: CommandContext) -> Execution:
+        """Credentials, joins, firmware, clock and GPF-log use cases (ASN.1 payloads)."""
+        actx = self.asn1_context(ctx.now, ctx.message.originator)
+        res = handle_asn1(ctx.use_case.code, ctx.message.payload, actx)  # type: ignore[arg-type]
+        return self._asn1_outcome(res, ctx.now, Execution(res.payload))
+
+    def _asn1_outcome(self, res: Any, now: datetime, ex: Execution) -> Execution:
+        if res.own_keys is not None:
+            self.own = res.own_keys
+            self.keys = DeviceKeys(self.own, self.anchors)
+        if res.firmware_activated:
+            self.on_firmware_activated(now)
+        for a in res.alerts:
+            ex.alerts.append(
+                AlertSpec(a.code, a.critical, a.recipient, a.message_code, payload=a.payload)
+            )
+        return ex
+
+    def on_firmware_activated(self, now: datetime) -> None:
+        """Side effects of running new firmware (the ESME cuts the Comms Hub's supply)."""
 
     def default_handler(self, ctx: CommandContext) -> Execution:
         raise ValueError(f"{ctx.use_case.name} is not implemented by this device")
@@ -357,6 +418,9 @@ class Device:
             "anchors": self.anchors.to_dict(),
             "event_log": self.event_log.to_dict(),
             "security_log": self.security_log.to_dict(),
+            "credentials": self.credentials.to_dict(),
+            "firmware": self.firmware.to_dict(),
+            "joins": self.joins.to_dict(),
             "last_advance": None if self._last_advance is None else self._last_advance.isoformat(),
         }
 
@@ -377,6 +441,15 @@ class Device:
             self.event_log = DeviceLog.from_dict(state["event_log"])
         if "security_log" in state:
             self.security_log = DeviceLog.from_dict(state["security_log"])
+        if "credentials" in state:
+            self.credentials = CredentialState.from_dict(state["credentials"])
+            # key pairs installed by CS02d are part of the saved credentials
+            self.own = self.credentials.own_keys(self.own)
+            self.keys = DeviceKeys(self.own, self.anchors)
+        if "firmware" in state:
+            self.firmware = FirmwareState.from_dict(state["firmware"])
+        if "joins" in state:
+            self.joins = HanJoins.from_dict(state["joins"])
         la = state.get("last_advance")
         self._last_advance = None if la is None else datetime.fromisoformat(la)
 

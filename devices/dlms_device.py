@@ -86,7 +86,7 @@ class DlmsDevice(Device):
         if isinstance(payload, AccessRequest):
             faults = {k: ItemFault(v) for k, v in self.config.dlms_faults.items()}
             return Execution(execute(payload, self.model, seal=ctx.seal, faults=faults))
-        return self.default_handler(ctx)
+        return super().execute(ctx)
 
     def receive(self, frame: bytes, now: datetime) -> list[Any]:
         self._now = now

@@ -11,6 +11,7 @@ from keys.certs import as_eui
 from keys.roles import KeyUsage, RemotePartyRole
 from keys.store import KeyStore
 
+from .credentials import CredentialState
 from .device import Device, DeviceConfig
 from .trust import OwnKeys, TrustAnchors, default_anchor_roles
 
@@ -76,4 +77,6 @@ def create_device(
     if own.eui != eui_b:
         raise GbcsSecurityError("own keys belong to another EUI")
     anchors = TrustAnchors.from_store(store, default_anchor_roles(cls.device_type.value), parties)
-    return cls(DeviceConfig(eui_b, **config), own, anchors, now=now)
+    device = cls(DeviceConfig(eui_b, **config), own, anchors, now=now)
+    device.credentials = CredentialState.from_store(store, eui_b, anchors)
+    return device

@@ -28,12 +28,15 @@ from .policy import Check
 from .trust import DeviceKeys, TrustAnchors
 
 __all__ = [
+    "ACB_AUTHENTICATED",
     "ACB_MAC_ONLY",
+    "SIGNATURE_ONLY",
     "Rejected",
     "Verified",
     "allowed_roles",
     "effective_critical",
     "replay_protected",
+    "signature_required",
     "verify_command",
 ]
 
@@ -54,13 +57,31 @@ _BY = re.compile(r"\((\w+?)By(\w+?)\)")
 
 
 ACB_MAC_ONLY = frozenset({0x0008, 0x011B})
-"""Critical codes the ACB sends MAC-only (CS02a, CS02f: RTDS 6.24.1 "...MAC" cases,
-answered MAC'd), while the same code from a user is signed (RTDS "CS02fSignature")."""
+"""Critical codes the ACB sends MAC-only and that are answered MAC'd (CS02a, CS02f: RTDS
+6.24.1 "...MAC" cases), while the same code from a user is signed ("CS02fSignature")."""
+
+ACB_AUTHENTICATED = frozenset({0x0104})
+"""Critical codes whose originator is the ACB itself (CS02b accessControlBrokerByACB):
+the ACB's MAC authenticates it (RTDS 8.5 sends a null signature); the response is
+still signed."""
+
+SIGNATURE_ONLY = frozenset({0x0108, 0x0109, 0x011B})
+"""Codes that may arrive as a signed General-Signing message without the ACB MAC:
+Recovery / Contingency credential replacement (the ACB may be what is being
+recovered) and CS02f's signature variant (RTDS NA_CS02bAnyExceptAbnormalRootByRecovery,
+NA_CS02fSignature)."""
 
 
 def effective_critical(uc: UseCase, role: RemotePartyRole) -> bool:
-    """Whether this command needs a signature and gets a signed response."""
+    """Whether the response is signed (a critical command) rather than MAC'd."""
     if uc.code in ACB_MAC_ONLY and role is R.ACCESS_CONTROL_BROKER:
+        return False
+    return bool(uc.critical)
+
+
+def signature_required(uc: UseCase, role: RemotePartyRole) -> bool:
+    """Whether the command must carry its originator's signature."""
+    if role is R.ACCESS_CONTROL_BROKER and uc.code in ACB_MAC_ONLY | ACB_AUTHENTICATED:
         return False
     return bool(uc.critical)
 
@@ -156,13 +177,16 @@ def verify_command(
         return Rejected(Check.ROLE, f"{names} may not send {uc.name}", msg, uc)
     role = usable[0]
     if msg.envelope is not Envelope.GENERAL_CIPHERING:
-        return Rejected(Check.MAC, "command has no MAC", msg, uc)
-    acb = anchors.eui(R.ACCESS_CONTROL_BROKER)
-    if acb is None:
-        return Rejected(Check.MAC, "no Access Control Broker trust anchor", msg, uc)
-    mac = check_mac(msg, keys, acb)
-    if mac.verdict is not Verdict.VALID:
-        return Rejected(Check.MAC, f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": "), msg, uc)
+        if uc.code not in SIGNATURE_ONLY or msg.signature_form is not SignatureForm.PRESENT:
+            return Rejected(Check.MAC, "command has no MAC", msg, uc)
+    else:
+        acb = anchors.eui(R.ACCESS_CONTROL_BROKER)
+        if acb is None:
+            return Rejected(Check.MAC, "no Access Control Broker trust anchor", msg, uc)
+        mac = check_mac(msg, keys, acb)
+        if mac.verdict is not Verdict.VALID:
+            detail = f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": ")
+            return Rejected(Check.MAC, detail, msg, uc)
     replay = replay_protected(uc)
     if replay:
         last = counters.get(msg.originator)
@@ -174,7 +198,7 @@ def verify_command(
                 uc,
             )
     critical = effective_critical(uc, role)
-    if critical:
+    if signature_required(uc, role) or msg.envelope is Envelope.GENERAL_SIGNING:
         if msg.signature_form is not SignatureForm.PRESENT:
             return Rejected(Check.SIGNATURE, "critical command without a signature", msg, uc)
         sig = check_signature(msg, keys)

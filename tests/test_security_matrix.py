@@ -25,7 +25,7 @@ from devices.policy import Check, SecurityPolicy
 from emulator.conformance.cases import ConformanceCase, load_cases
 from emulator.conformance.harness import CONFORMANCE_TIME, RTDS_PARTIES, RemacKeys
 from gbcs.codec import GbcsMessage, decode
-from gbcs.envelope import OtherInformation, SignatureForm
+from gbcs.envelope import Envelope, OtherInformation, SignatureForm
 from gbcs.security import apply_mac, sign
 from gbcs.usecases import lookup
 from keys.roles import KeyUsage, RemotePartyRole
@@ -61,6 +61,8 @@ def _protect(msg: GbcsMessage, device: Device, signer: bytes | None = None) -> b
         key = store.private_key(signer or msg.originator, KeyUsage.DS)
         assert key is not None
         msg = sign(msg, key)
+    if msg.envelope is Envelope.GENERAL_SIGNING:
+        return msg.encode()
     keys = RemacKeys(store, device.eui, device.own.ka.public_key())
     return apply_mac(msg, keys, RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]).encode()
 
@@ -86,7 +88,9 @@ def _supported() -> tuple[tuple[ConformanceCase, bytes], ...]:
         except ImportError:  # device type not emulated
             continue
         keys = RemacKeys(_store(), dev.eui, dev.own.ka.public_key())
-        fed = apply_mac(cmd, keys, RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]).encode()
+        fed = case.command
+        if cmd.envelope is Envelope.GENERAL_CIPHERING:
+            fed = apply_mac(cmd, keys, RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]).encode()
         outs = dev.receive(fed, NOW)
         if any(o.kind is OutboundKind.RESPONSE for o in outs):
             out.append((case, fed))
@@ -126,15 +130,22 @@ def f_header_bit(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Chec
     lay = decode(fed).layout
     assert lay is not None
     # last byte of the originator counter inside the grouping header
-    return _flip(fed, lay.gs_start + 10), Check.MAC
+    return _flip(fed, lay.gs_start + 10), _integrity(fed)
 
 
 def f_payload_bit(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Check]:
     m = decode(fed)
-    return _flip(fed, m.content_offset() + len(m.content()) // 2), Check.MAC
+    return _flip(fed, m.content_offset() + len(m.content()) // 2), _integrity(fed)
 
 
-def f_mac_bit(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Check]:
+def _integrity(fed: bytes) -> Check:
+    """The check that catches tampering: the MAC, or the signature of a signed-only one."""
+    return Check.MAC if fed[0] == 0xDD else Check.SIGNATURE
+
+
+def f_mac_bit(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Check] | None:
+    if fed[0] != 0xDD:
+        return None
     return _flip(fed, len(fed) - 3), Check.MAC
 
 
@@ -145,6 +156,8 @@ def f_signature_bit(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, C
     bad = bytearray(m.signature)
     bad[5] ^= 0x01
     forged = dataclasses.replace(m, signature=bytes(bad), raw=None, layout=None)
+    if fed[0] != 0xDD:
+        return forged.encode(), Check.SIGNATURE
     keys = RemacKeys(_store(), dev.eui, dev.own.ka.public_key())
     return apply_mac(forged, keys, RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]).encode(), Check.SIGNATURE
 
@@ -153,7 +166,7 @@ def f_signature_bit_unremacced(
     msg: GbcsMessage, fed: bytes, dev: Device
 ) -> tuple[bytes, Check] | None:
     m = decode(fed)
-    if m.signature_form is not SignatureForm.PRESENT or m.layout is None:
+    if m.signature_form is not SignatureForm.PRESENT or m.layout is None or fed[0] != 0xDD:
         return None
     sig_at = len(fed) - 12 - 64 + 5
     return _flip(fed, sig_at), Check.MAC  # the MAC covers the signature
@@ -168,8 +181,10 @@ def f_wrong_role(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Chec
 
 def f_unknown_code(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Check]:
     m = decode(fed)
-    other = dataclasses.replace(m.header.other, message_code=0x7FFE)
-    return _protect(_rebuild(m, other=other), dev), Check.UNKNOWN_CODE
+    assert m.layout is not None
+    at = m.layout.content_length_start - len(m.header.other.encode())  # the message code
+    patched = fed[:at] + b"\x7f\xfe" + fed[at + 2 :]
+    return _protect(decode(patched, lenient_payload=True), dev), Check.UNKNOWN_CODE
 
 
 def f_wrong_recipient(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Check]:
@@ -193,6 +208,8 @@ def f_ka_key_as_ds(msg: GbcsMessage, fed: bytes, dev: Device) -> tuple[bytes, Ch
     if ka is None:
         return None
     forged = sign(m, ka)
+    if fed[0] != 0xDD:
+        return forged.encode(), Check.SIGNATURE
     keys = RemacKeys(_store(), dev.eui, dev.own.ka.public_key())
     return apply_mac(forged, keys, RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]).encode(), Check.SIGNATURE
 
@@ -274,12 +291,14 @@ def test_replays_and_lower_counters_rejected() -> None:
         dev = _device(case, msg.recipient)
         first = dev.receive(fed, NOW)
         assert any(o.kind is OutboundKind.RESPONSE for o in first)
+        # Credential replacements may reset counter floors: never below this command.
+        expect = Check.REPLAY
         for frame in (fed, _protect(_rebuild(msg, counter=msg.counter - 1), dev)):
             before = _functional(dev)
             n = len(dev.security_log)
             out = dev.receive(frame, NOW)
             try:
-                _assert_rejected(dev, before, n, out, Check.REPLAY)
+                _assert_rejected(dev, before, n, out, expect)
             except AssertionError as e:
                 raise AssertionError(f"{case.id}: replay: {e}") from None
         applied += 1
@@ -291,7 +310,8 @@ def test_other_information_tampering_is_a_mac_failure() -> None:
     msg = decode(fed)
     dev = _device(case, msg.recipient)
     forged = _rebuild(msg, other=OtherInformation(msg.message_code, bytes(8), 1))
-    frame = forged.encode()[:-12] + decode(fed).mac  # old MAC on new bytes
+    assert msg.mac is not None
+    frame = forged.encode()[:-12] + msg.mac  # old MAC on new bytes
     before = _functional(dev)
     out = dev.receive(frame, NOW)
     _assert_rejected(dev, before, 0, out, Check.MAC)

@@ -39,6 +39,7 @@ from devices.outbound import OutboundKind
 from devices.trust import OwnKeys
 from gbcs.codec import GbcsMessage, decode
 from gbcs.dlms import AccessResponse
+from gbcs.envelope import Envelope
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError, GbcsSecurityError
 from gbcs.gbz import GbzPayload
 from gbcs.security import Verdict, apply_mac, check_mac, check_signature
@@ -230,7 +231,10 @@ def run_case(
         return CaseResult(case, UNSUPPORTED, f"cannot build a {case.device_type}: {e}")
     fed = case.command
     acb = RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]
-    if store.private_key(cmd.recipient, KeyUsage.KA) is None:
+    if (
+        cmd.envelope is Envelope.GENERAL_CIPHERING
+        and store.private_key(cmd.recipient, KeyUsage.KA) is None
+    ):
         try:
             fed = apply_mac(cmd, RemacKeys(store, device.eui, own.ka.public_key()), acb).encode()
         except GbcsSecurityError as e:
