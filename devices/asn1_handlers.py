@@ -188,6 +188,10 @@ class Asn1Context:
     log_event: Callable[[int, str], None] = _no_log
     log_security: Callable[[int, str], None] = _no_log
     faults: Mapping[int, int] = field(default_factory=dict)
+    #: Check new certificates' validity period against the device time (CS02b/CS02g).
+    #: RTDS 6.15.1 devices accept certificates valid only from 2016 at a device time of
+    #: 2015-01-01, so DCC's reference devices do not; the device option decides.
+    certificate_time_checks: bool = True
 
     @property
     def eui(self) -> bytes:
@@ -337,7 +341,7 @@ def _run_update(
         device_type=ctx.device_type,
         anchors=ctx.anchors,
         state=ctx.credentials,
-        device_time=ctx.device_time,
+        device_time=ctx.device_time if ctx.certificate_time_checks else None,
         counters=ctx.counters,
         fault=fault,
     )

@@ -12,7 +12,7 @@ frame leaves, so a replay is refused after a restart too.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -83,12 +83,16 @@ class AlertSpec:
     payload: Payload | None = None  # a fully built payload overrides code/extra
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CommandContext:
     """An authenticated command being executed, with its response header and keys.
 
     The response header is fixed before execution so that handlers can encrypt
-    sensitive response parts for exactly the header the response will carry.
+    sensitive response parts for exactly the header the response will carry. A response
+    to an unknown remote party (a command carrying the party's KA certificate) gets the
+    device's supplementary originator counter when something in it is encrypted for that
+    party, as gbcs-wire §3.2 describes (the counter keys the encryption). RTDS GCS61 is
+    the one vector that encrypts for a certificate-carrying party without that counter.
     """
 
     verified: Verified
@@ -96,6 +100,7 @@ class CommandContext:
     device_time: datetime | None
     response_header: GroupingHeader
     keys: DeviceKeys
+    next_counter: Callable[[], int] | None = None
 
     @property
     def message(self) -> GbcsMessage:
@@ -107,6 +112,15 @@ class CommandContext:
 
     def seal(self, plaintext: bytes) -> bytes:
         """Encrypt a sensitive response part for the requester."""
+        h = self.response_header
+        if (
+            self.next_counter is not None
+            and h.other.srp_id is not None
+            and h.other.supplementary_originator_counter is None
+            and self.message.header.other.certificate is not None
+        ):
+            other = replace(h.other, supplementary_originator_counter=self.next_counter())
+            self.response_header = replace(h, other=other)
         return seal(self.response_header, self.keys, plaintext)
 
 
@@ -201,13 +215,13 @@ class Device:
         msg = result.message
         if result.replay_protected:
             self.counters[msg.originator] = msg.counter
-        supp = self.next_counter() if msg.header.other.certificate is not None else None
         ctx = CommandContext(
             result,
             now,
             self.device_time(now),
-            response_header(msg, result.use_case, self.eui, self.device_time(now), supp),
+            response_header(msg, result.use_case, self.eui, self.device_time(now)),
             self.response_keys(msg),
+            self.next_counter,
         )
         try:
             ex = self.execute(ctx)
@@ -267,6 +281,7 @@ class Device:
             lambda code, detail: self.log_event(code, now, detail),
             lambda code, detail: self.log_security(code, now, detail),
             self.config.code_faults,
+            bool(self.config.options.get("certificate_time_checks", False)),
         )
 
     def run_asn1(self, ctx: CommandContext) -> Execution:

@@ -44,10 +44,12 @@ DATE_TIME_RESPONSES = frozenset(
         "CS01a", "CS01b",
         # commands that may be future-dated
         "ECS01a", "ECS01b", "ECS01c", "ECS01d", "GCS01a", "GCS01b", "ECS02", "ECS03",
+        "GCS02", "GCS03",
         "ECS08", "ECS08a", "GCS05", "ECS28a", "ECS46c", "ECS46d", "CS06", "CS02b", "CS02g",
     }
 )  # fmt: skip
-"""Use cases whose response header carries a date-time (gbcs-wire.md §3.2)."""
+"""Use cases whose response header carries a date-time (gbcs-wire.md §3.2, plus GCS02 and
+GCS03 — future-dated capable payment-mode changes whose RTDS responses carry one too)."""
 
 
 def response_has_date_time(uc: UseCase) -> bool:

@@ -121,6 +121,10 @@ def allowed_roles(uc: UseCase, device_type: DeviceType) -> frozenset[int] | None
         if m:
             signer = _SIGNER_NAMES.get(m.group(2).lower())
             if signer is not None:
+                # GPF and CHF security is DCC's responsibility (SEC DP087): the ACB may
+                # also replace their credentials (RTDS 6.21 "...Handover" to the GPF).
+                if device_type in (DeviceType.GPF, DeviceType.CHF):
+                    return frozenset({int(signer), int(R.ACCESS_CONTROL_BROKER)})
                 return frozenset({int(signer)})
         return None
     text = uc.target_text or ""

@@ -19,6 +19,12 @@ For each RTDS command/response pair of an ESME, GSME, GPF or CHF:
 
 Run at a fixed time (2015-01-01 00:00:00 UTC, the RTDS time stamp) so clock-bounded
 commands (ECS70, GCS28) fall inside their validity windows.
+
+Devices are not factory-fresh: each has been running for :data:`HISTORY` (500 W load on
+the ESME, 60 l/h of gas on the GSME), so profile samples and daily snapshots exist.
+Where an RTDS read reports configuration or history only an earlier command creates,
+the harness first feeds that earlier RTDS command (:data:`PREPARATION`, as a DCC test
+sequence would), and reports the case as prepared.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,7 @@ from devices.device import Device
 from devices.factory import create_device, own_keys_from
 from devices.outbound import OutboundKind
 from devices.trust import OwnKeys
+from gbcs.asn1 import Asn1Payload
 from gbcs.codec import GbcsMessage, decode
 from gbcs.dlms import AccessResponse
 from gbcs.envelope import Envelope
@@ -62,6 +69,23 @@ __all__ = [
 
 R = RemotePartyRole
 CONFORMANCE_TIME = datetime(2015, 1, 1, tzinfo=UTC)
+
+HISTORY = timedelta(days=3)
+"""How long every emulated device has been running when the RTDS command arrives."""
+
+PREPARATION: dict[str, tuple[str, ...]] = {
+    # reads of configuration that the RTDS device had been sent before
+    "GCS21f_4.11.1_SUCCESS": ("GCS01a_1.1.1_IMMEDIATE_TOU_SUCCESS",),
+    "GCS21b_4.13_SUCCESS": ("GCS05_2.1_IMMEDIATE_SUCCESS",),
+    "GCS21d_6.2.3_SUCCESS": ("GCS25_6.8_SUCCESS",),
+    "GCS21k_6.2.3_SUCCESS": ("GCS25a_6.8_SUCCESS",),
+    "GCS18_4.10_SUCCESS": ("GCS31_14.1_SUCCESS",),
+    # logs that only events fill: a clock set (event log), a refused replay (security log)
+    "CS10a_6.13_SUCCESS": ("GCS28_6.11_SUCCESS",),
+    "CS10b_6.13_SUCCESS": ("GCS28_6.11_SUCCESS", "GCS28_6.11_SUCCESS"),
+    "GCS15e_4.4.5_SUCCESS": ("CS01b_2.2_SUCCESS",),
+}
+"""RTDS commands fed before a case, keyed by case (see the module docstring)."""
 
 RTDS_PARTIES: dict[RemotePartyRole, bytes] = {
     R.RECOVERY: bytes.fromhex("90B3D51F30000001"),
@@ -186,12 +210,27 @@ def _faults_for(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> d
                     member = spec.attribute
                 faults[(spec.class_id, spec.obis.to_bytes(), member)] = res.result
         return {"dlms_faults": faults}
+    if isinstance(rtds.payload, Asn1Payload):
+        code = _first_integer(rtds.payload.nodes)
+        return {"code_faults": {case.message_code: code}} if code else {}
     if isinstance(rtds.payload, GbzPayload):
         for comp in rtds.payload.components:
             status = getattr(comp.body, "status", None)
             if isinstance(status, int) and status:
                 return {"code_faults": {case.message_code: status}}
     return {}
+
+
+def _first_integer(nodes: Any) -> int | None:
+    """The first INTEGER in a DER tree (the outcome code of ASN.1 responses)."""
+    for node in nodes:
+        if not node.constructed and node.tag_number == 2 and node.tag_class == 0:
+            return int.from_bytes(node.value, "big", signed=True)
+        if node.constructed:
+            found = _first_integer(node.value)
+            if found is not None:
+                return found
+    return None
 
 
 def _protection(msg: GbcsMessage, keys: Any, acb: bytes) -> str:
@@ -204,12 +243,23 @@ def _protection(msg: GbcsMessage, keys: Any, acb: bytes) -> str:
     return f"signature {sig.verdict.value}, MAC {mac.verdict.value}"
 
 
+def _fed(command: bytes, store: KeyStore, device: Device, own: OwnKeys, acb: bytes) -> bytes:
+    """The command as fed: re-MAC'd for the emulated device's KA key when needed."""
+    cmd = decode(command)
+    if cmd.envelope is not Envelope.GENERAL_CIPHERING:
+        return command
+    if store.private_key(cmd.recipient, KeyUsage.KA) is not None:
+        return command
+    return apply_mac(cmd, RemacKeys(store, device.eui, own.ka.public_key()), acb).encode()
+
+
 def run_case(
     case: ConformanceCase,
     store: KeyStore,
     own: OwnKeys,
     *,
     now: datetime = CONFORMANCE_TIME,
+    prepared: dict[str, bytes] | None = None,
 ) -> CaseResult:
     """Feed one RTDS command to a fresh device and compare its response."""
     try:
@@ -217,6 +267,7 @@ def run_case(
         rtds = decode(case.response)
     except GbcsDecodeError as e:
         return CaseResult(case, UNSUPPORTED, f"RTDS pair does not decode: {e}")
+    options: dict[str, Any] = {"gas_profile": {"import_w": 60}}
     try:
         device = create_device(
             case.device_type,
@@ -224,21 +275,19 @@ def run_case(
             store,
             own=own,
             parties=RTDS_PARTIES,
-            now=now,
+            now=now - HISTORY,
+            options=options,
             **_faults_for(case, rtds, cmd),
         )
     except (ValueError, GbcsSecurityError, ImportError) as e:
         return CaseResult(case, UNSUPPORTED, f"cannot build a {case.device_type}: {e}")
-    fed = case.command
+    device.advance(now)
     acb = RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]
-    if (
-        cmd.envelope is Envelope.GENERAL_CIPHERING
-        and store.private_key(cmd.recipient, KeyUsage.KA) is None
-    ):
-        try:
-            fed = apply_mac(cmd, RemacKeys(store, device.eui, own.ka.public_key()), acb).encode()
-        except GbcsSecurityError as e:
-            return CaseResult(case, UNSUPPORTED, f"cannot re-MAC: {e}")
+    for name in PREPARATION.get(case.id.rsplit("/", 1)[-1], ()):
+        prep = (prepared or {}).get(name)
+        if prep is not None:
+            device.receive(_fed(prep, store, device, own, acb), now)
+    fed = _fed(case.command, store, device, own, acb)
     out = device.receive(fed, now)
     responses = [o for o in out if o.kind is OutboundKind.RESPONSE]
     if not responses:
@@ -271,6 +320,7 @@ def run_conformance(
     """Run every RTDS pair (optionally of one device type); see the module docstring."""
     store = KeyStore(keys_dir)
     cases = load_cases(vectors_path, device)
+    commands = {c.id.rsplit("/", 1)[-1]: c.command for c in load_cases(vectors_path)}
     own_by_eui: dict[bytes, OwnKeys] = {}
     report = ConformanceReport()
     for case in cases:
@@ -279,7 +329,7 @@ def run_conformance(
         if own is None:
             own = own_by_eui[eui] = own_keys_from(store, eui)
         try:
-            result = run_case(case, store, own)
+            result = run_case(case, store, own, prepared=commands)
         except (GbcsDecodeError, GbcsEncodeError, GbcsSecurityError, ValueError) as e:
             result = CaseResult(case, UNSUPPORTED, f"emulator error: {e}")
         report.results.append(result)
