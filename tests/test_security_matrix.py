@@ -71,6 +71,8 @@ def _functional(d: Device) -> str:
     state = d.to_dict()
     state.pop("security_log")
     state.pop("own_counter")
+    if "zcl" in state:  # a ZigBee device's security log is its ZCL log 4
+        state["zcl"]["state"]["event_logs"].pop("4", None)
     return json.dumps(state, sort_keys=True)
 
 
@@ -291,8 +293,14 @@ def test_replays_and_lower_counters_rejected() -> None:
         dev = _device(case, msg.recipient)
         first = dev.receive(fed, NOW)
         assert any(o.kind is OutboundKind.RESPONSE for o in first)
-        # Credential replacements may reset counter floors: never below this command.
+        # A credential replacement may have replaced the very key that MACs or signs the
+        # replay; it is then refused one check earlier, which is as good.
         expect = Check.REPLAY
+        if 0x0100 <= msg.message_code <= 0x0109 or msg.message_code in (0x0125, 0x0126):
+            rej = dev.receive(fed, NOW) and dev.last_rejection
+            assert rej, f"{case.id}: replay accepted"
+            expect = rej.check
+            assert expect in (Check.REPLAY, Check.MAC, Check.SIGNATURE), rej
         for frame in (fed, _protect(_rebuild(msg, counter=msg.counter - 1), dev)):
             before = _functional(dev)
             n = len(dev.security_log)
