@@ -14,6 +14,11 @@
   power, delivered ``ad1_latency_seconds`` later (configurable, to reproduce the MP096
   delivery figures). AD1 is a DCC/CSP alert, not a GBCS frame: it is emitted as an
   ``OutboundKind.POWER_OUTAGE`` record (JSON) to the WAN provider.
+* GSME tunnel: WAN commands for a sleepy GSME are queued (32 per GSME by default, as
+  the HG CH implementation) and handed over one per tunnel GET with the count that
+  remains; the GSME's PUTs (responses, alerts) are forwarded to the WAN. Commands not
+  fetched within ``gsme_queue_expiry_seconds`` (default 24 h) are dropped and logged as
+  0x819D "GSME Command Not Retrieved" (domain-rules §4.2).
 * Alert-storm consolidation (DP119, off by default): when on, repeated identical alerts
   (same originator and alert code) forwarded within ``storm_window_seconds`` are merged
   into the first; with it off every alert is forwarded.
@@ -31,6 +36,9 @@ from typing import Any
 from gbcs.axdr import BitString, Data, DataType
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.dlms import ActionResultCode, DataAccessResult
+from gbcs.envelope import Cra, decode_envelope
+from gbcs.errors import GbcsDecodeError
+from gbcs.tunnel import TunnelCommand, TunnelMessage, decode_tunnel
 from gbcs.usecases import DeviceType
 from gbcs.zcl import utc_from_datetime
 from keys.certs import as_eui, eui_hex
@@ -117,6 +125,10 @@ class Chf(DlmsDevice):
         self.storm_consolidation = bool(opts.get("storm_consolidation", False))
         self._storm_seen: dict[tuple[bytes, int], datetime] = {}
         self.consolidated = 0
+        # Commands for sleepy GSMEs, fetched with tunnel GETs: (queued at, frame).
+        self.gsme_queues: dict[bytes, deque[tuple[datetime, bytes]]] = {}
+        self.queue_size = int(opts.get("gsme_queue_size", 32))
+        self.queue_expiry = timedelta(seconds=float(opts.get("gsme_queue_expiry_seconds", 86400)))
         super().__init__(config, own, anchors, now=now, **kwargs)
 
     # ----------------------------------------------------------------- bindings
@@ -336,6 +348,51 @@ class Chf(DlmsDevice):
             self._schedule_ad1(off)
         return out + self._due_ad1(now)
 
+    # ------------------------------------------------------------- GSME tunnel
+
+    def queue_for_gsme(self, gsme: bytes, frame: bytes, now: datetime) -> bool:
+        """Hold a WAN command for a GSME until it asks; False when the queue is full."""
+        q = self.gsme_queues.setdefault(as_eui(gsme), deque())
+        self._expire(now)
+        if len(q) >= self.queue_size:
+            self.log_event(0x819D, now, "GSME command queue full: command not queued")
+            return False
+        q.append((now, frame))
+        return True
+
+    def _expire(self, now: datetime) -> None:
+        for eui, q in self.gsme_queues.items():
+            while q and now - q[0][0] > self.queue_expiry:
+                q.popleft()
+                self.log_event(0x819D, now, f"GSME {eui_hex(eui)} command not retrieved")
+
+    def tunnel(self, gsme: bytes, data: bytes, now: datetime) -> list[Outbound]:
+        """A tunnel transfer from a GSME: GET → GET-RESPONSE; PUT → forwarded to the WAN."""
+        try:
+            msg = decode_tunnel(data)
+        except GbcsDecodeError:
+            return []
+        gsme = as_eui(gsme)
+        if msg.command is TunnelCommand.GET:
+            self._expire(now)
+            q = self.gsme_queues.get(gsme, deque())
+            frame = q.popleft()[1] if q else b""
+            reply = TunnelMessage.get_response(frame, len(q)).encode()
+            return [Outbound(reply, gsme, PeerKind.HAN, OutboundKind.TUNNEL, 0x02)]
+        if msg.command is TunnelCommand.PUT:
+            try:
+                header = decode_envelope(msg.message).header
+            except GbcsDecodeError:
+                self.log_event(0x8F1E, now, "malformed message from the GSME")
+                return []
+            kind = OutboundKind.ALERT if header.cra is Cra.ALERT else OutboundKind.RESPONSE
+            out = Outbound(msg.message, header.recipient, PeerKind.REMOTE_PARTY, kind,
+                           header.message_code)  # fmt: skip
+            if kind is OutboundKind.ALERT and not self.forward_alert(out, gsme, now):
+                return []
+            return [out]
+        return []
+
     # ----------------------------------------------------------- alert storms
 
     def forward_alert(self, alert: Outbound, originator: bytes, now: datetime) -> bool:
@@ -363,6 +420,10 @@ class Chf(DlmsDevice):
             "power": self.power.to_dict(),
             "ad1_pending": [[a.isoformat(), b.isoformat()] for a, b in self.ad1_pending],
             "ad1_sent": sorted(t.isoformat() for t in self._ad1_sent),
+            "gsme_queues": {
+                eui_hex(e): [[t.isoformat(), f.hex()] for t, f in q]
+                for e, q in self.gsme_queues.items()
+            },
         }
         return d
 
@@ -383,6 +444,10 @@ class Chf(DlmsDevice):
             (datetime.fromisoformat(a), datetime.fromisoformat(b))
             for a, b in c.get("ad1_pending", [])
         ]
+        self.gsme_queues = {
+            as_eui(e): deque((datetime.fromisoformat(t), bytes.fromhex(f)) for t, f in q)
+            for e, q in c.get("gsme_queues", {}).items()
+        }
         self._ad1_sent.clear()
         self._ad1_sent.update(datetime.fromisoformat(t) for t in c.get("ad1_sent", []))
         super().load_state(state)

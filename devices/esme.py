@@ -20,7 +20,7 @@ from gbcs.usecases import DeviceType
 from keys.roles import RemotePartyRole
 
 from .behaviours.display import esme_display
-from .behaviours.load import LoadModel, LoadProfile
+from .behaviours.load import LoadModel, profile_from_option
 from .behaviours.maxdemand import (
     OBIS_EXPORT,
     OBIS_IMPORT_ALL,
@@ -110,8 +110,8 @@ class Esme(DlmsDevice):
         self.md = MaxDemand(
             default_schedule(start, end), capture_at=str(opts.get("md_capture_at", "start"))
         )
-        profile = opts.get("load_profile", {"import_w": 500})
-        self.load = LoadModel(LoadProfile.from_dict(profile), now or EPOCH_2000)
+        profile = profile_from_option(opts.get("load_profile", 500))
+        self.load = LoadModel(profile, now or EPOCH_2000)
         self.display_digits = int(opts.get("display_digits", 5))
         super().__init__(config, own, anchors, now=now, **kwargs)
 
@@ -182,6 +182,10 @@ class Esme(DlmsDevice):
     def on_supply_switched(self) -> None:
         """The load model only accrues energy while the load switch passes mains."""
         self.load.set_supply(self.output_state, max(self._now, self.load.time))
+
+    def on_firmware_activated(self, now: datetime) -> None:
+        """The ESME reboots into new firmware and cuts the Comms Hub's supply (MP102)."""
+        self.ch_supply_cuts.append(Outage(now, now + self.firmware_cut))
 
     # -------------------------------------------------------------- mains power
 

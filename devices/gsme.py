@@ -25,7 +25,7 @@ from gbcs.zcl import utc_from_datetime
 from keys.certs import as_eui, eui_hex
 
 from .behaviours.display import GasDisplayConfig
-from .behaviours.load import LoadModel, LoadProfile
+from .behaviours.load import LoadModel, profile_from_option
 from .device import AlertSpec, DeviceConfig
 from .dlms_device import EPOCH_2000
 from .outbound import Outbound, OutboundKind, PeerKind
@@ -63,8 +63,8 @@ class Gsme(ZigbeeDevice):
         self.wake_interval = timedelta(seconds=float(opts.get("wake_interval_seconds", 1800)))
         self.next_wake = start + self.wake_interval
         self.chf_eui: bytes | None = as_eui(opts["chf_eui"]) if "chf_eui" in opts else None
-        profile = opts.get("gas_profile", {"import_w": 0})  # litres per hour
-        self.flow = LoadModel(LoadProfile.from_dict(profile), start)
+        # litres per hour (a number), or a LoadProfile mapping in litres per hour
+        self.flow = LoadModel(profile_from_option(opts.get("gas_profile", 0)), start)
         self.awake = False
 
     # ---------------------------------------------------------------- gas flow

@@ -484,3 +484,13 @@ class LoadModel:
         m._p_start, m._p_imp, m._p_exp = p_start, p_imp, p_exp
         m._pending = pending
         return m
+
+
+def profile_from_option(value: Any) -> LoadProfile:
+    """A profile from a configuration value: a number is a constant import in W, a
+    mapping is :meth:`LoadProfile.to_dict`'s form."""
+    if isinstance(value, bool):
+        raise LoadError(f"a load profile cannot be {value!r}")
+    if isinstance(value, int | float):
+        return LoadProfile.constant(int(value))
+    return LoadProfile.from_dict(value)

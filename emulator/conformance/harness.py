@@ -267,7 +267,7 @@ def run_case(
         rtds = decode(case.response)
     except GbcsDecodeError as e:
         return CaseResult(case, UNSUPPORTED, f"RTDS pair does not decode: {e}")
-    options: dict[str, Any] = {"gas_profile": {"import_w": 60}}
+    options: dict[str, Any] = {"gas_profile": 60}
     try:
         device = create_device(
             case.device_type,

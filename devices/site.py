@@ -1,0 +1,181 @@
+"""One premises: a Comms Hub (CHF + GPF) with its ESME and GSME, wired together, sans-IO.
+
+:class:`Site` is what the runtime hosts per premises. It takes WAN frames and time and
+returns WAN frames, doing everything that happens inside the premises itself:
+
+* routing by recipient: ESME, CHF and GPF answer at once; commands for the GSME are
+  queued at the CHF and answered when the GSME next wakes and fetches them through the
+  HAN tunnel (GET / GET-RESPONSE / PUT);
+* the GPF mirror: refreshed from the GSME after every tunnel exchange;
+* power: the ESME powers the Comms Hub. A mains failure takes both down; a firmware
+  activation on the ESME cuts the Comms Hub's supply for as long as the ESME's
+  activation profile says (MP102), and the CHF raises AD1 only if that exceeds 3 minutes;
+* alert-storm consolidation (DP119, when enabled on the CHF) for the HAN devices'
+  alerts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from gbcs.envelope import decode_envelope
+from gbcs.errors import GbcsDecodeError
+
+from .chf import Chf
+from .device import Device
+from .esme import Esme
+from .gpf import Gpf
+from .gsme import Gsme
+from .outbound import Outbound, OutboundKind, PeerKind
+from .supply import Outage
+
+__all__ = ["Site"]
+
+
+class Site:
+    """A CHF with the ESME, GSME and GPF it serves (GSME and GPF optional)."""
+
+    def __init__(
+        self, chf: Chf, esme: Esme | None = None, gsme: Gsme | None = None, gpf: Gpf | None = None
+    ) -> None:
+        self.chf = chf
+        self.esme = esme
+        self.gsme = gsme
+        self.gpf = gpf
+        if gsme is not None:
+            gsme.chf_eui = chf.eui
+        self._cuts_applied = 0 if esme is None else len(esme.ch_supply_cuts)
+        self._pending_restores: list[datetime] = []
+
+    @property
+    def devices(self) -> tuple[Device, ...]:
+        return tuple(d for d in (self.chf, self.esme, self.gsme, self.gpf) if d is not None)
+
+    def device(self, eui: bytes) -> Device | None:
+        for d in self.devices:
+            if d.eui == eui:
+                return d
+        return None
+
+    # -------------------------------------------------------------------- WAN in
+
+    def receive(self, frame: bytes, now: datetime) -> list[Outbound]:
+        """A WAN frame for this premises; returns WAN frames (responses, alerts, AD1)."""
+        out = self.advance(now)
+        try:
+            recipient = decode_envelope(frame).header.recipient
+        except GbcsDecodeError:
+            # Unreadable frames reach the CHF, which logs and (per policy) alerts.
+            return out + self._route(self.chf.receive(frame, now), now)
+        if self.gsme is not None and recipient == self.gsme.eui:
+            self.chf.queue_for_gsme(recipient, frame, now)
+            return out
+        target = self.device(recipient)
+        if target is None:
+            return out
+        if not self.chf.power.powered:
+            return out  # the Comms Hub is down: nothing reaches the premises
+        return out + self._route(target.receive(frame, now), now)
+
+    # ------------------------------------------------------------------ time
+
+    def advance(self, now: datetime) -> list[Outbound]:
+        """Run every device's time-driven behaviour (GSME wake-ups included)."""
+        out: list[Outbound] = []
+        out += self._apply_cuts(now)
+        for t in sorted(x for x in self._pending_restores if x <= now):
+            self._pending_restores.remove(t)
+            out += self.chf.restore_power(t)
+        for d in self.devices:
+            out += self._route(d.advance(now), now)
+        return out
+
+    def _apply_cuts(self, now: datetime) -> list[Outbound]:
+        """New Comms Hub supply cuts from ESME firmware activations (MP102)."""
+        out: list[Outbound] = []
+        if self.esme is None:
+            return out
+        cuts = self.esme.ch_supply_cuts[self._cuts_applied :]
+        self._cuts_applied = len(self.esme.ch_supply_cuts)
+        for cut in cuts:
+            out += self.chf.lose_power(cut.start)
+            if cut.end <= now:
+                out += self.chf.restore_power(cut.end)
+            else:
+                self._pending_restores.append(cut.end)
+        return out
+
+    # ----------------------------------------------------------------- routing
+
+    def _route(self, outs: Iterable[Outbound], now: datetime) -> list[Outbound]:
+        """Deliver HAN frames inside the premises; return what goes to the WAN."""
+        wan: list[Outbound] = []
+        todo = list(outs)
+        exchanged = False
+        while todo:
+            o = todo.pop(0)
+            if o.peer is PeerKind.REMOTE_PARTY:
+                origin = self._origin(o)
+                if o.kind is OutboundKind.ALERT and not self.chf.forward_alert(o, origin, now):
+                    continue
+                wan.append(o)
+                continue
+            if o.kind is not OutboundKind.TUNNEL:
+                continue
+            if o.to == self.chf.eui and self.gsme is not None:
+                todo += self.chf.tunnel(self.gsme.eui, o.frame, now)
+                exchanged = True
+            elif self.gsme is not None and o.to == self.gsme.eui:
+                todo += self.gsme.receive_tunnel(o.frame, now)
+        if exchanged and self.gpf is not None and self.gsme is not None:
+            self.gpf.mirror(self.gsme.model)
+        wan += self._apply_cuts(now)
+        return wan
+
+    def _origin(self, o: Outbound) -> bytes:
+        try:
+            return decode_envelope(o.frame).header.originator
+        except GbcsDecodeError:
+            return bytes(8)
+
+    # ------------------------------------------------------------------- power
+
+    def lose_mains(self, now: datetime) -> list[Outbound]:
+        """Mains fails at the premises: the ESME and the Comms Hub it powers go down."""
+        out = self.advance(now)
+        if self.esme is not None:
+            out += self.esme.lose_mains(now)
+        out += self.chf.lose_power(now)
+        return out
+
+    def restore_mains(self, now: datetime) -> list[Outbound]:
+        """Mains returns: ECS80 from the ESME; AD1 from the CHF if it was > 3 minutes."""
+        out = self.chf.restore_power(now)
+        if self.esme is not None:
+            out += self._route(self.esme.restore_mains(now), now)
+        return out + self.advance(now)
+
+    def comms_hub_outages(self) -> list[Outage]:
+        """Supply cuts the ESME's firmware activations caused (for reports and tests)."""
+        return [] if self.esme is None else list(self.esme.ch_supply_cuts)
+
+    # ------------------------------------------------------------------- state
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "devices": {d.device_type.value: d.to_dict() for d in self.devices},
+            "cuts_applied": self._cuts_applied,
+            "pending_restores": [t.isoformat() for t in self._pending_restores],
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for d in self.devices:
+            s = state.get("devices", {}).get(d.device_type.value)
+            if s is not None:
+                d.load_state(s)
+        self._cuts_applied = int(state.get("cuts_applied", self._cuts_applied))
+        self._pending_restores = [
+            datetime.fromisoformat(t) for t in state.get("pending_restores", [])
+        ]
