@@ -10,7 +10,7 @@ as one ``structure`` and encrypted for the requester with the KDF mode 0x04 key.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gbcs.axdr import Data, encode_data
 from gbcs.dlms import (
@@ -24,11 +24,9 @@ from gbcs.dlms import (
     GetResult,
     GetSpec,
     GetWithSelectionSpec,
-    ProtectionParameters,
     SetResult,
     SetSpec,
     SetWithSelectionSpec,
-    protected_get_result,
 )
 
 from .cosem import CosemModel
@@ -136,11 +134,10 @@ def _protected_get(
         if got is None:
             return ActionResultCode(int(res)), None
         values.append(got)
-    asked = req.parameters[0]
-    answer: ProtectionParameters = replace(
-        asked,
-        originator_system_title=asked.recipient_system_title,
-        recipient_system_title=asked.originator_system_title,
-    )
+    # The answer's protection parameters are the request's with originator and
+    # recipient swapped (RTDS ECS17b); reuse the received Data nodes.
+    ptype, opts = parameter.value[1].value[0].value
+    txid, orig, recip, other, key_info = opts.value
+    answer = Data.structure(ptype, Data.structure(txid, recip, orig, other, key_info))
     blob = seal(encode_data(Data.structure(*values)))
-    return ActionResultCode.SUCCESS, protected_get_result(answer, blob)
+    return ActionResultCode.SUCCESS, Data.structure(Data.array(answer), Data.octet_string(blob))

@@ -428,12 +428,10 @@ def execute_gbz(
     future_capable = bool(use_case and use_case.future_dated) and device_time is not None
     ctx = _Ctx(model, message_code, now, top_up)
     # Only a seal failure or a Get fanning out past 255 components can make an executed
-    # payload unanswerable: keep an undo copy just then.
-    before = (
-        model.to_dict()
-        if encrypted or any(type(c.body) in _FAN_OUT for c in payload.components)
-        else None
-    )
+    # payload unanswerable: keep an undo copy just then, taken before the first component
+    # that may change the model (read-only payloads need none).
+    needs_undo = encrypted or any(type(c.body) in _FAN_OUT for c in payload.components)
+    before: dict[str, Any] | None = None
     pending: list[PendingCommand] = []
     last_time = 0
     try:
@@ -458,6 +456,8 @@ def execute_gbz(
                     pending.append(PendingCommand(comp, at, message_code, index))
                     _emit(ctx, comp, _accepted(ctx, body))
                     continue
+            if needs_undo and before is None and handler not in _READ_ONLY:
+                before = model.to_dict()
             _emit(ctx, comp, handler(ctx, comp, body))
         if len(ctx.outputs) > 0xFF:
             raise GbzEngineError(f"{len(ctx.outputs)} response components exceed 255")

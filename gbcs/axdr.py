@@ -348,11 +348,11 @@ class Data:
 
     @classmethod
     def array(cls, *items: Data) -> Data:
-        return cls(_ARRAY, tuple(items))
+        return _container(_ARRAY, items)
 
     @classmethod
     def structure(cls, *items: Data) -> Data:
-        return cls(_STRUCTURE, tuple(items))
+        return _container(_STRUCTURE, items)
 
     @classmethod
     def boolean(cls, value: bool | int) -> Data:
@@ -375,6 +375,8 @@ class Data:
 
     @classmethod
     def octet_string(cls, v: bytes) -> Data:
+        if type(v) is bytes:  # the common case, validated by construction
+            return _mk(_OCTET_STRING, v)
         return cls(_OCTET_STRING, bytes(v))
 
     @classmethod
@@ -553,6 +555,21 @@ def _mk(tag: DataType, value: Any) -> Data:
     d = _new(Data)
     _set_tag(d, tag)
     _set_value(d, value)
+    return d
+
+
+def _container(tag: DataType, items: tuple[Data, ...]) -> Data:
+    """A validated array/structure built without re-walking its (validated) children."""
+    depth = 0
+    for x in items:
+        if type(x) is not Data:
+            return Data(tag, tuple(items))  # the validating path raises the clear error
+        if x.tag == _ARRAY or x.tag == _STRUCTURE:
+            depth = max(depth, _depth(x))
+    if depth + 1 > MAX_DEPTH or len(items) > 0xFFFFFF:
+        return Data(tag, tuple(items))
+    d = _mk(tag, tuple(items))
+    object.__setattr__(d, "nesting", depth + 1)
     return d
 
 

@@ -30,12 +30,17 @@ class KeyUsage(StrEnum):
         """Parse ``ka``/``ds`` or a spelled-out form (``keyAgreement``, ``digital-signature``)."""
         if isinstance(text, KeyUsage):
             return text
+        fast = _EXACT.get(text)
+        if fast is not None:
+            return fast
         norm = _normalise(text)
         found = _USAGE_NAMES.get(norm)
         if found is None:
             raise ValueError(f"unknown key usage {text!r} (expected 'ka' or 'ds')")
         return found
 
+
+_EXACT: dict[str, KeyUsage] = {"ka": KeyUsage.KA, "ds": KeyUsage.DS}
 
 _USAGE_NAMES = {
     "ka": KeyUsage.KA,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gbcs.crypto.gmac import INVOCATION_COUNTER, MAC_LENGTH, check_aes_key, gcm_iv
 from gbcs.crypto.kdf import SYSTEM_TITLE_LENGTH, KdfMode, derive_key, shared_secret
@@ -33,10 +34,9 @@ _MAX_COUNTER = (1 << 64) - 1
 def encrypt_part(key: bytes, originator: bytes, plaintext: bytes) -> bytes:
     """The protected blob ``31 00000000 ‖ ciphertext ‖ tag12`` for ``plaintext``."""
     check_aes_key(key)
-    enc = Cipher(algorithms.AES(bytes(key)), modes.GCM(gcm_iv(originator))).encryptor()
-    enc.authenticate_additional_data(_AAD)
-    ct = enc.update(bytes(plaintext)) + enc.finalize()
-    return PART_HEADER + ct + enc.tag[:MAC_LENGTH]
+    # GCM's truncated tag is the full tag's prefix, so the one-shot AEAD API serves.
+    out = AESGCM(bytes(key)).encrypt(gcm_iv(originator), bytes(plaintext), _AAD)
+    return PART_HEADER + out[:-16] + out[-16 : -16 + MAC_LENGTH]
 
 
 def decrypt_part(key: bytes, originator: bytes, blob: bytes) -> bytes:
