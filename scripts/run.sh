@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up a virtual environment and run the main job: for now, decode the bundled
-# example messages with the bundled example keys (MAC, signature, decryption).
+# Set up a virtual environment and run the main job: decode the bundled example messages
+# with the bundled example keys (MAC, signature, decryption), then run the emulated
+# ESME, GSME, GPF and CHF against the DCC reference test data (conformance) when the
+# public interop data is present (GBCS_INTEROP_DIR, default ../shared/interop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,3 +14,10 @@ for f in examples/messages/*.hex; do
   echo "== $f"
   .venv/bin/gbcs-emu decode --file "$f" --keys examples/keys --acb "$(cat examples/acb-eui.txt)"
 done
+INTEROP=${GBCS_INTEROP_DIR:-../shared/interop}
+if [ -f "$INTEROP/vectors.json" ]; then
+  echo "== emulated devices against DCC RTDS 4.5.0"
+  .venv/bin/gbcs-emu conformance --interop "$INTEROP"
+else
+  echo "(no interop data in $INTEROP: set GBCS_INTEROP_DIR to run the conformance check)"
+fi
