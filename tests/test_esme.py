@@ -223,3 +223,63 @@ def test_state_round_trip_keeps_behaviour() -> None:
     assert responses(out) == []
     assert fresh.last_rejection is not None and fresh.last_rejection.check.value == "replay"
     assert [o.kind for o in out] == [OutboundKind.ALERT]
+
+
+def test_invalid_clock_logs_have_no_made_up_times_and_range_reads_skip_them() -> None:
+    """IRP571: with an invalid clock, entries carry no timestamp and no range returns them."""
+    from gbcs.dlms import GetWithSelectionSpec
+
+    b = bench()
+    esme = b.device("ESME")
+    esme.log_security(0x8F3D, T0, "timed")
+    esme.clock.invalidate()
+    esme.log_security(0x8F3E, T0 + timedelta(minutes=1), "untimed")
+    assert [e.at for e in esme.security_log][-1] is None
+    esme.clock.set(T0, T0)  # valid again
+    restriction = Data.structure(
+        Data.structure(
+            Data.long_unsigned(1),
+            Data.octet_string(bytes.fromhex("00005E2C64FF")),
+            Data.integer(2),
+            Data.long_unsigned(0),
+        ),
+        Data.double_long_unsigned(0),
+        Data.double_long_unsigned(0xFFFFFFFF),
+        Data.array(),
+    )
+    spec = GetWithSelectionSpec(7, Obis.parse("0-0:99.98.1.255"), 2, 1, restriction)
+    from gbcs.usecases import by_name
+
+    uc = by_name("ECS35b")  # read the security log
+    assert uc is not None
+    rsp = responses(esme.receive(dlms_command(b, "ESME", uc.code, (spec,)), T0))
+    rows = rsp[0].payload.data[0].value.elements()
+    codes = [r.value[1].value for r in rows]
+    assert 0x8F3D in codes and 0x8F3E not in codes
+
+
+def test_ecs70_sets_the_clock_inside_its_window_only() -> None:
+    from gbcs.usecases import by_name
+
+    b = bench()
+    esme = b.device("ESME")
+    uc = by_name("ECS70")
+    assert uc is not None
+    clock = Obis.parse("0-0:1.0.0.255")
+
+    def ecs70(start: timedelta, end: timedelta, now: object) -> list[int]:
+        window = Data.structure(
+            Data.octet_string(DlmsDateTime().to_bytes()),
+            Data.octet_string(DlmsDateTime.from_datetime(T0 + start).to_bytes()),
+            Data.octet_string(DlmsDateTime.from_datetime(T0 + end).to_bytes()),
+        )
+        specs = (ActionSpec(8, clock, 5), ActionSpec(8, clock, 4))
+        cmd = dlms_command(b, "ESME", uc.code, specs, (window, Data.integer(0)))
+        return [r.result for r in responses(esme.receive(cmd, now))[0].payload.results]  # type: ignore[arg-type]
+
+    esme.clock.offset = 3600.0  # an hour fast
+    assert ecs70(timedelta(hours=-1), timedelta(hours=1), T0) == [0, 0]
+    assert esme.clock.offset == 0.0
+    esme.clock.offset = 3600.0
+    assert ecs70(timedelta(hours=1), timedelta(hours=2), T0) == [250, 2]
+    assert esme.clock.offset == 3600.0
