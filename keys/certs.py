@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -286,7 +286,37 @@ class CertificateInfo:
 
 
 def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
-    """Extract role, EUI, key usages and validity from a certificate; never raises on content."""
+    """Extract role, EUI, key usages and validity from a certificate; never raises on content.
+
+    A certificate whose subject or fields cannot be read at all (cryptography parses them
+    lazily and raises on some malformed encodings) is described as having no role, EUI
+    or key usage, with the reason among its problems.
+    """
+    try:
+        return _describe(certificate)
+    except (ValueError, KeyError, TypeError) as exc:
+        return CertificateInfo(
+            role=None,
+            ou=None,
+            subject_eui=None,
+            hardware_serial=None,
+            hardware_type=None,
+            key_usages=None,
+            not_before=_safe_time(certificate, "not_valid_before_utc"),
+            not_after=_safe_time(certificate, "not_valid_after_utc"),
+            problems=(f"unreadable certificate: {type(exc).__name__}: {exc}",),
+        )
+
+
+def _safe_time(certificate: x509.Certificate, attr: str) -> datetime:
+    try:
+        value: datetime = getattr(certificate, attr)
+        return value
+    except (ValueError, KeyError, TypeError):
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _describe(certificate: x509.Certificate) -> CertificateInfo:
     problems: list[str] = []
     role: RemotePartyRole | None = None
     ou: str | None = None

@@ -585,3 +585,28 @@ def test_public_ka_pairs_agree(store: KeyStore) -> None:
     z1 = store.require_private_key(acb, KA).exchange(ec.ECDH(), store.require_public_key(ESME, KA))
     z2 = store.require_private_key(ESME, KA).exchange(ec.ECDH(), store.require_public_key(acb, KA))
     assert z1 == z2 and len(z1) == 32
+
+
+def test_describe_certificate_never_raises_on_an_unreadable_subject() -> None:
+    """A UTF8String subject with an invalid byte: cryptography only fails when read."""
+    from cryptography import x509
+
+    from keys.certs import describe_certificate
+
+    bad = bytes.fromhex(
+        "308201ac30820152a00302010202104fbc525201a1d7586c1bc1c4734deb9f300a06082a8648ce3d04"
+        "0302301a310b3009060355040b13023037310b3009060355040313025a31301e170d31353130333030"
+        "30303030305a170d3235313032393233353935395a303b3118301606035504030c0f47495454455354"
+        "e65550504c494552310b3009060355040b0c02303231123010060355042d03090090b3d51f30010000"
+        "3059301306072a8648ce3d020106082a8648ce3d0301070342000430c2ab5a0d131726ffbda80e7929"
+        "4cc37534432a3e424405b97a3aba0ffc79dce729b2517563cb7d95827e4c50b48cba3d87d5893c51b9"
+        "6d87c345e3717f8c1ea3593057300e0603551d0f0101ff04040302078030110603551d0e040a040844"
+        "899792d196f4b8301d0603551d200101ff04133011300f060d2a863a0001848fb90f0102010430130"
+        "603551d23040c300a80084f5688d7ec933be2300a06082a8648ce3d0403020348003045022100dfd0"
+        "90e7573eaf5fa82e1aa7db8d9fed511839b5752d55d10091f250fdf18a2202205eb7ec36b1f4133e51"
+        "557d33b59c49ef6bbd10e9aa4b1dcd928e65b3e9add1c5"
+    )
+    info = describe_certificate(x509.load_der_x509_certificate(bad))
+    assert info.role is None and info.eui is None and info.key_usages is None
+    assert info.problems and info.problems[0].startswith("unreadable certificate")
+    assert info.not_after.year == 2025
