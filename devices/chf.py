@@ -393,6 +393,20 @@ class Chf(DlmsDevice):
             return [out]
         return []
 
+    def next_due(self, now: datetime) -> datetime | None:
+        due = [x for x in (super().next_due(now),) if x is not None]
+        due += [d for d, _ in self.ad1_pending]
+        if self.power.off_since is not None:
+            due.append(self.power.off_since + OUTAGE_THRESHOLD + timedelta(microseconds=1))
+        for q in self.gsme_queues.values():
+            if q:
+                due.append(q[0][0] + self.queue_expiry + timedelta(microseconds=1))
+        return min(due, default=None)
+
+    def has_queued(self, gsme: bytes) -> bool:
+        """Whether commands wait for this GSME."""
+        return bool(self.gsme_queues.get(gsme))
+
     # ----------------------------------------------------------- alert storms
 
     def forward_alert(self, alert: Outbound, originator: bytes, now: datetime) -> bool:

@@ -254,6 +254,23 @@ class Device:
                 specs += self._asn1_outcome(due_asn1(actx), now, Execution(None)).alerts
         return [self.alert(a, now) for a in specs]
 
+    def next_due(self, now: datetime) -> datetime | None:
+        """The earliest caller time at which :meth:`advance` has something to do, or None.
+
+        A runtime that hosts many devices schedules on this instead of ticking them all;
+        behaviours that integrate over time (load models) catch up lazily on the next call.
+        """
+        t = self.device_time(now)
+        if t is None:
+            return None
+        due = [p.execution_time for p in self.credentials.pending_updates]
+        fw = self.firmware.next_due()
+        if fw is not None:
+            due.append(fw)
+        if not due:
+            return None
+        return now + (min(due) - t)  # device time back to caller time
+
     # ---------------------------------------------------------------- subclass hooks
 
     def execute(self, ctx: CommandContext) -> Execution:

@@ -107,6 +107,21 @@ class Site:
                 self._pending_restores.append(cut.end)
         return out
 
+    def next_due(self, now: datetime) -> datetime | None:
+        """When :meth:`advance` next has observable work (the runtime's schedule).
+
+        GSME wake-ups count only while commands wait for it: an idle wake-up changes
+        nothing a later catch-up would not (the next :meth:`advance` runs missed wake-ups,
+        refreshing the GPF mirror before any read).
+        """
+        due = [d.next_due(now) for d in self.devices]
+        due += self._pending_restores
+        if self.esme is not None and len(self.esme.ch_supply_cuts) > self._cuts_applied:
+            due.append(now)
+        if self.gsme is not None and self.chf.has_queued(self.gsme.eui):
+            due.append(max(self.gsme.next_wake, now))
+        return min((d for d in due if d is not None), default=None)
+
     # ----------------------------------------------------------------- routing
 
     def _route(self, outs: Iterable[Outbound], now: datetime) -> list[Outbound]:

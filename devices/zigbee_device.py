@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from gbcs.gbz import GbzAlertHeader, GbzPayload
-from gbcs.zcl import utc_from_datetime
+from gbcs.zcl import utc_from_datetime, utc_to_datetime
 from keys.certs import as_eui, eui_hex
 
 from .device import AlertSpec, CommandContext, Device, DeviceConfig, Execution
@@ -116,6 +116,14 @@ class ZigbeeDevice(Device):
                 )
             )
         return alerts
+
+    def next_due(self, now: datetime) -> datetime | None:
+        due = [x for x in (super().next_due(now),) if x is not None]
+        t = self.device_time(now)
+        if self.pending and t is not None:
+            first = min(p.execute_at for p, _, _ in self.pending)
+            due.append(now + (utc_to_datetime(first) - t))
+        return min(due, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()

@@ -1,0 +1,33 @@
+"""The runtime's key material: organisations' PKI in the state directory, device keys
+derived from the fleet seed (see :mod:`.config`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keys.pki import init_pki
+from keys.roles import KeyUsage
+from keys.store import KeyStore, build_entry
+
+from .config import FleetConfig, derive_own_keys
+
+__all__ = ["add_device_public_keys", "ensure_pki"]
+
+
+def ensure_pki(state_dir: Path) -> Path:
+    """``state_dir/pki``: a test PKI with every organisation role, made on first use."""
+    pki = state_dir / "pki"
+    if not (pki / "ca-root.pem").is_file():
+        pki.mkdir(parents=True, exist_ok=True)
+        init_pki(pki)
+    return pki
+
+
+def add_device_public_keys(store: KeyStore, config: FleetConfig, sites: range) -> None:
+    """Make the devices of ``sites`` verifiable by a head-end using ``store``."""
+    for i in sites:
+        cfg = config.site_config(i)
+        for kind in cfg.devices:
+            own = derive_own_keys(config.seed, cfg.eui(kind))
+            store.add_entry(build_entry(own.eui, KeyUsage.KA, public_key=own.ka.public_key()))
+            store.add_entry(build_entry(own.eui, KeyUsage.DS, public_key=own.ds.public_key()))

@@ -1,0 +1,281 @@
+"""The emulator process: hosts sites on a bus, durably, with one central scheduler.
+
+* Sites are hydrated on demand (from the state store, or fresh at factory state) and
+  kept in an LRU cache; an idle site costs a scheduler entry at most, so a fleet of
+  100,000 sites boots without building 400,000 devices.
+* One scheduler (a heap of ``(due, site)``) drives every site's ``advance()`` at the
+  times ``Site.next_due`` names; there is no task or timer per device.
+* A command's effects, counters and the frames it produced are committed to sqlite in
+  one transaction before anything is published; an outbox task publishes and deletes
+  them, retrying while the broker is away.
+* Worker ``w`` of ``K`` owns the sites whose index ``i`` has ``i % K == w``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import time
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from devices.chf import Chf
+from devices.esme import Esme
+from devices.factory import create_device
+from devices.gpf import Gpf
+from devices.gsme import Gsme
+from devices.outbound import Outbound, OutboundKind
+from devices.site import Site
+from gbcs.envelope import decode_envelope
+from gbcs.errors import GbcsDecodeError
+from keys.certs import eui_hex
+from keys.store import KeyStore
+
+from ..transport.base import Bus, BusError, BusMessage, Channel
+from .clock import Clock
+from .config import FleetConfig, derive_own_keys
+from .metrics import Metrics
+from .store import StateStore
+
+__all__ = ["Emulator"]
+
+log = logging.getLogger("gbcs.emulator")
+
+
+class Emulator:
+    """Serves a fleet's sites (or this worker's share of them) on a bus."""
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        bus: Bus,
+        clock: Clock,
+        keys: KeyStore,
+        state_dir: Path,
+        *,
+        worker: int = 0,
+        workers: int = 1,
+        cache_size: int = 2000,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.clock = clock
+        self.keys = keys
+        self.worker = worker
+        self.workers = workers
+        self.cache_size = cache_size
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = StateStore(state_dir / f"state-{worker}.db")
+        self.metrics = Metrics()
+        self.sites: OrderedDict[int, Site] = OrderedDict()
+        self._heap: list[tuple[datetime, int]] = []
+        self._wake = asyncio.Event()
+        self._outbox = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    # ------------------------------------------------------------------- sites
+
+    def owns(self, index: int) -> bool:
+        return index % self.workers == self.worker
+
+    def site(self, index: int) -> Site:
+        """The hydrated site (built fresh on first use, else loaded from the store)."""
+        s = self.sites.get(index)
+        if s is not None:
+            self.sites.move_to_end(index)
+            return s
+        cfg = self.config.site_config(index)
+        now = self.clock.now()
+        made: dict[str, Any] = {}
+        for kind in cfg.devices:
+            eui = cfg.eui(kind)
+            made[kind] = create_device(
+                kind,
+                eui,
+                self.keys,
+                own=derive_own_keys(self.config.seed, eui),
+                parties=self.config.parties or None,
+                now=now,
+                options=dict(cfg.options.get(kind, {})),
+            )
+        chf = made["CHF"]
+        assert isinstance(chf, Chf)
+        site = Site(chf, _typed(made.get("ESME"), Esme), _typed(made.get("GSME"), Gsme),
+                    _typed(made.get("GPF"), Gpf))  # fmt: skip
+        saved = self.store.load_site(cfg.site_id)
+        if saved is not None:
+            site.load_state(saved)
+            self.metrics.inc("sites_loaded")
+        else:
+            self.metrics.inc("sites_created")
+        self.sites[index] = site
+        while len(self.sites) > self.cache_size:
+            self.sites.popitem(last=False)  # already persisted
+        self.metrics.gauges["sites_hydrated"] = len(self.sites)
+        return site
+
+    def _schedule(self, index: int, site: Site, now: datetime) -> None:
+        due = site.next_due(now)
+        if due is not None:
+            heapq.heappush(self._heap, (due, index))
+            self._wake.set()
+
+    # -------------------------------------------------------------- processing
+
+    def _topic_for(self, site_id: str, o: Outbound, fallback: bytes) -> str:
+        if o.kind is OutboundKind.POWER_OUTAGE:
+            return BusMessage(site_id, eui_hex(fallback).upper(), Channel.ALERT, b"").topic
+        try:
+            origin = decode_envelope(o.frame).header.originator
+        except GbcsDecodeError:
+            origin = fallback
+        channel = Channel.OUT if o.kind is OutboundKind.RESPONSE else Channel.ALERT
+        return BusMessage(site_id, eui_hex(origin).upper(), channel, b"").topic
+
+    def _commit(self, index: int, site: Site, outs: list[Outbound], now: datetime) -> None:
+        cfg = self.config.site_config(index)
+        rows = [(self._topic_for(cfg.site_id, o, site.chf.eui), o.frame) for o in outs]
+        self.store.commit(cfg.site_id, site.to_dict(), rows, time.time())
+        for o in outs:
+            self.metrics.inc(f"out.{o.kind.value}")
+        if rows:
+            self._outbox.set()
+        self._schedule(index, site, now)
+
+    def handle(self, message: BusMessage) -> int:
+        """One incoming command: execute, persist, queue the answer. Returns frames queued."""
+        t0 = time.perf_counter()
+        self.metrics.inc("commands")
+        try:
+            eui = bytes.fromhex(message.eui)
+        except ValueError:
+            self.metrics.inc("rejected.topic")
+            return 0
+        index = self.config.site_of_eui(eui)
+        if index is None or not self.owns(index):
+            self.metrics.inc("ignored.not_mine")
+            return 0
+        if self.config.site_config(index).site_id != message.site:
+            self.metrics.inc("rejected.topic")
+            return 0
+        site = self.site(index)
+        now = self.clock.now()
+        outs = site.receive(message.frame, now)
+        target = site.device(eui)
+        if target is not None and target.last_rejection is not None:
+            self.metrics.inc(f"rejected.{target.last_rejection.check.value}")
+        self._commit(index, site, outs, now)
+        self.metrics.latency.observe(time.perf_counter() - t0)
+        return len(outs)
+
+    def tick(self, now: datetime) -> int:
+        """Advance every site whose time has come."""
+        done = 0
+        while self._heap and self._heap[0][0] <= now:
+            _, index = heapq.heappop(self._heap)
+            site = self.site(index)
+            outs = site.advance(now)
+            self._commit(index, site, outs, now)
+            done += 1
+        self.metrics.gauges["scheduled"] = len(self._heap)
+        return done
+
+    # ------------------------------------------------------------------- tasks
+
+    async def _serve(self) -> None:
+        async for m in self.bus.messages():
+            if m.channel is not Channel.IN:
+                continue
+            try:
+                self.handle(m)
+            except Exception:  # a bug must not stop the emulator; it is logged and counted
+                log.exception("error handling %s", m.topic)
+                self.metrics.inc("errors")
+
+    async def _scheduler(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            if self._heap:
+                sleeper = asyncio.ensure_future(self.clock.sleep_until(self._heap[0][0]))
+            else:
+                sleeper = asyncio.ensure_future(asyncio.sleep(3600))
+            waker = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            for t in (sleeper, waker):
+                t.cancel()
+            self.tick(self.clock.now())
+
+    async def _publisher(self) -> None:
+        backoff = 0.05
+        while not self._stopping.is_set():
+            entries = self.store.pending(500)
+            if not entries:
+                self._outbox.clear()
+                await self._outbox.wait()
+                continue
+            for e in entries:
+                self.store.attempt(e.id)
+                try:
+                    msg = BusMessage.from_topic(e.topic, e.frame)
+                    await self.bus.publish(msg)
+                except BusError:
+                    self.metrics.inc("broker.publish_failures")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    break
+                except ValueError:
+                    log.error("dropping outbox entry %d with bad topic %r", e.id, e.topic)
+                self.store.sent(e.id)
+                self.metrics.inc("published")
+                backoff = 0.05
+            self.metrics.gauges["outbox"] = self.store.outbox_size()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Serve until ``stop`` is set (or the task is cancelled); state stays flushed."""
+        await self.bus.start()
+        await self.bus.subscribe("gbcs/+/+/in")
+        for site_id in self.store.site_ids():  # reschedule persisted sites with work due
+            index = 0 if site_id == self.config.site_config(0).site_id else _index_of(site_id)
+            if index is not None and self.owns(index):
+                site = self.site(index)
+                self._schedule(index, site, self.clock.now())
+        if self.store.outbox_size():
+            self._outbox.set()
+        tasks = [
+            asyncio.create_task(self._serve()),
+            asyncio.create_task(self._scheduler()),
+            asyncio.create_task(self._publisher()),
+        ]
+        self.ready.set()
+        try:
+            if stop is None:
+                await asyncio.gather(*tasks)
+            else:
+                await stop.wait()
+        finally:
+            self._stopping.set()
+            self._outbox.set()
+            self._wake.set()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            await self.bus.close()
+            self.store.close()
+
+
+def _typed(d: object, cls: type) -> Any:
+    return d if isinstance(d, cls) else None
+
+
+def _index_of(site_id: str) -> int | None:
+    try:
+        return int(site_id.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""Transports carrying GBCS frames between remote parties and emulated devices."""

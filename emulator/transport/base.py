@@ -1,0 +1,101 @@
+"""One bus interface for every transport (as python-can's ``Bus``).
+
+Frames travel as :class:`BusMessage`: a GBCS frame plus its topic
+``gbcs/<site>/<eui>/<channel>``, channel ``in`` (commands to a device), ``out``
+(responses from it) or ``alert`` (alerts and other unsolicited frames from it). The
+emulator subscribes to ``in``; a head-end publishes on ``in`` and subscribes to ``out``
+and ``alert``. Implementations: :mod:`.inprocess` (tests, ``demo``), :mod:`.mqtt`
+(aiomqtt to a real broker), :mod:`.tcp` (length-prefixed frames).
+
+Delivery: publishing returns once the transport has taken the message (MQTT QoS 1: the
+broker acknowledged it). A bus that cannot deliver raises :class:`BusError`; callers keep
+what must not be lost in their outbox until publishing succeeds.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Bus", "BusError", "BusMessage", "Channel", "topic_matches"]
+
+TOPIC_ROOT = "gbcs"
+
+
+class Channel(StrEnum):
+    IN = "in"
+    OUT = "out"
+    ALERT = "alert"
+
+
+class BusError(Exception):
+    """The transport could not take or deliver a message (broker down, socket closed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """A frame and where it goes: ``gbcs/<site>/<eui hex>/<channel>``."""
+
+    site: str
+    eui: str  # 16 upper-case hex digits
+    channel: Channel
+    frame: bytes
+
+    @property
+    def topic(self) -> str:
+        return f"{TOPIC_ROOT}/{self.site}/{self.eui}/{self.channel.value}"
+
+    @classmethod
+    def from_topic(cls, topic: str, frame: bytes) -> BusMessage:
+        """Parse a topic; raises :class:`ValueError` for one outside the scheme."""
+        parts = topic.split("/")
+        if len(parts) != 4 or parts[0] != TOPIC_ROOT:
+            raise ValueError(f"topic {topic!r} is not gbcs/<site>/<eui>/<channel>")
+        eui = parts[2].upper()
+        if len(eui) != 16 or any(c not in "0123456789ABCDEF" for c in eui):
+            raise ValueError(f"topic {topic!r}: {parts[2]!r} is not an EUI-64")
+        return cls(parts[1], eui, Channel(parts[3]), frame)
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """MQTT-style match (``+`` one level, ``#`` the rest)."""
+    p, t = pattern.split("/"), topic.split("/")
+    for i, part in enumerate(p):
+        if part == "#":
+            return True
+        if i >= len(t) or (part != "+" and part != t[i]):
+            return False
+    return len(p) == len(t)
+
+
+class Bus(abc.ABC):
+    """A connection to the transport."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect (idempotent)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Disconnect; pending subscriptions end."""
+
+    @abc.abstractmethod
+    async def subscribe(self, pattern: str) -> None:
+        """Receive messages whose topic matches ``pattern`` (MQTT wildcards)."""
+
+    @abc.abstractmethod
+    async def publish(self, message: BusMessage) -> None:
+        """Hand a message to the transport (at-least-once); raises :class:`BusError`."""
+
+    @abc.abstractmethod
+    def messages(self) -> AsyncIterator[BusMessage]:
+        """Messages received on the subscriptions, in arrival order."""
+
+    async def __aenter__(self) -> Bus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
