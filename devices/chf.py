@@ -396,8 +396,13 @@ class Chf(DlmsDevice):
     def next_due(self, now: datetime) -> datetime | None:
         due = [x for x in (super().next_due(now),) if x is not None]
         due += [d for d, _ in self.ad1_pending]
-        if self.power.off_since is not None:
-            due.append(self.power.off_since + OUTAGE_THRESHOLD + timedelta(microseconds=1))
+        off = self.power.off_since
+        if (
+            off is not None
+            and off not in self._ad1_sent
+            and all(s != off for _, s in self.ad1_pending)
+        ):
+            due.append(off + OUTAGE_THRESHOLD + timedelta(microseconds=1))
         for q in self.gsme_queues.values():
             if q:
                 due.append(q[0][0] + self.queue_expiry + timedelta(microseconds=1))

@@ -19,7 +19,7 @@ import heapq
 import logging
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,9 @@ class Emulator:
         channel = Channel.OUT if o.kind is OutboundKind.RESPONSE else Channel.ALERT
         return BusMessage(site_id, eui_hex(origin).upper(), channel, b"").topic
 
-    def _commit(self, index: int, site: Site, outs: list[Outbound], now: datetime) -> None:
+    def _commit(
+        self, index: int, site: Site, outs: list[Outbound], now: datetime, schedule: bool = True
+    ) -> None:
         cfg = self.config.site_config(index)
         rows = [(self._topic_for(cfg.site_id, o, site.chf.eui), o.frame) for o in outs]
         self.store.commit(cfg.site_id, site.to_dict(), rows, time.time())
@@ -145,7 +147,8 @@ class Emulator:
             self.metrics.inc(f"out.{o.kind.value}")
         if rows:
             self._outbox.set()
-        self._schedule(index, site, now)
+        if schedule:
+            self._schedule(index, site, now)
 
     def handle(self, message: BusMessage) -> int:
         """One incoming command: execute, persist, queue the answer. Returns frames queued."""
@@ -175,15 +178,23 @@ class Emulator:
 
     def tick(self, now: datetime) -> int:
         """Advance every site whose time has come."""
-        done = 0
+        done: set[int] = set()
         while self._heap and self._heap[0][0] <= now:
             _, index = heapq.heappop(self._heap)
+            if index in done:
+                continue  # duplicate entry: the site already ran at this time
             site = self.site(index)
             outs = site.advance(now)
-            self._commit(index, site, outs, now)
-            done += 1
+            self._commit(index, site, outs, now, schedule=False)
+            done.add(index)
+        for index in done:
+            site = self.site(index)
+            due = site.next_due(now)
+            if due is not None:
+                # a behaviour that stays due would spin: it runs again one second later
+                heapq.heappush(self._heap, (max(due, now + timedelta(seconds=1)), index))
         self.metrics.gauges["scheduled"] = len(self._heap)
-        return done
+        return len(done)
 
     # ------------------------------------------------------------------- tasks
 
