@@ -8,6 +8,7 @@ from emulator.cli.capture_cmd import capture
 from emulator.cli.conformance_cmd import conformance_cmd
 from emulator.cli.decode_cmd import decode_cmd
 from emulator.cli.keys_cmd import keys_group
+from emulator.cli.run_cmd import run_cmd, stats_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,5 +21,7 @@ main.add_command(decode_cmd)
 main.add_command(keys_group)
 main.add_command(capture)
 main.add_command(conformance_cmd)
+main.add_command(run_cmd)
+main.add_command(stats_cmd)
 
 __all__ = ["main"]

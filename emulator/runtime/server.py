@@ -69,6 +69,7 @@ class Emulator:
         self.workers = workers
         self.cache_size = cache_size
         state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = state_dir
         self.store = StateStore(state_dir / f"state-{worker}.db")
         self.metrics = Metrics()
         self.sites: OrderedDict[int, Site] = OrderedDict()
@@ -246,6 +247,14 @@ class Emulator:
                 backoff = 0.05
             self.metrics.gauges["outbox"] = self.store.outbox_size()
 
+    async def _stats_writer(self, path: Path) -> None:
+        while not self._stopping.is_set():
+            self.metrics.gauges["outbox"] = self.store.outbox_size()
+            self.metrics.gauges["broker_connected"] = float(getattr(self.bus, "connected", True))
+            self.metrics.gauges["broker_reconnects"] = float(getattr(self.bus, "reconnects", 0))
+            self.metrics.write(path)
+            await asyncio.sleep(1.0)
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or the task is cancelled); state stays flushed."""
         await self.bus.start()
@@ -261,6 +270,7 @@ class Emulator:
             asyncio.create_task(self._serve()),
             asyncio.create_task(self._scheduler()),
             asyncio.create_task(self._publisher()),
+            asyncio.create_task(self._stats_writer(self.state_dir / f"stats-{self.worker}.json")),
         ]
         self.ready.set()
         try:
@@ -278,6 +288,7 @@ class Emulator:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
             await self.bus.close()
+            self.metrics.write(self.state_dir / f"stats-{self.worker}.json")
             self.store.close()
 
 

@@ -1,0 +1,426 @@
+"""MQTT transport: :class:`MqttBus` over aiomqtt to a real broker.
+
+One background task owns the aiomqtt client. It connects, subscribes every pattern
+given to :meth:`MqttBus.subscribe` (again after each reconnect), and, when the
+connection drops, reconnects with exponential backoff until :meth:`MqttBus.close`.
+Meanwhile :meth:`MqttBus.messages` keeps yielding (it reads the bus's own queue, which
+outlives connections) and :meth:`MqttBus.publish` raises :class:`~.base.BusError` at
+once, so callers keep the message in their outbox and retry once
+:meth:`MqttBus.wait_connected` returns.
+
+Delivery is QoS 1 both ways (at-least-once, duplicates possible):
+
+* ``publish`` returns when the broker has acknowledged (PUBACK); it raises ``BusError``
+  if not connected, if the connection drops before the PUBACK, or after
+  ``publish_timeout``. A message whose PUBACK was lost may still have been delivered,
+  so a retry can duplicate it.
+* Received messages go straight from the MQTT client's callback into the bus queue; the
+  MQTT library acknowledges a message when that callback returns, so the queue, not the
+  broker, holds it from then on (a crash of this process loses what it has not read).
+
+Persistent sessions (``persistent=True`` with a fixed ``client_id``): the client
+connects with clean-session 0, so the broker keeps its subscriptions and queues QoS 1
+messages published while it is disconnected, then delivers them on reconnect. The
+broker must support MQTT 3.1.1 persistent sessions and queue enough messages per
+client (mosquitto: yes, ``max_queued_messages`` bounds the queue; to survive a broker
+*restart* too it needs ``persistence true``, see :class:`~.broker.MosquittoBroker`).
+amqtt keeps persistent sessions in memory only and expires those of anonymous clients.
+
+URLs: ``mqtt://host[:port]`` (1883), ``mqtt://user:password@host:port``,
+``mqtts://host[:port]`` (8883, TLS with the system's CA store unless ``tls_context``
+is given). Percent-escapes in the user and password are decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+
+from .base import Bus, BusError, BusMessage
+
+__all__ = ["BrokerAddress", "MqttBus", "parse_broker_url", "validate_topic_filter"]
+
+log = logging.getLogger(__name__)
+
+QOS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where a broker is, parsed from a URL by :func:`parse_broker_url`."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:  # never shows the password
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """Parse ``mqtt[s]://[user[:password]@]host[:port]``; :class:`ValueError` if malformed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"broker URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError(f"broker URL {url!r} has no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"broker URL {url!r}: only mqtt[s]://[user[:password]@]host[:port]")
+    if port == 0:
+        raise ValueError(f"broker URL {url!r}: port 0")
+    tls = scheme == "mqtts"
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port if port is not None else (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+def validate_topic_filter(pattern: str) -> None:
+    """Raise :class:`ValueError` unless ``pattern`` is a valid MQTT topic filter."""
+    if not pattern or "\0" in pattern or len(pattern.encode()) > 65535:
+        raise ValueError(f"invalid topic filter {pattern!r}")
+    levels = pattern.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            raise ValueError(f"topic filter {pattern!r}: '#' must be a whole, last level")
+        if "+" in level and level != "+":
+            raise ValueError(f"topic filter {pattern!r}: '+' must be a whole level")
+
+
+def _forwarding_queue(
+    sink: Callable[[aiomqtt.Message], None],
+) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """A queue class for aiomqtt whose ``put_nowait`` hands each message to ``sink``.
+
+    aiomqtt puts every received message in its own queue, which is dropped with the
+    client when the connection ends; paho has acknowledged those messages already, so
+    anything still queued there would be lost. Forwarding at once avoids that window.
+    """
+
+    class _Forwarding(asyncio.Queue):  # type: ignore[type-arg]
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            sink(item)
+
+    return _Forwarding
+
+
+class MqttBus(Bus):
+    """A :class:`~.base.Bus` on an MQTT broker, reconnecting until closed.
+
+    Args:
+        url: ``mqtt://[user:password@]host[:port]`` or ``mqtts://...``.
+        client_id: MQTT client identifier (default: random ``gbcs-<hex>``).
+        persistent: connect with clean-session 0 so the broker keeps the subscriptions
+            and queues QoS 1 messages while this client is away (needs ``client_id``).
+        connect_timeout: seconds :meth:`start` waits for the first connection
+            (``BusError`` after that, and the bus is closed); ``None`` to return at once
+            and connect in the background.
+        publish_timeout: seconds :meth:`publish` waits for the broker's PUBACK.
+        keepalive: MQTT keepalive in seconds (how fast a silent dead link is noticed).
+        reconnect_min, reconnect_max: backoff bounds in seconds between attempts.
+        tls_context: TLS settings for ``mqtts://`` (default: system CAs).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str | None = None,
+        persistent: bool = False,
+        connect_timeout: float | None = 10.0,
+        publish_timeout: float = 10.0,
+        keepalive: int = 30,
+        reconnect_min: float = 0.1,
+        reconnect_max: float = 5.0,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.address = parse_broker_url(url)
+        if persistent and not client_id:
+            raise ValueError("a persistent MQTT session needs a fixed client_id")
+        if client_id is not None and not client_id:
+            raise ValueError("client_id must not be empty")
+        self.client_id = client_id or f"gbcs-{uuid.uuid4().hex[:16]}"
+        self.persistent = persistent
+        self.connect_timeout = connect_timeout
+        self.publish_timeout = publish_timeout
+        self.keepalive = keepalive
+        self.reconnect_min = reconnect_min
+        self.reconnect_max = reconnect_max
+        self._tls_context = tls_context
+        if self.address.tls and tls_context is None:
+            self._tls_context = ssl.create_default_context()
+
+        self._patterns: list[str] = []
+        self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
+        self._connected_event = asyncio.Event()
+        self._refused = asyncio.Event()  # the broker refused the first connection
+        self._client: aiomqtt.Client | None = None
+        self._lost: asyncio.Future[None] | None = None  # done when this connection ends
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.connections = 0  # successful connections so far
+        self.reconnects = 0  # successful connections after the first
+        self.dropped = 0  # received messages outside gbcs/<site>/<eui>/<channel>
+        self.last_error: str | None = None
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The broker address (without the password)."""
+        return str(self.address)
+
+    @property
+    def connected(self) -> bool:
+        """True while connected and subscribed."""
+        return self._connected_event.is_set() and not self._closed
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until connected (``None``: no limit); :class:`BusError` on timeout or close."""
+        if self._closed:
+            raise BusError("MQTT bus is closed")
+        if self._task is None:
+            raise BusError("MQTT bus not started")
+        try:
+            await asyncio.wait_for(self._connected_event.wait(), timeout)
+        except TimeoutError:
+            raise BusError(
+                f"not connected to {self.url} after {timeout:g} s"
+                + (f": {self.last_error}" if self.last_error else "")
+            ) from None
+        if self._closed:
+            raise BusError("MQTT bus is closed")
+
+    # -- Bus ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the connection task; wait up to ``connect_timeout`` for the first
+        connection (then :class:`BusError`, the bus closed). Idempotent."""
+        if self._closed:
+            raise BusError("MQTT bus is closed; make a new one")
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mqtt-bus {self.client_id}")
+        if self.connect_timeout is not None:
+            try:
+                await self._wait_first_connection(self.connect_timeout)
+            except BusError:
+                await self.close()
+                raise
+
+    async def _wait_first_connection(self, timeout: float) -> None:
+        """Like :meth:`wait_connected`, but give up at once if the broker refuses us
+        (bad credentials, client id rejected): retrying will not change its mind."""
+        waiters = [
+            asyncio.ensure_future(self._connected_event.wait()),
+            asyncio.ensure_future(self._refused.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        if self.connected:
+            return
+        if self._refused.is_set():
+            raise BusError(f"{self.url} refused the connection: {self.last_error}")
+        raise BusError(
+            f"not connected to {self.url} after {timeout:g} s"
+            + (f": {self.last_error}" if self.last_error else "")
+        )
+
+    async def close(self) -> None:
+        """Disconnect cleanly, stop the connection task, end :meth:`messages`."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:
+                log.error("MQTT bus task failed", exc_info=task.exception())
+        self._set_disconnected()
+        self._connected_event.set()  # wake wait_connected() callers; they see _closed
+        self._queue.put_nowait(None)
+
+    async def subscribe(self, pattern: str) -> None:
+        """Subscribe at QoS 1 now if connected, and after every reconnect.
+
+        :class:`ValueError` for an invalid filter; :class:`BusError` if the broker
+        refuses it. While disconnected, the pattern is subscribed on reconnect.
+        """
+        validate_topic_filter(pattern)
+        if pattern in self._patterns:
+            return
+        self._patterns.append(pattern)
+        client = self._client if self.connected else None
+        if client is None:
+            return
+        try:
+            await self._subscribe(client, pattern)
+        except aiomqtt.MqttError as exc:
+            # The run task subscribes every pattern again after a reconnect.
+            log.info("subscribe %s deferred to the next connection: %s", pattern, exc)
+
+    async def publish(self, message: BusMessage) -> None:
+        """Publish at QoS 1 and wait for the broker's PUBACK.
+
+        Raises :class:`BusError` at once while disconnected, and as soon as the
+        connection drops before the acknowledgement.
+        """
+        topic = message.topic
+        if any(c in topic for c in "+#\0"):
+            raise ValueError(f"cannot publish to {topic!r}: wildcard or NUL in topic")
+        client, lost = self._client, self._lost
+        if not self.connected or client is None or lost is None:
+            raise BusError(
+                f"not connected to {self.url}"
+                + (f" ({self.last_error})" if self.last_error else "")
+            )
+        pub = asyncio.ensure_future(
+            client.publish(topic, message.frame, qos=QOS, timeout=self.publish_timeout)
+        )
+        try:
+            await asyncio.wait({pub, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pub.cancel()
+            raise
+        if not pub.done():
+            pub.cancel()
+            await asyncio.wait({pub})
+            if not pub.cancelled():
+                pub.exception()  # retrieved: the connection loss is the error to report
+            raise BusError(f"connection to {self.url} lost before the broker acknowledged")
+        exc = pub.exception()
+        if exc is not None:
+            raise BusError(f"publish to {self.url} failed: {exc}") from exc
+
+    async def messages(self) -> AsyncIterator[BusMessage]:  # type: ignore[override]
+        """Received messages, across reconnects, until :meth:`close`."""
+        while True:
+            m = await self._queue.get()
+            if m is None:
+                self._queue.put_nowait(None)  # end other readers too
+                return
+            yield m
+
+    # -- the connection task -----------------------------------------------------------
+
+    def _new_client(self) -> aiomqtt.Client:
+        client = aiomqtt.Client(
+            self.address.host,
+            self.address.port,
+            username=self.address.username,
+            password=self.address.password,
+            identifier=self.client_id,
+            clean_session=not self.persistent,
+            keepalive=self.keepalive,
+            timeout=self.connect_timeout or 10.0,
+            tls_context=self._tls_context,
+            queue_type=_forwarding_queue(self._on_message),
+            logger=log.getChild("client"),  # paho's own messages (socket errors...)
+        )
+        # aiomqtt warns past 10 concurrent calls; a busy publisher has more in flight.
+        client.pending_calls_threshold = 100_000
+        return client
+
+    async def _run(self) -> None:
+        delay = self.reconnect_min
+        while not self._closed:
+            previous_error = self.last_error
+            client = self._new_client()
+            try:
+                async with client:
+                    await self._on_connected(client)
+                    delay = self.reconnect_min
+                    # The forwarding queue is always empty: this only waits for the
+                    # connection to end, which raises MqttError.
+                    async for _ in client.messages:
+                        pass
+            except aiomqtt.MqttError as exc:
+                cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+                self.last_error = (str(exc) or type(exc).__name__) + cause
+                if isinstance(exc, MqttConnectError) and not self.connections:
+                    self._refused.set()
+                if self.connected:
+                    log.warning("MQTT connection to %s lost: %s", self.url, self.last_error)
+                elif self.last_error != previous_error:  # say it once, not every retry
+                    log.warning("MQTT connect to %s failed: %s", self.url, self.last_error)
+                else:
+                    log.debug("MQTT connect to %s failed: %s", self.url, self.last_error)
+            except Exception as exc:  # never let the connection task die: log, retry
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("MQTT connection to %s failed unexpectedly", self.url)
+            finally:
+                self._set_disconnected()
+            await asyncio.sleep(delay * random.uniform(1.0, 1.25))
+            delay = min(delay * 2, self.reconnect_max)
+
+    async def _on_connected(self, client: aiomqtt.Client) -> None:
+        # Read the list live: subscribe() may add a pattern while this awaits.
+        i = 0
+        while i < len(self._patterns):
+            try:
+                await self._subscribe(client, self._patterns[i])
+            except BusError as exc:
+                log.error("%s", exc)
+            i += 1
+        self._client = client
+        self._lost = asyncio.get_running_loop().create_future()
+        self.connections += 1
+        if self.connections > 1:
+            self.reconnects += 1
+            log.info("MQTT reconnected to %s (reconnect %d)", self.url, self.reconnects)
+        self.last_error = None
+        self._connected_event.set()
+
+    async def _subscribe(self, client: aiomqtt.Client, pattern: str) -> None:
+        result: Any = await client.subscribe(pattern, qos=QOS)
+        codes = list(result) if isinstance(result, list | tuple) else [result]
+        if any(getattr(c, "is_failure", False) or c == 0x80 for c in codes):
+            raise BusError(f"broker {self.url} refused subscription {pattern!r}: {codes}")
+
+    def _set_disconnected(self) -> None:
+        self._connected_event.clear()
+        self._client = None
+        lost, self._lost = self._lost, None
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+
+    def _on_message(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = b"" if payload is None else str(payload).encode()
+        try:
+            bus_message = BusMessage.from_topic(message.topic.value, bytes(payload))
+        except ValueError as exc:
+            self.dropped += 1
+            log.warning("dropped MQTT message: %s", exc)
+            return
+        self._queue.put_nowait(bus_message)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"<MqttBus {self.url} id={self.client_id} {state} reconnects={self.reconnects}>"
