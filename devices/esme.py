@@ -237,6 +237,8 @@ class Esme(DlmsDevice):
             "ch_supply_cuts": [
                 [o.start.isoformat(), o.end.isoformat()] for o in self.ch_supply_cuts
             ],
+            "load": self.load.to_dict(),
+            "md": self.md.to_dict(),
         }
         return d
 

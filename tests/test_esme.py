@@ -283,3 +283,28 @@ def test_ecs70_sets_the_clock_inside_its_window_only() -> None:
     esme.clock.offset = 3600.0
     assert ecs70(timedelta(hours=1), timedelta(hours=2), T0) == [250, 2]
     assert esme.clock.offset == 3600.0
+
+
+def test_max_demand_and_load_survive_a_restart() -> None:
+    import json
+
+    b = bench()
+    esme = b.device("ESME", options={"load_profile": 2000})
+    entries = []
+    for entry, hour in zip(esme.md.schedule_data().value, (3, 5), strict=True):
+        fields = list(entry.value)
+        fields[4] = Data.octet_string(bytes([hour, 7, 0, 0]))
+        entries.append(Data.structure(*fields))
+    set37 = SetSpec(10, Obis.parse("0-0:12.0.0.255"), 2)
+    cmd = dlms_command(
+        b, "ESME", 0x004A, (set37,), (Data.array(*entries),), originator=NETWORK_OPERATOR
+    )
+    esme.receive(cmd, T0)
+    esme.advance(T0 + timedelta(hours=2))
+    saved = json.loads(json.dumps(esme.to_dict()))
+    again = b.device("ESME")
+    again.load_state(saved)
+    assert again.md.schedule_data() == esme.md.schedule_data()
+    assert str(again.md.schedule[0].switch_time).startswith("03:07")
+    assert again.load.import_wh == esme.load.import_wh == 4000
+    assert again.md.import_all.value == esme.md.import_all.value == 2000  # 2 kW average
