@@ -1,7 +1,7 @@
 """Durable state: device state per site and the outbox, in one sqlite3 file (WAL).
 
 :meth:`StateStore.commit` writes a site's new state and the frames it must send in one
-transaction (``synchronous=FULL``), so a command's effects, its counter and its response
+transaction, so a command's effects, its counter and its response
 are on disk before the response is published. After a crash (even ``kill -9``) a restart
 loads exactly what was acknowledged and resends what had not been confirmed sent:
 duplicates are possible (and marked by the ``attempts`` count), losses are not.
@@ -47,13 +47,16 @@ class OutboxEntry:
 class StateStore:
     """sqlite3 in WAL mode; one writer (the worker that owns these sites)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        # WAL + NORMAL: a committed transaction survives any crash of this process
+        # (kill -9 included); FULL also survives an OS crash or power loss, at an fsync
+        # per commit.
+        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
