@@ -21,6 +21,7 @@ returns nothing).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -264,6 +265,26 @@ def _parse_object(raw: Mapping[str, Any], where: str) -> CosemObject:
     return CosemObject(class_id, obis, attrs, writable, methods, str(raw.get("name", "")))
 
 
+@functools.cache
+def _bundled(name: str) -> tuple[CosemObject, ...]:
+    """A bundled profile parsed once (its objects are templates, copied per device)."""
+    try:
+        text = resources.files("devices.profiles").joinpath(f"{name}.json").read_text()
+    except FileNotFoundError as e:
+        raise ProfileError(f"no bundled profile {name!r}") from e
+    objs = json.loads(text).get("objects")
+    if not isinstance(objs, list):
+        raise ProfileError("a profile needs an 'objects' list")
+    return tuple(_parse_object(o, f"objects[{i}]") for i, o in enumerate(objs))
+
+
+def _copy(o: CosemObject) -> CosemObject:
+    # Data values are immutable, so sharing them is safe; the containers are per device.
+    return CosemObject(
+        o.class_id, o.obis, dict(o.attributes), set(o.writable), set(o.methods), o.name
+    )
+
+
 def load_profile(source: str | Mapping[str, Any]) -> CosemModel:
     """A model from a profile document, or from the name of a bundled profile.
 
@@ -271,13 +292,8 @@ def load_profile(source: str | Mapping[str, Any]) -> CosemModel:
     ``"esme"`` (``devices/profiles/esme.json``).
     """
     if isinstance(source, str):
-        try:
-            text = resources.files("devices.profiles").joinpath(f"{source}.json").read_text()
-        except FileNotFoundError as e:
-            raise ProfileError(f"no bundled profile {source!r}") from e
-        doc = json.loads(text)
-    else:
-        doc = source
+        return CosemModel(_copy(o) for o in _bundled(source))
+    doc = source
     objs = doc.get("objects") if isinstance(doc, Mapping) else None
     if not isinstance(objs, list):
         raise ProfileError("a profile needs an 'objects' list")
