@@ -9,6 +9,7 @@ from emulator.cli.conformance_cmd import conformance_cmd
 from emulator.cli.decode_cmd import decode_cmd
 from emulator.cli.keys_cmd import keys_group
 from emulator.cli.run_cmd import run_cmd, stats_cmd
+from emulator.cli.storm_cmd import storm_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,5 +24,6 @@ main.add_command(capture)
 main.add_command(conformance_cmd)
 main.add_command(run_cmd)
 main.add_command(stats_cmd)
+main.add_command(storm_cmd)
 
 __all__ = ["main"]

@@ -39,6 +39,8 @@ class WorkerOptions:
     worker: int = 0
     workers: int = 1
     cache_size: int = 2000
+    storm_seconds: float | None = None  # run a mains outage this long on every site at start
+    consolidate: bool = False  # DP119 alert-storm consolidation on every CHF
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -65,6 +67,8 @@ def make_bus(opts: WorkerOptions) -> Bus:
 def build(opts: WorkerOptions, clock: Clock | None = None) -> Emulator:
     state = Path(opts.state_dir)
     config = load_config(Path(opts.config) if opts.config else None, sites=opts.sites)
+    if opts.consolidate:
+        config.site.options.setdefault("CHF", {})["storm_consolidation"] = True
     keys = KeyStore(ensure_pki(state))
     return Emulator(
         config,
@@ -85,7 +89,14 @@ async def serve(opts: WorkerOptions, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await build(opts).run(stop)
+    emulator = build(opts)
+    if opts.storm_seconds is None:
+        await emulator.run(stop)
+        return
+    runner = asyncio.create_task(emulator.run(stop))
+    await emulator.ready.wait()
+    emulator.power_cut(range(emulator.config.sites), opts.storm_seconds)
+    await runner
 
 
 def main(argv: list[str] | None = None) -> int:
