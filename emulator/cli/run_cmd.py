@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from emulator.runtime.config import ConfigError, load_config
+from emulator.runtime.pki import ensure_pki
 from emulator.runtime.worker import WorkerOptions
 
 DEFAULT_STATE = Path("gbcs-state")
@@ -145,6 +146,7 @@ async def _run(
     )
     for old in state.glob("stats-*.json"):
         old.unlink()
+    ensure_pki(state)  # before the workers, which would race to create it
     procs = []
     for w in range(workers):
         opts = WorkerOptions(str(state), broker, tcp_port, str(config) if config else None,

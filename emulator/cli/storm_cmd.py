@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from emulator.runtime.pki import ensure_pki
 from emulator.runtime.worker import WorkerOptions
 from emulator.transport.base import BusError
 
@@ -55,6 +56,7 @@ async def run_storm(
                 seen[key] = time.monotonic()
 
     watcher = asyncio.create_task(watch())
+    ensure_pki(state)  # before the workers, which would race to create it
     procs = []
     for w in range(workers):
         opts = WorkerOptions(
