@@ -101,6 +101,10 @@ class DlmsDevice(Device):
         m.bind(8, CLOCK, 4, getter=self._clock_status)
         m.bind_method(8, CLOCK, 5, self._preset_time)
         m.bind_method(8, CLOCK, 4, self._adjust_to_preset)
+        # ECS52 / SR11.2: the running firmware version, in every device state (MP105)
+        m.bind(
+            1, "0-0:0.2.1.255", 2, getter=lambda: Data.octet_string(self.firmware.running_version)
+        )
         self.bind_log(EVENT_LOG, self.event_log, _EVENT_TD)
         self.bind_log(SECURITY_LOG, self.security_log, _SECURITY_TD)
 
