@@ -7,6 +7,7 @@ import click
 from emulator.cli.capture_cmd import capture
 from emulator.cli.conformance_cmd import conformance_cmd
 from emulator.cli.decode_cmd import decode_cmd
+from emulator.cli.demo_cmd import demo_cmd
 from emulator.cli.keys_cmd import keys_group
 from emulator.cli.run_cmd import run_cmd, stats_cmd
 from emulator.cli.storm_cmd import storm_cmd
@@ -25,5 +26,6 @@ main.add_command(conformance_cmd)
 main.add_command(run_cmd)
 main.add_command(stats_cmd)
 main.add_command(storm_cmd)
+main.add_command(demo_cmd)
 
 __all__ = ["main"]
