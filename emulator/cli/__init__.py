@@ -10,6 +10,7 @@ from emulator.cli.decode_cmd import decode_cmd
 from emulator.cli.demo_cmd import demo_cmd
 from emulator.cli.keys_cmd import keys_group
 from emulator.cli.run_cmd import run_cmd, stats_cmd
+from emulator.cli.send_cmd import send_cmd
 from emulator.cli.storm_cmd import storm_cmd
 
 
@@ -27,5 +28,6 @@ main.add_command(run_cmd)
 main.add_command(stats_cmd)
 main.add_command(storm_cmd)
 main.add_command(demo_cmd)
+main.add_command(send_cmd)
 
 __all__ = ["main"]
