@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Set up a virtual environment and run the main job: decode the bundled example messages
-# with the bundled example keys (MAC, signature, decryption), then run the emulated
-# ESME, GSME, GPF and CHF against the DCC reference test data (conformance) when the
-# public interop data is present (GBCS_INTEROP_DIR, default ../shared/interop).
+# Set up a virtual environment and run the main job: `gbcs-emu demo`, an emulated site on
+# the embedded MQTT broker driven through a scripted end-to-end scenario (every response
+# verified); then the bundled example messages are decoded, and the emulated devices are
+# checked against the DCC reference test data when the public interop data is present
+# (GBCS_INTEROP_DIR, default ../shared/interop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[broker]'
+.venv/bin/gbcs-emu demo
 for f in examples/messages/*.hex; do
   echo "== $f"
   .venv/bin/gbcs-emu decode --file "$f" --keys examples/keys --acb "$(cat examples/acb-eui.txt)"
