@@ -42,8 +42,18 @@ def _sum(stats: list[dict[str, Any]], key: str, gauge: bool = False) -> float:
 def stats_table(state: Path, info: dict[str, Any], rates: dict[str, float]) -> Table:
     stats = read_stats(state)
     t = Table(title=f"gbcs-emu  {info.get('broker', '')}  clock {info.get('clock', '')}")
-    for col in ("sites", "workers", "hydrated", "commands", "cmd/s", "alerts", "alerts/s",
-                "rejections", "outbox", "broker"):  # fmt: skip
+    for col in (
+        "sites",
+        "workers",
+        "hydrated",
+        "commands",
+        "cmd/s",
+        "alerts",
+        "alerts/s",
+        "rejections",
+        "outbox",
+        "broker",
+    ):
         t.add_column(col, justify="right")
     rejections = sum(
         v for s in stats for k, v in s.get("counters", {}).items() if k.startswith("rejected.")
@@ -72,10 +82,18 @@ def stats_table(state: Path, info: dict[str, Any], rates: dict[str, float]) -> T
 @click.option("--tcp", "tcp_port", type=int, help="Serve length-prefixed TCP on this port.")
 @click.option("--clock", default="real", show_default=True, help="real, xN (e.g. x60).")
 @click.option(
-    "--state", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE,
-    show_default=True, help="State directory (sqlite, PKI, stats).",
-)  # fmt: skip
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STATE,
+    show_default=True,
+    help="State directory (sqlite, PKI, stats).",
+)
 @click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port.")
+@click.option(
+    "--shard",
+    metavar="FIRST:TOTAL",
+    help="Multi-host: this host's workers are FIRST.. of TOTAL workers fleet-wide.",
+)
 @click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
 @click.option("--quiet", is_flag=True, help="No live table.")
 def run_cmd(
@@ -87,6 +105,7 @@ def run_cmd(
     clock: str,
     state: Path,
     metrics_port: int | None,
+    shard: str | None,
     duration: float | None,
     quiet: bool,
 ) -> None:
@@ -100,6 +119,16 @@ def run_cmd(
         raise click.ClickException(str(e)) from None
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")
+    first, total = 0, workers
+    if shard is not None:
+        try:
+            first, total = (int(x) for x in shard.split(":"))
+            if not (first >= 0 and first + workers <= total):
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(
+                "FIRST:TOTAL with FIRST + --workers <= TOTAL", param_hint="--shard"
+            ) from None
     if tcp_port is not None and workers > 1:
         raise click.BadParameter("TCP serves one worker; use MQTT for several", "--workers")
     state.mkdir(parents=True, exist_ok=True)
@@ -107,7 +136,7 @@ def run_cmd(
         _run(
             cfg.sites,
             config,
-            workers,
+            (first, workers, total),
             broker,
             tcp_port,
             clock,
@@ -122,7 +151,7 @@ def run_cmd(
 async def _run(
     sites: int,
     config: Path | None,
-    workers: int,
+    shard: tuple[int, int, int],
     broker: str | None,
     tcp_port: int | None,
     clock: str,
@@ -147,10 +176,12 @@ async def _run(
     for old in state.glob("stats-*.json"):
         old.unlink()
     ensure_pki(state)  # before the workers, which would race to create it
+    first, workers, total = shard
     procs = []
-    for w in range(workers):
-        opts = WorkerOptions(str(state), broker, tcp_port, str(config) if config else None,
-                             sites, clock, w, workers)  # fmt: skip
+    for w in range(first, first + workers):
+        opts = WorkerOptions(
+            str(state), broker, tcp_port, str(config) if config else None, sites, clock, w, total
+        )
         procs.append(
             subprocess.Popen([sys.executable, "-m", "emulator.runtime.worker", opts.to_json()])
         )
@@ -238,9 +269,11 @@ async def _serve_metrics(state: Path, port: int) -> asyncio.AbstractServer:
 
 @click.command("stats")
 @click.option(
-    "--state", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE,
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STATE,
     show_default=True,
-)  # fmt: skip
+)
 @click.option("--json", "as_json", is_flag=True)
 def stats_cmd(state: Path, as_json: bool) -> None:
     """Counters of a running (or stopped) emulator from its state directory."""
