@@ -43,11 +43,12 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 class BenchSite:
     """A running emulated site plus a head-end, for tests."""
 
-    def __init__(self, state: Path, clock: Any) -> None:
+    def __init__(self, state: Path, clock: Any, broker_url: str | None = None) -> None:
         from emulator.runtime.config import load_config
 
         self.state = state
         self.clock = clock
+        self.broker_url = broker_url  # None: the in-process bus
         self.config = load_config(None)
         self.euis = {k: v for k, v in self.config.site.euis.items()}
         self.emulator: Any = None
@@ -64,16 +65,21 @@ class BenchSite:
         from keys.store import KeyStore
 
         pki = ensure_pki(self.state)
-        hub = InProcessHub()
-        self.emulator = Emulator(
-            self.config, InProcessBus(hub), self.clock, KeyStore(pki), self.state
-        )
+        if self.broker_url is None:
+            hub = InProcessHub()
+            bus_a: Any = InProcessBus(hub)
+            bus_b: Any = InProcessBus(hub)
+        else:
+            from emulator.transport.mqtt import MqttBus
+
+            bus_a, bus_b = MqttBus(self.broker_url), MqttBus(self.broker_url)
+        self.emulator = Emulator(self.config, bus_a, self.clock, KeyStore(pki), self.state)
         self._task = asyncio.create_task(self.emulator.run(self._stop))
         await asyncio.wait_for(self.emulator.ready.wait(), 30)
         keys = KeyStore(pki)
         add_device_public_keys(keys, self.config, range(1))
         self.headend = HeadEnd(
-            InProcessBus(hub),
+            bus_b,
             keys,
             parties=parties_from_store(keys),
             counters=MemoryCounterStore(first=1000),
