@@ -178,9 +178,15 @@ class Site:
 
     # ------------------------------------------------------------------- state
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, only: set[str] | None = None) -> dict[str, Any]:
+        """The site's state; ``only`` limits ``devices`` to those types (the others are
+        unchanged since they were last saved)."""
         return {
-            "devices": {d.device_type.value: d.to_dict() for d in self.devices},
+            "devices": {
+                d.device_type.value: d.to_dict()
+                for d in self.devices
+                if only is None or d.device_type.value in only
+            },
             "cuts_applied": self._cuts_applied,
             "pending_restores": [t.isoformat() for t in self._pending_restores],
         }

@@ -78,6 +78,7 @@ class Emulator:
         self._outbox = asyncio.Event()
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self._fresh: set[int] = set()
 
     # ------------------------------------------------------------------- sites
 
@@ -114,6 +115,7 @@ class Emulator:
             self.metrics.inc("sites_loaded")
         else:
             self.metrics.inc("sites_created")
+            self._fresh.add(index)  # its first save stores every device
         self.sites[index] = site
         while len(self.sites) > self.cache_size:
             self.sites.popitem(last=False)  # already persisted
@@ -139,11 +141,28 @@ class Emulator:
         return BusMessage(site_id, eui_hex(origin).upper(), channel, b"").topic
 
     def _commit(
-        self, index: int, site: Site, outs: list[Outbound], now: datetime, schedule: bool = True
+        self,
+        index: int,
+        site: Site,
+        outs: list[Outbound],
+        now: datetime,
+        schedule: bool = True,
+        dirty: set[str] | None = None,
     ) -> None:
+        """Persist (``dirty`` device types only, when given) and queue ``outs``."""
         cfg = self.config.site_config(index)
-        rows = [(self._topic_for(cfg.site_id, o, site.chf.eui), o.frame) for o in outs]
-        self.store.commit(cfg.site_id, site.to_dict(), rows, time.time())
+        if index in self._fresh:
+            self._fresh.discard(index)
+            dirty = None
+        rows = []
+        for o in outs:
+            topic = self._topic_for(cfg.site_id, o, site.chf.eui)
+            rows.append((topic, o.frame))
+            if dirty is not None:  # whoever sent a frame changed (counters at least)
+                sender = site.device(bytes.fromhex(topic.split("/")[2]))
+                if sender is not None:
+                    dirty.add(sender.device_type.value)
+        self.store.commit(cfg.site_id, site.to_dict(dirty), rows, time.time())
         for o in outs:
             self.metrics.inc(f"out.{o.kind.value}")
         if rows:
@@ -173,7 +192,13 @@ class Emulator:
         target = site.device(eui)
         if target is not None and target.last_rejection is not None:
             self.metrics.inc(f"rejected.{target.last_rejection.check.value}")
-        self._commit(index, site, outs, now)
+        # The command changed its target, and the CHF routes (queues, tunnels) for the
+        # HAN. Other devices only caught up on time-driven state, which a restart
+        # recomputes identically from their saved state.
+        dirty = {"CHF"} | ({target.device_type.value} if target is not None else set())
+        if site.gsme is not None and target is site.gpf:
+            dirty.add("GSME")  # a read may have run a GSME wake-up first
+        self._commit(index, site, outs, now, dirty=dirty)
         self.metrics.latency.observe(time.perf_counter() - t0)
         return len(outs)
 

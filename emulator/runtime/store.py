@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS sites (
     state TEXT NOT NULL,
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS devices (
+    site TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (site, kind)
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
@@ -66,9 +72,17 @@ class StateStore:
     # ------------------------------------------------------------------- sites
 
     def load_site(self, site: str) -> dict[str, Any] | None:
+        """The site's saved state: its own fields plus ``devices`` by type."""
         with self._lock:
             row = self._db.execute("SELECT state FROM sites WHERE site = ?", (site,)).fetchone()
-        return None if row is None else json.loads(row[0])
+            devs = self._db.execute(
+                "SELECT kind, state FROM devices WHERE site = ?", (site,)
+            ).fetchall()
+        if row is None:
+            return None
+        state: dict[str, Any] = json.loads(row[0])
+        state["devices"] = {k: json.loads(v) for k, v in devs}
+        return state
 
     def site_ids(self) -> list[str]:
         with self._lock:
@@ -81,18 +95,29 @@ class StateStore:
         outbound: Iterable[tuple[str, bytes]] = (),
         now: float = 0.0,
     ) -> list[int]:
-        """Store a site's state (None: unchanged) and queue frames, atomically."""
+        """Store a site's state (None: unchanged) and queue frames, atomically.
+
+        ``state["devices"]`` may hold only the devices that changed; the others keep
+        their stored rows.
+        """
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 if state is not None:
+                    own = {k: v for k, v in state.items() if k != "devices"}
                     cur.execute(
                         "INSERT INTO sites(site, state, updated) VALUES (?, ?, ?) "
                         "ON CONFLICT(site) DO UPDATE SET state = excluded.state, "
                         "updated = excluded.updated",
-                        (site, json.dumps(state, separators=(",", ":")), now),
+                        (site, json.dumps(own, separators=(",", ":")), now),
                     )
+                    for kind, dev in state.get("devices", {}).items():
+                        cur.execute(
+                            "INSERT INTO devices(site, kind, state) VALUES (?, ?, ?) "
+                            "ON CONFLICT(site, kind) DO UPDATE SET state = excluded.state",
+                            (site, kind, json.dumps(dev, separators=(",", ":"))),
+                        )
                 ids = []
                 for topic, frame in outbound:
                     cur.execute("INSERT INTO outbox(topic, frame) VALUES (?, ?)", (topic, frame))
