@@ -18,8 +18,21 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 def test_run_send_stats_and_clean_stop(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    from emulator.transport.broker import free_port
+
+    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "run", "--state", str(state), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "run",
+            "--state",
+            str(state),
+            "--quiet",
+            "--metrics-port",
+            str(port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -44,6 +57,12 @@ def test_run_send_stats_and_clean_stop(tmp_path: Path) -> None:
         r = _cli("stats", "--state", str(state), "--json")
         counters = json.loads(r.stdout)[0]["counters"]
         assert counters["commands"] == 3 and counters["out.response"] == 3
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        assert "gbcs_commands_total 3" in text
+        assert "gbcs_command_latency_seconds_count 3" in text
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)

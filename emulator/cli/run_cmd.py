@@ -251,10 +251,7 @@ async def _serve_metrics(state: Path, port: int) -> asyncio.AbstractServer:
             await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
             m = Metrics()
             for s in read_stats(state):
-                for k, v in s.get("counters", {}).items():
-                    m.counters[k] += int(v)
-                for k, v in s.get("gauges", {}).items():
-                    m.gauges[k] = m.gauges.get(k, 0) + float(v)
+                m.merge(s)
             body = m.prometheus().encode()
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"

@@ -61,8 +61,29 @@ class Metrics:
             "uptime_s": round(time.time() - self.started, 3),
             "counters": dict(sorted(self.counters.items())),
             "gauges": dict(sorted(self.gauges.items())),
-            "latency": {"n": self.latency.n, "p50_s": p50, "p99_s": p99},
+            "latency": {
+                "n": self.latency.n,
+                "p50_s": p50,
+                "p99_s": p99,
+                "sum_s": self.latency.total,
+                "buckets": list(self.latency.counts),
+            },
         }
+
+    def merge(self, snapshot: dict[str, Any]) -> None:
+        """Add a worker's :meth:`to_dict` snapshot (counters, gauges, histogram)."""
+        for k, v in snapshot.get("counters", {}).items():
+            self.counters[k] += int(v)
+        for k, v in snapshot.get("gauges", {}).items():
+            self.gauges[k] = self.gauges.get(k, 0) + float(v)
+        lat = snapshot.get("latency", {})
+        buckets = lat.get("buckets")
+        if isinstance(buckets, list) and len(buckets) == len(self.latency.counts):
+            self.latency.counts = [
+                a + int(b) for a, b in zip(self.latency.counts, buckets, strict=True)
+            ]
+            self.latency.n += int(lat.get("n", 0))
+            self.latency.total += float(lat.get("sum_s", 0.0))
 
     def write(self, path: Path) -> None:
         """Atomically write the snapshot ``gbcs-emu stats`` reads."""

@@ -276,6 +276,10 @@ class Emulator:
                 await self._outbox.wait()
                 continue
             for e in entries:
+                if e.attempts:
+                    # tried before (a crash or a lost PUBACK): subscribers may see it twice;
+                    # the frame itself is identical, so its originator counter dedupes it
+                    self.metrics.inc("published.maybe_duplicate")
                 self.store.attempt(e.id)
                 try:
                     msg = BusMessage.from_topic(e.topic, e.frame)
