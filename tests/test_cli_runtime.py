@@ -70,3 +70,37 @@ def test_run_send_stats_and_clean_stop(tmp_path: Path) -> None:
     assert "state flushed" in out
     # the state outlives the process: the disconnect is still there after a restart
     assert (state / "state-0.db").exists()
+
+
+def test_run_over_tcp_and_send(tmp_path: Path) -> None:
+    from emulator.transport.broker import free_port
+
+    state, port = tmp_path / "state", free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "run",
+            "--state",
+            str(state),
+            "--quiet",
+            "--tcp",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (state / "stats-0.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        r = _cli("send", "--state", str(state), "--to", "00DB1234567890A0", "ECS42", "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout)["verified"] == "signature"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out

@@ -59,8 +59,10 @@ def stats_table(state: Path, info: dict[str, Any], rates: dict[str, float]) -> T
         v for s in stats for k, v in s.get("counters", {}).items() if k.startswith("rejected.")
     )
     connected = all(s.get("gauges", {}).get("broker_connected", 1) for s in stats)
+    sites = info.get("sites")
     t.add_row(
-        str(info.get("sites", "?")),
+        str(sites if sites is not None else "?"),
+        str(4 * sites) if isinstance(sites, int) else "?",
         str(len(stats)),
         f"{_sum(stats, 'sites_hydrated', True):.0f}",
         f"{_sum(stats, 'commands'):.0f}",
