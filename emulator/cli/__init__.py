@@ -30,4 +30,20 @@ main.add_command(storm_cmd)
 main.add_command(demo_cmd)
 main.add_command(send_cmd)
 
+
+
+def _load_plugins() -> None:
+    """Commands other packages register (``gbcs_emu.commands`` entry points, e.g. ``hil``);
+    a plugin that fails to load is skipped with a warning, never breaking the CLI."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="gbcs_emu.commands"):
+        try:
+            main.add_command(ep.load(), ep.name)
+        except Exception as e:  # a broken plugin must not break the CLI
+            click.echo(f"warning: command plugin {ep.name!r} not loaded: {e}", err=True)
+
+
+_load_plugins()
+
 __all__ = ["main"]

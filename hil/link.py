@@ -1,0 +1,325 @@
+"""A serial port as a :class:`~emulator.transport.base.Bus`.
+
+Ports are opened with ``serial.serial_for_url()`` (real ports, pty paths, ``socket://``,
+``rfc2217://``, ``loop://``) and driven with pyserial-asyncio-fast. Frames are cut out of
+the byte stream by a pluggable framing (:mod:`hil.framing`) whose decoder resynchronises
+after garbage; optional link faults (:mod:`hil.faults`) are applied to what is sent and
+what is received.
+
+A serial line carries one conversation, so topics are derived from the frames: on the
+*device* side (``hil serve``) every received frame is a command for the device its
+header names (``gbcs/<site>/<recipient>/in``) and every response/alert published is
+written to the line; on the *head-end* side (``hil drive``) received frames are
+responses or alerts by their CRA flag (``.../<originator>/out|alert``) and published
+commands are written. The emulator runtime and the head-end client then work over a
+serial port unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import serial
+
+from emulator.transport.base import Bus, BusError, BusMessage, Channel, topic_matches
+from gbcs.envelope import Cra, decode_envelope
+from gbcs.errors import GbcsDecodeError
+from keys.certs import eui_hex
+
+from .faults import LinkFaults
+from .framing import Framing
+
+__all__ = ["LinkStats", "SerialBus", "SerialSettings"]
+
+log = logging.getLogger("gbcs.hil")
+
+DEVICE_SIDE = "device"
+HEADEND_SIDE = "headend"
+
+
+@dataclass(slots=True)
+class SerialSettings:
+    """Port settings handed to ``serial_for_url``."""
+
+    baudrate: int = 115200
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    rtscts: bool = False
+    xonxoff: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "baudrate": self.baudrate,
+            "bytesize": self.bytesize,
+            "parity": self.parity,
+            "stopbits": self.stopbits,
+            "rtscts": self.rtscts,
+            "xonxoff": self.xonxoff,
+        }
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """What crossed the line (plus the decoder's own statistics)."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    undecodable: int = 0  # framed correctly but not a GBCS message
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "undecodable": self.undecodable,
+            **self.extra,
+        }
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, on_data: Callable[[bytes], None], on_lost: Callable[[], None]) -> None:
+        self.on_data = on_data
+        self.on_lost = on_lost
+
+    def data_received(self, data: bytes) -> None:
+        self.on_data(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.on_lost()
+
+
+class SerialBus(Bus):
+    """One serial line, framed, as a bus (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        framing: Framing,
+        *,
+        side: str = DEVICE_SIDE,
+        site: str | Callable[[bytes], str | None] = "site-0",
+        settings: SerialSettings | None = None,
+        faults_out: LinkFaults | None = None,
+        faults_in: LinkFaults | None = None,
+        on_frame: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        if side not in (DEVICE_SIDE, HEADEND_SIDE):
+            raise ValueError("side must be 'device' or 'headend'")
+        self.url = url
+        self.framing = framing
+        self.decoder = framing.decoder()
+        self.side = side
+        self._site = site
+        self.settings = settings or SerialSettings()
+        self.faults_out = faults_out
+        self.faults_in = faults_in
+        self.on_frame = on_frame  # capture hook: ("in" | "out", frame)
+        self.stats = LinkStats()
+        self._patterns: list[str] = []
+        self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
+        self._transport: asyncio.Transport | None = None
+        self._serial: serial.SerialBase | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._write_lock = asyncio.Lock()
+        self._release = 0.0  # loop time the last faulted input chunk is decoded at
+
+    # ---------------------------------------------------------------- open/close
+
+    async def start(self) -> None:
+        if self._transport is not None or self._serial is not None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            probe = serial.serial_for_url(self.url, do_not_open=True, **self.settings.kwargs())
+        except (serial.SerialException, ValueError) as e:
+            raise BusError(f"cannot open {self.url}: {e}") from None
+        uses_fd = not type(probe).__module__.startswith(("serial.urlhandler.protocol_loop",))
+        try:
+            if uses_fd:
+                import serial_asyncio_fast
+
+                self._transport, _ = await serial_asyncio_fast.create_serial_connection(
+                    loop,
+                    lambda: _Protocol(self._received, self._lost),
+                    self.url,
+                    **self.settings.kwargs(),
+                )
+            else:  # loop:// and other handlers without a file descriptor: poll in a thread
+                self._serial = serial.serial_for_url(
+                    self.url, timeout=0.05, **self.settings.kwargs()
+                )
+                self._tasks.append(asyncio.create_task(self._poll()))
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise BusError(f"cannot open {self.url}: {e}") from None
+        self._tasks.append(asyncio.create_task(self._flusher()))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self._transport is not None:
+            self._transport.close()
+        if self._serial is not None:
+            self._serial.close()
+        self._queue.put_nowait(None)
+
+    def _lost(self) -> None:
+        if not self._closed:
+            log.warning("serial link %s closed", self.url)
+            self._queue.put_nowait(None)
+
+    async def _poll(self) -> None:
+        assert self._serial is not None
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            data = await loop.run_in_executor(None, self._serial.read, 4096)
+            if data:
+                self._received(data)
+
+    async def _flusher(self) -> None:
+        while not self._closed:
+            deadline = self.decoder.next_deadline()
+            delay = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+            await asyncio.sleep(delay)
+            for frame in self.decoder.flush(time.monotonic()):
+                self._deliver(frame)
+
+    # ------------------------------------------------------------------- input
+
+    def _received(self, data: bytes) -> None:
+        self.stats.bytes_in += len(data)
+        if self.faults_in is None:
+            self._decode(data)
+            return
+        # A line is first-in first-out: a delayed chunk holds back the ones behind it.
+        loop = asyncio.get_running_loop()
+        for delay, chunk in self.faults_in.apply(data):
+            self._release = max(self._release, loop.time()) + delay
+            loop.call_at(self._release, self._decode, chunk)
+
+    def _decode(self, chunk: bytes) -> None:
+        for frame in self.decoder.feed(chunk, time.monotonic()):
+            self._deliver(frame)
+
+    def _deliver(self, frame: bytes) -> None:
+        try:
+            header = decode_envelope(frame).header
+        except GbcsDecodeError:
+            self.stats.undecodable += 1
+            return
+        self.stats.frames_in += 1
+        if self.on_frame is not None:
+            self.on_frame("in", frame)
+        if self.side == DEVICE_SIDE:
+            eui, channel = header.recipient, Channel.IN
+        else:
+            eui = header.originator
+            channel = Channel.ALERT if header.cra is Cra.ALERT else Channel.OUT
+        site = self._site(eui) if callable(self._site) else self._site
+        if site is None:
+            return
+        msg = BusMessage(site, eui_hex(eui).upper(), channel, frame)
+        if any(topic_matches(p, msg.topic) for p in self._patterns):
+            self._queue.put_nowait(msg)
+
+    async def subscribe(self, pattern: str) -> None:
+        self._patterns.append(pattern)
+
+    async def messages(self) -> AsyncIterator[BusMessage]:  # type: ignore[override]
+        while True:
+            m = await self._queue.get()
+            if m is None:
+                return
+            yield m
+
+    # ------------------------------------------------------------------ output
+
+    async def publish(self, message: BusMessage) -> None:
+        outgoing = Channel.IN if self.side == HEADEND_SIDE else None
+        if outgoing is not None and message.channel is not outgoing:
+            return  # a head-end only writes commands
+        if self.side == DEVICE_SIDE and message.channel is Channel.IN:
+            return  # a device only writes responses and alerts
+        if message.frame.startswith(b"{"):
+            return  # AD1 records are for the DCC side, not a GBCS frame on this line
+        await self.write_frame(message.frame)
+
+    async def write_frame(self, frame: bytes) -> None:
+        """Frame and write one GBCS message (faults applied when configured)."""
+        if self._closed or (self._transport is None and self._serial is None):
+            raise BusError(f"serial link {self.url} is not open")
+        data = self.framing.encode(frame)
+        chunks = [(0.0, data)] if self.faults_out is None else self.faults_out.apply(data)
+        async with self._write_lock:
+            if self.on_frame is not None:
+                self.on_frame("out", frame)
+            self.stats.frames_out += 1
+            for delay, chunk in chunks:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self.stats.bytes_out += len(chunk)
+                if self._transport is not None and chunk:
+                    ser = getattr(self._transport, "serial", None)
+                    if ser is not None:
+                        await self._write_fd(ser.fileno(), chunk)
+                    else:  # socket:// ports get a plain asyncio transport
+                        self._transport.write(chunk)
+                elif self._serial is not None:
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, self._serial.write, chunk
+                    )
+
+    async def _write_fd(self, fd: int, data: bytes) -> None:
+        """Write straight to the port's descriptor, waiting while it is full.
+
+        pyserial-asyncio-fast 0.16's own write buffering can call its write-ready
+        callback with an empty buffer and log an assertion error under load; writing
+        ourselves (one frame at a time, under the write lock) avoids that path.
+        """
+        loop = asyncio.get_running_loop()
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                ready: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(fd, _wake, ready)
+                try:
+                    await ready
+                finally:
+                    loop.remove_writer(fd)
+                continue
+            view = view[n:]
+
+    def report(self) -> dict[str, Any]:
+        """Link and decoder statistics together."""
+        out = self.stats.to_dict()
+        out["decoder"] = self.decoder.stats.to_dict()
+        if self.faults_out is not None:
+            out["faults_out"] = self.faults_out.to_dict()
+        if self.faults_in is not None:
+            out["faults_in"] = self.faults_in.to_dict()
+        return out

@@ -1,0 +1,256 @@
+"""HIL over pty pairs: `hil serve` in one process, `hil drive` on the other end.
+
+A pair of linked serial ports comes from socat where installed, else from two
+``os.openpty()`` pairs whose masters this test relays to each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "examples" / "bench.toml"
+
+
+@contextmanager
+def linked_ports(tmp: Path) -> Iterator[tuple[str, str]]:
+    """Two serial port paths wired to each other."""
+    socat = shutil.which("socat")
+    if socat:
+        a, b = tmp / "ttyA", tmp / "ttyB"
+        proc = subprocess.Popen(
+            [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not (a.exists() and b.exists()):
+            assert time.monotonic() < deadline, "socat did not create the ptys"
+            time.sleep(0.05)
+        try:
+            yield str(a), str(b)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        return
+    m1, s1 = os.openpty()
+    m2, s2 = os.openpty()
+    stop = threading.Event()
+
+    def relay() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([m1, m2], [], [], 0.1)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue
+                os.write(m2 if fd == m1 else m1, data)
+
+    t = threading.Thread(target=relay, daemon=True)
+    t.start()
+    try:
+        yield os.ttyname(s1), os.ttyname(s2)
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for fd in (m1, s1, m2, s2):
+            os.close(fd)
+
+
+def _hil(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hil", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@contextmanager
+def served(port: str, state: Path, framing: str) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hil",
+            "serve",
+            "--port",
+            port,
+            "--device",
+            "site",
+            "--state",
+            str(state),
+            "--framing",
+            framing,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (state / "hil-ready").exists():
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "hil serve did not start"
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("framing", ["binary", "gfi", "raw"])
+def test_drive_the_bench_against_served_site(tmp_path: Path, framing: str) -> None:
+    state = tmp_path / "state"
+    junit, pcap = tmp_path / "bench.xml", tmp_path / "bench.pcap"
+    with linked_ports(tmp_path) as (a, b), served(a, state, framing):
+        res = _hil(
+            "drive",
+            "--port",
+            b,
+            "--framing",
+            framing,
+            "--script",
+            str(BENCH),
+            "--state",
+            str(state),
+            "--junit",
+            str(junit),
+            "--pcap",
+            str(pcap),
+            "--json",
+        )
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads(res.stdout)
+    assert report["passed"], report
+    names = [s["name"] for s in report["steps"]]
+    assert len(names) == 9
+    verified = {s["verified"] for s in report["steps"]}
+    assert {"signature", "mac"} <= verified
+    suite = ET.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures")) == ("9", "0")
+    data = pcap.read_bytes()
+    assert data[:4] == bytes.fromhex("d4c3b2a1")  # pcap, little-endian
+    assert report["link"]["frames_out"] == report["link"]["frames_in"] >= 9
+    if shutil.which("tshark"):
+        out = subprocess.run(
+            ["tshark", "-r", str(pcap)], capture_output=True, text=True, timeout=120
+        ).stdout
+        assert out.count("\n") >= 18  # every command and response dissected
+
+
+def test_drive_reports_failures_and_exits_nonzero(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    bench = tmp_path / "wrong.toml"
+    bench.write_text(
+        BENCH.read_text().replace('supply_state = "connected"', 'supply_state = "armed"', 1)
+    )
+    with linked_ports(tmp_path) as (a, b), served(a, state, "binary"):
+        res = _hil("drive", "--port", b, "--script", str(bench), "--state", str(state), "--json")
+    assert res.returncode == 1
+    steps = json.loads(res.stdout)["steps"]
+    failed = [s for s in steps if not s["passed"]]
+    assert [s["name"] for s in failed] == ["supply state before"]
+    assert "expected 'armed'" in failed[0]["detail"]
+
+
+def test_bad_port_and_script_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "pki").mkdir()
+    res = _hil(
+        "drive", "--port", "/dev/does-not-exist", "--script", str(BENCH), "--state", str(tmp_path)
+    )
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "cannot open" in res.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[step]]\nname = 'x'\n")
+    res = _hil("drive", "--port", "loop://", "--script", str(bad), "--state", str(tmp_path))
+    assert res.returncode != 0 and "use_case or wait_alert" in res.stderr
+
+
+DIFF_BENCH = """
+[bench]
+timeout = 10
+retries = 1
+ignore = ["active_import", "reactive_import"]
+
+[[step]]
+name = "supply state"
+use_case = "ECS45"
+to = "00DB1234567890A0"
+expect = { ok = true }
+
+[[step]]
+name = "max demand window"
+use_case = "ECS18b"
+to = "00DB1234567890A0"
+expect = { ok = true }
+
+[[step]]
+name = "gas via the GPF"
+use_case = "GCS13a"
+to = "00DB1234567890A3"
+expect = { ok = true }
+"""
+
+
+@contextmanager
+def served_with(port: str, state: Path, config: Path | None) -> Iterator[None]:
+    args = [sys.executable, "-m", "hil", "serve", "--port", port, "--state", str(state)]
+    if config is not None:
+        args += ["--config", str(config)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (state / "hil-ready").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("deviate", [False, True])
+def test_diff_reports_exactly_the_deliberate_deviation(tmp_path: Path, deviate: bool) -> None:
+    bench = tmp_path / "diff.toml"
+    bench.write_text(DIFF_BENCH)
+    config = None
+    if deviate:  # the "meter" on the port keeps another max-demand window
+        config = tmp_path / "meter.toml"
+        config.write_text('[esme]\nmd_window_start = "15:00:00.00"\n')
+    state = tmp_path / "state"
+    with linked_ports(tmp_path) as (a, b), served_with(a, state, config):
+        res = _hil("diff", "--port", b, "--script", str(bench), "--state", str(state), "--json")
+    diffs = json.loads(res.stdout)
+    if not deviate:
+        assert res.returncode == 0 and diffs == [], diffs
+        return
+    assert res.returncode == 1
+    assert {d["step"] for d in diffs} == {"max demand window"}, diffs
+    starts = [d for d in diffs if d["field"] == "window_start"]
+    assert starts == [
+        {
+            "step": "max demand window",
+            "field": "window_start",
+            "device": "15:00",
+            "emulator": "16:00",
+        }
+    ]
+    # the schedule the window comes from, and nothing else
+    assert {d["field"] for d in diffs} == {"window_start", "schedule"}, diffs
