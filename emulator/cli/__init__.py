@@ -31,7 +31,6 @@ main.add_command(demo_cmd)
 main.add_command(send_cmd)
 
 
-
 def _load_plugins() -> None:
     """Commands other packages register (``gbcs_emu.commands`` entry points, e.g. ``hil``);
     a plugin that fails to load is skipped with a warning, never breaking the CLI."""
