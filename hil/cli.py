@@ -44,6 +44,11 @@ def _faults(spec: str | None) -> LinkFaults | None:
 
 def _port_options(f: Any) -> Any:
     f = click.option("--faults", help="Link faults, e.g. corrupt=0.01,drop_byte=0.01.")(f)
+    f = click.option(
+        "--reliable",
+        is_flag=True,
+        help="Link-level acknowledgements and resends (both ends; binary framing advised).",
+    )(f)
     f = click.option("--baud", type=int, default=115200, show_default=True)(f)
     f = click.option("--framing", type=click.Choice(FRAMINGS), default="binary", show_default=True)(
         f
@@ -79,6 +84,7 @@ def serve_cmd(
     framing: str,
     baud: int,
     faults: str | None,
+    reliable: bool,
     device: str,
     config: Path | None,
     state: Path,
@@ -92,7 +98,9 @@ def serve_cmd(
     state.mkdir(parents=True, exist_ok=True)
     (state / "hil.json").write_text(json.dumps({"config": str(config) if config else None}))
     try:
-        asyncio.run(_serve(port, framing, baud, _faults(faults), device, cfg, state, duration))
+        asyncio.run(
+            _serve(port, framing, baud, _faults(faults), device, cfg, state, duration, reliable)
+        )
     except BusError as e:
         raise click.ClickException(str(e)) from None
 
@@ -106,6 +114,7 @@ async def _serve(
     cfg: FleetConfig,
     state: Path,
     duration: float | None,
+    reliable: bool = False,
 ) -> None:
     from emulator.runtime.clock import RealClock
     from emulator.runtime.server import Emulator
@@ -121,6 +130,8 @@ async def _serve(
         settings=SerialSettings(baud),
         site=lambda eui: site.site_id if eui in served else None,
         faults_out=faults,
+        faults_in=None if faults is None else LinkFaults.parse(str(faults)),
+        reliable=reliable,
     )
     emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state)
     stop = asyncio.Event()
@@ -162,6 +173,7 @@ def drive_cmd(
     framing: str,
     baud: int,
     faults: str | None,
+    reliable: bool,
     script: Path,
     state: Path | None,
     key_dirs: tuple[Path, ...],
@@ -177,7 +189,7 @@ def drive_cmd(
     keys = _keys(state, key_dirs)
     try:
         results, link = asyncio.run(
-            _drive(port, framing, baud, _faults(faults), scenario, keys, state, pcap)
+            _drive(port, framing, baud, _faults(faults), scenario, keys, state, pcap, reliable)
         )
     except BusError as e:
         raise click.ClickException(str(e)) from None
@@ -249,6 +261,7 @@ async def _drive(
     keys: KeyStore,
     state: Path | None,
     pcap: Path | None,
+    reliable: bool = False,
 ) -> tuple[list[Any], dict[str, Any]]:
     from emulator.headend.client import HeadEnd
     from emulator.headend.identity import CounterStore, parties_from_store
@@ -267,7 +280,9 @@ async def _drive(
         site=scenario.site,
         settings=SerialSettings(baud),
         faults_out=faults,
+        faults_in=None if faults is None else LinkFaults.parse(str(faults)),
         on_frame=capture,
+        reliable=reliable,
     )
     where = (state or Path(tempfile.gettempdir())) / "hil-headend-counters.sqlite"
     counters = CounterStore(where, first=int(time.time()))
@@ -306,6 +321,7 @@ def diff_cmd(
     framing: str,
     baud: int,
     faults: str | None,
+    reliable: bool,
     script: Path,
     state: Path,
     config: Path | None,
@@ -323,7 +339,7 @@ def diff_cmd(
     keys = _keys(state, ())
     try:
         device, _ = asyncio.run(
-            _drive(port, framing, baud, _faults(faults), scenario, keys, state, None)
+            _drive(port, framing, baud, _faults(faults), scenario, keys, state, None, reliable)
         )
     except BusError as e:
         raise click.ClickException(str(e)) from None
@@ -360,6 +376,7 @@ def bridge_cmd(
     framing: str,
     baud: int,
     faults: str | None,
+    reliable: bool,
     broker: str,
     site: str,
     euis: tuple[str, ...],
@@ -373,7 +390,18 @@ def bridge_cmd(
         raise click.BadParameter(str(e), param_hint="--eui") from None
     try:
         asyncio.run(
-            _bridge(port, framing, baud, _faults(faults), broker, site, devices, pcap, duration)
+            _bridge(
+                port,
+                framing,
+                baud,
+                _faults(faults),
+                broker,
+                site,
+                devices,
+                pcap,
+                duration,
+                reliable,
+            )
         )
     except BusError as e:
         raise click.ClickException(str(e)) from None
@@ -389,6 +417,7 @@ async def _bridge(
     devices: list[str],
     pcap: Path | None,
     duration: float | None,
+    reliable: bool = False,
 ) -> None:
     from emulator.transport.mqtt import MqttBus
 
@@ -403,6 +432,7 @@ async def _bridge(
         settings=SerialSettings(baud),
         faults_out=faults,
         on_frame=lambda d, f: records.append(PcapRecord(f, time.time(), d)),
+        reliable=reliable,
     )
     mqtt = MqttBus(broker, client_id=f"gbcs-bridge-{site}", persistent=True)
     await line.start()

@@ -41,6 +41,7 @@ __all__ = ["LinkStats", "SerialBus", "SerialSettings"]
 log = logging.getLogger("gbcs.hil")
 
 DEVICE_SIDE = "device"
+_DATA, _ACK = 0x01, 0x02
 HEADEND_SIDE = "headend"
 
 
@@ -119,6 +120,9 @@ class SerialBus(Bus):
         faults_out: LinkFaults | None = None,
         faults_in: LinkFaults | None = None,
         on_frame: Callable[[str, bytes], None] | None = None,
+        reliable: bool = False,
+        ack_timeout: float = 0.02,
+        max_tries: int = 500,
     ) -> None:
         if side not in (DEVICE_SIDE, HEADEND_SIDE):
             raise ValueError("side must be 'device' or 'headend'")
@@ -140,6 +144,13 @@ class SerialBus(Bus):
         self._closed = False
         self._write_lock = asyncio.Lock()
         self._release = 0.0  # loop time the last faulted input chunk is decoded at
+        # link-level ARQ (both ends must enable it): DATA = 01 seq(2) frame, ACK = 02 seq(2)
+        self.reliable = reliable
+        self.ack_timeout = ack_timeout
+        self.max_tries = max_tries
+        self._seq = 0
+        self._acks: dict[int, asyncio.Future[None]] = {}
+        self._seen: dict[int, None] = {}  # recent sequence numbers received (dedupe)
 
     # ---------------------------------------------------------------- open/close
 
@@ -222,7 +233,30 @@ class SerialBus(Bus):
 
     def _decode(self, chunk: bytes) -> None:
         for frame in self.decoder.feed(chunk, time.monotonic()):
-            self._deliver(frame)
+            if self.reliable:
+                self._unwrap(frame)
+            else:
+                self._deliver(frame)
+
+    def _unwrap(self, unit: bytes) -> None:
+        """Link ARQ: ACKs resolve the sender's wait; DATA is acknowledged, deduplicated."""
+        if len(unit) < 3 or unit[0] not in (_DATA, _ACK):
+            self.stats.undecodable += 1
+            return
+        seq = int.from_bytes(unit[1:3], "big")
+        if unit[0] == _ACK:
+            fut = self._acks.get(seq)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+            return
+        asyncio.get_running_loop().create_task(self._send_units([bytes((_ACK,)) + unit[1:3]]))
+        if seq in self._seen:
+            self.stats.extra["link_duplicates"] = self.stats.extra.get("link_duplicates", 0) + 1
+            return
+        self._seen[seq] = None
+        if len(self._seen) > 1024:
+            self._seen.pop(next(iter(self._seen)))
+        self._deliver(unit[3:])
 
     def _deliver(self, frame: bytes) -> None:
         try:
@@ -268,15 +302,48 @@ class SerialBus(Bus):
         await self.write_frame(message.frame)
 
     async def write_frame(self, frame: bytes) -> None:
-        """Frame and write one GBCS message (faults applied when configured)."""
+        """Frame and write one GBCS message (faults applied when configured).
+
+        With ``reliable`` the frame is resent until the other end acknowledges it (up to
+        ``max_tries``; then it is counted lost and the head-end's own retry takes over).
+        """
         if self._closed or (self._transport is None and self._serial is None):
             raise BusError(f"serial link {self.url} is not open")
-        data = self.framing.encode(frame)
+        if self.on_frame is not None:
+            self.on_frame("out", frame)
+        self.stats.frames_out += 1
+        if not self.reliable:
+            await self._send_units([frame])
+            return
+        self._seq = (self._seq + 1) & 0xFFFF
+        seq = self._seq
+        unit = bytes((_DATA,)) + seq.to_bytes(2, "big") + frame
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._acks[seq] = fut
+        try:
+            for attempt in range(self.max_tries):
+                if attempt:
+                    self.stats.extra["link_retransmits"] = (
+                        self.stats.extra.get("link_retransmits", 0) + 1
+                    )
+                await self._send_units([unit])
+                try:
+                    await asyncio.wait_for(asyncio.shield(fut), self.ack_timeout)
+                    return
+                except TimeoutError:
+                    continue
+            self.stats.extra["link_lost"] = self.stats.extra.get("link_lost", 0) + 1
+        finally:
+            self._acks.pop(seq, None)
+
+    async def _send_units(self, units: list[bytes]) -> None:
+        """Encode and write link units (GBCS frames, or ARQ units), faults applied."""
+        for unit in units:
+            await self._write_encoded(self.framing.encode(unit))
+
+    async def _write_encoded(self, data: bytes) -> None:
         chunks = [(0.0, data)] if self.faults_out is None else self.faults_out.apply(data)
         async with self._write_lock:
-            if self.on_frame is not None:
-                self.on_frame("out", frame)
-            self.stats.frames_out += 1
             for delay, chunk in chunks:
                 if delay > 0:
                     await asyncio.sleep(delay)

@@ -254,3 +254,86 @@ def test_diff_reports_exactly_the_deliberate_deviation(tmp_path: Path, deviate: 
     ]
     # the schedule the window comes from, and nothing else
     assert {d["field"] for d in diffs} == {"window_start", "schedule"}, diffs
+
+
+FAULT_BENCH = """
+[bench]
+timeout = 10
+retries = 3
+
+[[step]]
+name = "supply state"
+use_case = "ECS45"
+to = "00DB1234567890A0"
+expect = { ok = true }
+
+[[step]]
+name = "open the load switch (signed)"
+use_case = "ECS43"
+to = "00DB1234567890A0"
+expect = { ok = true }
+
+[[step]]
+name = "supply state after"
+use_case = "ECS45"
+to = "00DB1234567890A0"
+expect = { ok = true, values = { supply_state = "disconnected" } }
+"""
+
+
+def test_session_completes_over_a_lossy_link(tmp_path: Path) -> None:
+    """1 % corrupted and 1 % dropped bytes in both directions: link-level resends get every
+    frame through intact (each response verified), and the statistics show the faults."""
+    bench = tmp_path / "faults.toml"
+    bench.write_text(FAULT_BENCH)
+    state = tmp_path / "state"
+    faults = ["--faults", "corrupt=0.01,drop_byte=0.01,seed=11", "--reliable"]
+    with linked_ports(tmp_path) as (a, b):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hil",
+                "serve",
+                "--port",
+                a,
+                "--state",
+                str(state),
+                "--faults",
+                "corrupt=0.01,drop_byte=0.01,seed=12",
+                "--reliable",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not (state / "hil-ready").exists():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            res = _hil(
+                "drive",
+                "--port",
+                b,
+                "--script",
+                str(bench),
+                "--state",
+                str(state),
+                "--json",
+                *faults,
+                timeout=240,
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads(res.stdout)
+    assert report["passed"]
+    assert all(s["verified"] in ("mac", "signature") for s in report["steps"])
+    link = report["link"]
+    assert link["decoder"]["crc_errors"] > 0 and link["link_retransmits"] > 0
+    assert link["faults_out"]["stats"]["corrupted"] > 0
+    assert link["faults_out"]["stats"]["dropped_bytes"] > 0
+    served_stats = json.loads((state / "link-stats.json").read_text())
+    assert served_stats["decoder"]["crc_errors"] > 0
