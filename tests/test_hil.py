@@ -337,3 +337,20 @@ def test_session_completes_over_a_lossy_link(tmp_path: Path) -> None:
     assert link["faults_out"]["stats"]["dropped_bytes"] > 0
     served_stats = json.loads((state / "link-stats.json").read_text())
     assert served_stats["decoder"]["crc_errors"] > 0
+
+
+def test_sleepy_gsme_over_the_link(tmp_path: Path) -> None:
+    """A GSME command waits at the CHF until the GSME's wake-up, then comes back."""
+    config = tmp_path / "site.toml"
+    config.write_text("[gsme]\nwake_interval_seconds = 2\n")
+    bench = tmp_path / "gsme.toml"
+    bench.write_text(
+        '[bench]\ntimeout = 15\nretries = 0\n\n[[step]]\nname = "gas from the GSME"\n'
+        'use_case = "GCS13a"\nto = "00DB1234567890A1"\nexpect = { ok = true }\n'
+    )
+    state = tmp_path / "state"
+    with linked_ports(tmp_path) as (a, b), served_with(a, state, config):
+        res = _hil("drive", "--port", b, "--script", str(bench), "--state", str(state), "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    step = json.loads(res.stdout)["steps"][0]
+    assert step["passed"] and step["verified"] == "mac" and step["attempts"] == 1
