@@ -354,3 +354,55 @@ def test_sleepy_gsme_over_the_link(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     step = json.loads(res.stdout)["steps"][0]
     assert step["passed"] and step["verified"] == "mac" and step["attempts"] == 1
+
+
+@pytest.mark.asyncio
+async def test_bridge_joins_a_serial_device_to_the_mqtt_topics(tmp_path: Path) -> None:
+    """A device on a serial port (here `hil serve`) answers a head-end on MQTT."""
+    import asyncio
+
+    from emulator.headend.client import HeadEnd
+    from emulator.headend.identity import MemoryCounterStore, parties_from_store
+    from emulator.runtime.config import load_config
+    from emulator.runtime.pki import add_device_public_keys
+    from emulator.transport.mqtt import MqttBus
+    from keys.store import KeyStore
+    from tests.brokers import running_broker
+
+    state = tmp_path / "state"
+    async with running_broker() as broker:
+        with linked_ports(tmp_path) as (a, b), served_with(a, state, None):
+            bridge = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "hil",
+                "bridge",
+                "--port",
+                b,
+                "--broker",
+                broker.url,
+                "--eui",
+                "00DB1234567890A0",
+                "--duration",
+                "60",
+                cwd=ROOT,
+            )
+            try:
+                await asyncio.sleep(2.0)  # the bridge subscribes to the device's topic
+                keys = KeyStore(state / "pki")
+                add_device_public_keys(keys, load_config(None), range(1))
+                he = HeadEnd(
+                    MqttBus(broker.url),
+                    keys,
+                    parties=parties_from_store(keys),
+                    counters=MemoryCounterStore(first=5000),
+                )
+                async with he:
+                    reply = await he.request(
+                        "site-0", bytes.fromhex("00DB1234567890A0"), "ECS45", timeout=30
+                    )
+            finally:
+                bridge.terminate()
+                await bridge.wait()
+    assert reply.verified == "mac"
+    assert reply.values["supply_state"] == "connected"
