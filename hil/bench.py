@@ -17,6 +17,14 @@ remote party and what to expect::
     expect = { ok = true, values = { supply_state = "connected" } }
 
     [[step]]
+    name = "the Supplier may not reset max demand"
+    use_case = "ECS57"
+    to = "00DB1234567890A0"
+    as = "supplier"
+    timeout = 3                           # this step's own timeout
+    expect = { refused = true }           # no response is the pass condition
+
+    [[step]]
     name = "power restored"
     wait_alert = { code = "0x8F36", within = 10 }   # an alert instead of a command
 
@@ -54,6 +62,7 @@ class Step:
     expect: dict[str, Any]
     wait_alert: dict[str, Any] | None
     target_type: str | None
+    timeout: float | None = None  # overrides [bench] timeout for this step
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,7 @@ def load_scenario(path: Path) -> Scenario:
                 dict(raw.get("expect", {})),
                 wait,
                 raw.get("target_type"),
+                None if raw.get("timeout") is None else float(raw["timeout"]),
             )
         )
     if not steps:
@@ -162,6 +172,10 @@ async def run_scenario(
             out.append(await _wait_alert(step, alerts, t0))
             continue
         assert step.use_case is not None and step.to is not None
+        timeout = step.timeout or scenario.timeout
+        if step.expect.get("refused"):
+            out.append(await _refused(step, headend, scenario.site, timeout, t0))
+            continue
         attempts = 0
         result: StepResult | None = None
         while attempts <= scenario.retries:
@@ -172,7 +186,7 @@ async def run_scenario(
                     step.to,
                     step.use_case,
                     as_role=step.as_role,
-                    timeout=scenario.timeout,
+                    timeout=timeout,
                     target_type=step.target_type,
                     **step.args,
                 )
@@ -202,6 +216,35 @@ async def run_scenario(
             )
         out.append(result)
     return out
+
+
+async def _refused(
+    step: Step, headend: HeadEnd, site: str, timeout: float, t0: float
+) -> StepResult:
+    """A command the device must refuse: no response within the step's timeout."""
+    assert step.use_case is not None and step.to is not None
+    try:
+        reply = await headend.request(
+            site,
+            step.to,
+            step.use_case,
+            as_role=step.as_role,
+            timeout=timeout,
+            target_type=step.target_type,
+            **step.args,
+        )
+    except TimeoutError:
+        return StepResult(step, True, "refused (no response)", time.monotonic() - t0)
+    except HeadEndError as e:
+        return StepResult(step, False, str(e), time.monotonic() - t0)
+    return StepResult(
+        step,
+        False,
+        "answered, expected a refusal",
+        time.monotonic() - t0,
+        dict(reply.values),
+        reply.verified,
+    )
 
 
 async def _wait_alert(step: Step, alerts: AlertStream, t0: float) -> StepResult:

@@ -140,11 +140,11 @@ def test_drive_the_bench_against_served_site(tmp_path: Path, framing: str) -> No
     report = json.loads(res.stdout)
     assert report["passed"], report
     names = [s["name"] for s in report["steps"]]
-    assert len(names) == 9
+    assert len(names) == 11
     verified = {s["verified"] for s in report["steps"]}
     assert {"signature", "mac"} <= verified
     suite = ET.parse(junit).getroot()
-    assert (suite.get("tests"), suite.get("failures")) == ("9", "0")
+    assert (suite.get("tests"), suite.get("failures")) == ("11", "0")
     data = pcap.read_bytes()
     assert data[:4] == bytes.fromhex("d4c3b2a1")  # pcap, little-endian
     assert report["link"]["frames_out"] == report["link"]["frames_in"] >= 9
