@@ -33,6 +33,21 @@ from .framing import FRAMINGS, get_framing
 DEVICE_CHOICES = ("esme", "gsme", "gpf", "chf", "site")
 
 
+def _settings(baud: int) -> Any:
+    """Port settings from this command's options (baud is passed explicitly)."""
+    from .link import SerialSettings
+
+    params = click.get_current_context().params
+    flow = params.get("flow", "none")
+    return SerialSettings(
+        baudrate=baud,
+        parity=str(params.get("parity", "N")),
+        stopbits=float(params.get("stopbits", "1")),
+        rtscts=flow == "rtscts",
+        xonxoff=flow == "xonxoff",
+    )
+
+
 def _faults(spec: str | None) -> LinkFaults | None:
     if not spec:
         return None
@@ -50,6 +65,19 @@ def _port_options(f: Any) -> Any:
         help="Link-level acknowledgements and resends (both ends; binary framing advised).",
     )(f)
     f = click.option("--baud", type=int, default=115200, show_default=True)(f)
+    f = click.option(
+        "--parity", type=click.Choice(["N", "E", "O", "M", "S"]), default="N", show_default=True
+    )(f)
+    f = click.option(
+        "--stopbits", type=click.Choice(["1", "1.5", "2"]), default="1", show_default=True
+    )(f)
+    f = click.option(
+        "--flow",
+        type=click.Choice(["none", "rtscts", "xonxoff"]),
+        default="none",
+        show_default=True,
+        help="Flow control.",
+    )(f)
     f = click.option("--framing", type=click.Choice(FRAMINGS), default="binary", show_default=True)(
         f
     )
@@ -89,6 +117,7 @@ def serve_cmd(
     config: Path | None,
     state: Path,
     duration: float | None,
+    **port_options: Any,
 ) -> None:
     """Put an emulated device (or a whole site, routed by recipient EUI) on a port."""
     try:
@@ -99,7 +128,17 @@ def serve_cmd(
     (state / "hil.json").write_text(json.dumps({"config": str(config) if config else None}))
     try:
         asyncio.run(
-            _serve(port, framing, baud, _faults(faults), device, cfg, state, duration, reliable)
+            _serve(
+                port,
+                framing,
+                _settings(baud),
+                _faults(faults),
+                device,
+                cfg,
+                state,
+                duration,
+                reliable,
+            )
         )
     except BusError as e:
         raise click.ClickException(str(e)) from None
@@ -108,7 +147,7 @@ def serve_cmd(
 async def _serve(
     port: str,
     framing: str,
-    baud: int,
+    settings: Any,
     faults: LinkFaults | None,
     device: str,
     cfg: FleetConfig,
@@ -119,7 +158,7 @@ async def _serve(
     from emulator.runtime.clock import RealClock
     from emulator.runtime.server import Emulator
 
-    from .link import DEVICE_SIDE, SerialBus, SerialSettings
+    from .link import DEVICE_SIDE, SerialBus
 
     site = cfg.site_config(0)
     served = set(site.euis.values()) if device == "site" else {site.eui(device.upper())}
@@ -127,7 +166,7 @@ async def _serve(
         port,
         get_framing(framing),
         side=DEVICE_SIDE,
-        settings=SerialSettings(baud),
+        settings=settings,
         site=lambda eui: site.site_id if eui in served else None,
         faults_out=faults,
         faults_in=None if faults is None else LinkFaults.parse(str(faults)),
@@ -142,7 +181,12 @@ async def _serve(
     if duration is not None:
         loop.call_later(duration, stop.set)
     runner = asyncio.create_task(emulator.run(stop))
-    await emulator.ready.wait()
+    ready = asyncio.create_task(emulator.ready.wait())
+    await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if runner.done():  # the port could not be opened: surface its error
+        ready.cancel()
+        await runner
+        return
     (state / "hil-ready").write_text(str(time.time()))
     await runner
     (state / "link-stats.json").write_text(json.dumps(bus.report()))
@@ -180,6 +224,7 @@ def drive_cmd(
     junit: Path | None,
     pcap: Path | None,
     as_json: bool,
+    **port_options: Any,
 ) -> None:
     """Drive the device on a port through a bench scenario; report, JUnit XML, pcap."""
     try:
@@ -189,7 +234,17 @@ def drive_cmd(
     keys = _keys(state, key_dirs)
     try:
         results, link = asyncio.run(
-            _drive(port, framing, baud, _faults(faults), scenario, keys, state, pcap, reliable)
+            _drive(
+                port,
+                framing,
+                _settings(baud),
+                _faults(faults),
+                scenario,
+                keys,
+                state,
+                pcap,
+                reliable,
+            )
         )
     except BusError as e:
         raise click.ClickException(str(e)) from None
@@ -255,7 +310,7 @@ def _keys(state: Path | None, key_dirs: tuple[Path, ...]) -> KeyStore:
 async def _drive(
     port: str,
     framing: str,
-    baud: int,
+    settings: Any,
     faults: LinkFaults | None,
     scenario: Any,
     keys: KeyStore,
@@ -266,7 +321,7 @@ async def _drive(
     from emulator.headend.client import HeadEnd
     from emulator.headend.identity import CounterStore, parties_from_store
 
-    from .link import HEADEND_SIDE, SerialBus, SerialSettings
+    from .link import HEADEND_SIDE, SerialBus
 
     records: list[PcapRecord] = []
 
@@ -278,7 +333,7 @@ async def _drive(
         get_framing(framing),
         side=HEADEND_SIDE,
         site=scenario.site,
-        settings=SerialSettings(baud),
+        settings=settings,
         faults_out=faults,
         faults_in=None if faults is None else LinkFaults.parse(str(faults)),
         on_frame=capture,
@@ -326,6 +381,7 @@ def diff_cmd(
     state: Path,
     config: Path | None,
     as_json: bool,
+    **port_options: Any,
 ) -> None:
     """Run a bench scenario against the device on the port and against the emulator, and
     report where they differ, field by field."""
@@ -339,7 +395,17 @@ def diff_cmd(
     keys = _keys(state, ())
     try:
         device, _ = asyncio.run(
-            _drive(port, framing, baud, _faults(faults), scenario, keys, state, None, reliable)
+            _drive(
+                port,
+                framing,
+                _settings(baud),
+                _faults(faults),
+                scenario,
+                keys,
+                state,
+                None,
+                reliable,
+            )
         )
     except BusError as e:
         raise click.ClickException(str(e)) from None
@@ -382,6 +448,7 @@ def bridge_cmd(
     euis: tuple[str, ...],
     pcap: Path | None,
     duration: float | None,
+    **port_options: Any,
 ) -> None:
     """Pass frames between a real device on serial and the runtime's MQTT topics."""
     try:
@@ -393,7 +460,7 @@ def bridge_cmd(
             _bridge(
                 port,
                 framing,
-                baud,
+                _settings(baud),
                 _faults(faults),
                 broker,
                 site,
@@ -410,7 +477,7 @@ def bridge_cmd(
 async def _bridge(
     port: str,
     framing: str,
-    baud: int,
+    settings: Any,
     faults: LinkFaults | None,
     broker: str,
     site: str,
@@ -421,7 +488,7 @@ async def _bridge(
 ) -> None:
     from emulator.transport.mqtt import MqttBus
 
-    from .link import HEADEND_SIDE, SerialBus, SerialSettings
+    from .link import HEADEND_SIDE, SerialBus
 
     records: list[PcapRecord] = []
     line = SerialBus(
@@ -429,7 +496,7 @@ async def _bridge(
         get_framing(framing),
         side=HEADEND_SIDE,
         site=site,
-        settings=SerialSettings(baud),
+        settings=settings,
         faults_out=faults,
         on_frame=lambda d, f: records.append(PcapRecord(f, time.time(), d)),
         reliable=reliable,

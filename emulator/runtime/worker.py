@@ -17,7 +17,7 @@ from pathlib import Path
 
 from keys.store import KeyStore
 
-from ..transport.base import Bus
+from ..transport.base import Bus, BusError
 from .clock import Clock, parse_clock
 from .config import load_config
 from .pki import ensure_pki
@@ -94,8 +94,11 @@ async def serve(opts: WorkerOptions, stop: asyncio.Event | None = None) -> None:
         await emulator.run(stop)
         return
     runner = asyncio.create_task(emulator.run(stop))
-    await emulator.ready.wait()
-    emulator.power_cut(range(emulator.config.sites), opts.storm_seconds)
+    ready = asyncio.create_task(emulator.ready.wait())
+    await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if not runner.done():
+        emulator.power_cut(range(emulator.config.sites), opts.storm_seconds)
+    ready.cancel()
     await runner
 
 
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(serve(opts))
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, BusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
