@@ -83,6 +83,7 @@ class StepResult:
     values: dict[str, Any] = field(default_factory=dict)
     verified: str = "-"
     attempts: int = 1
+    message: Any = None  # the verified response (a GbcsMessage), for shape comparisons
 
 
 def _parse_code(v: Any, where: str) -> int:
@@ -204,6 +205,7 @@ async def run_scenario(
                 dict(reply.values),
                 reply.verified,
                 attempts,
+                reply.message,
             )
             break
         if result is None:

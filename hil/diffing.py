@@ -3,9 +3,10 @@
 The reference run uses an emulated site of the factory configuration (or ``--config``)
 in this process, on the in-process bus and the real clock, with the same PKI as the
 device on the port (its state directory). Steps are compared field by field: pass/fail,
-what was verified, every decoded value, and for alert steps the arrival time (beyond a
-tolerance). Values that only measure time passing (register readings, clock reads) can
-be listed in ``[bench] ignore`` of the scenario.
+what was verified, the response's shape (:mod:`emulator.conformance.shape`: envelope,
+result codes, data types, components; counters left out), every decoded value, and for
+alert steps the arrival time (beyond a tolerance). Values that only measure time
+passing (register readings, clock reads) can be listed in ``[bench] ignore``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.conformance.shape import compare
 from emulator.headend.client import HeadEnd
 from emulator.headend.identity import MemoryCounterStore, parties_from_store
 from emulator.runtime.clock import RealClock
@@ -28,6 +30,9 @@ from keys.store import KeyStore
 from .bench import Scenario, StepResult, run_scenario
 
 __all__ = ["Difference", "compare_runs", "run_reference"]
+
+# shape fields that differ between any two runs (counters, the ZCL sequence, "...")
+_VOLATILE = ("counter", "invoke_id", "sequence", "...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,10 @@ def compare_runs(
         timed = a.step.wait_alert is not None and a.passed and b.passed
         if timed and abs(a.seconds - b.seconds) > alert_tolerance:
             out.append(Difference(name, "alert after", f"{a.seconds:.1f} s", f"{b.seconds:.1f} s"))
+        if a.message is not None and b.message is not None:
+            for d in compare(a.message, b.message, array_lengths=False):
+                if not any(v in d.where for v in _VOLATILE):
+                    out.append(Difference(name, f"shape {d.where}", d.ours, d.theirs))
         for key in sorted(set(a.values) | set(b.values)):
             if key in ignore:
                 continue
