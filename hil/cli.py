@@ -48,6 +48,18 @@ def _settings(baud: int) -> Any:
     )
 
 
+def _stop_event(duration: float | None) -> asyncio.Event:
+    """Set on SIGTERM/SIGINT, or after ``duration`` seconds."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    return stop
+
+
 def _faults(spec: str | None) -> LinkFaults | None:
     if not spec:
         return None
@@ -173,13 +185,7 @@ async def _serve(
         reliable=reliable,
     )
     emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
+    stop = _stop_event(duration)
     runner = asyncio.create_task(emulator.run(stop))
     ready = asyncio.create_task(emulator.ready.wait())
     await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -507,13 +513,7 @@ async def _bridge(
     await mqtt.start()
     for eui in devices:
         await mqtt.subscribe(f"gbcs/{site}/{eui}/in")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
+    stop = _stop_event(duration)
 
     async def down() -> None:  # commands from the fleet's head-ends to the real device
         async for m in mqtt.messages():

@@ -7,8 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from rich.table import Table
 
 from emulator.runtime.config import ConfigError, load_config
 from emulator.runtime.pki import ensure_pki
-from emulator.runtime.worker import WorkerOptions
+from emulator.runtime.worker import WorkerOptions, spawn, stop_all
 
 DEFAULT_STATE = Path("gbcs-state")
 
@@ -184,9 +182,7 @@ async def _run(
         opts = WorkerOptions(
             str(state), broker, tcp_port, str(config) if config else None, sites, clock, w, total
         )
-        procs.append(
-            subprocess.Popen([sys.executable, "-m", "emulator.runtime.worker", opts.to_json()])
-        )
+        procs.append(spawn(opts))
     console.print(f"serving {sites} site(s) on {where} with {workers} worker(s); Ctrl-C stops")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -228,14 +224,7 @@ async def _run(
     finally:
         if live is not None:
             live.stop()
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, 15)
         if metrics_server is not None:
             metrics_server.close()
         if embedded is not None:

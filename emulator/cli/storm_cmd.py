@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emulator.runtime.pki import ensure_pki
-from emulator.runtime.worker import WorkerOptions
+from emulator.runtime.worker import WorkerOptions, spawn, stop_all
 from emulator.transport.base import BusError
 
 
@@ -69,9 +66,7 @@ async def run_storm(
             storm_seconds=outage,
             consolidate=consolidate,
         )
-        procs.append(
-            subprocess.Popen([sys.executable, "-m", "emulator.runtime.worker", opts.to_json()])
-        )
+        procs.append(spawn(opts))
     produced = 0
     try:
         deadline = time.monotonic() + timeout
@@ -86,14 +81,7 @@ async def run_storm(
             if any(p.poll() is not None for p in procs):
                 break
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, 20)
         watcher.cancel()
         await sub.close()
         if broker is not None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from .config import load_config
 from .pki import ensure_pki
 from .server import Emulator
 
-__all__ = ["WorkerOptions", "make_bus", "serve"]
+__all__ = ["WorkerOptions", "make_bus", "serve", "spawn", "stop_all"]
 
 
 @dataclass(slots=True)
@@ -48,6 +49,23 @@ class WorkerOptions:
     @classmethod
     def from_json(cls, text: str) -> WorkerOptions:
         return cls(**json.loads(text))
+
+
+def spawn(opts: WorkerOptions) -> subprocess.Popen[bytes]:
+    """Start one worker process."""
+    return subprocess.Popen([sys.executable, "-m", "emulator.runtime.worker", opts.to_json()])
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
+    """SIGTERM every worker (they flush and exit), then kill what is still running."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def make_bus(opts: WorkerOptions) -> Bus:
