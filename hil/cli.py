@@ -12,8 +12,9 @@ import json
 import signal
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -29,6 +30,9 @@ from keys.store import KeyStore
 from .bench import ScenarioError, junit_xml, load_scenario, run_scenario
 from .faults import LinkFaults
 from .framing import FRAMINGS, get_framing
+
+if TYPE_CHECKING:
+    from .link import SerialBus
 
 DEVICE_CHOICES = ("esme", "gsme", "gpf", "chf", "site")
 
@@ -58,6 +62,48 @@ def _stop_event(duration: float | None) -> asyncio.Event:
     if duration is not None:
         loop.call_later(duration, stop.set)
     return stop
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """The port options every ``hil`` command shares, and the bus they make."""
+
+    port: str
+    framing: str
+    settings: Any
+    faults: str | None
+    reliable: bool
+
+    @classmethod
+    def from_options(
+        cls, port: str, framing: str, baud: int, faults: str | None, reliable: bool
+    ) -> Line:
+        """Validated options (call inside the click command)."""
+        _faults(faults)
+        return cls(port, framing, _settings(baud), faults, reliable)
+
+    def bus(
+        self,
+        side: str,
+        site: Any,
+        *,
+        on_frame: Any = None,
+        faults_in: bool = True,
+    ) -> SerialBus:
+        """A :class:`SerialBus` on this port (faults on what it sends, and receives)."""
+        from .link import SerialBus
+
+        return SerialBus(
+            self.port,
+            get_framing(self.framing),
+            side=side,
+            site=site,
+            settings=self.settings,
+            faults_out=_faults(self.faults),
+            faults_in=_faults(self.faults) if faults_in else None,
+            on_frame=on_frame,
+            reliable=self.reliable,
+        )
 
 
 def _faults(spec: str | None) -> LinkFaults | None:
@@ -141,15 +187,11 @@ def serve_cmd(
     try:
         asyncio.run(
             _serve(
-                port,
-                framing,
-                _settings(baud),
-                _faults(faults),
+                Line.from_options(port, framing, baud, faults, reliable),
                 device,
                 cfg,
                 state,
                 duration,
-                reliable,
             )
         )
     except BusError as e:
@@ -157,33 +199,16 @@ def serve_cmd(
 
 
 async def _serve(
-    port: str,
-    framing: str,
-    settings: Any,
-    faults: LinkFaults | None,
-    device: str,
-    cfg: FleetConfig,
-    state: Path,
-    duration: float | None,
-    reliable: bool = False,
+    line: Line, device: str, cfg: FleetConfig, state: Path, duration: float | None
 ) -> None:
     from emulator.runtime.clock import RealClock
     from emulator.runtime.server import Emulator
 
-    from .link import DEVICE_SIDE, SerialBus
+    from .link import DEVICE_SIDE
 
     site = cfg.site_config(0)
     served = set(site.euis.values()) if device == "site" else {site.eui(device.upper())}
-    bus = SerialBus(
-        port,
-        get_framing(framing),
-        side=DEVICE_SIDE,
-        settings=settings,
-        site=lambda eui: site.site_id if eui in served else None,
-        faults_out=faults,
-        faults_in=None if faults is None else LinkFaults.parse(str(faults)),
-        reliable=reliable,
-    )
+    bus = line.bus(DEVICE_SIDE, lambda eui: site.site_id if eui in served else None)
     emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state)
     stop = _stop_event(duration)
     runner = asyncio.create_task(emulator.run(stop))
@@ -241,15 +266,11 @@ def drive_cmd(
     try:
         results, link = asyncio.run(
             _drive(
-                port,
-                framing,
-                _settings(baud),
-                _faults(faults),
+                Line.from_options(port, framing, baud, faults, reliable),
                 scenario,
                 keys,
                 state,
                 pcap,
-                reliable,
             )
         )
     except BusError as e:
@@ -314,37 +335,19 @@ def _keys(state: Path | None, key_dirs: tuple[Path, ...]) -> KeyStore:
 
 
 async def _drive(
-    port: str,
-    framing: str,
-    settings: Any,
-    faults: LinkFaults | None,
-    scenario: Any,
-    keys: KeyStore,
-    state: Path | None,
-    pcap: Path | None,
-    reliable: bool = False,
+    line: Line, scenario: Any, keys: KeyStore, state: Path | None, pcap: Path | None
 ) -> tuple[list[Any], dict[str, Any]]:
     from emulator.headend.client import HeadEnd
     from emulator.headend.identity import CounterStore, parties_from_store
 
-    from .link import HEADEND_SIDE, SerialBus
+    from .link import HEADEND_SIDE
 
     records: list[PcapRecord] = []
 
     def capture(direction: str, frame: bytes) -> None:
-        records.append(PcapRecord(frame, time.time(), f"{direction} {port}"))
+        records.append(PcapRecord(frame, time.time(), f"{direction} {line.port}"))
 
-    bus = SerialBus(
-        port,
-        get_framing(framing),
-        side=HEADEND_SIDE,
-        site=scenario.site,
-        settings=settings,
-        faults_out=faults,
-        faults_in=None if faults is None else LinkFaults.parse(str(faults)),
-        on_frame=capture,
-        reliable=reliable,
-    )
+    bus = line.bus(HEADEND_SIDE, scenario.site, on_frame=capture)
     where = (state or Path(tempfile.gettempdir())) / "hil-headend-counters.sqlite"
     counters = CounterStore(where, first=int(time.time()))
     try:
@@ -402,15 +405,11 @@ def diff_cmd(
     try:
         device, _ = asyncio.run(
             _drive(
-                port,
-                framing,
-                _settings(baud),
-                _faults(faults),
+                Line.from_options(port, framing, baud, faults, reliable),
                 scenario,
                 keys,
                 state,
                 None,
-                reliable,
             )
         )
     except BusError as e:
@@ -464,16 +463,12 @@ def bridge_cmd(
     try:
         asyncio.run(
             _bridge(
-                port,
-                framing,
-                _settings(baud),
-                _faults(faults),
+                Line.from_options(port, framing, baud, faults, reliable),
                 broker,
                 site,
                 devices,
                 pcap,
                 duration,
-                reliable,
             )
         )
     except BusError as e:
@@ -481,31 +476,23 @@ def bridge_cmd(
 
 
 async def _bridge(
-    port: str,
-    framing: str,
-    settings: Any,
-    faults: LinkFaults | None,
+    link: Line,
     broker: str,
     site: str,
     devices: list[str],
     pcap: Path | None,
     duration: float | None,
-    reliable: bool = False,
 ) -> None:
     from emulator.transport.mqtt import MqttBus
 
-    from .link import HEADEND_SIDE, SerialBus
+    from .link import HEADEND_SIDE
 
     records: list[PcapRecord] = []
-    line = SerialBus(
-        port,
-        get_framing(framing),
-        side=HEADEND_SIDE,
-        site=site,
-        settings=settings,
-        faults_out=faults,
+    line = link.bus(  # faults on what the bridge sends to the device only
+        HEADEND_SIDE,
+        site,
         on_frame=lambda d, f: records.append(PcapRecord(f, time.time(), d)),
-        reliable=reliable,
+        faults_in=False,
     )
     mqtt = MqttBus(broker, client_id=f"gbcs-bridge-{site}", persistent=True)
     await line.start()
