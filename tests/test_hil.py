@@ -82,44 +82,32 @@ def _hil(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def served(port: str, state: Path, framing: str) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hil",
-            "serve",
-            "--port",
-            port,
-            "--device",
-            "site",
-            "--state",
-            str(state),
-            "--framing",
-            framing,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (state / "hil-ready").exists():
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "hil serve did not start"
-            time.sleep(0.05)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def served(port: str, state: Path, *options: str) -> Iterator[None]:
+    """`hil serve` on `port` with extra command-line `options`, until the block ends."""
+    log = state.parent / f"serve-{state.name}.log"
+    args = [sys.executable, "-m", "hil", "serve", "--port", port, "--state", str(state)]
+    with log.open("w") as out:
+        proc = subprocess.Popen([*args, *options], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 60
+            while not (state / "hil-ready").exists():
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "hil serve did not start"
+                time.sleep(0.05)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+SITE = ("--device", "site")
 
 
 @pytest.mark.parametrize("framing", ["binary", "gfi", "raw"])
 def test_drive_the_bench_against_served_site(tmp_path: Path, framing: str) -> None:
     state = tmp_path / "state"
     junit, pcap = tmp_path / "bench.xml", tmp_path / "bench.pcap"
-    with linked_ports(tmp_path) as (a, b), served(a, state, framing):
+    with linked_ports(tmp_path) as (a, b), served(a, state, *SITE, "--framing", framing):
         res = _hil(
             "drive",
             "--port",
@@ -161,7 +149,7 @@ def test_drive_reports_failures_and_exits_nonzero(tmp_path: Path) -> None:
     bench.write_text(
         BENCH.read_text().replace('supply_state = "connected"', 'supply_state = "armed"', 1)
     )
-    with linked_ports(tmp_path) as (a, b), served(a, state, "binary"):
+    with linked_ports(tmp_path) as (a, b), served(a, state, *SITE, "--framing", "binary"):
         res = _hil("drive", "--port", b, "--script", str(bench), "--state", str(state), "--json")
     assert res.returncode == 1
     steps = json.loads(res.stdout)["steps"]
@@ -209,33 +197,17 @@ expect = { ok = true }
 """
 
 
-@contextmanager
-def served_with(port: str, state: Path, config: Path | None) -> Iterator[None]:
-    args = [sys.executable, "-m", "hil", "serve", "--port", port, "--state", str(state)]
-    if config is not None:
-        args += ["--config", str(config)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (state / "hil-ready").exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 @pytest.mark.parametrize("deviate", [False, True])
 def test_diff_reports_exactly_the_deliberate_deviation(tmp_path: Path, deviate: bool) -> None:
     bench = tmp_path / "diff.toml"
     bench.write_text(DIFF_BENCH)
-    config = None
+    options: list[str] = []
     if deviate:  # the "meter" on the port keeps another max-demand window
         config = tmp_path / "meter.toml"
         config.write_text('[esme]\nmd_window_start = "15:00:00.00"\n')
+        options = ["--config", str(config)]
     state = tmp_path / "state"
-    with linked_ports(tmp_path) as (a, b), served_with(a, state, config):
+    with linked_ports(tmp_path) as (a, b), served(a, state, *options):
         res = _hil("diff", "--port", b, "--script", str(bench), "--state", str(state), "--json")
     diffs = json.loads(res.stdout)
     if not deviate:
@@ -288,45 +260,20 @@ def test_session_completes_over_a_lossy_link(tmp_path: Path) -> None:
     bench.write_text(FAULT_BENCH)
     state = tmp_path / "state"
     faults = ["--faults", "corrupt=0.01,drop_byte=0.01,seed=11", "--reliable"]
-    with linked_ports(tmp_path) as (a, b):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hil",
-                "serve",
-                "--port",
-                a,
-                "--state",
-                str(state),
-                "--faults",
-                "corrupt=0.01,drop_byte=0.01,seed=12",
-                "--reliable",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
+    serve_faults = ["--faults", "corrupt=0.01,drop_byte=0.01,seed=12", "--reliable"]
+    with linked_ports(tmp_path) as (a, b), served(a, state, *serve_faults):
+        res = _hil(
+            "drive",
+            "--port",
+            b,
+            "--script",
+            str(bench),
+            "--state",
+            str(state),
+            "--json",
+            *faults,
+            timeout=240,
         )
-        try:
-            deadline = time.monotonic() + 60
-            while not (state / "hil-ready").exists():
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-            res = _hil(
-                "drive",
-                "--port",
-                b,
-                "--script",
-                str(bench),
-                "--state",
-                str(state),
-                "--json",
-                *faults,
-                timeout=240,
-            )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)
     assert report["passed"]
@@ -349,7 +296,7 @@ def test_sleepy_gsme_over_the_link(tmp_path: Path) -> None:
         'use_case = "GCS13a"\nto = "00DB1234567890A1"\nexpect = { ok = true }\n'
     )
     state = tmp_path / "state"
-    with linked_ports(tmp_path) as (a, b), served_with(a, state, config):
+    with linked_ports(tmp_path) as (a, b), served(a, state, "--config", str(config)):
         res = _hil("drive", "--port", b, "--script", str(bench), "--state", str(state), "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     step = json.loads(res.stdout)["steps"][0]
@@ -371,7 +318,7 @@ async def test_bridge_joins_a_serial_device_to_the_mqtt_topics(tmp_path: Path) -
 
     state = tmp_path / "state"
     async with running_broker() as broker:
-        with linked_ports(tmp_path) as (a, b), served_with(a, state, None):
+        with linked_ports(tmp_path) as (a, b), served(a, state):
             bridge = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
