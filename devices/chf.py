@@ -121,6 +121,8 @@ class Chf(DlmsDevice):
         self.power = PowerState()
         self.ad1_latency = timedelta(seconds=float(opts.get("ad1_latency_seconds", 0)))
         self.ad1_pending: list[tuple[datetime, datetime]] = []  # (due, outage start)
+        self._ad1_sent: set[datetime] = set()  # outage starts already reported
+        self._pending_alerts: list[AlertSpec] = []  # raised during one execute()
         self.storm_window = timedelta(seconds=float(opts.get("storm_window_seconds", 0)))
         self.storm_consolidation = bool(opts.get("storm_consolidation", False))
         self._storm_seen: dict[tuple[bytes, int], datetime] = {}
@@ -277,10 +279,6 @@ class Chf(DlmsDevice):
 
     # -------------------------------------------------------------- dispatch
 
-    @property
-    def _pending_alerts(self) -> list[AlertSpec]:
-        return self.__dict__.setdefault("_alert_queue", [])
-
     def execute(self, ctx: Any) -> Any:
         self._pending_alerts.clear()
         ex = super().execute(ctx)
@@ -314,10 +312,6 @@ class Chf(DlmsDevice):
         if any(s == start for _, s in self.ad1_pending) or start in self._ad1_sent:
             return
         self.ad1_pending.append((start + OUTAGE_THRESHOLD + self.ad1_latency, start))
-
-    @property
-    def _ad1_sent(self) -> set[datetime]:
-        return self.__dict__.setdefault("_ad1_done", set())
 
     def _due_ad1(self, now: datetime) -> list[Outbound]:
         out = []
