@@ -149,13 +149,10 @@ class Esme(DlmsDevice):
         m = self.model
         imp = lambda: Data.double_long_unsigned(self.load.import_wh & 0xFFFFFFFF)  # noqa: E731
         exp = lambda: Data.double_long_unsigned(self.load.export_wh & 0xFFFFFFFF)  # noqa: E731
-        for obis in ("1-0:1.8.0.255",):
-            if m.find(3, _obis(obis)) is not None:
-                m.bind(3, obis, 2, getter=imp)
-        for obis in ("1-0:2.8.0.255",):
-            if m.find(3, _obis(obis)) is not None:
-                m.bind(3, obis, 2, getter=exp)
-        collection = m.find(1, _obis("0-0:94.44.34.10"))
+        for obis, getter in (("1-0:1.8.0.255", imp), ("1-0:2.8.0.255", exp)):
+            if m.find(3, Obis.parse(obis)) is not None:
+                m.bind(3, obis, 2, getter=getter)
+        collection = m.find(1, Obis.parse("0-0:94.44.34.10"))
         if collection is not None and 2 in collection.attributes:
             template = collection.attributes[2]
             m.bind(1, "0-0:94.44.34.10", 2, getter=lambda: _fill_first_register(template, imp()))
@@ -257,10 +254,6 @@ class Esme(DlmsDevice):
         if "md" in e:
             self.md = MaxDemand.from_dict(e["md"])
         super().load_state(state)
-
-
-def _obis(text: str) -> Obis:
-    return Obis.parse(text)
 
 
 def _fill_first_register(template: Data, value: Data) -> Data:
