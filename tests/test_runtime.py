@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from devices.outbound import OutboundKind
+from devices.site import Site
 from emulator.headend.commands import CommandBuilder
 from emulator.runtime.clock import VirtualClock
 from emulator.runtime.config import FleetConfig, load_config
@@ -167,12 +169,31 @@ async def test_gsme_queue_and_wake_on_the_virtual_clock(rig: Rig) -> None:
 @pytest.mark.asyncio
 async def test_power_cut_alerts_through_the_scheduler(rig: Rig) -> None:
     assert rig.emulator is not None
-    site = rig.emulator.site(0)
-    site.lose_mains(rig.clock.now())
-    rig.emulator._commit(0, site, [], rig.clock.now())
+    rig.emulator.apply(0, Site.lose_mains)
     rig.clock.set(T0 + timedelta(minutes=4))  # AD1 falls due after 180 s
     m, _ = await asyncio.wait_for(_power_outage(rig), 10)
     assert m.eui == "00DB1234567890A2"
+
+
+def test_apply_runs_a_site_action_only_on_the_owning_worker(tmp_path: Path) -> None:
+    """A site action is persisted with its alerts queued; another worker's site is refused."""
+    config = load_config(None)
+    keys = KeyStore(ensure_pki(tmp_path))
+    emulator = Emulator(
+        config, InProcessBus(InProcessHub()), VirtualClock(T0), keys, tmp_path, workers=2
+    )
+    with pytest.raises(ValueError, match="another worker"):
+        emulator.apply(1, Site.lose_mains)
+    assert 1 not in emulator.sites  # nothing was hydrated for the refused site
+    emulator.apply(0, Site.lose_mains)
+    outs = emulator.apply(0, Site.restore_mains, T0 + timedelta(minutes=4))
+    alerts = [o for o in outs if o.kind is not OutboundKind.RESPONSE]
+    assert len(alerts) == 2  # ECS80 from the ESME, AD1 from the CHF
+    assert {e.frame for e in emulator.store.pending()} >= {o.frame for o in alerts}
+    site_id = config.site_config(0).site_id
+    assert emulator.store.load_site(site_id) is not None  # persisted with the action
+    assert emulator.store.load_site(config.site_config(1).site_id) is None
+    emulator.store.close()
 
 
 async def _power_outage(rig: Rig) -> tuple[BusMessage, None]:

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from devices.behaviours.load import LoadProfile
+from devices.site import Site
 from emulator.pytest_plugin import BenchSite
 from emulator.runtime.clock import VirtualClock
 from emulator.transport.broker import ChildBroker
@@ -86,11 +87,9 @@ async def test_command_response_and_alerts_over_a_real_broker(mqtt_bench: BenchS
     r = await mqtt_bench.request("GSME", "GCS13a")  # queued at the CHF until the wake-up
     assert r.values["ok"] and r.message.originator == mqtt_bench.euis["GSME"]
     alerts = mqtt_bench.headend.alerts()
-    site = mqtt_bench.devices
     now = mqtt_bench.clock.now()
-    mqtt_bench.emulator._commit(0, site, site.lose_mains(now), now)
-    later = now + timedelta(minutes=5)
-    mqtt_bench.emulator._commit(0, site, site.restore_mains(later), later)
+    mqtt_bench.emulator.apply(0, Site.lose_mains, now)
+    mqtt_bench.emulator.apply(0, Site.restore_mains, now + timedelta(minutes=5))
     event = await alerts.next(30)
     assert (event.message_code, event.alert_code) == (0x0067, 0x8F36)
     assert event.is_verified

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devices.behaviours.load import LoadProfile
+from devices.site import Site
 from emulator.headend.client import AlertEvent, HeadEnd
 from emulator.headend.identity import MemoryCounterStore, parties_from_store
 from emulator.runtime.clock import VirtualClock
@@ -144,12 +145,11 @@ async def run_demo(state: Path, use_mqtt: bool, console: Console) -> list[tuple[
             )
             if raised:
                 raise click.ClickException("firmware activation raised a power-outage alert")
-            s = emulator.site(0)
             cut = clock.now()
-            emulator._commit(0, s, s.lose_mains(cut), cut)
+            emulator.apply(0, Site.lose_mains, cut)
             clock.set(cut + timedelta(minutes=4))
             await asyncio.sleep(0.3)
-            emulator._commit(0, s, s.restore_mains(clock.now()), clock.now())
+            emulator.apply(0, Site.restore_mains)
             got = await _drain(alerts, 2.0)
             codes = sorted(f"0x{a.alert_code:04X}" for a in got if a.alert_code)
             rows.append(

@@ -19,6 +19,7 @@ import heapq
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,24 @@ class Emulator:
         self.metrics.gauges["scheduled"] = len(self._heap)
         return len(done)
 
+    def apply(
+        self,
+        index: int,
+        action: Callable[[Site, datetime], list[Outbound]],
+        at: datetime | None = None,
+    ) -> list[Outbound]:
+        """Run a site-level ``action`` (e.g. ``Site.lose_mains``) at ``at`` (default: now).
+
+        The site is persisted and what its devices sent is queued like any other frame.
+        """
+        if not self.owns(index):
+            raise ValueError(f"site {index} belongs to another worker")
+        now = self.clock.now() if at is None else at
+        site = self.site(index)
+        outs = action(site, now)
+        self._commit(index, site, outs, now)
+        return outs
+
     def power_cut(self, indices: range | list[int], seconds: float) -> int:
         """A mains outage of ``seconds`` at every owned site of ``indices`` (a storm).
 
@@ -230,15 +249,13 @@ class Emulator:
         through the durable outbox like any other frame. Returns the alerts produced.
         """
         now = self.clock.now()
+        outage = timedelta(seconds=seconds)
         produced = 0
         for i in indices:
             if not self.owns(i):
                 continue
-            site = self.site(i)
-            outs = site.lose_mains(now)
-            outs += site.restore_mains(now + timedelta(seconds=seconds))
+            outs = self.apply(i, lambda s, t: s.lose_mains(t) + s.restore_mains(t + outage), now)
             produced += sum(o.kind is not OutboundKind.RESPONSE for o in outs)
-            self._commit(i, site, outs, now)
         self.metrics.inc("storm_alerts", produced)
         return produced
 
