@@ -13,6 +13,7 @@ from keys.store import KeyStore
 
 from .credentials import CredentialState
 from .device import Device, DeviceConfig
+from .options import validate_options
 from .trust import OwnKeys, TrustAnchors, default_anchor_roles
 
 __all__ = ["DEVICE_TYPES", "create_device", "device_class", "own_keys_from"]
@@ -69,9 +70,14 @@ def create_device(
 ) -> Device:
     """A fresh device of ``device_type`` trusting the organisations in ``store``.
 
-    ``config`` goes to :class:`DeviceConfig` (``options=`` for behaviour settings).
+    ``config`` goes to :class:`DeviceConfig` (``options=`` for behaviour settings, checked
+    against :data:`devices.options.OPTIONS`: an unknown key, a wrong type or an
+    out-of-range value raises :class:`~devices.options.OptionsError`, a ``ValueError``
+    listing every problem).
     """
     cls = device_class(device_type)
+    if "options" in config:
+        validate_options(cls.device_type.value, config["options"])
     eui_b = as_eui(eui)
     own = own or own_keys_from(store, eui_b)
     if own.eui != eui_b:

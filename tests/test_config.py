@@ -45,15 +45,16 @@ def test_derived_device_keys_are_stable_per_eui() -> None:
     ("text", "message"),
     [
         ("[esme\n", "f.toml"),
-        ('[esme]\neui = "XYZ"\n', "esme.eui"),
-        ('[parties]\nbaker = "90B3D51F30FE0002"\n', "parties.baker"),
-        ("[fleet]\nsites = 0\n", "fleet.sites"),
-        ("[chf]\nenabled = false\n", "chf.enabled"),
-        ("site = 3\n", "[site]"),
+        ('[esme]\neui = "XYZ"\n', "f.toml: [esme] eui: "),
+        ('[parties]\nbaker = "90B3D51F30FE0002"\n', "f.toml: [parties] baker: "),
+        ("[fleet]\nsites = 0\n", "f.toml: [fleet] sites: "),
+        ("[chf]\nenabled = false\n", "f.toml: [chf] enabled: "),
+        ("site = 3\n", "f.toml: [site]: "),
     ],
 )
 def test_bad_configuration_names_the_field(tmp_path: Path, text: str, message: str) -> None:
     f = tmp_path / "f.toml"
     f.write_text(text)
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+    with pytest.raises(ConfigError) as e:
         load_config(f)
+    assert message in str(e.value)

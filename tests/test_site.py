@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from devices.behaviours.display import DisplayConfigError
 from devices.chf import Chf
 from devices.esme import Esme
 from devices.gpf import Gpf
 from devices.gsme import Gsme
+from devices.options import OptionsError
 from devices.outbound import Outbound, OutboundKind
 from devices.site import Site
 from gbcs.asn1 import Asn1Payload
@@ -167,7 +167,7 @@ def test_gsme_display_rules() -> None:
 
 def test_large_gas_meter_mid_validation() -> None:
     b = bench()
-    with pytest.raises(DisplayConfigError, match="6,250 h"):
+    with pytest.raises(OptionsError, match="6,250 h"):  # create_device checks the options
         b.device(
             "GSME",
             options={"display": {"large_gas_meter": True, "qmax_m3h": 16, "int_digits": 5}},
