@@ -448,7 +448,8 @@ def envelope_fields(
 def _other_info_field(buf: bytes, lay: EnvelopeLayout, oi: OtherInformation) -> Field:
     start = lay.other_info_start
     end = lay.content_length_start
-    p = end - len(oi.encode())
+    content_start = end - len(oi.encode())
+    p = content_start
     kids = [leaf("Message Code", buf, p, p + 2, f"0x{oi.message_code:04X}")]
     p += 2
     if oi.srp_id is not None:
@@ -478,7 +479,11 @@ def _other_info_field(buf: bytes, lay: EnvelopeLayout, oi: OtherInformation) -> 
             )
         )
     return Field(
-        "Other Information", start, bytes(buf[start:end]), f"length {end - p}", tuple(kids)
+        "Other Information",
+        start,
+        bytes(buf[start:end]),
+        f"length {end - content_start}",
+        tuple(kids),
     )
 
 

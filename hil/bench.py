@@ -30,30 +30,75 @@ remote party and what to expect::
 
 Every response is verified (device signature or MAC with the meter's certificates),
 its counter echo checked, and compared with ``expect``.
+
+:func:`load_scenario` validates the whole file before anything is sent: every table's
+keys (:data:`BENCH_KEYS`, :data:`STEP_KEYS`, :data:`EXPECT_KEYS`, :data:`WAIT_ALERT_KEYS`;
+a misspelt key gets the closest valid one suggested), types and ranges (timeouts and
+``within`` positive seconds, ``retries`` 0..100, alert codes 0x0000..0xFFFF, EUIs of 16
+hex digits), each use case against those the head-end builds
+(:mod:`emulator.headend.usecases`) and each argument through that use case's own
+parameter definitions, the ``as`` role and the ``target_type``. An error names the file,
+the step (number from 1, and name), the key and what is allowed.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emulator.headend.client import AlertStream, HeadEnd
 from emulator.headend.identity import HeadEndError
+from gbcs.errors import GbcsError
+from gbcs.usecases import DeviceType
 from keys.certs import as_eui
 
-__all__ = ["Scenario", "ScenarioError", "Step", "StepResult", "load_scenario", "run_scenario"]
+__all__ = [
+    "BENCH_KEYS",
+    "EXPECT_KEYS",
+    "STEP_KEYS",
+    "WAIT_ALERT_KEYS",
+    "Scenario",
+    "ScenarioError",
+    "Step",
+    "StepResult",
+    "load_scenario",
+    "run_scenario",
+]
 
 
 class ScenarioError(ValueError):
-    """A scenario file is malformed (names the step and field)."""
+    """A scenario file is malformed: names the file, the step (number and name), the key
+    and what is allowed."""
+
+
+#: The keys each table of a scenario may have (anything else is an error).
+BENCH_KEYS: tuple[str, ...] = ("site", "timeout", "retries", "ignore")
+STEP_KEYS: tuple[str, ...] = (
+    "name",
+    "use_case",
+    "to",
+    "as",
+    "args",
+    "expect",
+    "wait_alert",
+    "target_type",
+    "timeout",
+)
+EXPECT_KEYS: tuple[str, ...] = ("ok", "values", "refused")
+WAIT_ALERT_KEYS: tuple[str, ...] = ("code", "within")
+MAX_RETRIES = 100
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One step: a use case to send (``use_case``, ``to``) or an alert to wait for."""
+
     name: str
     use_case: str | None
     to: bytes | None
@@ -67,6 +112,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
+    """A validated scenario file."""
+
     site: str
     timeout: float
     retries: int
@@ -76,6 +123,8 @@ class Scenario:
 
 @dataclass(slots=True)
 class StepResult:
+    """What one step gave: pass or fail, why, and the verified response's values."""
+
     step: Step
     passed: bool
     detail: str
@@ -86,69 +135,201 @@ class StepResult:
     message: Any = None  # the verified response (a GbcsMessage), for shape comparisons
 
 
-def _parse_code(v: Any, where: str) -> int:
+def _suggest(word: str, allowed: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest allowed word, or nothing."""
+    close = difflib.get_close_matches(word, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(v: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(v), f"a {type(v).__name__}"
+    )
+
+
+class _Where:
+    """Formats errors for one place in one file."""
+
+    def __init__(self, path: Path, place: str) -> None:
+        self.path = path
+        self.place = place
+
+    def error(self, key: str | None, problem: str) -> ScenarioError:
+        at = f", key '{key}'" if key else ""
+        return ScenarioError(f"{self.path}: {self.place}{at}: {problem}")
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+        for k in table:
+            if k not in allowed:
+                raise self.error(
+                    f"{prefix}{k}",
+                    f"unknown key{_suggest(str(k), allowed)}; allowed: {', '.join(allowed)}",
+                )
+
+    def number(self, key: str, v: Any, *, what: str = "seconds") -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.error(key, f"must be a positive number of {what}, got {v!r}")
+        if not math.isfinite(v) or v <= 0:
+            raise self.error(key, f"must be a positive number of {what}, got {v!r}")
+        return float(v)
+
+    def table(self, key: str, v: Any) -> Mapping[str, Any]:
+        if not isinstance(v, Mapping):
+            raise self.error(key, f"must be a table ({{ ... }}), got {_type_name(v)} {v!r}")
+        return v
+
+    def text(self, key: str, v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise self.error(key, f"must be a non-empty string, got {v!r}")
+        return v.strip()
+
+
+def _parse_code(v: Any, where: _Where, key: str) -> int:
     try:
-        return int(v, 0) if isinstance(v, str) else int(v)
+        if isinstance(v, bool):
+            raise ValueError
+        code = int(v, 0) if isinstance(v, str) else int(v)
     except (TypeError, ValueError):
-        raise ScenarioError(f"{where}: {v!r} is not an alert code") from None
+        code = -1
+    if not 0 <= code <= 0xFFFF:
+        raise where.error(key, f'{v!r} is not an alert code (0x0000..0xFFFF, e.g. "0x8F30")')
+    return code
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Parse a scenario file; :class:`ScenarioError` says what is wrong and where."""
+    """Parse and validate a scenario file in full, sending nothing.
+
+    Checks every table's keys (the closest valid key is suggested for a misspelt one),
+    every value's type and range, that each use case is one the head-end can build and
+    that its arguments convert (the head-end's own parameter definitions), the sending
+    role and the target device type. :class:`ScenarioError` names the file, the step
+    (number and name), the key and what is allowed.
+    """
+    path = Path(path)
     try:
-        doc = tomllib.loads(Path(path).read_text())
+        doc = tomllib.loads(path.read_text())
     except OSError as e:
-        raise ScenarioError(f"cannot read {path}: {e.strerror}") from None
+        raise ScenarioError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text (TOML) file") from None
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: {e}") from None
-    bench = doc.get("bench", {})
-    steps = []
-    for i, raw in enumerate(doc.get("step", [])):
-        where = f"step[{i}]"
-        if not isinstance(raw, Mapping):
-            raise ScenarioError(f"{where} must be a table")
-        name = str(raw.get("name", f"step {i + 1}"))
-        uc = raw.get("use_case")
-        wait = raw.get("wait_alert")
-        if (uc is None) == (wait is None):
-            raise ScenarioError(f"{where} ({name}): give use_case or wait_alert, one of them")
-        to = None
-        if uc is not None:
-            if "to" not in raw:
-                raise ScenarioError(f"{where} ({name}): 'to' (device EUI) is required")
-            try:
-                to = as_eui(str(raw["to"]))
-            except ValueError as e:
-                raise ScenarioError(f"{where}.to: {e}") from None
-        if wait is not None:
-            if not isinstance(wait, Mapping) or "code" not in wait:
-                raise ScenarioError(f"{where}.wait_alert needs a code")
-            wait = {
-                "code": _parse_code(wait["code"], f"{where}.wait_alert.code"),
-                "within": float(wait.get("within", 10)),
-            }
-        steps.append(
-            Step(
-                name,
-                None if uc is None else str(uc),
-                to,
-                raw.get("as"),
-                dict(raw.get("args", {})),
-                dict(raw.get("expect", {})),
-                wait,
-                raw.get("target_type"),
-                None if raw.get("timeout") is None else float(raw["timeout"]),
-            )
-        )
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+    top = _Where(path, "top level")
+    top.unknown_keys(doc, ("bench", "step"), "")
+    bench = _Where(path, "[bench]")
+    b = bench.table("bench", doc.get("bench", {}))
+    bench.unknown_keys(b, BENCH_KEYS, "")
+    site = bench.text("site", b.get("site", "site-0"))
+    if set("/+#") & set(site):
+        raise bench.error("site", f"{site!r} must be a name without '/', '+' or '#'")
+    timeout = bench.number("timeout", b.get("timeout", 10))
+    retries = b.get("retries", 1)
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise bench.error("retries", f"must be a whole number 0..{MAX_RETRIES}, got {retries!r}")
+    if not 0 <= retries <= MAX_RETRIES:
+        raise bench.error("retries", f"must be 0..{MAX_RETRIES}, got {retries}")
+    ignore = b.get("ignore", [])
+    if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
+        raise bench.error("ignore", f"must be a list of value names (strings), got {ignore!r}")
+    raw_steps = doc.get("step", [])
+    if not isinstance(raw_steps, list):
+        raise top.error("step", "must be an array of tables: write each step as [[step]]")
+    steps = [_load_step(path, i, raw) for i, raw in enumerate(raw_steps)]
     if not steps:
-        raise ScenarioError(f"{path}: no [[step]]")
-    return Scenario(
-        str(bench.get("site", "site-0")),
-        float(bench.get("timeout", 10)),
-        int(bench.get("retries", 1)),
-        tuple(steps),
-        frozenset(str(x) for x in bench.get("ignore", [])),
-    )
+        raise ScenarioError(f"{path}: no [[step]]: a scenario needs at least one step")
+    return Scenario(site, timeout, retries, tuple(steps), frozenset(ignore))
+
+
+def _load_step(path: Path, i: int, raw: Any) -> Step:
+    from emulator.headend.identity import PARTY_ROLES, IdentityError, parse_role
+    from emulator.headend.usecases import UseCaseError, names
+    from emulator.headend.usecases import get as get_use_case
+
+    where = _Where(path, f"step {i + 1}")
+    if not isinstance(raw, Mapping):
+        raise where.error(None, "must be a table: write each step as [[step]]")
+    name = raw.get("name", f"step {i + 1}")
+    if not isinstance(name, str) or not name.strip():
+        raise where.error("name", f"must be a non-empty string, got {name!r}")
+    where = _Where(path, f"step {i + 1} ({name!r})")
+    where.unknown_keys(raw, STEP_KEYS, "")
+    uc, wait = raw.get("use_case"), raw.get("wait_alert")
+    if (uc is None) == (wait is None):
+        raise where.error(None, "give use_case or wait_alert, one of them")
+    timeout = None if raw.get("timeout") is None else where.number("timeout", raw["timeout"])
+    expect = dict(where.table("expect", raw.get("expect", {})))
+    where.unknown_keys(expect, EXPECT_KEYS, "expect.")
+    for flag in ("ok", "refused"):
+        if flag in expect and not isinstance(expect[flag], bool):
+            raise where.error(f"expect.{flag}", f"must be true or false, got {expect[flag]!r}")
+    if "values" in expect:
+        where.table("expect.values", expect["values"])
+    if wait is not None:
+        for key in ("to", "as", "args", "target_type"):
+            if key in raw:
+                raise where.error(key, "applies to a use_case step, not to wait_alert")
+        w = where.table("wait_alert", wait)
+        where.unknown_keys(w, WAIT_ALERT_KEYS, "wait_alert.")
+        if "code" not in w:
+            raise where.error("wait_alert.code", 'missing: the alert code, e.g. "0x8F30"')
+        alert = {
+            "code": _parse_code(w["code"], where, "wait_alert.code"),
+            "within": where.number("wait_alert.within", w.get("within", 10)),
+        }
+        return Step(name, None, None, None, {}, expect, alert, None, timeout)
+
+    if not isinstance(uc, str):
+        raise where.error("use_case", f"must be a use case name (a string), got {uc!r}")
+    try:
+        entry = get_use_case(uc)
+    except UseCaseError:
+        known = names()
+        raise where.error(
+            "use_case",
+            f"unknown use case {uc!r}{_suggest(uc.strip().upper(), known)}; "
+            f"the head-end builds: {', '.join(known)}",
+        ) from None
+    if "to" not in raw:
+        raise where.error("to", "missing: the target device's EUI-64 (16 hex digits)")
+    try:
+        if not isinstance(raw["to"], str):
+            raise ValueError("write it as a string")
+        to = as_eui(raw["to"])
+    except (ValueError, GbcsError) as e:
+        raise where.error("to", f"{raw['to']!r} is not an EUI-64 (16 hex digits): {e}") from None
+    as_role = raw.get("as")
+    if as_role is not None:
+        try:
+            parse_role(as_role)
+        except IdentityError as e:
+            hint = _suggest(str(as_role), [r.cli_name for r in PARTY_ROLES])
+            raise where.error("as", f"{e}{hint}") from None
+    target_type = raw.get("target_type")
+    if target_type is not None:
+        allowed = ", ".join(t.value for t in DeviceType)
+        if not isinstance(target_type, str) or target_type.upper() not in {
+            t.value for t in DeviceType
+        }:
+            raise where.error("target_type", f"{target_type!r} is not a device type ({allowed})")
+    args = dict(where.table("args", raw.get("args", {})))
+    takes = [p.name for p in entry.params]
+    for k in args:
+        if k not in takes:
+            allowed = ", ".join(takes) if takes else "none: it takes no arguments"
+            raise where.error(
+                f"args.{k}",
+                f"{entry.name} has no argument {k!r}{_suggest(k, takes)}; allowed: {allowed}",
+            )
+    for k, v in args.items():
+        try:
+            entry.convert_arg(k, v)
+        except UseCaseError as e:
+            raise where.error(f"args.{k}", str(e)) from None
+    try:
+        entry.parse_args(args)  # what is still missing
+    except UseCaseError as e:
+        raise where.error("args", str(e)) from None
+    return Step(name, entry.name, to, as_role, args, expect, None, target_type, timeout)
 
 
 def _check(expect: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +30,9 @@ from gbcs.pcap import PcapRecord, write_pcap
 from keys.certs import as_eui
 from keys.store import KeyStore
 
-from .bench import ScenarioError, junit_xml, load_scenario, run_scenario
+from .bench import Scenario, ScenarioError, StepResult, junit_xml, load_scenario, run_scenario
 from .faults import LinkFaults
-from .framing import FRAMINGS, get_framing
+from .framing import FRAMINGS, GFI_NUMBERINGS, get_framing
 
 if TYPE_CHECKING:
     from .link import SerialBus
@@ -73,6 +76,7 @@ class Line:
     settings: Any
     faults: str | None
     reliable: bool
+    framing_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_options(
@@ -80,7 +84,17 @@ class Line:
     ) -> Line:
         """Validated options (call inside the click command)."""
         _faults(faults)
-        return cls(port, framing, _settings(baud), faults, reliable)
+        params = click.get_current_context().params
+        options: dict[str, Any] = {}
+        if framing == "gfi":
+            options["numbering"] = params.get("gfi_numbering") or "zero"
+        try:
+            get_framing(framing, **options)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--framing") from None
+        if baud <= 0:
+            raise click.BadParameter(f"{baud} is not a baud rate (> 0)", param_hint="--baud")
+        return cls(port, framing, _settings(baud), faults, reliable, options)
 
     def bus(
         self,
@@ -95,7 +109,7 @@ class Line:
 
         return SerialBus(
             self.port,
-            get_framing(self.framing),
+            get_framing(self.framing, **self.framing_options),
             side=side,
             site=site,
             settings=self.settings,
@@ -104,6 +118,20 @@ class Line:
             on_frame=on_frame,
             reliable=self.reliable,
         )
+
+    def describe(self) -> str:
+        """``/dev/ttyUSB0, framing binary, 115200 baud 8N1, flow none, reliable off``."""
+        st = self.settings
+        stop = f"{st.stopbits:g}"
+        flow = "rtscts" if st.rtscts else "xonxoff" if st.xonxoff else "none"
+        framing = self.framing
+        if self.framing_options.get("numbering"):
+            framing += f" (#n: {self.framing_options['numbering']})"
+        text = (
+            f"{self.port}, framing {framing}, {st.baudrate} baud {st.bytesize}{st.parity}{stop}, "
+            f"flow {flow}, reliable {'on' if self.reliable else 'off'}"
+        )
+        return text + (f", faults {self.faults}" if self.faults else "")
 
 
 def _faults(spec: str | None) -> LinkFaults | None:
@@ -136,6 +164,14 @@ def _port_options(f: Any) -> Any:
         show_default=True,
         help="Flow control.",
     )(f)
+    f = click.option(
+        "--gfi-numbering",
+        type=click.Choice(GFI_NUMBERINGS),
+        default="zero",
+        show_default=True,
+        help="gfi framing: the n written in GBCS:DATA#n (zero: always #0, as DCC's tool "
+        "writes; sequence: 0, 1, 2, ...). Any n is accepted on input.",
+    )(f)
     f = click.option("--framing", type=click.Choice(FRAMINGS), default="binary", show_default=True)(
         f
     )
@@ -154,6 +190,114 @@ def hil_group() -> None:
     bench scenarios."""
 
 
+# ------------------------------------------------------------------ reporting
+
+
+def _n(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def link_summary(report: Mapping[str, Any]) -> str:
+    """One line from :meth:`SerialBus.report` (what ``link: {...}`` used to print)."""
+    dec = report.get("decoder", {})
+    parts = [
+        f"frames in {_n(report.get('frames_in', 0))} out {_n(report.get('frames_out', 0))}",
+        f"bytes in {_n(report.get('bytes_in', 0))} out {_n(report.get('bytes_out', 0))}",
+        f"undecodable {_n(report.get('undecodable', 0))}",
+        f"garbage {_n(dec.get('garbage_bytes', 0))} B",
+        f"resyncs {_n(dec.get('resyncs', 0))}",
+    ]
+    for key, label in (
+        ("crc_errors", "CRC errors"),
+        ("truncated", "cut"),
+        ("oversize", "oversize"),
+    ):
+        if dec.get(key):
+            parts.append(f"{label} {_n(dec[key])}")
+    for key, label in (
+        ("link_retransmits", "resent"),
+        ("link_duplicates", "duplicates"),
+        ("link_lost", "lost"),
+    ):
+        if report.get(key):
+            parts.append(f"{label} {_n(report[key])}")
+    for side in ("faults_out", "faults_in"):
+        stats = report.get(side, {}).get("stats", {})
+        done = ", ".join(f"{k} {_n(v)}" for k, v in stats.items() if v)
+        if done:
+            parts.append(f"{side.replace('_', ' ')}: {done}")
+    return "; ".join(parts)
+
+
+def results_table(title: str, results: list[StepResult]) -> Table:
+    """The ``hil drive`` table; readable at 80 columns (long text folds, headers whole)."""
+    t = Table(title=title)
+    t.add_column("step", min_width=4, ratio=2, overflow="fold")
+    t.add_column("result", min_width=6, no_wrap=True)
+    t.add_column("verified", min_width=8, no_wrap=True)
+    t.add_column("tries", min_width=5, no_wrap=True, justify="right")
+    t.add_column("detail", min_width=6, ratio=3, overflow="fold")
+    for r in results:
+        t.add_row(
+            r.step.name, "pass" if r.passed else "FAIL", r.verified, str(r.attempts), r.detail
+        )
+    return t
+
+
+def diff_table(title: str, diffs: list[Any]) -> Table:
+    """The ``hil diff`` table; readable at 80 columns."""
+    t = Table(title=title)
+    t.add_column("step", min_width=4, ratio=2, overflow="fold")
+    t.add_column("field", min_width=5, ratio=2, overflow="fold")
+    t.add_column("device", min_width=6, ratio=3, overflow="fold")
+    t.add_column("emulator", min_width=8, ratio=3, overflow="fold")
+    for d in diffs:
+        t.add_row(d.step, d.field, str(d.device), str(d.emulator))
+    return t
+
+
+# ------------------------------------------------------------------ output paths
+
+
+def _output_problem(path: Path | None, option: str) -> str | None:
+    """Why ``path`` cannot be written (for ``--check``), or None."""
+    if path is None:
+        return None
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return f"{option} {path}: is a directory; give a file path"
+    if not parent.is_dir():
+        return f"{option} {path}: directory {parent} does not exist"
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK):
+        return f"{option} {path}: not writable (permission denied)"
+    return None
+
+
+def _write_output(path: Path, data: str | bytes, option: str) -> str | None:
+    """Write one output file; the one-line error, or None."""
+    try:
+        if isinstance(data, str):
+            path.write_text(data)
+        else:
+            path.write_bytes(data)
+    except OSError as e:
+        return f"{option} {path}: cannot write: {e.strerror or e}"
+    return None
+
+
+def _fail_all(errors: list[str]) -> None:
+    """Print every error on its own line (stderr) and exit 1."""
+    if not errors:
+        return
+    for e in errors[:-1]:
+        click.echo(f"Error: {e}", err=True)
+    raise click.ClickException(errors[-1])
+
+
+# ------------------------------------------------------------------ serve
+
+
 @hil_group.command("serve")
 @_port_options
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="site", show_default=True)
@@ -165,6 +309,13 @@ def hil_group() -> None:
     show_default=True,
 )
 @click.option("--duration", type=float, help="Stop after this many seconds.")
+@click.option(
+    "--stats-interval",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Print a one-line link summary every this many seconds (0: only at the end).",
+)
 def serve_cmd(
     port: str,
     framing: str,
@@ -175,31 +326,73 @@ def serve_cmd(
     config: Path | None,
     state: Path,
     duration: float | None,
+    stats_interval: float,
     **port_options: Any,
 ) -> None:
-    """Put an emulated device (or a whole site, routed by recipient EUI) on a port."""
+    """Put an emulated device (or a whole site, routed by recipient EUI) on a port.
+
+    Prints what it serves on start (EUIs and device types, port, framing), a one-line
+    link summary every --stats-interval seconds and a final one on stop.
+    """
+    from emulator.runtime.statedir import StateError
+
     try:
         cfg = load_config(config)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
-    state.mkdir(parents=True, exist_ok=True)
-    (state / "hil.json").write_text(json.dumps({"config": str(config) if config else None}))
-    try:
-        asyncio.run(
-            _serve(
-                Line.from_options(port, framing, baud, faults, reliable),
-                device,
-                cfg,
-                state,
-                duration,
-            )
+    line = Line.from_options(port, framing, baud, faults, reliable)
+    if duration is not None and duration <= 0:
+        raise click.BadParameter(
+            f"{duration:g} is not a positive duration", param_hint="--duration"
         )
-    except BusError as e:
+    from emulator.runtime.launch import claim
+
+    try:
+        # one owner per state directory: held (with the layout checked, databases and
+        # PKI ready) until this command stops
+        held = claim(state, cfg, command="gbcs-emu hil serve")
+    except StateError as e:
         raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(
+            f"--state {state}: cannot use it as a state directory: {e.strerror or e}"
+        ) from None
+    try:
+        (state / "hil.json").write_text(json.dumps({"config": str(config) if config else None}))
+        asyncio.run(_serve(line, device, cfg, state, duration, stats_interval))
+    except BusError as e:
+        raise click.ClickException(_port_error(str(e))) from None
+    except StateError as e:
+        raise click.ClickException(f"--state {state}: {e}") from None
+    except (OSError, sqlite3.Error) as e:
+        where = getattr(e, "filename", None) or state
+        raise click.ClickException(
+            f"--state {state}: cannot use {where}: {getattr(e, 'strerror', None) or e}"
+        ) from None
+    finally:
+        held.release()
+
+
+def _port_error(message: str) -> str:
+    if "lock" in message.lower() or "busy" in message.lower():
+        return f"{message} (another program has the port open)"
+    return message
+
+
+def served_devices(site: Any, device: str) -> list[tuple[str, bytes]]:
+    """(device type, EUI) of what ``hil serve --device`` puts on the line."""
+    if device == "site":
+        return [(kind, site.euis[kind]) for kind in site.euis]
+    return [(device.upper(), site.eui(device.upper()))]
 
 
 async def _serve(
-    line: Line, device: str, cfg: FleetConfig, state: Path, duration: float | None
+    line: Line,
+    device: str,
+    cfg: FleetConfig,
+    state: Path,
+    duration: float | None,
+    stats_interval: float = 10.0,
 ) -> None:
     from emulator.runtime.clock import RealClock
     from emulator.runtime.server import Emulator
@@ -207,7 +400,8 @@ async def _serve(
     from .link import DEVICE_SIDE
 
     site = cfg.site_config(0)
-    served = set(site.euis.values()) if device == "site" else {site.eui(device.upper())}
+    devices = served_devices(site, device)
+    served = {eui for _, eui in devices}
     bus = line.bus(DEVICE_SIDE, lambda eui: site.site_id if eui in served else None)
     emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state)
     stop = _stop_event(duration)
@@ -218,9 +412,38 @@ async def _serve(
         ready.cancel()
         await runner
         return
+    started = time.monotonic()
+    enabled = set(getattr(site, "devices", ())) or {kind for kind, _ in devices}
+    click.echo(f"hil serve: {site.site_id} on {line.describe()}")
+    for kind, eui in devices:
+        off = "" if kind in enabled else "  (disabled in the config)"
+        click.echo(f"  {kind:<5} {eui.hex().upper()}{off}")
+    every = f"every {stats_interval:g} s" if stats_interval > 0 else "at the end"
+    click.echo(f"state {state}; link summary {every}; Ctrl-C stops")
     (state / "hil-ready").write_text(str(time.time()))
-    await runner
-    (state / "link-stats.json").write_text(json.dumps(bus.report()))
+
+    async def report() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), stats_interval)
+                return
+            click.echo(f"{time.strftime('%H:%M:%S')} link: {link_summary(bus.report())}")
+
+    reporter = asyncio.create_task(report()) if stats_interval > 0 else None
+    try:
+        await runner
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+    final = bus.report()
+    click.echo(f"stopped after {time.monotonic() - started:.0f} s; link: {link_summary(final)}")
+    with contextlib.suppress(OSError):
+        (state / "link-stats.json").write_text(json.dumps(final))
+
+
+# ------------------------------------------------------------------ drive
 
 
 @hil_group.command("drive")
@@ -243,6 +466,12 @@ async def _serve(
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pcap", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Validate the scenario, keys, options and output paths, then exit (the port is "
+    "not opened).",
+)
 def drive_cmd(
     port: str,
     framing: str,
@@ -255,28 +484,25 @@ def drive_cmd(
     junit: Path | None,
     pcap: Path | None,
     as_json: bool,
+    check: bool,
     **port_options: Any,
 ) -> None:
     """Drive the device on a port through a bench scenario; report, JUnit XML, pcap."""
-    try:
-        scenario = load_scenario(script)
-    except ScenarioError as e:
-        raise click.ClickException(str(e)) from None
+    scenario = _load_scenario(script)
+    line = Line.from_options(port, framing, baud, faults, reliable)
     keys = _keys(state, key_dirs)
-    try:
-        results, link = asyncio.run(
-            _drive(
-                Line.from_options(port, framing, baud, faults, reliable),
-                scenario,
-                keys,
-                state,
-                pcap,
-            )
+    if check:
+        _fail_all(
+            [p for p in (_output_problem(junit, "--junit"), _output_problem(pcap, "--pcap")) if p]
         )
+        _checked(script, scenario, line)
+        return
+    records: list[PcapRecord] = []
+    try:
+        results, link = asyncio.run(_drive(line, scenario, keys, state, records))
     except BusError as e:
-        raise click.ClickException(str(e)) from None
-    if junit is not None:
-        junit.write_text(junit_xml(script.stem, results))
+        raise click.ClickException(_port_error(str(e))) from None
+    # Results first: an output file that cannot be written must not hide them.
     if as_json:
         click.echo(
             json.dumps(
@@ -297,21 +523,33 @@ def drive_cmd(
             )
         )
     else:
-        t = Table(title=f"bench {script.name} on {port} ({framing})")
-        for col in ("step", "result", "verified", "attempts", "detail"):
-            t.add_column(col)
-        for r in results:
-            t.add_row(
-                r.step.name,
-                "pass" if r.passed else "FAIL",
-                r.verified,
-                str(r.attempts),
-                r.detail[:80],
-            )
-        Console().print(t)
-        Console().print(f"link: {link}")
+        console = Console()
+        console.print(results_table(f"bench {script.name} on {port} ({framing})", results))
+        console.print(f"link: {link_summary(link)}", overflow="fold")
+    errors = []
+    if junit is not None:
+        errors.append(_write_output(junit, junit_xml(script.stem, results), "--junit"))
+    if pcap is not None:
+        errors.append(_write_output(pcap, write_pcap(records), "--pcap"))
+    _fail_all([e for e in errors if e])
     if not all(r.passed for r in results):
         raise SystemExit(1)
+
+
+def _load_scenario(script: Path) -> Scenario:
+    try:
+        return load_scenario(script)
+    except ScenarioError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _checked(script: Path, scenario: Scenario, line: Line) -> None:
+    sends = sum(s.use_case is not None for s in scenario.steps)
+    click.echo(
+        f"ok: {script}: {len(scenario.steps)} step(s) ({sends} use case(s), "
+        f"{len(scenario.steps) - sends} alert wait(s)) valid; keys loaded; "
+        f"port {line.port} not opened"
+    )
 
 
 def _keys(state: Path | None, key_dirs: tuple[Path, ...]) -> KeyStore:
@@ -322,34 +560,61 @@ def _keys(state: Path | None, key_dirs: tuple[Path, ...]) -> KeyStore:
         if state is not None:
             keys.load_directory(state / "pki")
     except (FileNotFoundError, NotADirectoryError) as e:
-        raise click.ClickException(
-            f"{e} (is --state the served device's state directory?)"
-        ) from None
+        hint = " (is --state the served device's state directory?)" if state is not None else ""
+        raise click.ClickException(f"{e}{hint}") from None
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"cannot load keys: {e}") from None
     if state is not None:
         info: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             info = json.loads((state / "hil.json").read_text())
-        cfg = load_config(Path(info["config"]) if info.get("config") else None)
+        try:
+            cfg = load_config(Path(info["config"]) if info.get("config") else None)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+        if cfg.seed is None:
+            cfg.seed = _state_seed(state)
         add_device_public_keys(keys, cfg, range(1))
     return keys
 
 
+def _state_seed(state: Path) -> bytes:
+    """The fleet seed recorded in a served state directory (read only)."""
+    from emulator.runtime.statedir import StateError, load_info
+
+    try:
+        info = load_info(state)
+    except StateError as e:
+        raise click.ClickException(f"--state {state}: {e}") from None
+    if info is None:
+        raise click.ClickException(
+            f"--state {state}: no state.json there; start `gbcs-emu hil serve --state "
+            f"{state}` on the device's port first (it creates the device keys)"
+        )
+    return info.seed_bytes
+
+
 async def _drive(
-    line: Line, scenario: Any, keys: KeyStore, state: Path | None, pcap: Path | None
+    line: Line,
+    scenario: Any,
+    keys: KeyStore,
+    state: Path | None,
+    records: list[PcapRecord],
 ) -> tuple[list[Any], dict[str, Any]]:
     from emulator.headend.client import HeadEnd
-    from emulator.headend.identity import CounterStore, parties_from_store
+    from emulator.headend.identity import CounterError, CounterStore, parties_from_store
 
     from .link import HEADEND_SIDE
-
-    records: list[PcapRecord] = []
 
     def capture(direction: str, frame: bytes) -> None:
         records.append(PcapRecord(frame, time.time(), f"{direction} {line.port}"))
 
     bus = line.bus(HEADEND_SIDE, scenario.site, on_frame=capture)
     where = (state or Path(tempfile.gettempdir())) / "hil-headend-counters.sqlite"
-    counters = CounterStore(where, first=int(time.time()))
+    try:
+        counters = CounterStore(where, first=int(time.time()))
+    except CounterError as e:
+        raise click.ClickException(f"cannot keep the head-end's counters: {e}") from None
     try:
         async with HeadEnd(bus, keys, parties=parties_from_store(keys), counters=counters) as he:
             alerts = he.alerts()
@@ -358,9 +623,10 @@ async def _drive(
             report = bus.report()
     finally:
         counters.close()
-        if pcap is not None:
-            pcap.write_bytes(write_pcap(records))
     return results, report
+
+
+# ------------------------------------------------------------------ diff
 
 
 @hil_group.command("diff")
@@ -380,6 +646,11 @@ async def _drive(
     help="The reference emulator's site TOML (default: the factory site).",
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Validate the scenario, config, keys and options, then exit (the port is not opened).",
+)
 def diff_cmd(
     port: str,
     framing: str,
@@ -390,30 +661,29 @@ def diff_cmd(
     state: Path,
     config: Path | None,
     as_json: bool,
+    check: bool,
     **port_options: Any,
 ) -> None:
     """Run a bench scenario against the device on the port and against the emulator, and
     report where they differ, field by field."""
     from .diffing import compare_runs, run_reference
 
+    scenario = _load_scenario(script)
     try:
-        scenario = load_scenario(script)
         reference_config = load_config(config)
-    except (ScenarioError, ConfigError) as e:
+    except ConfigError as e:
         raise click.ClickException(str(e)) from None
+    line = Line.from_options(port, framing, baud, faults, reliable)
     keys = _keys(state, ())
+    if check:
+        _checked(script, scenario, line)
+        return
     try:
-        device, _ = asyncio.run(
-            _drive(
-                Line.from_options(port, framing, baud, faults, reliable),
-                scenario,
-                keys,
-                state,
-                None,
-            )
-        )
+        device, _ = asyncio.run(_drive(line, scenario, keys, state, []))
     except BusError as e:
-        raise click.ClickException(str(e)) from None
+        raise click.ClickException(_port_error(str(e))) from None
+    if reference_config.seed is None:
+        reference_config.seed = _state_seed(state)
     emulator = asyncio.run(run_reference(scenario, reference_config, state / "pki"))
     diffs = compare_runs(device, emulator, ignore=scenario.ignore)
     if as_json:
@@ -423,12 +693,7 @@ def diff_cmd(
         ]
         click.echo(json.dumps(rows))
     else:
-        t = Table(title=f"{port} vs the emulator: {len(diffs)} difference(s)")
-        for col in ("step", "field", "device", "emulator"):
-            t.add_column(col)
-        for d in diffs:
-            t.add_row(d.step, d.field, d.device, d.emulator)
-        Console().print(t)
+        Console().print(diff_table(f"{port} vs the emulator: {len(diffs)} difference(s)", diffs))
     if diffs:
         raise SystemExit(1)
 
@@ -518,4 +783,4 @@ async def _bridge(
     await line.close()
     await mqtt.close()
     if pcap is not None:
-        pcap.write_bytes(write_pcap(records))
+        _fail_all([e for e in [_write_output(pcap, write_pcap(records), "--pcap")] if e])

@@ -7,12 +7,19 @@ lost or corrupted. Three framings (:data:`FRAMINGS`, :func:`get_framing`):
 
 ``gfi`` — the text lines of DCC's GFI test tool::
 
-    GBCS:DATA#<n>:<byte count>:<HEX>\\r\\n        e.g.  GBCS:DATA#1:3:DF0900\\r\\n
+    GBCS:DATA#<n>:<byte count>:<HEX>\\r\\n        e.g.  GBCS:DATA#0:3:DF0900\\r\\n
 
-``n`` is a running message number (decimal; the encoder counts from ``first_number``,
-default 0, modulo 2**32), the byte count is decimal and the hex upper-case. The decoder
-also accepts lower-case hex and a bare ``\\n``; it ignores ``n``. A line starts at the
-marker ``GBCS:`` and ends at the next ``\\n``. Everything outside such lines is garbage.
+``n`` is a decimal line number that carries no meaning for the receiver. The only public
+implementation of this framing (a public-domain ``gfi.c`` converter that cites DCC's
+"GFI segmented processing" document) reads it with ``%*d``, i.e. skips it, and always
+writes ``0``; no public source gives it another meaning. So the decoder accepts any ``n``
+of 1 to 10 decimal digits and ignores it, and the encoder writes ``#0`` on every line by
+default (``numbering="zero"``, what that implementation writes) or, with
+``numbering="sequence"``, a running number from ``first_number`` (default 0, modulo
+2**32), which only helps a person reading a capture tell lines apart. The byte count is
+decimal and the hex upper-case. The decoder also accepts lower-case hex and a bare
+``\\n``. A line starts at the marker ``GBCS:`` and ends at the next ``\\n``. Everything
+outside such lines is garbage.
 A line is skipped when it does not parse (garbage), when its byte count disagrees with
 its hex (``truncated``: characters were lost), when the count exceeds ``max_frame`` or
 the line grows past the longest legal line without a ``\\n`` (``oversize``), or when a
@@ -55,18 +62,24 @@ the claimed length, so a corrupted length never swallows the good frames behind 
    signature field: ``00`` (1 byte), ``40`` + 64 bytes, or absent when the next byte is
    anything else. As soon as the message is complete it is emitted, without waiting for
    the line to go quiet, and decoding goes on with the bytes after it.
-3. A frame also ends after ``idle_timeout`` (default 50 ms) without bytes: whatever is
-   pending from its ``DD``/``DF`` is emitted as one frame, complete or not. This is the
-   only way a ``DF`` message with an absent signature field that nothing follows ends
-   (its end cannot be told from its bytes), and it delivers malformed or cut-short
-   messages to the receiving device as the line carried them. Raw never drops a frame
-   as ``truncated``.
+3. A frame also ends after ``idle_timeout`` (default 50 ms) without bytes. At that point
+   a ``DF`` message whose content ends exactly where the line went quiet is complete
+   with an absent signature field: this is the only way such a message that nothing
+   follows ends (its end cannot be told from its bytes). If the pending bytes from
+   their first ``DD``/``DF`` are a complete message that way, they are emitted; else,
+   if a later ``DD``/``DF`` among them starts a complete message (by its lengths, or
+   by the idle rule at the end of the burst), the bytes before it are garbage and
+   decoding goes on from there; else the pending bytes are emitted as one frame, as the
+   line carried them, so a malformed or cut-short message reaches the receiving device
+   to be judged there. Raw never drops a frame as ``truncated``.
 4. Bytes that contradict the envelope (``DD`` followed by anything but ``00 00 …`` or
    ``09 …``, a CRA flag outside 1–3, a non-minimal BER length, …) or whose lengths
    exceed ``max_frame`` (counted ``oversize``) are not followed further. If a complete
    envelope starts at a later ``DD``/``DF`` of the same burst, the bytes before it are
-   garbage; otherwise the burst is emitted at the idle timeout (rule 3), or discarded
-   as ``oversize`` once it exceeds ``max_frame``.
+   garbage; otherwise the burst waits for the idle timeout (rule 3), or is discarded
+   as ``oversize`` once it exceeds ``max_frame``. So a stray ``DD`` or ``DF`` byte
+   before a message (noise, or the first byte of a frame cut short) costs only itself,
+   also before a ``DF`` message without a signature that ends the burst.
 
 Known limits of ``raw``: a ``DF`` message with an absent signature that is followed by
 noise starting ``00`` or ``40`` takes that noise as its signature field; noise that
@@ -109,6 +122,7 @@ __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_FRAME",
     "FRAMINGS",
+    "GFI_NUMBERINGS",
     "BinaryDecoder",
     "BinaryFraming",
     "DecoderStats",
@@ -450,33 +464,55 @@ def _marker_tail(buf: bytearray, start: int, end: int) -> int:
     return 0
 
 
+GFI_NUMBERINGS: tuple[str, ...] = ("zero", "sequence")
+
+
 class GfiFraming:
-    """DCC GFI test-tool lines ``GBCS:DATA#<n>:<count>:<HEX>\\r\\n``."""
+    """DCC GFI test-tool lines ``GBCS:DATA#<n>:<count>:<HEX>\\r\\n``.
+
+    ``numbering`` chooses the ``n`` written: ``"zero"`` (default) writes ``#0`` on every
+    line, as the public implementation does; ``"sequence"`` counts from ``first_number``.
+    Decoders accept any ``n`` (see the module docstring).
+    """
 
     name: str = "gfi"
-    OPTIONS: ClassVar[tuple[str, ...]] = ("max_frame", "frame_timeout", "first_number")
+    OPTIONS: ClassVar[tuple[str, ...]] = (
+        "max_frame",
+        "frame_timeout",
+        "numbering",
+        "first_number",
+    )
 
     def __init__(
         self,
         *,
         max_frame: int = DEFAULT_MAX_FRAME,
         frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
+        numbering: str = "zero",
         first_number: int = 0,
     ) -> None:
         self.max_frame = _max_frame(max_frame, 99_999)
         self.frame_timeout = _positive("frame_timeout", frame_timeout, float)
+        if numbering not in GFI_NUMBERINGS:
+            raise ValueError(
+                f"numbering must be one of {', '.join(GFI_NUMBERINGS)}, got {numbering!r}"
+            )
         if isinstance(first_number, str) and first_number.strip().isdigit():
             first_number = int(first_number)
         if isinstance(first_number, bool) or not isinstance(first_number, int):
             raise ValueError(f"first_number must be a whole number, got {first_number!r}")
         if not 0 <= first_number < 1 << 32:
             raise ValueError(f"first_number must be 0..{(1 << 32) - 1}, got {first_number}")
+        if first_number and numbering != "sequence":
+            raise ValueError("first_number applies only to numbering='sequence'")
+        self.numbering = numbering
         self.next_number = first_number
 
     def encode(self, frame: bytes) -> bytes:
         _check_frame(frame, self.max_frame, self.name)
         n = self.next_number
-        self.next_number = (n + 1) & 0xFFFFFFFF
+        if self.numbering == "sequence":
+            self.next_number = (n + 1) & 0xFFFFFFFF
         return b"GBCS:DATA#%d:%d:%s\r\n" % (n, len(frame), binascii.hexlify(frame).upper())
 
     def decoder(self) -> GfiDecoder:
@@ -523,13 +559,15 @@ def _expect(buf: bytearray, at: int, end: int, want: bytes) -> bool:
     return got == want[: len(got)]
 
 
-def _envelope_extent(buf: bytearray, s: int, end: int, max_frame: int) -> int:
+def _envelope_extent(buf: bytearray, s: int, end: int, max_frame: int, idle: bool = False) -> int:
     """Length of the GBCS message starting at ``buf[s]`` (``buf[s]`` is DD or DF) if the
-    bytes up to ``end`` complete it; else _NEED, _BAD or _TOO_LONG."""
+    bytes up to ``end`` complete it; else _NEED, _BAD or _TOO_LONG. With ``idle`` the
+    line has gone quiet at ``end``: a General-Signing message whose content ends there
+    is complete, its signature field absent."""
     avail = end - s
     limit = s + max_frame
     if buf[s] == _DF:
-        return _signing_extent(buf, s, end, limit)
+        return _signing_extent(buf, s, end, limit, idle)
     if avail < 2:
         return _NEED
     if buf[s + 1] == 0x00:  # General-Ciphering: DD 00 00 00 00 00 00 <L> 11 00000000 DF 09
@@ -563,7 +601,7 @@ def _envelope_extent(buf: bytearray, s: int, end: int, max_frame: int) -> int:
     return stop - s if end >= stop else _NEED
 
 
-def _signing_extent(buf: bytearray, s: int, end: int, limit: int) -> int:
+def _signing_extent(buf: bytearray, s: int, end: int, limit: int, idle: bool = False) -> int:
     avail = end - s
     for off, want in _GS_FIXED:
         if off < avail and buf[s + off] != want:
@@ -593,6 +631,8 @@ def _signing_extent(buf: bytearray, s: int, end: int, limit: int) -> int:
     content_end = p + content
     if content_end > limit:
         return _TOO_LONG
+    if end == content_end and idle:
+        return content_end - s  # the line went quiet: no signature field came
     if end <= content_end:
         return _NEED  # at content end the signature field may still come
     signature = buf[content_end]
@@ -681,9 +721,28 @@ class RawDecoder(_Decoder):
                 self._opaque = False
 
     def _expire(self, out: list[bytes]) -> None:
-        self._emit(bytes(self._buf), out)
-        self._buf.clear()
-        self._opaque = False
+        # The line went quiet (rule 3). buf[0] is a DD/DF start; an opaque one was refuted
+        # by its bytes and so were the starts before _scan_from, which may not hold the
+        # only message the burst carries (a stray DD/DF before a signature-less DF).
+        buf = self._buf
+        while buf:
+            first = self._scan_from if self._opaque else 0
+            self._opaque = False
+            self._scan_from = 0
+            j = _next_start(buf, first)
+            while j >= 0:
+                extent = _envelope_extent(buf, j, len(buf), self.max_frame, idle=True)
+                if extent > 0:
+                    break
+                j = _next_start(buf, j + 1)
+            if j < 0:
+                self._emit(bytes(buf), out)  # no message in it: delivered as carried
+                buf.clear()
+                return
+            self._discard(j)
+            self._emit(bytes(buf[j : j + extent]), out)
+            del buf[: j + extent]
+            self._scan(out)  # what followed it, if anything (complete messages only)
 
 
 class RawFraming:
@@ -721,7 +780,8 @@ _CLASSES: dict[str, type[GfiFraming | BinaryFraming | RawFraming]] = {
 def get_framing(name: str, **options: Any) -> Framing:
     """The framing called ``name`` (one of :data:`FRAMINGS`) with its options.
 
-    Options: ``gfi``: max_frame, frame_timeout, first_number; ``binary``: max_frame,
+    Options: ``gfi``: max_frame, frame_timeout, numbering (``zero`` or ``sequence``),
+    first_number; ``binary``: max_frame,
     frame_timeout; ``raw``: max_frame, idle_timeout. Values may be numbers or their text.
     Raises ``ValueError`` for an unknown framing, option or bad value.
     """

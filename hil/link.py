@@ -55,8 +55,12 @@ class SerialSettings:
     stopbits: float = 1
     rtscts: bool = False
     xonxoff: bool = False
+    # An advisory lock (flock) on the port: a second hil process on the same port fails
+    # to open it ("Could not exclusively lock port") instead of sharing the bytes.
+    exclusive: bool = True
 
     def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``serial_for_url``."""
         return {
             "baudrate": self.baudrate,
             "bytesize": self.bytesize,
@@ -64,6 +68,7 @@ class SerialSettings:
             "stopbits": self.stopbits,
             "rtscts": self.rtscts,
             "xonxoff": self.xonxoff,
+            "exclusive": self.exclusive,
         }
 
 

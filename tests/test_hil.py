@@ -161,10 +161,15 @@ def test_drive_reports_failures_and_exits_nonzero(tmp_path: Path) -> None:
 def test_bad_port_and_script_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "pki").mkdir()
     res = _hil(
+        "drive", "--port", "/dev/does-not-exist", "--script", str(BENCH), "--keys", str(tmp_path)
+    )
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "cannot open /dev/does-not-exist" in res.stderr
+    res = _hil(
         "drive", "--port", "/dev/does-not-exist", "--script", str(BENCH), "--state", str(tmp_path)
     )
     assert res.returncode != 0 and "Traceback" not in res.stderr
-    assert "cannot open" in res.stderr
+    assert "no state.json" in res.stderr  # keys of a state never served: said first
     bad = tmp_path / "bad.toml"
     bad.write_text("[[step]]\nname = 'x'\n")
     res = _hil("drive", "--port", "loop://", "--script", str(bad), "--state", str(tmp_path))
@@ -337,7 +342,7 @@ async def test_bridge_joins_a_serial_device_to_the_mqtt_topics(tmp_path: Path) -
             try:
                 await asyncio.sleep(2.0)  # the bridge subscribes to the device's topic
                 keys = KeyStore(state / "pki")
-                add_device_public_keys(keys, load_config(None), range(1))
+                add_device_public_keys(keys, load_config(None), range(1), state)
                 he = HeadEnd(
                     MqttBus(broker.url),
                     keys,

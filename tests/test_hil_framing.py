@@ -250,11 +250,11 @@ def test_gfi_accepts_the_tool_example() -> None:
 
 
 def test_gfi_encode() -> None:
-    f = GfiFraming(first_number=1)
+    f = GfiFraming(numbering="sequence", first_number=1)
     assert f.encode(b"\xdf\x09\x00") == b"GBCS:DATA#1:3:DF0900\r\n"
     assert f.encode(b"\xab\xcd") == b"GBCS:DATA#2:2:ABCD\r\n"
     assert GfiFraming().encode(b"\x01") == b"GBCS:DATA#0:1:01\r\n"
-    wrap = GfiFraming(first_number=2**32 - 1)
+    wrap = GfiFraming(numbering="sequence", first_number=2**32 - 1)
     assert wrap.encode(b"\x01").startswith(b"GBCS:DATA#4294967295:")
     assert wrap.encode(b"\x01").startswith(b"GBCS:DATA#0:")
     with pytest.raises(ValueError, match="first_number"):
