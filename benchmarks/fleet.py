@@ -94,7 +94,7 @@ async def boot_and_memory(sites: int, state: Path) -> None:
 async def inprocess_throughput(n: int, state: Path) -> float:
     keys = KeyStore(ensure_pki(state))
     cfg = load_config(None)
-    add_device_public_keys(keys, cfg, range(1))
+    add_device_public_keys(keys, cfg, range(1), state / "inproc")
     builder = CommandBuilder(keys, DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER])
     emu = Emulator(cfg, InProcessBus(InProcessHub()), RealClock(), keys, state / "inproc")
     esme = cfg.site.eui("ESME")
@@ -122,7 +122,7 @@ async def mqtt_throughput(n: int, state: Path) -> None:
     await broker.start()
     keys = KeyStore(ensure_pki(state / "mqtt"))
     cfg = load_config(None)
-    add_device_public_keys(keys, cfg, range(1))
+    add_device_public_keys(keys, cfg, range(1), state / "mqtt")
     builder = CommandBuilder(keys, DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER])
     stop = asyncio.Event()
     worker = asyncio.create_task(serve(WorkerOptions(str(state / "mqtt"), broker.url), stop))

@@ -89,7 +89,7 @@ async def test_kill_9_loses_no_acknowledged_change_and_accepts_no_replay(tmp_pat
     pki = ensure_pki(state)
     config = load_config(None)
     keys = KeyStore(pki)
-    add_device_public_keys(keys, config, range(1))
+    add_device_public_keys(keys, config, range(1), state)
     builder = CommandBuilder(keys, DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER])
     from devices.behaviours.maxdemand import default_schedule
 

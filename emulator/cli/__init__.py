@@ -11,6 +11,7 @@ from emulator.cli.demo_cmd import demo_cmd
 from emulator.cli.keys_cmd import keys_group
 from emulator.cli.run_cmd import run_cmd, stats_cmd
 from emulator.cli.send_cmd import send_cmd
+from emulator.cli.state_cmd import state_group
 from emulator.cli.storm_cmd import storm_cmd
 
 
@@ -29,6 +30,7 @@ main.add_command(stats_cmd)
 main.add_command(storm_cmd)
 main.add_command(demo_cmd)
 main.add_command(send_cmd)
+main.add_command(state_group)
 
 
 def _load_plugins() -> None:

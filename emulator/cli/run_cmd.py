@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from emulator.runtime.config import ConfigError, load_config
-from emulator.runtime.pki import ensure_pki
-from emulator.runtime.worker import WorkerOptions, spawn, stop_all
+from emulator.runtime.config import ConfigError, FleetConfig, load_config
+from emulator.runtime.launch import Claim, claim, start_workers, worker_failure
+from emulator.runtime.statedir import StateError, private_write
+from emulator.runtime.worker import WorkerOptions, stop_all
+from emulator.transport.access import BrokerAccess, broker_access_options, from_cli
 
 DEFAULT_STATE = Path("gbcs-state")
 
@@ -37,77 +39,121 @@ def _sum(stats: list[dict[str, Any]], key: str, gauge: bool = False) -> float:
     return sum(float(s.get(part, {}).get(key, 0)) for s in stats)
 
 
-def stats_table(state: Path, info: dict[str, Any], rates: dict[str, float]) -> Table:
+STAT_ROWS = (
+    ("sites", "sites in the fleet"),
+    ("devices", "devices (4 per site)"),
+    ("workers", "workers reporting"),
+    ("hydrated", "sites in memory"),
+    ("commands", "commands handled"),
+    ("cmd/s", "commands per second"),
+    ("alerts", "alerts sent"),
+    ("alerts/s", "alerts per second"),
+    ("rejected", "commands rejected"),
+    ("outbox", "frames not yet published"),
+    ("broker", "broker connection"),
+)
+
+
+def stats_values(state: Path, info: dict[str, Any], rates: dict[str, float]) -> dict[str, str]:
+    """The summary figures of every worker's latest snapshot, by :data:`STAT_ROWS` key."""
     stats = read_stats(state)
-    t = Table(title=f"gbcs-emu  {info.get('broker', '')}  clock {info.get('clock', '')}")
-    for col in (
-        "sites",
-        "workers",
-        "hydrated",
-        "commands",
-        "cmd/s",
-        "alerts",
-        "alerts/s",
-        "rejections",
-        "outbox",
-        "broker",
-    ):
-        t.add_column(col, justify="right")
     rejections = sum(
         v for s in stats for k, v in s.get("counters", {}).items() if k.startswith("rejected.")
     )
     connected = all(s.get("gauges", {}).get("broker_connected", 1) for s in stats)
     sites = info.get("sites")
-    t.add_row(
-        str(sites if sites is not None else "?"),
-        str(4 * sites) if isinstance(sites, int) else "?",
-        str(len(stats)),
-        f"{_sum(stats, 'sites_hydrated', True):.0f}",
-        f"{_sum(stats, 'commands'):.0f}",
-        f"{rates.get('commands', 0):.1f}",
-        f"{_sum(stats, 'out.alert'):.0f}",
-        f"{rates.get('alerts', 0):.1f}",
-        f"{rejections:.0f}",
-        f"{_sum(stats, 'outbox', True):.0f}",
-        "up" if connected else "down",
-    )
+    return {
+        "sites": str(sites if sites is not None else "?"),
+        "devices": str(4 * sites) if isinstance(sites, int) else "?",
+        "workers": str(len(stats)),
+        "hydrated": f"{_sum(stats, 'sites_hydrated', True):.0f}",
+        "commands": f"{_sum(stats, 'commands'):.0f}",
+        "cmd/s": f"{rates.get('commands', 0):.1f}",
+        "alerts": f"{_sum(stats, 'out.alert'):.0f}",
+        "alerts/s": f"{rates.get('alerts', 0):.1f}",
+        "rejected": f"{rejections:.0f}",
+        "outbox": f"{_sum(stats, 'outbox', True):.0f}",
+        "broker": ("up" if connected else "down") if stats else "?",
+    }
+
+
+def stats_table(state: Path, info: dict[str, Any], rates: dict[str, float]) -> Table:
+    """One row per figure (label, value): readable at any terminal width."""
+    values = stats_values(state, info, rates)
+    title = "gbcs-emu"
+    if info.get("broker"):
+        title += f" on {info['broker']}"
+    if info.get("clock"):
+        title += f", clock {info['clock']}"
+    t = Table(title=title, show_header=False)
+    t.add_column("figure", no_wrap=True)
+    t.add_column("value", justify="right", no_wrap=True)
+    for key, label in STAT_ROWS:
+        t.add_row(label, values[key])
     return t
 
 
 @click.command("run")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Site TOML.")
-@click.option("--sites", type=int, help="Number of sites (overrides the config).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
-@click.option("--broker", help="mqtt://host:port of a broker (default: embedded amqtt).")
-@click.option("--tcp", "tcp_port", type=int, help="Serve length-prefixed TCP on this port.")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Site TOML (see examples/site.toml).",
+)
+@click.option("--sites", type=click.IntRange(min=1), help="Number of sites (overrides the config).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--broker",
+    help="mqtt[s]://[user@]host[:port] of a broker (default: embedded amqtt); the "
+    "password comes from $GBCS_BROKER_PASSWORD or --broker-password-file.",
+)
+@broker_access_options
+@click.option(
+    "--tcp", "tcp_port", type=click.IntRange(1, 65535), help="Serve length-prefixed TCP here."
+)
 @click.option("--clock", default="real", show_default=True, help="real, xN (e.g. x60).")
 @click.option(
     "--state",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_STATE,
     show_default=True,
-    help="State directory (sqlite, PKI, stats).",
+    help="State directory (sqlite, PKI, stats); one emulator at a time.",
 )
-@click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port.")
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics here."
+)
 @click.option(
     "--shard",
     metavar="FIRST:TOTAL",
     help="Multi-host: this host's workers are FIRST.. of TOTAL workers fleet-wide.",
 )
+@click.option(
+    "--seed",
+    help="Fleet seed for the device keys (default: random per state directory). Anyone "
+    "who knows it can derive every device key of the fleet.",
+)
 @click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
 @click.option("--quiet", is_flag=True, help="No live table.")
+@click.option("--check", is_flag=True, help="Validate everything, report, and exit.")
 def run_cmd(
     config: Path | None,
     sites: int | None,
     workers: int,
     broker: str | None,
+    broker_password_file: str | None,
+    cafile: str | None,
+    certfile: str | None,
+    keyfile: str | None,
     tcp_port: int | None,
     clock: str,
     state: Path,
     metrics_port: int | None,
     shard: str | None,
+    seed: str | None,
     duration: float | None,
     quiet: bool,
+    check: bool,
 ) -> None:
     """Serve emulated sites until Ctrl-C, with a live table; state is flushed on exit."""
     try:
@@ -115,10 +161,10 @@ def run_cmd(
         from emulator.runtime.clock import parse_clock
 
         parse_clock(clock)
-    except (ConfigError, ValueError) as e:
+    except ConfigError as e:
         raise click.ClickException(str(e)) from None
-    if workers < 1:
-        raise click.BadParameter("at least one worker", param_hint="--workers")
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--clock") from None
     first, total = 0, workers
     if shard is not None:
         try:
@@ -127,63 +173,157 @@ def run_cmd(
                 raise ValueError
         except ValueError:
             raise click.BadParameter(
-                "FIRST:TOTAL with FIRST + --workers <= TOTAL", param_hint="--shard"
+                f"{shard!r}: FIRST:TOTAL with FIRST + --workers <= TOTAL", param_hint="--shard"
             ) from None
     if tcp_port is not None and workers > 1:
         raise click.BadParameter("TCP serves one worker; use MQTT for several", "--workers")
-    state.mkdir(parents=True, exist_ok=True)
-    asyncio.run(
-        _run(
-            cfg.sites,
-            config,
-            (first, workers, total),
+    if tcp_port is not None and broker is not None:
+        raise click.BadParameter("give --broker or --tcp, not both", param_hint="--tcp")
+    if duration is not None and duration <= 0:
+        raise click.BadParameter("a positive number of seconds", param_hint="--duration")
+    access = None
+    if broker is not None:
+        access = from_cli(
             broker,
-            tcp_port,
-            clock,
-            state,
-            metrics_port,
-            duration,
-            quiet,
+            password_file=broker_password_file,
+            cafile=cafile,
+            certfile=certfile,
+            keyfile=keyfile,
         )
+    elif broker_password_file or cafile or certfile or keyfile:
+        raise click.BadParameter("broker credentials and TLS files need --broker")
+    seed_bytes = seed.encode() if seed is not None else None
+    if seed is not None and not seed:
+        raise click.BadParameter("an empty seed", param_hint="--seed")
+    if check:
+        _check(state, cfg, seed_bytes, first, workers, total, access)
+        return
+    try:
+        held = claim(state, cfg, first=first, count=workers, total=total, seed=seed_bytes)
+    except StateError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        code = asyncio.run(
+            _run(held, cfg.sites, config, access, tcp_port, clock, metrics_port, duration, quiet)
+        )
+    finally:
+        held.release()
+    if code:
+        raise SystemExit(code)
+
+
+def _check(
+    state: Path,
+    cfg: FleetConfig,
+    seed: bytes | None,
+    first: int,
+    workers: int,
+    total: int,
+    access: BrokerAccess | None,
+) -> None:
+    """``run --check``: the configuration is valid; say whether the state would open."""
+    from emulator.runtime.launch import fleet_layout
+    from emulator.runtime.statedir import load_info
+
+    try:
+        info = load_info(state) if state.is_dir() else None
+    except StateError as e:
+        raise click.ClickException(str(e)) from None
+    verdict = "new state directory"
+    if info is not None:
+        wanted = seed if seed is not None else cfg.seed
+        layout = fleet_layout(cfg, wanted or info.seed_bytes, first, workers, total)
+        if info.layout is not None and info.layout != layout:
+            raise click.ClickException(
+                f"{state}: recorded for another layout ("
+                + "; ".join(info.layout.differences(layout))
+                + f"); see gbcs-emu state migrate --state {state}"
+            )
+        verdict = "state directory matches"
+    where = access.url if access else "embedded broker"
+    click.echo(
+        f"ok: {cfg.sites} site(s), workers {first}..{first + workers - 1} of {total}, "
+        f"{where}; {verdict} ({state})"
     )
 
 
 async def _run(
+    held: Claim,
     sites: int,
     config: Path | None,
-    shard: tuple[int, int, int],
-    broker: str | None,
+    access: BrokerAccess | None,
     tcp_port: int | None,
     clock: str,
-    state: Path,
     metrics_port: int | None,
     duration: float | None,
     quiet: bool,
-) -> None:
+) -> int:
+    state = held.state
     console = Console()
+    err = Console(stderr=True)
     embedded = None
-    if broker is None and tcp_port is None:
-        from emulator.transport.broker import EmbeddedBroker
+    status = err.status("starting", spinner="dots") if err.is_terminal else None
+    if status is not None:
+        status.start()
 
-        embedded = EmbeddedBroker()
-        await embedded.start()
-        broker = embedded.url
-    where = broker or f"tcp://127.0.0.1:{tcp_port}"
-    info = {"broker": where, "clock": clock, "sites": sites}
-    (state / "run.json").write_text(
-        json.dumps({**info, "config": str(config) if config else None, "pid": os.getpid()})
-    )
-    for old in state.glob("stats-*.json"):
-        old.unlink()
-    ensure_pki(state)  # before the workers, which would race to create it
-    first, workers, total = shard
-    procs = []
-    for w in range(first, first + workers):
-        opts = WorkerOptions(
-            str(state), broker, tcp_port, str(config) if config else None, sites, clock, w, total
+    def phase(text: str) -> None:
+        if status is not None:
+            status.update(text)
+        elif not quiet:
+            err.print(text, highlight=False)
+
+    try:
+        if access is None and tcp_port is None:
+            from emulator.transport.broker import EmbeddedBroker
+
+            phase("starting the embedded broker")
+            embedded = EmbeddedBroker()
+            try:
+                await embedded.start()
+            except (OSError, RuntimeError) as e:
+                raise click.ClickException(f"cannot start the embedded broker: {e}") from None
+            access = BrokerAccess(embedded.url)
+        where = access.url if access is not None else f"tcp://127.0.0.1:{tcp_port}"
+        info = {"broker": where, "clock": clock, "sites": sites}
+        public = access.public() if access is not None else {}
+        private_write(
+            state / "run.json",
+            json.dumps(
+                {
+                    **info,
+                    **public,
+                    "config": str(config.resolve()) if config else None,
+                    "pid": os.getpid(),
+                }
+            ),
         )
-        procs.append(spawn(opts))
-    console.print(f"serving {sites} site(s) on {where} with {workers} worker(s); Ctrl-C stops")
+        for old in state.glob("stats-*.json"):
+            old.unlink()
+        template = WorkerOptions(
+            str(state),
+            access.url if access is not None else None,
+            tcp_port,
+            str(config.resolve()) if config else None,
+            sites,
+            clock,
+            cafile=access.cafile if access else None,
+            certfile=access.certfile if access else None,
+            keyfile=access.keyfile if access else None,
+        )
+        phase(f"starting {held.layout.count} worker(s)")
+        procs = start_workers(held, template, env=access.child_env() if access else None)
+        ids = list(held.layout.worker_ids())
+        while len(read_stats(state)) < len(procs):  # each writes stats once it serves
+            if any(p.poll() is not None for p in procs):
+                break
+            phase(f"workers ready: {len(read_stats(state))} of {len(procs)}")
+            await asyncio.sleep(0.1)
+    finally:
+        if status is not None:
+            status.stop()
+    console.print(
+        f"serving {sites} site(s) on {where} with {len(procs)} worker(s) from {state}; Ctrl-C stops"
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,7 +331,15 @@ async def _run(
             loop.add_signal_handler(sig, stop.set)
     metrics_server = None
     if metrics_port is not None:
-        metrics_server = await _serve_metrics(state, metrics_port)
+        try:
+            metrics_server = await _serve_metrics(state, metrics_port)
+        except OSError as e:
+            stop_all(procs, 15)
+            if embedded is not None:
+                await embedded.stop()
+            raise click.ClickException(
+                f"--metrics-port {metrics_port}: cannot listen: {e.strerror}"
+            ) from None
     started = time.monotonic()
     last = {"commands": 0.0, "alerts": 0.0, "t": time.monotonic()}
     rates: dict[str, float] = {}
@@ -207,6 +355,7 @@ async def _run(
         last["t"] = now
         return stats_table(state, info, rates)
 
+    failure: str | None = None
     live = None if quiet else Live(refresh(), console=console, refresh_per_second=2)
     try:
         if live is not None:
@@ -214,8 +363,9 @@ async def _run(
         while not stop.is_set():
             if duration is not None and time.monotonic() - started >= duration:
                 break
-            if any(p.poll() is not None for p in procs):
-                console.print("[red]a worker exited; stopping[/red]")
+            gone = [(w, p) for w, p in zip(ids, procs, strict=True) if p.poll() is not None]
+            if gone:
+                failure = "; ".join(worker_failure(state, w, p) for w, p in gone)
                 break
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -230,7 +380,11 @@ async def _run(
         if embedded is not None:
             await embedded.stop()
         console.print(stats_table(state, info, rates))
-        console.print("stopped; state flushed in " + str(state))
+    if failure is not None:
+        err.print(f"error: {failure}; stopped the emulator", highlight=False)
+        return 1
+    console.print("stopped; state flushed in " + str(state))
+    return 0
 
 
 async def _serve_metrics(state: Path, port: int) -> asyncio.AbstractServer:

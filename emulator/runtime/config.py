@@ -12,7 +12,10 @@ keys. This is test material, like the PKI the runtime generates: it secures noth
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,12 +24,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from devices.trust import OwnKeys
+from devices.options import check_options, unknown_key
+from devices.trust import ANCHOR_ROLES, OwnKeys
 from keys.certs import as_eui, eui_hex
 from keys.roles import RemotePartyRole
 
 __all__ = [
     "DEVICE_OFFSETS",
+    "MAX_SITES",
     "ConfigError",
     "FleetConfig",
     "SiteConfig",
@@ -40,7 +45,11 @@ _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632
 
 
 class ConfigError(ValueError):
-    """A configuration file or value is wrong (names the field)."""
+    """A configuration file or value is wrong.
+
+    The message has one line per problem, each naming the file, the ``[table] key`` and
+    what is allowed.
+    """
 
 
 @dataclass(slots=True)
@@ -68,7 +77,9 @@ class FleetConfig:
     site: SiteConfig = field(default_factory=SiteConfig)
     sites: int = 1
     base_eui: bytes = bytes.fromhex("00DB1234567890A0")
-    seed: bytes = b"gbcs-emulator test fleet"
+    # None: the state directory's own random seed (see emulator.runtime.statedir); set
+    # it only for a reproducible fleet, knowing that the seed gives away every device key
+    seed: bytes | None = None
     parties: dict[RemotePartyRole, bytes] = field(default_factory=dict)
 
     def site_config(self, index: int) -> SiteConfig:
@@ -94,8 +105,10 @@ def default_site() -> SiteConfig:
     return SiteConfig()
 
 
-def derive_own_keys(seed: bytes, eui: bytes) -> OwnKeys:
+def derive_own_keys(seed: bytes | None, eui: bytes) -> OwnKeys:
     """Deterministic KA and DS key pairs for a device (test material)."""
+    if seed is None:
+        raise ValueError("the fleet seed is not resolved (open the state directory first)")
 
     def key(label: bytes) -> ec.EllipticCurvePrivateKey:
         d = hashlib.sha256(b"gbcs-emu device key\x00" + seed + b"\x00" + label + eui).digest()
@@ -106,63 +119,201 @@ def derive_own_keys(seed: bytes, eui: bytes) -> OwnKeys:
     return OwnKeys(eui, key(b"ka"), key(b"ds"))
 
 
-def _eui_field(value: Any, where: str) -> bytes:
-    try:
-        return as_eui(str(value))
-    except ValueError as e:
-        raise ConfigError(f"{where}: {e}") from None
+MAX_SITES = 10_000_000
+"""Largest fleet a configuration may ask for (``fleet.sites`` and ``--sites``)."""
+
+_DEVICE_KEYS = ("eui", "enabled")
+_TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "site": ("id",),
+    **{kind.lower(): _DEVICE_KEYS for kind in DEVICE_OFFSETS},
+    "fleet": ("sites", "base_eui", "seed"),
+    "parties": (),  # role names, checked against the trust-anchor roles
+}
+_SITE_ID = re.compile(r"[^\s/+#]{1,64}")
+_SITE_ID_ALLOWED = "1 to 64 characters without spaces, '/', '+' or '#' (an MQTT topic level)"
+_EUI_ALLOWED = 'an EUI-64 as a string of 16 hex digits, e.g. "00DB1234567890A0"'
+_PARTY_ROLES = tuple(
+    sorted({r for roles in ANCHOR_ROLES.values() for r in roles}, key=int)
+)  # every role some device holds a trust anchor for
+
+
+def _party_names() -> tuple[str, ...]:
+    return tuple(r.cli_name for r in _PARTY_ROLES)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f"{json.dumps(v)} (a string)"
+    if isinstance(v, Mapping):
+        return "a table"
+    if isinstance(v, list):
+        return "an array"
+    return repr(v)
+
+
+class _Errors:
+    """Collects every problem of one file: ``[table] key: message`` lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, table: str, key: str | None, message: str) -> None:
+        where = f"[{table}] {key}" if key else f"[{table}]"
+        self.lines.append(f"{where}: {message}")
+
+    def eui(self, table: str, key: str, value: Any) -> bytes | None:
+        """``value`` as an EUI-64, or None after recording why it is not one."""
+        if isinstance(value, str):
+            try:
+                return as_eui(value)
+            except ValueError:
+                pass
+        shown = json.dumps(value) if isinstance(value, str) else _show(value)
+        self.add(table, key, f"got {shown}; allowed: {_EUI_ALLOWED}")
+        return None
+
+    def table(self, doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        """``doc[name]`` when it is a table with known keys (problems recorded)."""
+        t = doc.get(name, {})
+        if not isinstance(t, Mapping):
+            self.add(name, None, f"must be a table, got {_show(t)}")
+            return {}
+        allowed = _TABLE_KEYS[name]
+        if name in ("site", "fleet"):
+            for key in t:
+                if key not in allowed:
+                    self.add(name, str(key), unknown_key(str(key), allowed))
+        return t
+
+
+def _site_count(value: Any) -> str | None:
+    """Why ``value`` is not a valid number of sites (None when it is)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SITES:
+        return f"got {_show(value)}; allowed: an integer from 1 to {MAX_SITES}"
+    return None
 
 
 def load_config(path: Path | None, *, sites: int | None = None) -> FleetConfig:
-    """The fleet configuration from a TOML file (or the defaults when ``path`` is None)."""
+    """The fleet configuration from a TOML file (or the defaults when ``path`` is None).
+
+    The file is validated in full before anything is built: every table and key, value
+    types and ranges, nested tables (load profiles, the gas display) and the device
+    options against :data:`devices.options.OPTIONS`. A :class:`ConfigError` lists every
+    problem, one line each, naming the file, the ``[table] key`` and what is allowed;
+    unknown keys get the closest valid key suggested.
+    """
+    if sites is not None and (reason := _site_count(sites)) is not None:
+        raise ConfigError(f"sites: {reason}")
     doc: Mapping[str, Any] = {}
     if path is not None:
         try:
             doc = tomllib.loads(Path(path).read_text())
         except OSError as e:
             raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a UTF-8 text file") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
+    errors = _Errors()
+    for name, value in doc.items():
+        if name not in _TABLE_KEYS:
+            is_table = isinstance(value, Mapping)
+            tables = [f"[{t}]" for t in _TABLE_KEYS]
+            close = difflib.get_close_matches(name, list(_TABLE_KEYS), n=1, cutoff=0.6)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            where, what = (f"[{name}]", "table") if is_table else (name, "top-level key")
+            errors.lines.append(f"{where}: unknown {what}{hint} (allowed: {', '.join(tables)})")
     site = SiteConfig()
-    s = doc.get("site", {})
-    if not isinstance(s, Mapping):
-        raise ConfigError("[site] must be a table")
-    site.site_id = str(s.get("id", site.site_id))
+    s = errors.table(doc, "site")
+    if "id" in s:
+        if isinstance(s["id"], str) and _SITE_ID.fullmatch(s["id"]):
+            site.site_id = s["id"]
+        else:
+            errors.add("site", "id", f"got {_show(s['id'])}; allowed: {_SITE_ID_ALLOWED}")
+    owners: dict[bytes, str] = {}
     for kind in DEVICE_OFFSETS:
-        dev = doc.get(kind.lower(), {})
-        if not isinstance(dev, Mapping):
-            raise ConfigError(f"[{kind.lower()}] must be a table")
-        if "eui" in dev:
-            site.euis[kind] = _eui_field(dev["eui"], f"{kind.lower()}.eui")
-        opts = {k: v for k, v in dev.items() if k not in ("eui", "enabled")}
+        table = kind.lower()
+        dev = errors.table(doc, table)
+        if "eui" in dev and (eui := errors.eui(table, "eui", dev["eui"])) is not None:
+            site.euis[kind] = eui
+        for problem in check_options(kind, dev, toml=True, also_allowed=_DEVICE_KEYS):
+            errors.add(table, problem.key, problem.message)
+        opts = {k: v for k, v in dev.items() if k not in _DEVICE_KEYS}
         if opts:
             site.options[kind] = dict(opts)
-        if dev.get("enabled", True) is False:
+        enabled = dev.get("enabled", True)
+        if not isinstance(enabled, bool):
+            errors.add(table, "enabled", f"got {_show(enabled)}; allowed: true or false")
+        elif not enabled:
             if kind == "CHF":
-                raise ConfigError("chf.enabled: a site needs its Comms Hub")
+                errors.add(table, "enabled", "a site needs its Comms Hub; allowed: true")
             site.devices = tuple(d for d in site.devices if d != kind)
+    for kind in site.devices:
+        other = owners.setdefault(site.euis[kind], kind)
+        if other != kind:
+            errors.add(
+                kind.lower(),
+                "eui",
+                f"{site.euis[kind].hex().upper()} is already the {other}'s EUI;"
+                " allowed: a different EUI for each device",
+            )
     fleet = FleetConfig(site=site)
-    f = doc.get("fleet", {})
-    if not isinstance(f, Mapping):
-        raise ConfigError("[fleet] must be a table")
-    fleet.sites = int(sites if sites is not None else f.get("sites", 1))
-    if fleet.sites < 1:
-        raise ConfigError("fleet.sites must be at least 1")
+    f = errors.table(doc, "fleet")
+    if "sites" in f:
+        if (reason := _site_count(f["sites"])) is None:
+            fleet.sites = f["sites"]
+        else:
+            errors.add("fleet", "sites", reason)
+    if sites is not None:
+        fleet.sites = sites
     if "base_eui" in f:
-        fleet.base_eui = _eui_field(f["base_eui"], "fleet.base_eui")
+        if (base := errors.eui("fleet", "base_eui", f["base_eui"])) is not None:
+            fleet.base_eui = base
     elif fleet.sites > 1:
         fleet.base_eui = bytes.fromhex("00DB120000000000")
+    last = int.from_bytes(fleet.base_eui, "big") + 4 * fleet.sites - 1
+    if last >= 1 << 64:
+        errors.add(
+            "fleet",
+            "base_eui",
+            f"{fleet.base_eui.hex().upper()} leaves no room for {fleet.sites} sites (4 EUIs each);"
+            " allowed: a base EUI at most FFFFFFFFFFFFFFFF - 4 x sites + 1",
+        )
     if "seed" in f:
         fleet.seed = str(f["seed"]).encode()
-    parties = doc.get("parties", {})
-    if not isinstance(parties, Mapping):
-        raise ConfigError("[parties] must be a table")
+    parties = errors.table(doc, "parties")
+    named: dict[RemotePartyRole, str] = {}
+    allowed_roles = ", ".join(_party_names())
     for name, value in parties.items():
         try:
             role = RemotePartyRole.parse(name)
-        except ValueError as e:
-            raise ConfigError(f"parties.{name}: {e}") from None
-        fleet.parties[role] = _eui_field(value, f"parties.{name}")
+        except ValueError:
+            errors.add("parties", name, unknown_key(name, _party_names(), "role"))
+            continue
+        if role not in _PARTY_ROLES:
+            errors.add(
+                "parties",
+                name,
+                f"{role.human_name} is not a trust-anchor role of any device;"
+                f" allowed: {allowed_roles}",
+            )
+            continue
+        if role in named:
+            errors.add(
+                "parties",
+                name,
+                f"names the same role as {named[role]} ({role.cli_name}); allowed: one entry per"
+                " role",
+            )
+            continue
+        named[role] = name
+        if (eui := errors.eui("parties", name, value)) is not None:
+            fleet.parties[role] = eui
+    if errors.lines:
+        where = path if path is not None else "configuration"
+        raise ConfigError("\n".join(f"{where}: {line}" for line in errors.lines))
     return fleet
 
 

@@ -10,8 +10,9 @@ from keys.roles import KeyUsage
 from keys.store import KeyStore, build_entry
 
 from .config import FleetConfig, derive_own_keys
+from .statedir import open_info
 
-__all__ = ["add_device_public_keys", "ensure_pki"]
+__all__ = ["add_device_public_keys", "ensure_pki", "resolve_seed"]
 
 
 def ensure_pki(state_dir: Path) -> Path:
@@ -23,8 +24,21 @@ def ensure_pki(state_dir: Path) -> Path:
     return pki
 
 
-def add_device_public_keys(store: KeyStore, config: FleetConfig, sites: range) -> None:
-    """Make the devices of ``sites`` verifiable by a head-end using ``store``."""
+def resolve_seed(config: FleetConfig, state_dir: Path) -> bytes:
+    """The fleet seed: the config's, else the state directory's own (random, made on
+    first use and kept in its ``state.json``). Sets ``config.seed``."""
+    if config.seed is None:
+        config.seed = open_info(state_dir).seed_bytes
+    return config.seed
+
+
+def add_device_public_keys(
+    store: KeyStore, config: FleetConfig, sites: range, state_dir: Path | None = None
+) -> None:
+    """Make the devices of ``sites`` verifiable by a head-end using ``store`` (the seed
+    comes from ``state_dir`` unless the config sets one)."""
+    if config.seed is None and state_dir is not None:
+        resolve_seed(config, state_dir)
     for i in sites:
         cfg = config.site_config(i)
         for kind in cfg.devices:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,7 +41,8 @@ from ..transport.base import Bus, BusError, BusMessage, Channel
 from .clock import Clock
 from .config import FleetConfig, derive_own_keys
 from .metrics import Metrics
-from .store import StateStore
+from .statedir import StateError, ensure_dir, open_info, write_info
+from .store import StateStore, open_ledger
 
 __all__ = ["Emulator"]
 
@@ -69,9 +71,25 @@ class Emulator:
         self.worker = worker
         self.workers = workers
         self.cache_size = cache_size
-        state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dir(state_dir)
         self.state_dir = state_dir
-        self.store = StateStore(state_dir / f"state-{worker}.db")
+        self.info = open_info(state_dir, seed=config.seed)
+        if config.seed is None:  # the state's own (random) seed
+            config.seed = self.info.seed_bytes
+        db = f"state-{worker}.db"
+        self.store = StateStore(
+            state_dir / db,
+            must_exist=db in self.info.databases,
+            meta={"worker": str(worker), "state": self.info.id},
+        )
+        if db not in self.info.databases:
+            self.info.databases.append(db)
+            write_info(state_dir, self.info)
+        try:
+            self.used = open_ledger(self.store, state_dir / f"used-{worker}.txt")
+        except StateError:
+            self.store.close()
+            raise
         self.metrics = Metrics()
         self.sites: OrderedDict[int, Site] = OrderedDict()
         self._heap: list[tuple[datetime, int]] = []
@@ -80,6 +98,11 @@ class Emulator:
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._fresh: set[int] = set()
+
+    def close(self) -> None:
+        """Close the store and ledger of an emulator used without :meth:`run`."""
+        self.store.close()
+        self.used.close()
 
     # ------------------------------------------------------------------- sites
 
@@ -163,7 +186,16 @@ class Emulator:
                 sender = site.device(bytes.fromhex(topic.split("/")[2]))
                 if sender is not None:
                     dirty.add(sender.device_type.value)
-        self.store.commit(cfg.site_id, site.to_dict(dirty), rows, time.time())
+        try:
+            self.store.commit(cfg.site_id, site.to_dict(dirty), rows, time.time())
+        except sqlite3.Error as e:
+            # Nothing was acknowledged: forget the in-memory changes, so the site reloads
+            # what is on disk and a retry of the same command is accepted, not a replay.
+            self.sites.pop(index, None)
+            self.metrics.inc("errors.store")
+            raise StateError(f"cannot store site {cfg.site_id}: {e}") from None
+        if cfg.site_id not in self.used.sites:
+            self.used.add((cfg.site_id,))
         for o in outs:
             self.metrics.inc(f"out.{o.kind.value}")
         if rows:
@@ -174,16 +206,20 @@ class Emulator:
     def handle(self, message: BusMessage) -> int:
         """One incoming command: execute, persist, queue the answer. Returns frames queued."""
         t0 = time.perf_counter()
-        self.metrics.inc("commands")
         try:
             eui = bytes.fromhex(message.eui)
         except ValueError:
-            self.metrics.inc("rejected.topic")
+            if self.worker == 0:  # every worker sees it: count it once
+                self.metrics.inc("rejected.topic")
             return 0
         index = self.config.site_of_eui(eui)
-        if index is None or not self.owns(index):
-            self.metrics.inc("ignored.not_mine")
+        if index is None:
+            if self.worker == 0:
+                self.metrics.inc("ignored.unknown_device")
             return 0
+        if not self.owns(index):
+            return 0  # another worker's site: it counts the command
+        self.metrics.inc("commands")
         if self.config.site_config(index).site_id != message.site:
             self.metrics.inc("rejected.topic")
             return 0
@@ -267,6 +303,8 @@ class Emulator:
                 continue
             try:
                 self.handle(m)
+            except StateError:
+                raise  # damaged or unwritable state: serving on would lose or replay
             except Exception:  # a bug must not stop the emulator; it is logged and counted
                 log.exception("error handling %s", m.topic)
                 self.metrics.inc("errors")
@@ -339,12 +377,15 @@ class Emulator:
             asyncio.create_task(self._stats_writer(self.state_dir / f"stats-{self.worker}.json")),
         ]
         self.ready.set()
+        stopper = asyncio.ensure_future(stop.wait() if stop is not None else asyncio.Future())
+        failed: BaseException | None = None
         try:
-            if stop is None:
-                await asyncio.gather(*tasks)
-            else:
-                await stop.wait()
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not stopper and not t.cancelled() and t.exception() is not None:
+                    failed = t.exception()
         finally:
+            stopper.cancel()
             self._stopping.set()
             self._outbox.set()
             self._wake.set()
@@ -356,6 +397,9 @@ class Emulator:
             await self.bus.close()
             self.metrics.write(self.state_dir / f"stats-{self.worker}.json")
             self.store.close()
+            self.used.close()
+        if failed is not None:
+            raise failed
 
 
 def _typed(d: object, cls: type) -> Any:

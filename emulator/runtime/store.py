@@ -12,12 +12,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OutboxEntry", "StateStore"]
+from .statedir import StateDamaged, StateError, UsedSites
+
+__all__ = ["SCHEMA_VERSION", "OutboxEntry", "StateStore", "open_ledger"]
+
+SCHEMA_VERSION = 2
+"""1: sites, devices and outbox (unversioned); 2: adds ``meta`` (worker, state id)."""
+
+_MAGIC = b"SQLite format 3\x00"
+_TABLES = {"sites", "devices", "outbox"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (
@@ -37,6 +45,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     frame BLOB NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -53,17 +65,111 @@ class OutboxEntry:
 class StateStore:
     """sqlite3 in WAL mode; one writer (the worker that owns these sites)."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fsync: bool = False,
+        must_exist: bool = False,
+        meta: dict[str, str] | None = None,
+    ) -> None:
+        """Open (or create) the store, refusing a damaged one.
+
+        ``must_exist``: the state directory says this database was created before, so a
+        missing or empty file is damage (:class:`StateDamaged`), never a fresh start.
+        ``meta``: values the database must carry (e.g. its worker number); recorded
+        when new, compared when not. The file is checked (``PRAGMA quick_check``, schema,
+        version) before anything is written to it, so a damaged file is left unchanged.
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        existed = self.path.exists()
+        size = self.path.stat().st_size if existed else 0
+        if must_exist and size == 0:
+            what = "is empty (0 bytes)" if existed else "is missing"
+            raise StateDamaged(
+                f"{self.path} {what}, but this state directory stored devices in it before; "
+                "its security counters would be lost. Restore a backup "
+                "('gbcs-emu state restore') or move the state directory away"
+            )
+        if size:
+            with open(self.path, "rb") as f:
+                head = f.read(len(_MAGIC))
+            if head != _MAGIC:
+                raise StateDamaged(
+                    f"{self.path} is not an SQLite database (damaged header); it was not "
+                    "changed. Restore a backup ('gbcs-emu state restore')"
+                )
+        else:
+            from .statedir import touch_private
+
+            try:
+                touch_private(self.path)
+            except OSError as e:
+                raise StateError(f"{self.path}: cannot create: {e.strerror}") from None
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StateError(f"{self.path}: cannot open: {e}") from None
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL: a committed transaction survives any crash of this process
-        # (kill -9 included); FULL also survives an OS crash or power loss, at an fsync
-        # per commit.
-        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
+        try:
+            if size:
+                self._verify()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed transaction survives any crash of this process
+            # (kill -9 included); FULL also survives an OS crash or power loss, at an
+            # fsync per commit.
+            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            stored = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            for key, value in (meta or {}).items():
+                if key not in stored:
+                    self._db.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (key, value))
+                elif stored[key] != value:
+                    self._db.execute("ROLLBACK")
+                    raise StateDamaged(
+                        f"{self.path} belongs to {key} {stored[key]}, not {value}; "
+                        "it was not changed (was it copied or renamed?)"
+                    )
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            self._db.close()
+            if "readonly" in str(e) or "read-only" in str(e) or "unable to open" in str(e):
+                raise StateError(
+                    f"{self.path}: cannot write ({e}); check its permissions"
+                ) from None
+            raise StateDamaged(f"{self.path}: {e}; it was not changed") from None
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise StateDamaged(
+                f"{self.path} is damaged ({e}); it was not changed. Restore a backup "
+                "('gbcs-emu state restore')"
+            ) from None
+
+    def _verify(self) -> None:
+        """Integrity, schema and version of an existing file, read-only."""
+        check = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+        if check != ["ok"]:
+            first = "; ".join(c.replace("\n", " ") for c in check[:2])
+            raise sqlite3.DatabaseError(f"integrity check failed: {first}")
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path} was written by a newer gbcs-emu (schema {version}; this "
+                f"version reads up to {SCHEMA_VERSION})"
+            )
+        tables = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        tables.discard("sqlite_sequence")
+        if tables and not tables >= _TABLES:
+            raise StateDamaged(
+                f"{self.path} is not a gbcs-emu state database (tables: "
+                f"{', '.join(sorted(tables))}); it was not changed"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -150,3 +256,96 @@ class StateStore:
     def outbox_size(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    # ------------------------------------------------------------------ tools
+
+    def meta(self) -> dict[str, str]:
+        """The database's own records (worker, state id)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored device state: ``(site, kind, state)`` (for checks and migrations)."""
+        with self._lock:
+            rows = self._db.execute("SELECT site, kind, state FROM devices").fetchall()
+        for site, kind, state in rows:
+            yield str(site), str(kind), json.loads(state)
+
+    def copy_site_from(self, other: StateStore, site: str) -> None:
+        """Copy one site's rows from ``other`` as they are (a migration moves sites)."""
+        with other._lock:
+            own = other._db.execute(
+                "SELECT state, updated FROM sites WHERE site = ?", (site,)
+            ).fetchone()
+            devs = other._db.execute(
+                "SELECT kind, state FROM devices WHERE site = ?", (site,)
+            ).fetchall()
+        if own is None:
+            raise KeyError(site)
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute(
+                    "INSERT OR REPLACE INTO sites(site, state, updated) VALUES (?, ?, ?)",
+                    (site, own[0], own[1]),
+                )
+                cur.executemany(
+                    "INSERT OR REPLACE INTO devices(site, kind, state) VALUES (?, ?, ?)",
+                    [(site, k, v) for k, v in devs],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def copy_outbox_from(self, other: StateStore) -> int:
+        """Append ``other``'s unsent frames (a migration keeps them); returns how many."""
+        entries = other.pending(10**9)
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            cur.executemany(
+                "INSERT INTO outbox(topic, frame, attempts) VALUES (?, ?, ?)",
+                [(e.topic, e.frame, e.attempts) for e in entries],
+            )
+            cur.execute("COMMIT")
+        return len(entries)
+
+    def backup_to(self, path: Path) -> None:
+        """A consistent online copy (sqlite's backup API) at ``path``, mode 0600."""
+        from .statedir import touch_private
+
+        touch_private(path)
+        dst = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self._db.backup(dst)
+        finally:
+            dst.close()
+
+    def integrity(self) -> list[str]:
+        """``PRAGMA integrity_check`` (the full one): ``["ok"]`` when sound."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("PRAGMA integrity_check").fetchall()]
+
+
+def open_ledger(store: StateStore, path: Path) -> UsedSites:
+    """The ledger of the sites ``store`` has ever held, checked against it.
+
+    A site in the ledger but not in the database is damage (its counters would restart
+    from zero): :class:`StateError`. A site in the database but not in the ledger was
+    stored by a run that crashed before its ledger line: it is added.
+    """
+    used = UsedSites(path)
+    stored = set(store.site_ids())
+    lost = sorted(used.sites - stored)
+    if lost:
+        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        raise StateDamaged(
+            f"{store.path} has no state for {len(lost)} site(s) it stored before "
+            f"({shown}); their security counters would be reset. Restore a backup "
+            "('gbcs-emu state restore'); nothing was changed"
+        )
+    used.add(sorted(stored - used.sites))
+    return used

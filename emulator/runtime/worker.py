@@ -3,6 +3,11 @@
 ``gbcs-emu run --workers K`` starts K of these on one broker; worker ``w`` serves the
 sites with ``index % K == w``. A worker stops cleanly on SIGTERM or SIGINT (state is
 committed per command, so stopping never loses an acknowledged change).
+
+A worker shares its parent's lock on the state directory (the locked descriptor is
+passed down), dies with its parent (``PR_SET_PDEATHSIG`` plus a check of its parent
+pid) and, on a fatal error, writes the message to ``worker-<w>.error`` for the parent
+to report. The broker password comes through the environment, never the options.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -20,9 +27,10 @@ from keys.store import KeyStore
 
 from ..transport.base import Bus, BusError
 from .clock import Clock, parse_clock
-from .config import load_config
+from .config import ConfigError, load_config
 from .pki import ensure_pki
 from .server import Emulator
+from .statedir import StateError, acquire_lock, adopt_lock, load_info
 
 __all__ = ["WorkerOptions", "make_bus", "serve", "spawn", "stop_all"]
 
@@ -42,6 +50,11 @@ class WorkerOptions:
     cache_size: int = 2000
     storm_seconds: float | None = None  # run a mains outage this long on every site at start
     consolidate: bool = False  # DP119 alert-storm consolidation on every CHF
+    lock_fd: int | None = None  # the parent's locked descriptor of <state>/lock
+    parent_pid: int | None = None  # die when this process does
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -51,9 +64,17 @@ class WorkerOptions:
         return cls(**json.loads(text))
 
 
-def spawn(opts: WorkerOptions) -> subprocess.Popen[bytes]:
-    """Start one worker process."""
-    return subprocess.Popen([sys.executable, "-m", "emulator.runtime.worker", opts.to_json()])
+def spawn(opts: WorkerOptions, *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start one worker process (passing it the lock descriptor, if any)."""
+    fds = (opts.lock_fd,) if opts.lock_fd is not None else ()
+    return subprocess.Popen(
+        [sys.executable, "-m", "emulator.runtime.worker", opts.to_json()], pass_fds=fds, env=env
+    )
+
+
+def error_file(state_dir: Path, worker: int) -> Path:
+    """Where worker ``worker`` leaves its fatal error for the parent."""
+    return state_dir / f"worker-{worker}.error"
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
@@ -76,10 +97,16 @@ def make_bus(opts: WorkerOptions) -> Bus:
         return TcpServerBus("127.0.0.1", opts.tcp_port)
     if not opts.broker:
         raise ValueError("a worker needs a broker URL or a TCP port")
-    from ..transport.mqtt import MqttBus
+    from ..transport.access import PASSWORD_ENV, BrokerAccess
 
-    client_id = f"gbcs-emu-{Path(opts.state_dir).resolve().name}-w{opts.worker}"
-    return MqttBus(opts.broker, client_id=client_id, persistent=True)
+    info = load_info(Path(opts.state_dir))
+    if info is None:
+        raise StateError(f"{opts.state_dir}: no state.json (start the worker through run)")
+    access = BrokerAccess(
+        opts.broker, os.environ.get(PASSWORD_ENV), opts.cafile, opts.certfile, opts.keyfile
+    )
+    # unique per state directory (its random id), never shared by two emulators
+    return access.bus(client_id=f"gbcs-emu-{info.id}-w{opts.worker}", persistent=True)
 
 
 def build(opts: WorkerOptions, clock: Clock | None = None) -> Emulator:
@@ -100,13 +127,33 @@ def build(opts: WorkerOptions, clock: Clock | None = None) -> Emulator:
     )
 
 
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """Stop when the parent is gone (re-parented), in case no death signal came."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            stop.set()
+            return
+        await asyncio.sleep(0.2)
+
+
 async def serve(opts: WorkerOptions, stop: asyncio.Event | None = None) -> None:
-    """Run one worker until ``stop`` (or SIGTERM/SIGINT)."""
+    """Run one worker until ``stop`` (or SIGTERM/SIGINT, or its parent's death)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if opts.parent_pid is not None:
+        watcher = asyncio.create_task(_watch_parent(opts.parent_pid, stop))
+    try:
+        await _serve(opts, stop)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _serve(opts: WorkerOptions, stop: asyncio.Event) -> None:
     emulator = build(opts)
     if opts.storm_seconds is None:
         await emulator.run(stop)
@@ -130,12 +177,43 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as e:
         print(f"error: bad worker options: {e}", file=sys.stderr)
         return 2
+    if opts.parent_pid is not None:
+        die_with_parent()
+        if os.getppid() != opts.parent_pid:
+            return 1  # the parent died before the death signal was armed
+    state = Path(opts.state_dir)
     try:
-        asyncio.run(serve(opts))
-    except (ValueError, OSError, BusError) as e:
+        if opts.lock_fd is not None:
+            lock = adopt_lock(state, opts.lock_fd)
+        else:
+            lock = acquire_lock(state, command=f"worker {opts.worker}")
+    except StateError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    try:
+        asyncio.run(serve(opts))
+    except (StateError, ConfigError, ValueError, OSError, BusError, sqlite3.Error) as e:
+        msg = str(e) or type(e).__name__
+        print(f"error: worker {opts.worker}: {msg}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            error_file(state, opts.worker).write_text(msg + "\n")
+        return 1
+    finally:
+        if opts.lock_fd is None:
+            lock.release()
     return 0
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this process when its parent dies (Linux; elsewhere the
+    parent-pid check of :func:`serve` alone stops it)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
 
 
 if __name__ == "__main__":

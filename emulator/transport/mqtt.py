@@ -152,6 +152,8 @@ class MqttBus(Bus):
         keepalive: MQTT keepalive in seconds (how fast a silent dead link is noticed).
         reconnect_min, reconnect_max: backoff bounds in seconds between attempts.
         tls_context: TLS settings for ``mqtts://`` (default: system CAs).
+        password: the broker password (overrides one in the URL; see
+            :mod:`.access` for keeping it off command lines).
     """
 
     def __init__(
@@ -166,8 +168,13 @@ class MqttBus(Bus):
         reconnect_min: float = 0.1,
         reconnect_max: float = 5.0,
         tls_context: ssl.SSLContext | None = None,
+        password: str | None = None,
     ) -> None:
         self.address = parse_broker_url(url)
+        if password is not None:
+            from dataclasses import replace
+
+            self.address = replace(self.address, password=password)
         if persistent and not client_id:
             raise ValueError("a persistent MQTT session needs a fixed client_id")
         if client_id is not None and not client_id:
