@@ -85,6 +85,13 @@ def same_type(a: Data, b: Data) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class ModelSnapshot:
+    """What :meth:`CosemModel.snapshot` saved: object and attribute values by key."""
+
+    objects: dict[ObjectKey, tuple[CosemObject, dict[int, Data]]]
+
+
 @dataclass(slots=True)
 class CosemObject:
     """One COSEM object: stored attributes, writable set, methods and bound behaviour."""
@@ -221,6 +228,19 @@ class CosemModel:
 
     def __len__(self) -> int:
         return len(self._objects)
+
+    def snapshot(self) -> ModelSnapshot:
+        """Every object's stored attributes as they are now, cheaply (values are
+        immutable, so copying each attribute dict suffices): for :meth:`restore`."""
+        return ModelSnapshot({k: (o, dict(o.attributes)) for k, o in self._objects.items()})
+
+    def restore(self, snap: ModelSnapshot) -> None:
+        """Back to :meth:`snapshot` exactly (objects added since are removed)."""
+        self._objects.clear()
+        self._by_obis.clear()
+        for obj, attributes in snap.objects.values():
+            obj.attributes = dict(attributes)
+            self.add(obj)
 
     # state: only stored (writable) attribute values persist; bound ones live elsewhere.
     def to_dict(self) -> dict[str, str]:

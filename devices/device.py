@@ -24,9 +24,15 @@ from gbcs.axdr import Data
 from gbcs.codec import GbcsMessage
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.crypto.ecdsa import SignatureVariant
-from gbcs.dlms import DataNotification, invoke_id_for_counter
+from gbcs.dlms import (
+    AccessRequest,
+    DataNotification,
+    GetSpec,
+    GetWithSelectionSpec,
+    invoke_id_for_counter,
+)
 from gbcs.envelope import GroupingHeader
-from gbcs.errors import GbcsEncodeError, GbcsSecurityError
+from gbcs.errors import GbcsSecurityError
 from gbcs.gbz import GbzAlertHeader, GbzPayload
 from gbcs.payload import Payload
 from gbcs.usecases import DeviceType, UseCase
@@ -42,7 +48,7 @@ from .frames import build_alert, build_response, response_header, seal
 from .han_joins import HanJoins
 from .logs import DeviceLog
 from .outbound import Outbound, OutboundKind, PeerKind
-from .pipeline import Rejected, Verified, verify_command
+from .pipeline import Rejected, Verified, replay_protected, verify_command
 from .policy import Check, SecurityPolicy
 from .trust import DeviceKeys, OwnKeys, TrustAnchors
 
@@ -56,6 +62,7 @@ __all__ = [
 ]
 
 R = RemotePartyRole
+_READS = (GetSpec, GetWithSelectionSpec)
 
 GENERIC_CRITICAL_ALERT = 0x1000
 GENERIC_NON_CRITICAL_ALERT = 0x1001
@@ -210,6 +217,9 @@ class Device:
         )
         if isinstance(result, Rejected):
             self.last_rejection = result
+            if result.check is Check.CONTENT and result.message is not None:
+                # Authenticated but unreadable: the counter is consumed all the same (§3.4).
+                self._consume_counter(result.message, result.use_case)
             return out + self._reject(result, now)
         self.last_rejection = None
         msg = result.message
@@ -223,10 +233,17 @@ class Device:
             self.response_keys(msg),
             self.next_counter,
         )
+        saved, own = self.state_before_execute(ctx), self.own
         try:
             ex = self.execute(ctx)
-        except (GbcsEncodeError, GbcsSecurityError, ValueError) as e:
-            rej = Rejected(Check.CONTENT, f"cannot execute: {e}", msg, result.use_case)
+        except Exception as e:  # the execute boundary: no exception leaves receive()
+            # Bad content is normal input; an unexpected type is more likely our bug, so the
+            # type goes into the rejection and the security log to keep it visible.
+            if saved is not None:
+                self._roll_back(saved, own, msg, result)
+            rej = Rejected(
+                Check.CONTENT, f"cannot execute ({type(e).__name__}): {e}", msg, result.use_case
+            )
             self.last_rejection = rej
             return out + self._reject(rej, now)
         if result.replay_protected:
@@ -239,6 +256,46 @@ class Device:
             out.append(self.alert(a, now))
         out.extend(ex.han)
         return out
+
+    def _consume_counter(self, msg: GbcsMessage, uc: UseCase | None) -> None:
+        if uc is not None and replay_protected(uc):
+            self.counters[msg.originator] = max(self.counters.get(msg.originator, 0), msg.counter)
+
+    def state_before_execute(self, ctx: CommandContext) -> dict[str, Any] | None:
+        """What :meth:`receive` restores if executing ``ctx`` raises (None: nothing to keep).
+
+        A command that cannot execute changes nothing but its stored counter, the
+        security log and the own counter its alert consumes (docs/devices.md). Serialising
+        the state costs more than executing most commands, so it is skipped where the
+        handler cannot have changed anything before raising: DLMS requests that only read,
+        and GBZ payloads (the GBZ engine restores its model itself).
+        """
+        if ctx.use_case.code in self.handlers:
+            return self.snapshot_state()
+        p = ctx.message.payload
+        if isinstance(p, AccessRequest) and all(isinstance(s, _READS) for s in p.specs):
+            return None
+        if isinstance(p, GbzPayload):
+            return None
+        return self.snapshot_state()
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The state to restore with :meth:`load_state` if a command fails half-way
+        (subclasses may hold parts of it as cheaper in-memory snapshots)."""
+        return self.to_dict()
+
+    def _roll_back(
+        self, saved: dict[str, Any], own: OwnKeys, msg: GbcsMessage, verified: Verified
+    ) -> None:
+        """Back to ``saved``, keeping what a refused command may change (§3.4)."""
+        saved["security_log"] = self.security_log.to_dict()
+        saved["own_counter"] = self.own_counter
+        saved["counters"] = {eui_hex(k): v for k, v in self.counters.items()}
+        self.load_state(saved)
+        self.own = own
+        self.keys = DeviceKeys(own, self.anchors)
+        if verified.replay_protected:
+            self._consume_counter(msg, verified.use_case)
 
     def advance(self, now: datetime) -> list[Outbound]:
         """Run time-driven behaviour up to ``now``."""

@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 from gbcs.axdr import CompactArray, Data, DataType, TypeDescription
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.dlms import AccessRequest, ActionResultCode, DataAccessResult
+from gbcs.errors import GbcsDecodeError
 
-from .cosem import CosemModel, load_profile
+from .cosem import CosemModel, ModelSnapshot, load_profile
 from .device import CommandContext, Device, DeviceConfig, Execution
 from .dlms_engine import ItemFault, execute
 from .logs import DeviceLog
@@ -68,6 +69,7 @@ class DlmsDevice(Device):
         now: datetime | None = None,
         model: CosemModel | None = None,
     ) -> None:
+        self._snapshotting = False
         super().__init__(config, own, anchors, now=now)
         self.model = model if model is not None else load_profile(self.profile_name)
         self._preset: datetime | None = None
@@ -159,7 +161,8 @@ class DlmsDevice(Device):
             preset = DlmsDateTime.from_bytes(items[0].value)
             start = DlmsDateTime.from_bytes(items[1].value).to_datetime()
             end = DlmsDateTime.from_bytes(items[2].value).to_datetime()
-        except (AttributeError, IndexError, TypeError, ValueError):
+        except (AttributeError, IndexError, TypeError, ValueError, GbcsDecodeError):
+            # GbcsDecodeError: a date-time that is not 12 bytes (authfuzz found it escaping)
             return ActionResultCode.TYPE_UNMATCHED, None
         # An unspecified preset (as DCC sends in ECS70) means "the time of my HAN's time
         # source" (the CHF), i.e. the caller's time; the command only bounds it.
@@ -183,12 +186,25 @@ class DlmsDevice(Device):
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
-        d["cosem"] = self.model.to_dict()
+        d["cosem"] = self.model.snapshot() if self._snapshotting else self.model.to_dict()
         return d
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """:meth:`to_dict`, with the COSEM model as a cheap in-memory snapshot (encoding
+        every attribute would cost ten times more) for a rollback."""
+        self._snapshotting = True
+        try:
+            return self.to_dict()
+        finally:
+            self._snapshotting = False
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.model.load_dict(state.get("cosem", {}))
+        cosem = state.get("cosem", {})
+        if isinstance(cosem, ModelSnapshot):
+            self.model.restore(cosem)
+        else:
+            self.model.load_dict(cosem)
         self.rebind()
 
     def rebind(self) -> None:
