@@ -16,8 +16,12 @@ without a file, for tests.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +192,31 @@ def check_parties(store: KeyStore, parties: Mapping[RemotePartyRole, bytes]) -> 
 # ------------------------------------------------------------------------- counters
 
 
+def _lock_file(path: Path, timeout: float) -> int:
+    """An exclusive ``flock`` on ``path``, waiting up to ``timeout`` seconds."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise CounterError(f"counter store lock {path}: {e.strerror}") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise CounterError(
+                    f"head-end counters {str(path).removesuffix('.lock')} are in use by "
+                    f"pid {holder} (waited {timeout:g} s)"
+                ) from None
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
     originator TEXT PRIMARY KEY,
@@ -206,9 +235,22 @@ class CounterStore:
     come from memory until it is used up: faster, and gaps after a restart are allowed
     (counters only need to increase). Several processes may share one file only with
     ``block=1``: each value is then read and written under one immediate transaction.
+
+    The file (mode 0600) is a head-end's own, apart from any emulator's state, and is
+    held under its own lock (``<file>.lock``, ``fcntl.flock``) while open: a second
+    head-end on the same file waits up to ``lock_timeout`` seconds, then gets a
+    :class:`CounterError` naming the holder. ``lock_timeout=None`` takes no lock (for
+    several processes sharing one file with ``block=1``).
     """
 
-    def __init__(self, path: str | Path, *, first: int = 1, block: int = 1) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        first: int = 1,
+        block: int = 1,
+        lock_timeout: float | None = 10.0,
+    ) -> None:
         if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= _MAX_COUNTER:
             raise CounterError(f"first counter must be an int in 0..2**64-1, not {first!r}")
         if isinstance(block, bool) or not isinstance(block, int) or block < 1:
@@ -219,15 +261,28 @@ class CounterStore:
         self._lock = threading.Lock()
         self._next: dict[bytes, int] = {}
         self._limit: dict[bytes, int] = {}
+        self._lock_fd = -1
+        on_disk = self.path != ":memory:" and not self.path.startswith("file:")
+        if lock_timeout is not None and on_disk:
+            self._lock_fd = _lock_file(Path(self.path + ".lock"), lock_timeout)
         try:
+            if on_disk:
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self._db: sqlite3.Connection | None = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
+            self._unlock()
             raise CounterError(f"counter store {self.path}: {e}") from None
+
+    def _unlock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
     # -------------------------------------------------------------- lifecycle
 
@@ -237,6 +292,7 @@ class CounterStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            self._unlock()
 
     def __enter__(self) -> CounterStore:
         return self
