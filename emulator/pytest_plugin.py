@@ -16,8 +16,11 @@ Fixtures:
   ``gbcs_site.advance(timedelta)``, ``gbcs_site.devices``);
 * ``gbcs_headend``: that head-end.
 
-Async fixtures need pytest-asyncio (the ``dev`` extra); imports are deferred so that
-installing the package costs other test suites nothing.
+``gbcs_site`` and ``gbcs_headend`` are async fixtures: they need pytest-asyncio, which
+the ``pytest`` extra installs (``pip install 'gbcs-emulator[pytest]'``). Without it the
+plugin still loads, ``gbcs_clock`` works, and a test that asks for ``gbcs_site`` fails with
+a message saying so; other test suites in the same environment are not affected. Imports
+are deferred so that installing the package costs other test suites nothing.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ import pytest
 
 try:
     import pytest_asyncio
+except ImportError:
+    pytest_asyncio = None  # type: ignore[assignment]
 
-    _async_fixture = pytest_asyncio.fixture
-except ImportError:  # pragma: no cover - without pytest-asyncio only gbcs_clock works
-    _async_fixture = pytest.fixture  # type: ignore[assignment]
+MISSING_PYTEST_ASYNCIO = (
+    "the gbcs_site and gbcs_headend fixtures need pytest-asyncio:"
+    " pip install 'gbcs-emulator[pytest]'"
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -77,7 +83,7 @@ class BenchSite:
         self._task = asyncio.create_task(self.emulator.run(self._stop))
         await asyncio.wait_for(self.emulator.ready.wait(), 30)
         keys = KeyStore(pki)
-        add_device_public_keys(keys, self.config, range(1))
+        add_device_public_keys(keys, self.config, range(1), self.state)
         self.headend = HeadEnd(
             bus_b,
             keys,
@@ -128,18 +134,31 @@ def gbcs_clock() -> Any:
     return VirtualClock(START)
 
 
-@_async_fixture
-async def gbcs_site(tmp_path: Path, gbcs_clock: Any) -> AsyncIterator[BenchSite]:
-    """One default site served in-process, with a head-end (see the module docstring)."""
-    site = BenchSite(tmp_path / "gbcs-state", gbcs_clock)
-    await site.start()
-    try:
-        yield site
-    finally:
-        await site.stop()
+if pytest_asyncio is not None:
 
+    @pytest_asyncio.fixture
+    async def gbcs_site(tmp_path: Path, gbcs_clock: Any) -> AsyncIterator[BenchSite]:
+        """One default site served in-process, with a head-end (see the module docstring)."""
+        site = BenchSite(tmp_path / "gbcs-state", gbcs_clock)
+        await site.start()
+        try:
+            yield site
+        finally:
+            await site.stop()
 
-@_async_fixture
-async def gbcs_headend(gbcs_site: BenchSite) -> AsyncIterator[Any]:
-    """The head-end of ``gbcs_site``."""
-    yield gbcs_site.headend
+    @pytest_asyncio.fixture
+    async def gbcs_headend(gbcs_site: BenchSite) -> AsyncIterator[Any]:
+        """The head-end of ``gbcs_site``."""
+        yield gbcs_site.headend
+
+else:
+
+    @pytest.fixture
+    def gbcs_site() -> BenchSite:
+        """Unavailable without pytest-asyncio: fails the test, saying what to install."""
+        pytest.fail(MISSING_PYTEST_ASYNCIO, pytrace=False)
+
+    @pytest.fixture
+    def gbcs_headend() -> Any:
+        """Unavailable without pytest-asyncio: fails the test, saying what to install."""
+        pytest.fail(MISSING_PYTEST_ASYNCIO, pytrace=False)

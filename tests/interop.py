@@ -18,16 +18,26 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def interop_dir() -> Path | None:
+def interop_candidate() -> Path:
+    """Where the interop material is looked for (``GBCS_INTEROP_DIR`` or the default)."""
     env = os.environ.get("GBCS_INTEROP_DIR")
-    d = Path(env) if env else ROOT.parent / "shared" / "interop"
+    return Path(env) if env else ROOT.parent / "shared" / "interop"
+
+
+def interop_dir() -> Path | None:
+    """The interop directory, or None when it holds no ``vectors.json``."""
+    d = interop_candidate()
     return d if (d / "vectors.json").is_file() else None
 
 
 def require_interop() -> Path:
+    """The interop directory; skips the test without it (fails with GBCS_REQUIRE_INTEROP=1)."""
     d = interop_dir()
     if d is None:
-        msg = "interop vectors not found (set GBCS_INTEROP_DIR)"
+        msg = (
+            f"interop vectors not found: no vectors.json in {interop_candidate()}"
+            " (set GBCS_INTEROP_DIR to the public interop material)"
+        )
         if os.environ.get("GBCS_REQUIRE_INTEROP") == "1":
             pytest.fail(msg)
         pytest.skip(msg)

@@ -259,6 +259,7 @@ def test_vector_encrypted_parts(vid: str) -> None:
         assert part.path == f"components[{p.components.index(c)}].ciphered"
 
 
+@pytest.mark.interop
 def test_alert_specific_layouts_from_vectors() -> None:
     """Which alerts carry which data, as the vectors show (count includes the data)."""
     got = {}

@@ -368,6 +368,7 @@ def test_pair_inventory() -> None:
     assert {p for _, p in PAIRS} >= set(EXPECTED_DIFFERENCES)
 
 
+@pytest.mark.interop
 @pytest.mark.parametrize(("stem", "prefix"), PAIRS, ids=[p.rsplit("/", 1)[-1] for _, p in PAIRS])
 def test_rtds_pair(stem: str, prefix: str) -> None:
     diffs = compare_pair(stem, prefix)

@@ -4,24 +4,164 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from emulator.conformance.cases import ConformanceDataError
-from emulator.conformance.harness import ConformanceReport, run_conformance
+from emulator.conformance.cases import (
+    ConformanceCase,
+    ConformanceDataError,
+    load_cases,
+    load_rtds_tree,
+)
+from emulator.conformance.harness import (
+    CaseResult,
+    ConformanceReport,
+    preparation_commands,
+    run_cases,
+    save_report,
+)
+
+_ENV = "GBCS_INTEROP_DIR"
 
 
-def _default_interop() -> Path | None:
-    env = os.environ.get("GBCS_INTEROP_DIR")
-    if env:
-        return Path(env)
-    for cand in (Path.cwd() / ".." / "shared" / "interop", Path.cwd() / "shared" / "interop"):
-        if (cand / "vectors.json").is_file():
-            return cand.resolve()
-    return None
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """What the run reads: the cases, the data set for preparation, keys, a title."""
+
+    cases: tuple[ConformanceCase, ...]
+    prepared: dict[str, bytes]
+    keys: Path
+    title: str
+    problems: tuple[str, ...] = ()
+
+
+def _directory(path: Path, what: str) -> Path:
+    """``path`` when it is a directory, else a one-line error naming it."""
+    if not path.exists():
+        raise click.ClickException(f"{what}{path}: no such directory")
+    if not path.is_dir():
+        raise click.ClickException(f"{what}{path}: not a directory")
+    return path
+
+
+def _interop_dir(interop: Path | None, *, required: bool) -> Path | None:
+    """``--interop`` or ``$GBCS_INTEROP_DIR``, None when neither is given.
+
+    A missing ``--interop`` is always an error; a missing ``$GBCS_INTEROP_DIR`` only
+    when the run needs it (``required``), so a stale variable does not stop ``--rtds``.
+    """
+    if interop is not None:
+        return _directory(interop, "--interop ")
+    env = os.environ.get(_ENV)
+    if not env:
+        return None
+    if required:
+        return _directory(Path(env), f"{_ENV}=")
+    return Path(env) if Path(env).is_dir() else None
+
+
+def _keys_dir(keys: Path | None, *candidates: Path | None) -> Path:
+    if keys is not None:
+        return _directory(keys, "--keys ")
+    for cand in candidates:
+        if cand is not None and (cand / "keys").is_dir():
+            return cand / "keys"
+    raise click.ClickException(
+        "no key directory: pass --keys DIR (the public RTDS test keys, in the"
+        " <eui>-<ka|ds>.<pem|key> layout) or --interop DIR holding keys/"
+    )
+
+
+def _source(
+    interop: Path | None, rtds: Path | None, keys: Path | None, device: str | None
+) -> _Source:
+    where = _interop_dir(interop, required=rtds is None)
+    if rtds is not None:
+        _directory(rtds, "--rtds ")
+        keys_dir = _keys_dir(keys, rtds, where)
+        tree = load_rtds_tree(rtds)
+        cases = tuple(c for c in tree.cases if device is None or c.device_type == device)
+        if not cases:
+            for p in tree.problems:
+                click.echo(f"warning: unreadable RTDS file {p}", err=True)
+            raise click.ClickException(
+                f"--rtds {rtds}: no command/response pair for "
+                f"{device or 'an emulated device'} among {tree.files} *_GBCS.HEX files"
+                " (expected <use-case folder>/<test case>_COMMAND_GBCS.HEX and"
+                " _RESPONSE_GBCS.HEX)"
+            )
+        return _Source(
+            cases,
+            preparation_commands(tree.cases),
+            keys_dir,
+            f"Conformance with the RTDS tree {rtds.resolve().name} (shape of responses)",
+            tree.problems,
+        )
+    if where is None:
+        raise click.ClickException(
+            "no interop data: pass --interop DIR (holding vectors.json and keys/),"
+            f" --rtds DIR (DCC's RTDS folder tree) or set {_ENV}"
+        )
+    vectors = where / "vectors.json"
+    if not vectors.is_file():
+        raise click.ClickException(f"no interop data: {where} holds no vectors.json")
+    keys_dir = _keys_dir(keys, where)
+    return _Source(
+        load_cases(vectors, device),
+        preparation_commands(load_cases(vectors)),
+        keys_dir,
+        "Conformance with DCC RTDS 4.5.0 (shape of responses)",
+    )
+
+
+def _check_writable(save: Path) -> None:
+    """Refuse an unwritable ``--save`` before the run, naming the path."""
+    for part in (save, *save.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is" if part == save else f"is under {part}, which is"
+                raise click.ClickException(
+                    f"cannot write to --save {save}: it {what} not a directory"
+                )
+            break
+    try:
+        save.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=save):
+            pass
+    except OSError as e:
+        raise click.ClickException(f"cannot write to --save {save}: {e.strerror or e}") from None
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[CaseResult], None] | None]:
+    """A progress bar on stderr (only when it is a terminal and ``enabled``)."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(
+        TextColumn("[bold]conformance"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("RTDS cases  {task.fields[case]}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("cases", total=total, case="")
+    with bar:
+
+        def advance(result: CaseResult) -> None:
+            bar.update(task, advance=1, case=result.case.id.rsplit("/", 1)[-1][:24])
+
+        yield advance
 
 
 @click.command("conformance")
@@ -33,67 +173,132 @@ def _default_interop() -> Path | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option(
     "--interop",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory with vectors.json and keys/ (default: $GBCS_INTEROP_DIR).",
+    type=click.Path(path_type=Path),
+    help=f"Directory with vectors.json and keys/ (default: ${_ENV}).",
+)
+@click.option(
+    "--rtds",
+    type=click.Path(path_type=Path),
+    help="Read the cases from DCC's RTDS folder tree instead: one folder per use case,"
+    " <test case>_COMMAND_GBCS.HEX and _RESPONSE_GBCS.HEX files.",
+)
+@click.option(
+    "--keys",
+    type=click.Path(path_type=Path),
+    help=f"Key directory (default: keys/ of --rtds, else of --interop or ${_ENV}).",
 )
 @click.option(
     "--save",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Write every command fed, every response and the emulated devices' certificates.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="One line per case, not per use case.")
 def conformance_cmd(
-    device: str | None, as_json: bool, interop: Path | None, save: Path | None, verbose: bool
+    device: str | None,
+    as_json: bool,
+    interop: Path | None,
+    rtds: Path | None,
+    keys: Path | None,
+    save: Path | None,
+    verbose: bool,
 ) -> None:
     """Feed every RTDS command to a fresh emulated device and compare the response's
     shape with the RTDS response: envelope, CRA, message code, echoed counter,
-    originator/recipient, date-time presence, payload structure."""
-    where = interop or _default_interop()
-    if where is None or not (where / "vectors.json").is_file():
-        raise click.ClickException(
-            "no interop data: pass --interop DIR (holding vectors.json and keys/)"
-            " or set GBCS_INTEROP_DIR"
-        )
+    originator/recipient, date-time presence, payload structure.
+
+    The cases come from vectors.json (--interop, or $GBCS_INTEROP_DIR) or from the RTDS
+    as DCC distributes it (--rtds). A file of the tree that cannot be read is named on
+    stderr, the rest is run, and the exit status is 1."""
+    dtype = device.upper() if device else None
     try:
-        report = run_conformance(
-            where / "vectors.json",
-            where / "keys",
-            device=device.upper() if device else None,
-            save=save,
-        )
+        source = _source(interop, rtds, keys, dtype)
     except ConformanceDataError as e:
         raise click.ClickException(str(e)) from None
+    if save is not None:
+        _check_writable(save)
+    with _progress(len(source.cases), not as_json) as progress:
+        try:
+            report = run_cases(
+                source.cases, source.keys, prepared=source.prepared, progress=progress
+            )
+        except ConformanceDataError as e:
+            raise click.ClickException(str(e)) from None
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-        return
-    _print(report, verbose)
+        data = report.to_json()
+        if rtds is not None:
+            data["unreadable_files"] = list(source.problems)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        _print(report, verbose, source.title)
+    failed = False
+    if save is not None:
+        try:
+            save_report(save, report)
+        except OSError as e:
+            where = e.filename or save
+            click.echo(f"error: cannot write to --save {where}: {e.strerror or e}", err=True)
+            failed = True
+    for p in source.problems:
+        click.echo(f"warning: unreadable RTDS file {p}", err=True)
+    if source.problems:
+        click.echo(
+            f"error: {len(source.problems)} file(s) of --rtds {rtds} could not be read"
+            " (named above); the other cases were run",
+            err=True,
+        )
+        failed = True
+    if failed:
+        sys.exit(1)
 
 
-def _print(report: ConformanceReport, verbose: bool) -> None:
+def _print(report: ConformanceReport, verbose: bool, title: str) -> None:
+    """One row per use case (or case), one line each; the differences in full below."""
     console = Console()
-    table = Table(title="Conformance with DCC RTDS 4.5.0 (shape of responses)")
-    for col in ("device", "use case", "pairs", "conformant", "result"):
-        table.add_column(col)
+    console.print(title, style="bold", highlight=False)
+    table = Table()
+    # Fixed widths for the short columns; the name column gets what is left of the
+    # console (borders and padding take 13), ellipsised, so every row stays one line.
+    table.add_column("device", no_wrap=True, width=6)
+    table.add_column(
+        "use case" if not verbose else "case",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=max(12, console.width - 13 - 6 - 5 - 11),
+    )
+    table.add_column("ok", justify="right", no_wrap=True, width=5)
+    table.add_column("result", no_wrap=True, overflow="ellipsis", width=11)
+    notes: list[str] = []
     if verbose:
         for r in report.results:
-            tag = " (fault-injected)" if r.fault_injected else ""
+            name = r.case.id.rsplit("/", 1)[-1]
             table.add_row(
-                r.case.device_type,
-                r.case.id.rsplit("/", 1)[-1],
-                "1",
-                "1" if r.status == "conformant" else "0",
-                (r.status + tag + (f": {r.detail}" if r.detail else ""))[:160],
+                r.case.device_type, name, "1/1" if r.status == "conformant" else "0/1", r.status
             )
+            if r.detail:
+                notes.append(f"{name}: {r.detail}")
     else:
         for (dev, uc), results in sorted(report.by_use_case().items()):
             ok = sum(r.status == "conformant" for r in results)
             bad = [r for r in results if r.status != "conformant"]
-            text = "conformant" if not bad else f"{bad[0].status}: {bad[0].detail}"
-            table.add_row(dev, uc, str(len(results)), str(ok), text[:160])
+            text = "conformant" if not bad else f"{len(bad)} {bad[0].status}"
+            table.add_row(dev, uc, f"{ok}/{len(results)}", text)
+            notes.extend(f"{r.case.id.rsplit('/', 1)[-1]}: {r.detail}" for r in bad)
     console.print(table)
+    if notes:
+        console.print("Not conformant:", style="bold")
+        for n in notes:
+            console.print(f"- {n}", highlight=False, markup=False, soft_wrap=True)
+    injected = sum(r.fault_injected for r in report.results)
+    if injected:
+        console.print(
+            f"{injected} _ERROR cases were answered through fault injection"
+            " (armed with the codes the RTDS case names).",
+            highlight=False,
+        )
     for dev, counts in sorted(report.by_device().items()):
         total = sum(counts.values())
         console.print(
             f"{dev}: {counts['conformant']}/{total} conformant ({report.rate(dev):.0%}),"
-            f" {counts['differs']} differ, {counts['unsupported']} unsupported"
+            f" {counts['differs']} differ, {counts['unsupported']} unsupported",
+            highlight=False,
         )

@@ -30,7 +30,7 @@ sequence would), and reports the case as prepared.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,7 +64,10 @@ __all__ = [
     "CaseResult",
     "ConformanceReport",
     "RemacKeys",
+    "preparation_commands",
+    "run_cases",
     "run_conformance",
+    "save_report",
 ]
 
 R = RemotePartyRole
@@ -135,6 +138,8 @@ class ConformanceReport:
     """All case results, with per-device and per-use-case summaries."""
 
     results: list[CaseResult] = field(default_factory=list)
+    #: The emulated devices' key pairs, by EUI (their certificates go into ``--save``).
+    own_keys: dict[bytes, OwnKeys] = field(default_factory=dict, repr=False)
 
     def by_device(self) -> dict[str, Counter[str]]:
         out: dict[str, Counter[str]] = defaultdict(Counter)
@@ -259,7 +264,7 @@ def run_case(
     own: OwnKeys,
     *,
     now: datetime = CONFORMANCE_TIME,
-    prepared: dict[str, bytes] | None = None,
+    prepared: Mapping[str, bytes] | None = None,
 ) -> CaseResult:
     """Feed one RTDS command to a fresh device and compare its response."""
     try:
@@ -267,7 +272,7 @@ def run_case(
         rtds = decode(case.response)
     except GbcsDecodeError as e:
         return CaseResult(case, UNSUPPORTED, f"RTDS pair does not decode: {e}")
-    options: dict[str, Any] = {"gas_profile": 60}
+    options: dict[str, Any] = {"gas_profile": 60} if case.device_type.upper() == "GSME" else {}
     try:
         device = create_device(
             case.device_type,
@@ -309,20 +314,33 @@ def run_case(
     return CaseResult(case, CONFORMANT, "", (), fed, frame, faulted, protection)
 
 
-def run_conformance(
-    vectors_path: Path,
+def preparation_commands(cases: Iterable[ConformanceCase]) -> dict[str, bytes]:
+    """The commands :data:`PREPARATION` may name, by test-case name (last id element).
+
+    Give it every case of the data set, not only those of the device type under test.
+    """
+    return {c.id.rsplit("/", 1)[-1]: c.command for c in cases}
+
+
+def run_cases(
+    cases: Iterable[ConformanceCase],
     keys_dir: Path,
     *,
-    device: str | None = None,
+    prepared: Mapping[str, bytes] | None = None,
     save: Path | None = None,
     progress: Callable[[CaseResult], None] | None = None,
 ) -> ConformanceReport:
-    """Run every RTDS pair (optionally of one device type); see the module docstring."""
+    """Run the given cases, whatever their source (``vectors.json`` or an RTDS tree).
+
+    ``prepared`` are the commands :data:`PREPARATION` feeds first
+    (:func:`preparation_commands` of the whole data set); ``save`` writes what was fed,
+    the responses and the emulated devices' certificates there (``OSError`` when it
+    cannot be written).
+    """
     store = KeyStore(keys_dir)
-    cases = load_cases(vectors_path, device)
-    commands = {c.id.rsplit("/", 1)[-1]: c.command for c in load_cases(vectors_path)}
-    own_by_eui: dict[bytes, OwnKeys] = {}
+    commands = dict(prepared or {})
     report = ConformanceReport()
+    own_by_eui = report.own_keys
     for case in cases:
         eui = bytes.fromhex(_recipient_hex(case))
         own = own_by_eui.get(eui)
@@ -336,8 +354,26 @@ def run_conformance(
         if progress is not None:
             progress(result)
     if save is not None:
-        _save(save, report, own_by_eui.values())
+        save_report(save, report)
     return report
+
+
+def run_conformance(
+    vectors_path: Path,
+    keys_dir: Path,
+    *,
+    device: str | None = None,
+    save: Path | None = None,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> ConformanceReport:
+    """Run every RTDS pair (optionally of one device type); see the module docstring."""
+    return run_cases(
+        load_cases(vectors_path, device),
+        keys_dir,
+        prepared=preparation_commands(load_cases(vectors_path)),
+        save=save,
+        progress=progress,
+    )
 
 
 def _recipient_hex(case: ConformanceCase) -> str:
@@ -347,8 +383,12 @@ def _recipient_hex(case: ConformanceCase) -> str:
         return "0000000000000000"
 
 
-def _save(directory: Path, report: ConformanceReport, owns: Iterable[OwnKeys]) -> None:
-    """Commands fed, responses produced (hex, one file per case) and device certificates."""
+def save_report(directory: Path, report: ConformanceReport) -> None:
+    """Commands fed, responses produced (hex, one file per case) and device certificates.
+
+    Raises ``OSError`` when ``directory`` cannot be written.
+    """
+    owns = report.own_keys.values()
     directory.mkdir(parents=True, exist_ok=True)
     cmd_dir = directory / "commands"
     rsp_dir = directory / "responses"
