@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from emulator.cli.inputs import iter_messages, parse_hex, read_file_bytes
+from emulator.cli.inputs import iter_messages, parse_hex, read_file_bytes, read_stdin_text
 from emulator.cli.keyload import load_keys
 from gbcs.envelope import as_eui
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
@@ -108,7 +108,7 @@ def _single_input(message: str | None, file_: Path | None) -> bytes:
     if message is None:
         raise click.UsageError("no message: give HEX, '-' for standard input, or --file")
     if message == "-":
-        return parse_hex(sys.stdin.read(), "stdin")
+        return parse_hex(read_stdin_text(), "stdin")
     return parse_hex(message, "argument")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from devices.behaviours.load import LoadProfile
 from devices.site import Site
+from emulator.cli.progress import Feedback
 from emulator.headend.client import AlertEvent, HeadEnd
 from emulator.headend.identity import MemoryCounterStore, parties_from_store
 from emulator.runtime.clock import VirtualClock
@@ -50,23 +52,45 @@ async def _buses(use_mqtt: bool) -> tuple[Bus, Bus, Any, str]:
     return InProcessBus(hub), InProcessBus(hub), None, "in-process bus"
 
 
-async def run_demo(state: Path, use_mqtt: bool, console: Console) -> list[tuple[str, str, str]]:
-    """Run the scenario; returns (step, result, verified) rows. Raises on any failure."""
+STEPS = 11
+"""Phases of the scenario (start-up, each step, the storm), for the progress display."""
+
+
+async def run_demo(
+    state: Path,
+    use_mqtt: bool,
+    feedback: Feedback | None = None,
+    rows: list[tuple[str, str, str]] | None = None,
+    about: dict[str, str] | None = None,
+) -> list[tuple[str, str, str]]:
+    """Run the scenario; returns (step, result, verified) rows. Raises on any failure,
+    with the rows of the steps done so far left in ``rows`` when given. ``about`` gets
+    the site and the bus; ``feedback`` shows each step as it starts."""
+    fb = feedback or Feedback(quiet=True)
+    rows = [] if rows is None else rows
+    about = {} if about is None else about
+    n = 0
+
+    def phase(text: str) -> None:
+        nonlocal n
+        n += 1
+        fb.phase(f"[{n}/{STEPS}] {text}")
+
+    phase("starting the broker and the emulated site")
     config = load_config(None)
     config.site.options["ESME"] = {"load_profile": LoadProfile.daily(SHAPE).to_dict()}
     config.site.options["GSME"] = {"gas_profile": 450}
     keys = KeyStore(ensure_pki(state))
     clock = VirtualClock(T0)
     emulator_bus, headend_bus, broker, where = await _buses(use_mqtt)
-    console.print(f"site {config.site.site_id} on {where}; virtual clock from {T0:%Y-%m-%d %H:%M}Z")
+    about.update(site=config.site.site_id, bus=where, clock_start=f"{T0:%Y-%m-%d %H:%M}Z")
     emulator = Emulator(config, emulator_bus, clock, keys, state)
     stop = asyncio.Event()
     runner = asyncio.create_task(emulator.run(stop))
-    rows: list[tuple[str, str, str]] = []
     try:
         await asyncio.wait_for(emulator.ready.wait(), 30)
         hkeys = KeyStore(state / "pki")
-        add_device_public_keys(hkeys, config, range(1))
+        add_device_public_keys(hkeys, config, range(1), state)
         he = HeadEnd(
             headend_bus,
             hkeys,
@@ -81,6 +105,7 @@ async def run_demo(state: Path, use_mqtt: bool, console: Console) -> list[tuple[
             async def step(
                 name: str, call: Callable[[], Awaitable[Any]], show: Callable[[Any], str]
             ) -> Any:
+                phase(name)
                 reply = await call()
                 rows.append((name, show(reply), getattr(reply, "verified", "-")))
                 return reply
@@ -145,6 +170,7 @@ async def run_demo(state: Path, use_mqtt: bool, console: Console) -> list[tuple[
             )
             if raised:
                 raise click.ClickException("firmware activation raised a power-outage alert")
+            phase("4-minute power cut at the site")
             cut = clock.now()
             emulator.apply(0, Site.lose_mains, cut)
             clock.set(cut + timedelta(minutes=4))
@@ -165,7 +191,9 @@ async def run_demo(state: Path, use_mqtt: bool, console: Console) -> list[tuple[
                 ("4-minute power cut: CHF AD1", f"{_outage_count(emulator)} record(s)", "-")
             )
             alerts.close()
-        rows.append(await _storm(state, console))
+        phase("alert storm over 1,000 sites")
+        rows.append(await _storm(state, fb))
+        fb.done(rows[-1][1])
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -197,7 +225,7 @@ def _outage_count(emulator: Emulator) -> int:
     return int(emulator.metrics.counters.get("out.power-outage", 0))
 
 
-async def _storm(state: Path, console: Console) -> tuple[str, str, str]:
+async def _storm(state: Path, feedback: Feedback) -> tuple[str, str, str]:
     """1,000 sites lose mains for 4 minutes at once; every alert is counted at the bus."""
     config = load_config(None, sites=1000)
     hub = InProcessHub()
@@ -219,6 +247,8 @@ async def _storm(state: Path, console: Console) -> tuple[str, str, str]:
     seen = 0
     async for _ in watcher.messages():
         seen += 1
+        if seen % 100 == 0:
+            feedback.count(seen, produced, "alerts delivered")
         if seen >= produced:
             break
     stop.set()
@@ -229,19 +259,57 @@ async def _storm(state: Path, console: Console) -> tuple[str, str, str]:
 
 @click.command("demo")
 @click.option("--in-process", is_flag=True, help="Use the in-process bus, not the embedded broker.")
-def demo_cmd(in_process: bool) -> None:
-    """Run a scripted end-to-end scenario on one emulated site and print a summary."""
-    console = Console()
-    with tempfile.TemporaryDirectory(prefix="gbcs-demo-") as d:
+@click.option(
+    "--json", "as_json", is_flag=True, help="No progress; print the summary as one JSON object."
+)
+def demo_cmd(in_process: bool, as_json: bool) -> None:
+    """Run a scripted end-to-end scenario on one emulated site and print a summary.
+
+    Progress goes to stderr: live on a terminal, one line per step otherwise, none with
+    --json. A failed step still prints the steps done before it, then the error."""
+    rows: list[tuple[str, str, str]] = []
+    about: dict[str, str] = {}
+    error: str | None = None
+    with (
+        tempfile.TemporaryDirectory(prefix="gbcs-demo-") as d,
+        Feedback(quiet=as_json, prefix="demo: ") as fb,
+    ):
         try:
-            rows = asyncio.run(run_demo(Path(d), not in_process, console))
-        except click.ClickException:
-            raise
+            asyncio.run(run_demo(Path(d), not in_process, fb, rows, about))
+        except click.ClickException as e:
+            error = e.message
         except Exception as e:  # a demo failure is reported, never a traceback
-            raise click.ClickException(f"demo failed: {type(e).__name__}: {e}") from None
-    t = Table(title="gbcs-emu demo: every response verified")
-    for col in ("step", "result", "verified"):
-        t.add_column(col)
+            error = f"{type(e).__name__}: {e}"
+        if error is not None:
+            step = fb.phases[-1] if fb.phases else "start-up"
+            error = f"demo failed at {step}: {error}"
+            fb.fail()
+    if as_json:
+        doc = {
+            "ok": error is None,
+            **about,
+            "steps": [{"step": s, "result": r, "verified": v} for s, r, v in rows],
+        }
+        if error is not None:
+            doc["error"] = error
+        click.echo(json.dumps(doc))
+    elif rows:
+        _table(rows, about)
+    if error is not None:
+        raise click.ClickException(error)
+
+
+def _table(rows: list[tuple[str, str, str]], about: dict[str, str]) -> None:
+    t = Table(
+        title="gbcs-emu demo: every response verified",
+        caption=(
+            f"site {about.get('site', '?')} on {about.get('bus', '?')}; virtual clock from "
+            f"{about.get('clock_start', '?')}"
+        ),
+    )
+    t.add_column("step", ratio=3)
+    t.add_column("result", ratio=4, overflow="fold")
+    t.add_column("verified", no_wrap=True)
     for row in rows:
         t.add_row(*row)
-    console.print(t)
+    Console().print(t)
