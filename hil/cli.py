@@ -25,6 +25,7 @@ from rich.table import Table
 
 from emulator.runtime.config import ConfigError, FleetConfig, load_config
 from emulator.runtime.pki import add_device_public_keys, ensure_pki
+from emulator.transport.access import BrokerAccess, broker_access_options, from_cli
 from emulator.transport.base import BusError
 from gbcs.pcap import PcapRecord, write_pcap
 from keys.certs import as_eui
@@ -700,7 +701,13 @@ def diff_cmd(
 
 @hil_group.command("bridge")
 @_port_options
-@click.option("--broker", required=True, help="mqtt:// URL of the runtime's broker.")
+@click.option(
+    "--broker",
+    required=True,
+    help="mqtt[s]://[user@]host[:port] of the runtime's broker (password: "
+    "$GBCS_BROKER_PASSWORD or --broker-password-file).",
+)
+@broker_access_options
 @click.option("--site", default="site-0", show_default=True, help="Site id for the topics.")
 @click.option(
     "--eui", "euis", multiple=True, required=True, help="EUI-64 of the real device(s) on the port."
@@ -714,6 +721,10 @@ def bridge_cmd(
     faults: str | None,
     reliable: bool,
     broker: str,
+    broker_password_file: str | None,
+    cafile: str | None,
+    certfile: str | None,
+    keyfile: str | None,
     site: str,
     euis: tuple[str, ...],
     pcap: Path | None,
@@ -725,11 +736,18 @@ def bridge_cmd(
         devices = [as_eui(e).hex().upper() for e in euis]
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--eui") from None
+    access = from_cli(
+        broker,
+        password_file=broker_password_file,
+        cafile=cafile,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
     try:
         asyncio.run(
             _bridge(
                 Line.from_options(port, framing, baud, faults, reliable),
-                broker,
+                access,
                 site,
                 devices,
                 pcap,
@@ -742,14 +760,12 @@ def bridge_cmd(
 
 async def _bridge(
     link: Line,
-    broker: str,
+    broker: BrokerAccess,
     site: str,
     devices: list[str],
     pcap: Path | None,
     duration: float | None,
 ) -> None:
-    from emulator.transport.mqtt import MqttBus
-
     from .link import HEADEND_SIDE
 
     records: list[PcapRecord] = []
@@ -759,7 +775,8 @@ async def _bridge(
         on_frame=lambda d, f: records.append(PcapRecord(f, time.time(), d)),
         faults_in=False,
     )
-    mqtt = MqttBus(broker, client_id=f"gbcs-bridge-{site}", persistent=True)
+    # one session per bridged device set: two bridges never steal each other's session
+    mqtt = broker.bus(client_id=f"gbcs-bridge-{site}-{devices[0]}", persistent=True)
     await line.start()
     await line.subscribe("gbcs/+/+/#")
     await mqtt.start()

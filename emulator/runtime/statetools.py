@@ -343,6 +343,8 @@ def migrate(
     Sites outside the new fleet would be lost: refused. The old databases and ledgers
     are moved to ``state/pre-migrate-<time>/``.
     """
+    if not (state / INFO_NAME).is_file():
+        raise StateError(f"{state}: no state.json: nothing to migrate")
     lock = acquire_lock(state, command="gbcs-emu state migrate")
     try:
         info = load_info(state)
