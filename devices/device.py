@@ -26,6 +26,7 @@ from gbcs.cosem_time import DlmsDateTime
 from gbcs.crypto.ecdsa import SignatureVariant
 from gbcs.dlms import (
     AccessRequest,
+    ActionSpec,
     DataNotification,
     GetSpec,
     GetWithSelectionSpec,
@@ -63,6 +64,14 @@ __all__ = [
 
 R = RemotePartyRole
 _READS = (GetSpec, GetWithSelectionSpec)
+# ACTIONs that only read: data protection (class 30) get_protected_attributes
+_READ_ACTIONS = {(30, 1)}
+
+
+def _reads_only(spec: object) -> bool:
+    if isinstance(spec, _READS):
+        return True
+    return isinstance(spec, ActionSpec) and (spec.class_id, spec.method) in _READ_ACTIONS
 
 GENERIC_CRITICAL_ALERT = 0x1000
 GENERIC_NON_CRITICAL_ALERT = 0x1001
@@ -273,7 +282,7 @@ class Device:
         if ctx.use_case.code in self.handlers:
             return self.snapshot_state()
         p = ctx.message.payload
-        if isinstance(p, AccessRequest) and all(isinstance(s, _READS) for s in p.specs):
+        if isinstance(p, AccessRequest) and all(_reads_only(s) for s in p.specs):
             return None
         if isinstance(p, GbzPayload):
             return None
