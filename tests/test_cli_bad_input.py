@@ -9,10 +9,12 @@ tests/test_cli_feedback.py; ``hil`` in tests/test_hil_cli.py.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.readonly import make_read_only, undo_read_only
 from tests.statekit import Fleet, cli
 
 FILES = {
@@ -67,6 +69,10 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["--state", "afile", "is a file"]),
     ("run-state-under-a-file", ["run", "--state", "{afile}/st", "--tcp", "5000"],
      ["state directory", "afile/st", "Not a directory"]),
+    ("run-state-read-only", ["run", "--state", "{ro}", "--sites", "3", "--tcp", "5000"],
+     ["state directory", "ro", "not writable"]),
+    ("run-state-under-read-only", ["run", "--state", "{ro}/st", "--tcp", "5000"],
+     ["state directory", "ro/st", "cannot create it"]),
     ("run-layout", ["run", "--state", "{used}", "--workers", "2", "--broker", "mqtt://h:1"],
      ["another fleet layout", "workers here (--workers) 1 -> 2", "gbcs-emu state migrate"]),
     ("run-metrics-busy", ["run", "--state", "{fresh}", "--tcp", "{port}", "--metrics-port",
@@ -95,14 +101,21 @@ CASES: list[tuple[str, list[str], list[str]]] = [
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     d = tmp_path_factory.mktemp("bad-input")
     for name, text in FILES.items():
         (d / name).write_text(text)
     fleet = Fleet.create(d / "used", sites=3)
     fleet.accept(1)
     (d / "b0").mkdir()
-    return d
+    ro = Fleet.create(d / "ro", sites=3)  # a used state directory nobody may write
+    ro.accept(1)
+    READ_ONLY.append(make_read_only(ro.state))
+    yield d
+    undo_read_only(ro.state)
+
+
+READ_ONLY: list[bool] = []  # whether the fixture could make "ro" read-only
 
 
 def _fill(arg: str, d: Path, ports: dict[str, str]) -> str:
@@ -121,6 +134,9 @@ def test_bad_input_is_one_clear_line(
     import socket
 
     from emulator.transport.broker import free_port
+
+    if "read-only" in name and not all(READ_ONLY):
+        pytest.skip("no way to make a directory read-only here (chattr +i failed)")
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -362,21 +362,24 @@ def test_cli_errors_are_one_clear_line(
     _clean_failure(res, *fragments)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
 def test_read_only_state_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.readonly import make_read_only, undo_read_only
+
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
+    if not make_read_only(ro):
+        undo_read_only(ro)
+        pytest.skip("no way to make a directory read-only here (chattr +i failed)")
     try:
         res = _hil("serve", "--port", "/dev/does-not-exist", "--state", str(ro / "st"))
-        _clean_failure(res, "--state", "Permission denied")
+        _clean_failure(res, "state directory", "ro/st", "cannot create it")
         res = _hil(
             "drive", "--port", "x", "--script", str(BENCH), "--keys", str(tmp_path),
             "--junit", str(ro / "x.xml"), "--check",
         )  # fmt: skip
         _clean_failure(res, "--junit", "not writable")
     finally:
-        ro.chmod(0o700)
+        undo_read_only(ro)
 
 
 def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
