@@ -782,6 +782,11 @@ async def _bridge(
     await mqtt.start()
     for eui in devices:
         await mqtt.subscribe(f"gbcs/{site}/{eui}/in")
+    click.echo(
+        f"bridging {', '.join(devices)} on {link.port} ({link.framing}) to {broker.url}"
+        f" as site {site}; Ctrl-C stops",
+        err=True,
+    )
     stop = _stop_event(duration)
 
     async def down() -> None:  # commands from the fleet's head-ends to the real device
