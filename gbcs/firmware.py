@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from gbcs.asn1 import (
+from gbcs.der import (
     DerCursor,
     DerNode,
     UniversalTag,
