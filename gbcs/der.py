@@ -572,7 +572,10 @@ def der_enumerated(value: int) -> DerNode:
 
 
 def _int_bytes(value: int) -> bytes:
-    return value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+    # minimal two's complement: -128 is 80, not FF 80 (a negative value needs the bits
+    # of its complement plus the sign bit)
+    magnitude = value if value >= 0 else ~value
+    return value.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
 
 def der_boolean(value: bool) -> DerNode:

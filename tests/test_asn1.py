@@ -715,6 +715,18 @@ DER_TREES = st.recursive(
 )
 
 
+@pytest.mark.parametrize("value", [-(2**64), -32769, -32768, -129, -128, -1, 0, 127, 128, 2**63])
+def test_der_integer_is_minimal_and_decodes(value: int) -> None:
+    """Negative powers of two need no extra sign byte (-128 is 02 01 80, found by the
+    property test below)."""
+    node = der_integer(value)
+    assert decode_asn1(node.encode(), 0, len(node.encode())).nodes == (node,)
+    c = node.content
+    if len(c) > 1:
+        assert not (c[0] == 0x00 and c[1] < 0x80) and not (c[0] == 0xFF and c[1] >= 0x80)
+    assert int.from_bytes(c, "big", signed=True) == value
+
+
 @settings(max_examples=300, deadline=None)
 @given(DER_TREES, st.binary(max_size=3))
 def test_property_der_round_trip(tree: DerNode, prefix: bytes) -> None:
