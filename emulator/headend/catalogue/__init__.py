@@ -1,0 +1,1 @@
+"""Declarative use-case catalogue (issue 10)."""
