@@ -13,6 +13,7 @@ from emulator.cli.run_cmd import run_cmd, stats_cmd
 from emulator.cli.send_cmd import send_cmd
 from emulator.cli.state_cmd import state_group
 from emulator.cli.storm_cmd import storm_cmd
+from emulator.cli.usecase_cmd import usecase_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +32,7 @@ main.add_command(storm_cmd)
 main.add_command(demo_cmd)
 main.add_command(send_cmd)
 main.add_command(state_group)
+main.add_command(usecase_group)
 
 
 def _load_plugins() -> None:
