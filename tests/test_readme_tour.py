@@ -126,6 +126,16 @@ TABLE: tuple[Rule, ...] = (
          why="RTDS-4.5.0/ = a *_GBCS.HEX tree written from vectors.json; keys/ -> "
              "$GBCS_INTEROP_DIR/keys (the tour's keys/ holds examples/keys)",
          expect=("ESME:", "GSME:"), absent=("ESME: 0/",)),
+    # ---- use cases as typed arguments
+    Rule(r"gbcs-emu usecase explain --batch --file commands\.txt --keys keys/ > args\.jsonl",
+         why="commands.txt = the bundled ECS42 command as an ID<TAB>HEX line",
+         files=("args.jsonl",)),
+    Rule(r"gbcs-emu usecase build --batch --file args\.jsonl",
+         expect=("01-ecs42-command-signed",), absent=("error",)),
+    Rule(rf"gbcs-emu usecase build --batch --file args\.jsonl --keys keys/ --acb {EUI}",
+         expect=("01-ecs42-command-signed",), absent=("error",)),
+    Rule(r"gbcs-emu usecase list --device GSME", expect=("GCS13a",)),
+    Rule(r"gbcs-emu usecase show ECS37", expect=('"message_code": "0x004A"',)),
     Rule(r"gbcs-emu keys inspect \./pki",
          expect=("90b3d51f30fe0002", "00db1234567890a1", "private")),
     # ---- running emulators (the first `run` serves `send` and `stats` below)
@@ -255,6 +265,8 @@ class Tour:
         hexes = [(m.stem, "".join(m.read_text().split())) for m in messages]
         lines = [h if i == 0 else f"{name}\t{h}" for i, (name, h) in enumerate(hexes)]
         (self.work / "log.txt").write_text("\n".join(lines) + "\n")
+        commands = [f"{name}\t{h}" for name, h in hexes if "command" in name]
+        (self.work / "commands.txt").write_text("\n".join(commands) + "\n")
         vectors = [{"id": name, "hex": h} for name, h in hexes]
         (self.work / "vectors.json").write_text(json.dumps(vectors))
 
