@@ -149,6 +149,16 @@ def test_keys_default_to_the_tree_then_the_interop_directory(tree: Path, tmp_pat
     assert "no key directory: pass --keys DIR" in res.output
 
 
+@pytest.mark.interop
+def test_wrong_keys_are_a_failure_not_a_report_of_zero(tree: Path) -> None:
+    wrong = ROOT / "examples" / "keys"  # another PKI: nothing the tree holds verifies
+    res = CliRunner().invoke(
+        main, ["conformance", "--rtds", str(tree), "--device", "gpf", "--keys", str(wrong)]
+    )
+    assert res.exit_code == 1, res.output
+    assert "none of the" in res.output and "are --keys the keys" in res.output
+
+
 # ------------------------------------------------------------------ files, without data
 
 

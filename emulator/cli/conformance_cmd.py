@@ -238,6 +238,15 @@ def conformance_cmd(
             where = e.filename or save
             click.echo(f"error: cannot write to --save {where}: {e.strerror or e}", err=True)
             failed = True
+    if report.results and not any(r.status == "conformant" for r in report.results):
+        # nothing at all conformed: almost always the wrong keys or a foreign tree, which
+        # a CI job must not take for a pass
+        click.echo(
+            f"error: none of the {len(report.results)} case(s) conformed; are --keys the "
+            "keys this RTDS was made with?",
+            err=True,
+        )
+        failed = True
     for p in source.problems:
         click.echo(f"warning: unreadable RTDS file {p}", err=True)
     if source.problems:
