@@ -222,3 +222,23 @@ def _uc_json(uc: Any) -> dict[str, Any]:
         "payload": uc.payload_kind,
         "future_dated": uc.future_dated,
     }
+
+
+@usecase_group.command("reference")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the page here (default: standard output).",
+)
+def reference_cmd(output: Path | None) -> None:
+    """The use-case reference page (Markdown), as docs/usecases.md holds it."""
+    from emulator.cli.inputs import write_output
+    from emulator.headend.catalogue.reference import reference_markdown
+
+    text = reference_markdown()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(output, text.encode(), "-o/--output")
+    click.echo(f"wrote {output}", err=True)
