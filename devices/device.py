@@ -73,6 +73,7 @@ def _reads_only(spec: object) -> bool:
         return True
     return isinstance(spec, ActionSpec) and (spec.class_id, spec.method) in _READ_ACTIONS
 
+
 GENERIC_CRITICAL_ALERT = 0x1000
 GENERIC_NON_CRITICAL_ALERT = 0x1001
 

@@ -36,9 +36,14 @@ keys (:data:`BENCH_KEYS`, :data:`STEP_KEYS`, :data:`EXPECT_KEYS`, :data:`WAIT_AL
 a misspelt key gets the closest valid one suggested), types and ranges (timeouts and
 ``within`` positive seconds, ``retries`` 0..100, alert codes 0x0000..0xFFFF, EUIs of 16
 hex digits), each use case against those the head-end builds
-(:mod:`emulator.headend.usecases`) and each argument through that use case's own
-parameter definitions, the ``as`` role and the ``target_type``. An error names the file,
-the step (number from 1, and name), the key and what is allowed.
+(:mod:`emulator.headend.usecases`: the typed entries and every other command use case
+of the GBCS registry) and each argument through that use case's own parameter
+definitions, the ``as`` role and the ``target_type``. A use case without typed
+parameters takes its payload's structural arguments (``gbcs-emu usecase explain``'s
+``args``) as ``args = { args = { items = [...] } }`` (nested TOML tables and arrays are
+the JSON), or ``args = { args = "@file.json" }`` relative to the scenario; they are
+built once at load, so a bad one is an error naming the step and the argument path.
+An error names the file, the step (number from 1, and name), the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -241,8 +246,9 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def _load_step(path: Path, i: int, raw: Any) -> Step:
+    from emulator.headend.catalogue.generic import load_args
     from emulator.headend.identity import PARTY_ROLES, IdentityError, parse_role
-    from emulator.headend.usecases import UseCaseError, names
+    from emulator.headend.usecases import UseCaseError, all_names, is_typed
     from emulator.headend.usecases import get as get_use_case
 
     where = _Where(path, f"step {i + 1}")
@@ -282,13 +288,11 @@ def _load_step(path: Path, i: int, raw: Any) -> Step:
         raise where.error("use_case", f"must be a use case name (a string), got {uc!r}")
     try:
         entry = get_use_case(uc)
-    except UseCaseError:
-        known = names()
-        raise where.error(
-            "use_case",
-            f"unknown use case {uc!r}{_suggest(uc.strip().upper(), known)}; "
-            f"the head-end builds: {', '.join(known)}",
-        ) from None
+    except UseCaseError as e:
+        known = {n.upper(): n for n in all_names()}
+        close = difflib.get_close_matches(uc.strip().upper(), list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+        raise where.error("use_case", f"{e}{hint}") from None
     if "to" not in raw:
         raise where.error("to", "missing: the target device's EUI-64 (16 hex digits)")
     try:
@@ -312,6 +316,11 @@ def _load_step(path: Path, i: int, raw: Any) -> Step:
         }:
             raise where.error("target_type", f"{target_type!r} is not a device type ({allowed})")
     args = dict(where.table("args", raw.get("args", {})))
+    if not is_typed(entry.name) and isinstance(args.get("args"), str):
+        try:  # an @file is relative to the scenario
+            args["args"] = load_args(args["args"], base=path.parent)
+        except UseCaseError as e:
+            raise where.error("args.args", str(e)) from None
     takes = [p.name for p in entry.params]
     for k in args:
         if k not in takes:

@@ -46,9 +46,7 @@ class Rig:
         self.hub = InProcessHub()
         self.clock = VirtualClock(T0)
         self.keys = KeyStore(self.pki)
-        add_device_public_keys(
-            self.keys, self.config, range(min(self.config.sites, 4)), state
-        )
+        add_device_public_keys(self.keys, self.config, range(min(self.config.sites, 4)), state)
         self.builder = CommandBuilder(self.keys, DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER])
         self.stop = asyncio.Event()
         self.emulator: Emulator | None = None

@@ -29,7 +29,7 @@ from emulator.cli.inputs import os_reason
 from emulator.cli.run_cmd import DEFAULT_STATE
 from emulator.headend.client import HeadEnd, RequestTimeout
 from emulator.headend.identity import CounterStore, HeadEndError, parse_role, parties_from_store
-from emulator.headend.usecases import CatalogEntry, get, names
+from emulator.headend.usecases import CatalogEntry, all_names, get, is_typed
 from emulator.runtime.config import ConfigError, load_config
 from emulator.runtime.pki import add_device_public_keys
 from emulator.transport.access import PASSWORD_ENV, BrokerAccess, broker_access_options, from_cli
@@ -67,15 +67,34 @@ def _bus(url: str, timeout: float, access: BrokerAccess | None = None) -> Bus:
 
 
 def list_use_cases() -> str:
-    """What ``send`` can build: a line per use case, its arguments indented below."""
-    lines = [f"Use cases ({USAGE}):", ""]
-    for n in names():
+    """What ``send`` can build: the use cases with typed parameters (their arguments
+    indented below), then every other command use case of the GBCS registry, sent from
+    its payload's structural arguments."""
+    every = all_names()
+    typed = [n for n in every if is_typed(n)]
+    lines = [f"Use cases ({USAGE}):", "", f"Typed ({len(typed)}): named parameters", ""]
+    for n in typed:
         entry = get(n)
         lines.append(f"  {entry.describe()}")
         if entry.params:
             text = " ".join(_param_text(entry, p.name) for p in entry.params)
             lines += textwrap.wrap(text, 80, initial_indent=" " * 6, subsequent_indent=" " * 8)
-    lines += ["", "Arguments are key=value; `gbcs-emu send --help` lists the options."]
+    structural = [n for n in every if not is_typed(n)]
+    lines += [
+        "",
+        f"Structural ({len(structural)}): args=<JSON> or args=@file.json, the payload's",
+        "arguments as `gbcs-emu usecase explain` prints them",
+        "",
+    ]
+    for n in structural:
+        lines += textwrap.wrap(
+            get(n).describe(), 80, initial_indent="  ", subsequent_indent=" " * 6
+        )
+    lines += [
+        "",
+        "Arguments are key=value; `gbcs-emu send --help` lists the options.",
+        "A name shared by several message codes is written NAME@0xCODE.",
+    ]
     return "\n".join(lines)
 
 
@@ -126,8 +145,9 @@ def send_cmd(
     use_case: str | None,
     args: tuple[str, ...],
 ) -> None:
-    """Send USE_CASE (e.g. ECS17b, ECS37 start=17:00 end=22:00) to a device of a running
-    emulator and print the verified, decoded response. Without USE_CASE, list them."""
+    """Send USE_CASE (e.g. ECS17b, ECS37 start=17:00 end=22:00, GCS21b args=@read.json)
+    to a device of a running emulator and print the verified, decoded response. Without
+    USE_CASE, list them."""
     if use_case is None:
         click.echo(list_use_cases())
         return

@@ -78,7 +78,9 @@ __all__ = [
     "Prefetch",
     "ResponseView",
     "UseCaseError",
+    "all_names",
     "get",
+    "is_typed",
     "names",
 ]
 
@@ -1162,21 +1164,57 @@ CATALOG: Mapping[str, CatalogEntry] = _build_catalog()
 """Every buildable use case by upper-case name."""
 
 
+_GENERIC: dict[str, CatalogEntry] = {}
+"""Structural entries made so far, by upper-case catalogue name (see :func:`get`)."""
+
+
 def get(name: str) -> CatalogEntry:
-    """The catalog entry of ``name`` (case-insensitive); :class:`UseCaseError` listing
-    the known names otherwise."""
+    """The catalog entry of ``name`` (case-insensitive): a typed entry of :data:`CATALOG`,
+    else, for any other command use case of the GBCS registry (by name, ``NAME@0xCODE``
+    or ``0xCODE``), its structural entry (one ``args`` parameter, see
+    :mod:`.catalogue.generic`); :class:`UseCaseError` otherwise."""
     entry = CATALOG.get(name.strip().upper()) if isinstance(name, str) else None
-    if entry is None:
-        known = ", ".join(names())
-        if isinstance(name, str) and by_name(name.strip()) is not None:
+    if entry is not None:
+        return entry
+    if isinstance(name, str):
+        from .catalogue.generic import generic_entry, generic_name, resolve
+
+        uc = resolve(name)
+        if uc is not None:
+            key = generic_name(uc).upper()
+            typed = CATALOG.get(key)
+            if typed is not None:  # a typed use case named by its code
+                return typed
+            if key not in _GENERIC:
+                _GENERIC[key] = generic_entry(uc)
+            return _GENERIC[key]
+        if by_name(name.strip()) is not None:
             raise UseCaseError(
-                f"{name.strip()} is a GBCS use case the head-end cannot build yet; "
-                f"it builds: {known}"
+                f"{name.strip()} is not a command use case a head-end sends "
+                "(an alert or HAN-only message)"
             )
-        raise UseCaseError(f"unknown use case {name!r}; the head-end builds: {known}")
-    return entry
+    raise UseCaseError(
+        f"unknown use case {name!r}; the head-end builds: {', '.join(names())} (typed) and "
+        "every other GBCS command use case from structural arguments (`gbcs-emu send` "
+        "lists them)"
+    )
 
 
 def names() -> tuple[str, ...]:
-    """Catalog names in catalog order."""
+    """Names of the typed entries (:data:`CATALOG`), in catalog order."""
     return tuple(e.name for e in CATALOG.values())
+
+
+def all_names() -> tuple[str, ...]:
+    """Every use case the head-end builds: the typed entries, then the other command use
+    cases of the registry (structural arguments) in message-code order."""
+    from .catalogue.generic import command_use_cases, generic_name
+
+    typed = {e.message_code for e in CATALOG.values()}
+    rest = sorted((uc for uc in command_use_cases() if uc.code not in typed), key=lambda u: u.code)
+    return names() + tuple(generic_name(uc) for uc in rest)
+
+
+def is_typed(name: str) -> bool:
+    """Whether ``name`` has typed parameters (a :data:`CATALOG` entry)."""
+    return isinstance(name, str) and name.strip().upper() in CATALOG

@@ -86,6 +86,7 @@ __all__ = [
     "DlmsArgsError",
     "Leaf",
     "build_dlms",
+    "data_json",
     "date_text",
     "date_time_text",
     "explain_dlms",
@@ -813,6 +814,13 @@ def _tagged(d: Data) -> Json:
     if d.tag == T.NULL_DATA:
         return None
     return {"type": _TYPE_NAME[d.tag], "value": _untyped_value(d)}
+
+
+def data_json(d: Data) -> Json:
+    """Any A-XDR value in the lossless tagged form, without position knowledge:
+    ``{"type": "double-long-unsigned", "value": 5}``, structures and arrays as lists of
+    tagged values, octet-strings as hex, null-data as ``None`` (responses, plaintexts)."""
+    return _tagged(d)
 
 
 def _untyped_value(d: Data) -> Json:
