@@ -99,6 +99,7 @@ def _explain_one(ident: str | None, data: str | bytes, keys: Any, acb: bytes) ->
     except (GbcsError, FrameArgsError, ValueError) as e:
         out: dict[str, Any] = {"error": f"{type(e).__name__}: {e}"}
         return {"id": ident, **out} if ident is not None else out
+    obj = _with_named(obj)
     if keys is not None:
         from gbcs.codec import decode
 
@@ -108,6 +109,23 @@ def _explain_one(ident: str | None, data: str | bytes, keys: Any, acb: bytes) ->
             "signature": check_signature(msg, keys).verdict.value,
         }
     return obj
+
+
+def _with_named(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with ``named`` (the named arguments) after ``args`` when a described use
+    case's template matches them."""
+    from emulator.headend.catalogue.described import descriptions, explain_named
+
+    desc = descriptions().get(str(obj.get("use_case") or "").upper())
+    named = None if desc is None else explain_named(desc, obj["args"])
+    if named is None:
+        return obj
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        out[k] = v
+        if k == "args":
+            out["named"] = named
+    return out
 
 
 @usecase_group.command("build")

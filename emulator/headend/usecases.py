@@ -1170,7 +1170,8 @@ _GENERIC: dict[str, CatalogEntry] = {}
 
 def get(name: str) -> CatalogEntry:
     """The catalog entry of ``name`` (case-insensitive): a typed entry of :data:`CATALOG`,
-    else, for any other command use case of the GBCS registry (by name, ``NAME@0xCODE``
+    else a described entry (named parameters from :mod:`.catalogue.described`), else, for
+    any other command use case of the GBCS registry (by name, ``NAME@0xCODE``
     or ``0xCODE``), its structural entry (one ``args`` parameter, see
     :mod:`.catalogue.generic`); :class:`UseCaseError` otherwise."""
     entry = CATALOG.get(name.strip().upper()) if isinstance(name, str) else None
@@ -1186,7 +1187,10 @@ def get(name: str) -> CatalogEntry:
             if typed is not None:  # a typed use case named by its code
                 return typed
             if key not in _GENERIC:
-                _GENERIC[key] = generic_entry(uc)
+                from .catalogue.described import described_entry, descriptions
+
+                desc = descriptions().get(key)
+                _GENERIC[key] = generic_entry(uc) if desc is None else described_entry(desc)
             return _GENERIC[key]
         if by_name(name.strip()) is not None:
             raise UseCaseError(

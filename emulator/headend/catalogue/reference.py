@@ -24,6 +24,8 @@ out of date. Do not edit by hand.
 Every command below can be explained and built (`gbcs-emu usecase explain|build`):
 
 * **typed** use cases take named arguments (`gbcs-emu send --to EUI NAME arg=value`);
+* **described** use cases take named arguments too, declared as data, and answer with
+  named values;
 * the others take their structural arguments, the `args` object that `usecase explain`
   prints: DLMS items (operation, class, OBIS, attribute or method, typed value), GBZ
   components (cluster, command, record fields) or ASN.1 fields by their GBCS names.
@@ -52,6 +54,12 @@ def _typed_params() -> dict[str, list[Any]]:
     return {name: list(entry.params) for name, entry in CATALOG.items()}
 
 
+def _described() -> dict[str, Any]:
+    from .described import descriptions
+
+    return {d.name: d for d in descriptions().values()}
+
+
 def _asn1_fields(code: int) -> list[str]:
     schema = describe_asn1(code)
     if schema is None:
@@ -69,13 +77,21 @@ def _asn1_fields(code: int) -> list[str]:
 def reference_markdown() -> str:
     """The whole page."""
     typed = _typed_params()
+    described = _described()
     commands = [uc for uc in all_use_cases() if uc.direction == "command"]
-    lines = [_HEAD, f"{len(commands)} commands; {len(typed)} with named arguments.", ""]
+    lines = [
+        _HEAD,
+        f"{len(commands)} commands; {len(typed)} typed, {len(described)} described "
+        "(named arguments and values from `emulator/headend/catalogue/descriptions.toml`).",
+        "",
+    ]
     lines += ["| use case | code | targets | roles | critical | payload | arguments |"]
     lines += ["|---|---|---|---|---|---|---|"]
     for uc in commands:
         targets = "/".join(t.value for t in uc.targets) or "—"
-        args = "typed" if uc.name in typed else "structural"
+        args = (
+            "typed" if uc.name in typed else "described" if uc.name in described else "structural"
+        )
         lines.append(
             f"| [{uc.name}](#{uc.name.lower()}) | 0x{uc.code:04X} | {targets} | {_roles(uc)} "
             f"| {_yes(uc.critical)} | {uc.payload_kind} | {args} |"
@@ -98,6 +114,25 @@ def reference_markdown() -> str:
             for p in typed[uc.name]:
                 need = "required" if p.required else f"default {p.default!r}"
                 lines.append(f"  - `{p.name}` ({p.kind}, {need}): {p.help}")
+        desc = described.get(uc.name)
+        if desc is not None:
+            lines.append(
+                "- named arguments (described; or the structural `args`):"
+                if desc.params
+                else "- no named arguments (described; or the structural `args`)"
+            )
+            for p in desc.params:
+                need = "required" if p.required else f"default {p.default!r}"
+                lines.append(f"  - `{p.name}` ({p.kind}, {need}): {p.help} ({p.allowed()})")
+            if desc.values:
+                lines.append("- response values:")
+                for v in desc.values:
+                    unit = (
+                        f", {v.unit}"
+                        if v.unit
+                        else (", unit from the scaler-unit" if v.scaler_unit else "")
+                    )
+                    lines.append(f"  - `{v.name}` ({v.kind}{unit}): {v.help}")
         asn1 = _asn1_fields(uc.code)
         if asn1:
             lines.append("- ASN.1 fields (structural arguments):")

@@ -1,0 +1,604 @@
+"""Use cases described as data: named, typed parameters and named response values.
+
+A :class:`Description` is one use case of the registry written declaratively (the
+catalogue is data, as zigpy's clusters are):
+
+* ``template``: the structural arguments of the command (:mod:`.generic`'s ``args``,
+  as ``gbcs-emu usecase explain`` prints them) with its fixed parts: objects, clusters,
+  commands, attribute lists;
+* ``params``: named, typed parameters, each bound to a path in the template
+  (``items[0].value``, ``components[0].body.records[0].value.value``), with its kind
+  (:data:`PARAM_KINDS`), default, help and validation;
+* ``values``: named response values, each a path in the generic response decode
+  (:mod:`.generic`) with an optional unit and scaling (a fixed factor, or the COSEM
+  scaler-unit structure at another path).
+
+:func:`described_entry` compiles a description onto the structural builder and the
+generic decoder, giving a :class:`~emulator.headend.usecases.CatalogEntry` every driver
+reaches through :func:`emulator.headend.usecases.get`. :func:`explain_named` recovers the
+named arguments from structural ones when they match the template's fixed parts.
+
+The descriptions themselves live in ``descriptions.toml`` next to this module and are
+checked when they are loaded (:func:`descriptions`): every error names the use case and
+the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gbcs.usecases import UseCase
+
+from ..usecases import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError, to_eui
+
+__all__ = [
+    "DESCRIPTIONS_FILE",
+    "PARAM_KINDS",
+    "VALUE_KINDS",
+    "Description",
+    "DescriptionError",
+    "NamedParam",
+    "NamedValue",
+    "described_entry",
+    "descriptions",
+    "explain_named",
+    "get_path",
+    "load_descriptions",
+    "parse_path",
+]
+
+DESCRIPTIONS_FILE = Path(__file__).with_name("descriptions.toml")
+
+PARAM_KINDS: Mapping[str, str] = {
+    "int": "an integer within [min, max]",
+    "bool": "true or false",
+    "enum": "a name from the parameter's choices table",
+    "text": "text, optionally within [min_length, max_length] and matching pattern",
+    "eui": "an EUI-64, 16 hex digits",
+}
+VALUE_KINDS: Mapping[str, str] = {
+    "number": "a number, scaled by scale and/or the scaler of scaler_unit",
+    "text": "character data (an octet-string as text)",
+    "enum": "a name from the value's choices table (the number when it has no name)",
+    "raw": "the decoded value as it is",
+}
+_PARAM_KEYS = frozenset(
+    {"path", "kind", "help", "default", "required", "min", "max", "choices", "pattern"}
+    | {"min_length", "max_length"}
+)
+_VALUE_KEYS = frozenset({"path", "kind", "help", "unit", "scale", "scaler_unit", "choices"})
+_DESC_KEYS = frozenset({"help", "template", "params", "values"})
+_DUMMY_COUNTER = 1
+
+#: COSEM unit codes (IEC 62056-6-2) the emulated devices use.
+_COSEM_UNITS = {7: "s", 13: "m3", 27: "W", 28: "VA", 29: "var", 30: "Wh", 31: "VAh"} | {
+    32: "varh",
+    33: "A",
+    35: "V",
+    44: "Hz",
+}
+
+
+class DescriptionError(ValueError):
+    """A description that is not valid: the message names the use case and the key."""
+
+
+# ------------------------------------------------------------------------- paths
+
+_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|(\.)")
+
+
+def parse_path(path: str) -> tuple[str | int, ...]:
+    """``items[0].value`` -> ``("items", 0, "value")``; ValueError when malformed."""
+    out: list[str | int] = []
+    pos = 0
+    expect_name = True
+    while pos < len(path):
+        m = _TOKEN.match(path, pos)
+        if m is None:
+            raise ValueError(f"bad path {path!r} at {path[pos:]!r}")
+        name, index, dot = m.groups()
+        if dot is not None:
+            if expect_name:
+                raise ValueError(f"bad path {path!r}: empty part")
+            expect_name = True
+        elif name is not None:
+            if not expect_name:
+                raise ValueError(f"bad path {path!r}: missing '.' before {name!r}")
+            out.append(name)
+            expect_name = False
+        else:
+            if not out:
+                raise ValueError(f"bad path {path!r}: starts with an index")
+            out.append(int(index))
+        pos = m.end()
+    if not out or expect_name:
+        raise ValueError(f"bad path {path!r}")
+    return tuple(out)
+
+
+_MISSING = object()
+
+
+def get_path(obj: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at ``path`` in ``obj``, or :data:`_MISSING`."""
+    for key in path:
+        if isinstance(key, int):
+            if not isinstance(obj, list) or key >= len(obj):
+                return _MISSING
+        elif not isinstance(obj, Mapping) or key not in obj:
+            return _MISSING
+        obj = obj[key]
+    return obj
+
+
+def _set_path(obj: Any, path: tuple[str | int, ...], value: Any) -> None:
+    for key in path[:-1]:
+        obj = obj[key]
+    obj[path[-1]] = value
+
+
+# ------------------------------------------------------------------------- params
+
+
+@dataclass(frozen=True, slots=True)
+class NamedParam:
+    """One named, typed parameter bound to ``path`` in the template."""
+
+    name: str
+    path: tuple[str | int, ...]
+    kind: str
+    help: str
+    default: Any = None
+    required: bool = False
+    min: int | None = None
+    max: int | None = None
+    choices: Mapping[str, int] = field(default_factory=dict)
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def allowed(self) -> str:
+        """What the parameter accepts, in words."""
+        if self.kind == "int":
+            lo = "" if self.min is None else str(self.min)
+            hi = "" if self.max is None else str(self.max)
+            return f"an integer {lo}..{hi}".rstrip(".") if lo or hi else "an integer"
+        if self.kind == "enum":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "text":
+            parts = ["text"]
+            if self.min_length is not None or self.max_length is not None:
+                parts.append(f"of {self.min_length or 0}..{self.max_length or ''} characters")
+            if self.pattern:
+                parts.append(f"matching {self.pattern}")
+            return " ".join(parts)
+        return PARAM_KINDS[self.kind]
+
+    def convert(self, v: Any) -> Any:
+        """The typed value of ``v`` (text as a user types it, or typed);
+        :class:`UseCaseError` saying what is allowed."""
+        if self.kind == "int":
+            n = v
+            if isinstance(v, str):
+                try:
+                    n = int(v.strip().replace("_", ""), 0)
+                except ValueError:
+                    n = None
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise UseCaseError(f"{v!r} is not {self.allowed()}")
+            if (self.min is not None and n < self.min) or (self.max is not None and n > self.max):
+                raise UseCaseError(f"{n} is out of range: expected {self.allowed()}")
+            return n
+        if self.kind == "bool":
+            if isinstance(v, bool):
+                return v
+            low = str(v).strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise UseCaseError(f"{v!r} is not true or false")
+        if self.kind == "enum":
+            if isinstance(v, str):
+                key = v.strip().lower().replace(" ", "_").replace("-", "_")
+                for name in self.choices:
+                    if name.lower() == key:
+                        return name
+            raise UseCaseError(f"{v!r} is not {self.allowed()}")
+        if self.kind == "text":
+            if not isinstance(v, str):
+                raise UseCaseError(f"{v!r} is not {self.allowed()}")
+            if (self.min_length is not None and len(v) < self.min_length) or (
+                self.max_length is not None and len(v) > self.max_length
+            ):
+                raise UseCaseError(f"{v!r} has {len(v)} characters: expected {self.allowed()}")
+            if self.pattern is not None and re.fullmatch(self.pattern, v) is None:
+                raise UseCaseError(f"{v!r} is not {self.allowed()}")
+            return v
+        if self.kind == "eui":
+            return to_eui(v).hex().upper()
+        raise UseCaseError(f"unknown parameter kind {self.kind!r}")  # pragma: no cover
+
+    def to_structural(self, typed: Any) -> Any:
+        """The structural value that ``typed`` (a :meth:`convert` result) stands for."""
+        return self.choices[typed] if self.kind == "enum" else typed
+
+    def from_structural(self, raw: Any) -> Any:
+        """The typed value of a structural value (:class:`UseCaseError` if none)."""
+        if self.kind == "enum":
+            for name, code in self.choices.items():
+                if code == raw and not isinstance(raw, bool):
+                    return name
+            raise UseCaseError(f"{raw!r} is not one of the choices")
+        return self.convert(raw)
+
+
+# ------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class NamedValue:
+    """One named response value at ``path`` in the generic decode."""
+
+    name: str
+    path: tuple[str | int, ...]
+    kind: str = "number"
+    help: str = ""
+    unit: str | None = None
+    scale: float | None = None
+    scaler_unit: tuple[str | int, ...] | None = None
+    choices: Mapping[int, str] = field(default_factory=dict)
+
+    def extract(self, decoded: Mapping[str, Any], out: dict[str, Any]) -> None:
+        """Put this value (and ``NAME_unit``) into ``out``; nothing when the response
+        does not hold it (an item that failed: ``errors`` says why)."""
+        raw = _untag(get_path(decoded, self.path))
+        if raw is _MISSING:
+            return
+        unit = self.unit
+        if self.kind == "number":
+            if isinstance(raw, bool) or not isinstance(raw, int | float):
+                raise UseCaseError(f"{self.name}: expected a number, got {raw!r}")
+            value: Any = raw
+            if self.scaler_unit is not None:
+                su = _untag(get_path(decoded, self.scaler_unit))
+                if isinstance(su, list) and len(su) == 2:
+                    scaler, code = int(_untag(su[0])), int(_untag(su[1]))
+                    value = value * 10**scaler if scaler >= 0 else value / 10**-scaler
+                    if unit is None and code != 255:
+                        unit = _COSEM_UNITS.get(code, f"unit {code}")
+            if self.scale is not None:
+                value = value * self.scale
+            if isinstance(value, float) and value.is_integer() and self.scale is None:
+                value = int(value)
+        elif self.kind == "text":
+            value = _text(raw)
+        elif self.kind == "enum":
+            value = self.choices.get(raw, raw) if isinstance(raw, int) else raw
+        else:
+            value = raw
+        out[self.name] = value
+        if unit is not None:
+            out[f"{self.name}_unit"] = unit
+
+
+def _untag(v: Any) -> Any:
+    if isinstance(v, Mapping) and set(v) == {"type", "value"}:
+        return v["value"]
+    return v
+
+
+def _text(raw: Any) -> Any:
+    """Octet-strings arrive as upper-case hex in the generic DLMS decode."""
+    if isinstance(raw, str) and len(raw) % 2 == 0 and re.fullmatch(r"[0-9A-F]*", raw):
+        try:
+            text = bytes.fromhex(raw).decode("ascii")
+        except UnicodeDecodeError:
+            return raw
+        if text.isprintable():
+            return text
+    return raw
+
+
+# ------------------------------------------------------------------------- descriptions
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """One use case as data (see the module docstring)."""
+
+    name: str
+    help: str
+    template: Mapping[str, Any]
+    params: tuple[NamedParam, ...] = ()
+    values: tuple[NamedValue, ...] = ()
+
+    def fill(self, typed: Mapping[str, Any]) -> dict[str, Any]:
+        """The structural arguments with ``typed`` (converted values, by name) in place;
+        parameters not given keep the template's value."""
+        args = copy.deepcopy(dict(self.template))
+        for p in self.params:
+            if typed.get(p.name) is not None:
+                _set_path(args, p.path, p.to_structural(typed[p.name]))
+        return args
+
+
+def _use_case(name: str) -> UseCase:
+    from .generic import resolve
+
+    try:
+        uc = resolve(name)
+    except UseCaseError as e:
+        raise DescriptionError(f"{name}: {e}") from None
+    if uc is None:
+        raise DescriptionError(f"{name}: not a command use case of the GBCS registry")
+    return uc
+
+
+def _build_structural(uc: UseCase, args: Mapping[str, Any], counter: int) -> Any:
+    from .generic import _build
+
+    return _build(uc, args, counter)
+
+
+def _check_keys(where: str, obj: Any, allowed: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise DescriptionError(f"{where}: expected a table, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise DescriptionError(
+            f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return obj
+
+
+def _path(where: str, obj: Mapping[str, Any]) -> tuple[str | int, ...]:
+    text = obj.get("path")
+    if not isinstance(text, str):
+        raise DescriptionError(f"{where}.path: missing (a path such as items[0].value)")
+    try:
+        return parse_path(text)
+    except ValueError as e:
+        raise DescriptionError(f"{where}.path: {e}") from None
+
+
+def _opt_int(where: str, obj: Mapping[str, Any], key: str) -> int | None:
+    v = obj.get(key)
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+        raise DescriptionError(f"{where}.{key}: expected an integer, got {v!r}")
+    return v
+
+
+def _param(uc_name: str, name: str, raw: Any, template: Mapping[str, Any]) -> NamedParam:
+    where = f"{uc_name}.params.{name}"
+    d = _check_keys(where, raw, _PARAM_KEYS)
+    path = _path(where, d)
+    if get_path(template, path) is _MISSING:
+        raise DescriptionError(f"{where}.path: {d['path']!r} is not in the template")
+    kind = d.get("kind")
+    if kind not in PARAM_KINDS:
+        raise DescriptionError(f"{where}.kind: {kind!r}; allowed: {', '.join(PARAM_KINDS)}")
+    choices = d.get("choices", {})
+    if kind == "enum" and (
+        not isinstance(choices, Mapping)
+        or not choices
+        or not all(isinstance(c, int) and not isinstance(c, bool) for c in choices.values())
+    ):
+        raise DescriptionError(f"{where}.choices: expected a table of name = number")
+    pattern = d.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as e:
+            raise DescriptionError(f"{where}.pattern: {e}") from None
+    p = NamedParam(
+        name=name,
+        path=path,
+        kind=kind,
+        help=str(d.get("help", "")),
+        required=bool(d.get("required", False)),
+        min=_opt_int(where, d, "min"),
+        max=_opt_int(where, d, "max"),
+        choices=dict(choices),
+        pattern=pattern,
+        min_length=_opt_int(where, d, "min_length"),
+        max_length=_opt_int(where, d, "max_length"),
+    )
+    if not p.help:
+        raise DescriptionError(f"{where}.help: missing")
+    if "default" in d:
+        try:
+            default = p.convert(d["default"])
+        except UseCaseError as e:
+            raise DescriptionError(f"{where}.default: {e}") from None
+        p = NamedParam(**{**_fields(p), "default": default})
+    if p.required and p.default is not None:
+        raise DescriptionError(f"{where}: a required parameter has no default")
+    try:
+        p.from_structural(get_path(template, path))
+    except UseCaseError as e:
+        raise DescriptionError(f"{where}: the template's value does not fit: {e}") from None
+    return p
+
+
+def _fields(p: NamedParam) -> dict[str, Any]:
+    return {f: getattr(p, f) for f in p.__slots__}  # type: ignore[attr-defined]
+
+
+def _value(uc_name: str, name: str, raw: Any) -> NamedValue:
+    where = f"{uc_name}.values.{name}"
+    d = _check_keys(where, raw, _VALUE_KEYS)
+    kind = d.get("kind", "number")
+    if kind not in VALUE_KINDS:
+        raise DescriptionError(f"{where}.kind: {kind!r}; allowed: {', '.join(VALUE_KINDS)}")
+    su = None
+    if "scaler_unit" in d:
+        su = _path(f"{where}.scaler_unit", {"path": d["scaler_unit"]})
+    scale = d.get("scale")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)):
+        raise DescriptionError(f"{where}.scale: expected a number, got {scale!r}")
+    choices: dict[int, str] = {}
+    for k, v in dict(d.get("choices", {})).items():
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise DescriptionError(f"{where}.choices.{k}: expected a number")
+        choices[v] = k
+    unit = d.get("unit")
+    if unit is not None and not isinstance(unit, str):
+        raise DescriptionError(f"{where}.unit: expected text")
+    return NamedValue(
+        name=name,
+        path=_path(where, d),
+        kind=kind,
+        help=str(d.get("help", "")),
+        unit=unit,
+        scale=None if scale is None else float(scale),
+        scaler_unit=su,
+        choices=choices,
+    )
+
+
+def description_from(name: str, raw: Any) -> Description:
+    """One :class:`Description` from its TOML table, checked: the template builds, every
+    path is in it and every default fits (:class:`DescriptionError` naming the key)."""
+    from ..usecases import CATALOG
+
+    d = _check_keys(name, raw, _DESC_KEYS)
+    uc = _use_case(name)
+    if uc.name.upper() in CATALOG:
+        raise DescriptionError(f"{name}: already a typed (hand-written) use case")
+    template = d.get("template")
+    if not isinstance(template, Mapping):
+        raise DescriptionError(f"{name}.template: missing (the structural arguments)")
+    try:
+        _build_structural(uc, template, _DUMMY_COUNTER)
+    except UseCaseError as e:
+        raise DescriptionError(f"{name}.template: {e}") from None
+    raw_params, raw_values = d.get("params", {}), d.get("values", {})
+    if not isinstance(raw_params, Mapping) or not isinstance(raw_values, Mapping):
+        raise DescriptionError(f"{name}: params and values must be tables")
+    params = tuple(_param(name, k, v, template) for k, v in raw_params.items())
+    values = tuple(_value(name, k, v) for k, v in raw_values.items())
+    desc = Description(uc.name, str(d.get("help", uc.title)), dict(template), params, values)
+    filled = desc.fill({p.name: p.default for p in params})
+    try:
+        _build_structural(uc, filled, _DUMMY_COUNTER)
+    except UseCaseError as e:
+        raise DescriptionError(f"{name}: the defaults do not build: {e}") from None
+    return desc
+
+
+def load_descriptions(path: Path = DESCRIPTIONS_FILE) -> dict[str, Description]:
+    """Every description of a TOML file, by upper-case use-case name, checked."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise DescriptionError(f"{path}: cannot read: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise DescriptionError(f"{path}: not valid TOML: {e}") from None
+    out: dict[str, Description] = {}
+    for name, raw in data.items():
+        try:
+            desc = description_from(name, raw)
+        except DescriptionError as e:
+            raise DescriptionError(f"{path.name}: {e}") from None
+        out[desc.name.upper()] = desc
+    return out
+
+
+@functools.cache
+def descriptions() -> Mapping[str, Description]:
+    """The bundled descriptions (``descriptions.toml``), loaded and checked once."""
+    return load_descriptions()
+
+
+# ------------------------------------------------------------------------- entries
+
+
+def described_entry(desc: Description) -> CatalogEntry:
+    """The catalogue entry of ``desc``: named parameters in, named values out."""
+    from .generic import ARGS_HELP, _decoder, _roles
+    from .generic import _converter as _converter_structural
+
+    uc = _use_case(desc.name)
+    default, target_roles = _roles(uc)
+    generic_decode = _decoder(uc)
+
+    def build(args: Mapping[str, Any], ctx: BuildContext) -> Any:
+        if args.get("args") is not None:
+            named = [p.name for p in desc.params if args.get(p.name) is not None]
+            if named:
+                raise UseCaseError(
+                    f"{uc.name}: give either named arguments ({', '.join(named)}) or "
+                    "structural args, not both"
+                )
+            return _build_structural(uc, args["args"], ctx.counter)
+        return _build_structural(uc, desc.fill(args), ctx.counter)
+
+    def decode(view: ResponseView) -> dict[str, Any]:
+        decoded = generic_decode(view)
+        if view.args.get("args") is not None:  # structural in, structural out
+            return decoded
+        out: dict[str, Any] = {"ok": decoded["ok"]}
+        errors = decoded.get("errors") or [
+            f"results[{i}]: {r['result']}"
+            for i, r in enumerate(decoded.get("results", ()))
+            if r.get("result") != "success"
+        ]
+        if errors:
+            out["errors"] = errors
+        for v in desc.values:
+            v.extract(decoded, out)
+        return out
+
+    structural = Param(
+        "args", "json", f"instead of the named arguments: {ARGS_HELP}", _converter_structural(uc)
+    )
+    params = (
+        *(
+            Param(p.name, p.kind, f"{p.help} ({p.allowed()})", p.convert, p.required, p.default)
+            for p in desc.params
+        ),
+        structural,
+    )
+    return CatalogEntry(
+        name=uc.name,
+        message_code=uc.code,
+        title=uc.title,
+        targets=uc.targets,
+        default_role=default,
+        critical=bool(uc.critical),
+        params=params,
+        build=build,
+        decode=decode,
+        target_roles=target_roles,
+    )
+
+
+def explain_named(desc: Description, structural: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The named arguments of ``structural`` when it matches the fixed parts of
+    ``desc``'s template (the same payload once the parameters are filled in); None
+    otherwise."""
+    uc = _use_case(desc.name)
+    named: dict[str, Any] = {}
+    for p in desc.params:
+        raw = get_path(structural, p.path)
+        if raw is _MISSING:
+            return None
+        try:
+            named[p.name] = p.from_structural(raw)
+        except UseCaseError:
+            return None
+    try:
+        want = _build_structural(uc, desc.fill(named), _DUMMY_COUNTER).encode()
+        got = _build_structural(uc, structural, _DUMMY_COUNTER).encode()
+    except UseCaseError:
+        return None
+    return named if want == got else None

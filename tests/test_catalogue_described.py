@@ -1,0 +1,348 @@
+"""Use cases described as data: named, typed parameters and named response values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.headend import usecases
+from emulator.headend.catalogue.described import (
+    Description,
+    DescriptionError,
+    described_entry,
+    descriptions,
+    explain_named,
+    load_descriptions,
+    parse_path,
+)
+from emulator.headend.catalogue.dlms_args import explain_dlms
+from emulator.headend.catalogue.gbz_args import explain_gbz
+from emulator.headend.usecases import BuildContext, UseCaseError
+from gbcs.dlms import AccessRequest
+from gbcs.gbz import GbzPayload
+from gbcs.usecases import DeviceType
+from keys.roles import RemotePartyRole
+from tests.test_headend import CHF, ESME, GPF, GSME, _env
+
+COUNTER = 0x1234
+CTX = BuildContext(COUNTER, bytes(8), bytes(8), RemotePartyRole.SUPPLIER, datetime.now(UTC))
+
+#: A second valid value for each kind of parameter the bundled descriptions use.
+OTHER = {"limit": 900, "mpan": "9876543210987", "mprn": "7654321"}
+FIRST = {"limit": 600, "mpan": "1234567890123", "mprn": "1234567"}
+
+
+def _explain(payload: Any, code: int) -> dict[str, Any]:
+    if isinstance(payload, AccessRequest):
+        return explain_dlms(payload, code, COUNTER)
+    assert isinstance(payload, GbzPayload)
+    return explain_gbz(payload, code)
+
+
+def _typed(desc: Description, pick: dict[str, Any]) -> dict[str, Any]:
+    return {p.name: pick[p.name] for p in desc.params}
+
+
+def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    if isinstance(obj, dict):
+        out: dict[tuple[Any, ...], Any] = {}
+        for k, v in obj.items():
+            out |= _leaves(v, (*path, k))
+        return out
+    if isinstance(obj, list):
+        out = {}
+        for i, v in enumerate(obj):
+            out |= _leaves(v, (*path, i))
+        return out
+    return {path: obj}
+
+
+def test_the_bundled_descriptions_load_and_are_valid() -> None:
+    descs = descriptions()
+    assert len(descs) == 7
+    kinds = {usecases.get(d.name).targets for d in descs.values()}
+    every = {t for targets in kinds for t in targets}
+    assert {DeviceType.ESME, DeviceType.CHF, DeviceType.GSME, DeviceType.GPF} <= every
+    for key, desc in descs.items():
+        assert not usecases.is_typed(key), f"{key} is hand-written"
+        entry = usecases.get(key)
+        assert [p.name for p in entry.params] == [p.name for p in desc.params] + ["args"]
+        for p in desc.params:  # each required parameter built with its example value
+            assert p.required and p.name in FIRST
+        payload = entry.payload(_typed(desc, FIRST), CTX)
+        assert payload.encode()
+        assert desc.values or desc.params, f"{key} has neither parameters nor values"
+
+
+def test_typed_beats_described_beats_structural() -> None:
+    assert usecases.get("ECS17b") is usecases.CATALOG["ECS17B"]  # hand-written
+    assert [p.name for p in usecases.get("ECS38").params] == ["limit", "args"]  # described
+    assert [p.name for p in usecases.get("ECS26d").params] == ["args"]  # structural only
+    assert usecases.get("0x004B") is usecases.get("ecs38")  # by code, cached
+
+
+@pytest.mark.parametrize("name", sorted(descriptions()))
+def test_build_explains_back_to_the_typed_arguments(name: str) -> None:
+    desc = descriptions()[name]
+    entry = usecases.get(name)
+    typed = entry.parse_args(_typed(desc, FIRST))
+    structural = _explain(entry.payload(_typed(desc, FIRST), CTX), entry.message_code)
+    named = explain_named(desc, structural)
+    assert named == {k: v for k, v in typed.items() if k != "args"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, d in descriptions().items() if d.params))
+def test_one_named_argument_changes_exactly_its_path(name: str) -> None:
+    desc = descriptions()[name]
+    entry = usecases.get(name)
+    base = _typed(desc, FIRST)
+    before = _leaves(_explain(entry.payload(base, CTX), entry.message_code))
+    for p in desc.params:
+        changed = {**base, p.name: OTHER[p.name]}
+        payload = entry.payload(changed, CTX)
+        after = _leaves(_explain(payload, entry.message_code))
+        assert set(after) == set(before)
+        diff = {k for k in before if before[k] != after[k]}
+        assert diff == {p.path}, f"{name}.{p.name} changed {diff}"
+        assert after[p.path] == OTHER[p.name]
+        assert payload.encode() != entry.payload(base, CTX).encode()
+
+
+def test_explain_named_refuses_other_fixed_parts() -> None:
+    desc = descriptions()["ECS39A"]
+    structural = _explain(usecases.get("ECS39a").payload({"mpan": FIRST["mpan"]}, CTX), 0x004C)
+    assert explain_named(desc, structural) == {"mpan": FIRST["mpan"]}
+    structural["items"][0]["obis"] = "1-0:0.0.2.255"  # another object: not this template
+    assert explain_named(desc, structural) is None
+    del structural["items"][0]["value"]
+    assert explain_named(desc, structural) is None
+    gcs46 = descriptions()["GCS46"]
+    assert explain_named(gcs46, {"components": []}) is None
+
+
+def test_bad_named_arguments_name_the_parameter_and_what_is_allowed() -> None:
+    cases = [
+        ("ECS38", {"limit": 70000}, r"ECS38 limit.*out of range.*0\.\.65535"),
+        ("ECS38", {"limit": "soon"}, r"ECS38 limit.*an integer 0\.\.65535"),
+        ("ECS38", {}, r"ECS38 needs limit"),
+        ("ECS39a", {"mpan": "12AB"}, r"ECS39a mpan.*matching \[0-9\]\{13\}"),
+        ("ECS39b", {"mpan": 1234567890123}, r"ECS39b mpan.*text"),
+        ("ECS82", {"mpan": "1"}, r"ECS82 does not take 'mpan'"),
+    ]
+    for name, args, message in cases:
+        with pytest.raises(UseCaseError, match=message):
+            usecases.get(name).payload(args, CTX)
+    with pytest.raises(UseCaseError, match=r"either named arguments.*or structural args"):
+        usecases.get("ECS38").payload(
+            {
+                "limit": 5,
+                "args": {
+                    "items": [
+                        {"operation": "get", "class_id": 1, "obis": "0-0:94.44.0.1", "attribute": 2}
+                    ]
+                },
+            },
+            CTX,
+        )
+
+
+def test_enum_and_bool_parameters() -> None:
+    from emulator.headend.catalogue.described import description_from
+
+    def item(obis: str, value: Any) -> dict[str, Any]:
+        return {
+            "items": [
+                {"operation": "set", "class_id": 1, "obis": obis, "attribute": 2, "value": value}
+            ]
+        }
+
+    enum = description_from(
+        "ECS38",
+        {
+            "template": item("0-0:94.44.0.1", 60),
+            "params": {
+                "limit": {
+                    "path": "items[0].value",
+                    "kind": "enum",
+                    "choices": {"short": 60, "long": 600},
+                    "default": "short",
+                    "help": "randomised offset limit",
+                }
+            },
+        },
+    )
+    entry = described_entry(enum)
+    assert entry.parse_args({})["limit"] == "short"
+    assert entry.parse_args({"limit": "Long"})["limit"] == "long"
+    with pytest.raises(UseCaseError, match=r"ECS38 limit.*one of short, long"):
+        entry.parse_args({"limit": "medium"})
+    structural = _explain(entry.payload({"limit": "long"}, CTX), entry.message_code)
+    assert structural["items"][0]["value"] == 600
+    assert explain_named(enum, structural) == {"limit": "long"}
+    structural["items"][0]["value"] = 61  # not a named choice
+    assert explain_named(enum, structural) is None
+
+    flag = description_from(
+        "ECS81",
+        {
+            "template": item("0-0:94.44.0.4", False),
+            "params": {"locked": {"path": "items[0].value", "kind": "bool", "help": "h"}},
+        },
+    )
+    entry = described_entry(flag)
+    with pytest.raises(UseCaseError, match=r"ECS81 locked.*not true or false"):
+        entry.parse_args({"locked": "maybe"})
+    structural = _explain(entry.payload({"locked": "yes"}, CTX), entry.message_code)
+    assert structural["items"][0]["value"] is True
+    assert explain_named(flag, structural) == {"locked": True}
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    f = tmp_path / "d.toml"
+    f.write_text(text)
+    return f
+
+
+def test_bad_descriptions_name_the_use_case_and_key(tmp_path: Path) -> None:
+    get = '{ items = [{ operation = "get", class_id = 1, obis = "0-0:94.44.0.1", attribute = 2 }] }'
+    bad_obis = get.replace("0-0:94.44.0.1", "0-0:94")
+
+    def param(fields: str) -> str:
+        return f"[ECS26c]\ntemplate = {get}\nparams.x = {{ {fields}, help = 'h' }}\n"
+
+    cases = [
+        ("[ECS26c]\ntemplat = 1\n", r"ECS26c: unknown key 'templat'"),
+        ("[ECS26c]\nhelp = 'x'\n", r"ECS26c.template: missing"),
+        ("[NOPE]\ntemplate = {}\n", r"NOPE: not a command use case"),
+        ("[ECS17b]\ntemplate = {}\n", r"ECS17b: already a typed"),
+        (
+            f"[ECS26c]\ntemplate = {bad_obis}\n",
+            r"ECS26c.template: .*items\[0\]\.obis",
+        ),
+        (
+            param("path = 'items[0].value', kind = 'int'"),
+            r"ECS26c.params.x.path: 'items\[0\]\.value' is not in the template",
+        ),
+        (
+            param("path = 'items[0].attribute', kind = 'float'"),
+            r"ECS26c.params.x.kind: 'float'; allowed: int, bool",
+        ),
+        (
+            f"[ECS26c]\ntemplate = {get}\nvalues.x = {{ path = 'results[0]..data' }}\n",
+            r"ECS26c.values.x.path: bad path",
+        ),
+        (
+            param("path = 'items[0].attribute', kind = 'int', max = 1"),
+            r"ECS26c.params.x: the template's value does not fit",
+        ),
+        ("[ECS26c\n", r"not valid TOML"),
+    ]
+    for text, message in cases:
+        with pytest.raises(DescriptionError, match=message):
+            load_descriptions(_write(tmp_path, text))
+
+
+def test_paths() -> None:
+    assert parse_path("components[0].body.records[1].value") == (
+        "components",
+        0,
+        "body",
+        "records",
+        1,
+        "value",
+    )
+    for bad in ("", "a.", ".a", "[0]", "a[x]", "a b"):
+        with pytest.raises(ValueError):
+            parse_path(bad)
+
+
+@pytest.mark.asyncio
+async def test_described_use_cases_end_to_end() -> None:
+    async with _env() as e:
+        power = await e.request(ESME, "ECS17c")
+        assert power.values == {
+            "ok": True,
+            "active_import_power": 0,
+            "active_import_power_unit": "W",  # from the register's scaler-unit
+        }
+        await e.request(ESME, "ECS38", limit=600)  # critical: signed by the head-end
+        # read back through the structural form of the same object
+        limit = await e.request(
+            ESME,
+            "ECS26d",
+            args={
+                "items": [
+                    {"operation": "get", "class_id": 1, "obis": "0-0:94.44.0.1", "attribute": 2}
+                ]
+            },
+        )
+        assert limit.values["results"][0]["data"] == {"type": "long-unsigned", "value": 600}
+        assert (await e.request(ESME, "ECS39a", mpan="1234567890123")).values == {"ok": True}
+        balance = await e.request(ESME, "ECS82")
+        assert balance.values["ok"] is True and isinstance(balance.values["meter_balance"], int)
+        chf = await e.request(CHF, "DBCH01")
+        assert chf.values["ok"] is True and set(chf.values["operating_channel"]) <= {"0", "1"}
+        for eui in (GSME, GPF):
+            mprn = await e.request(eui, "GCS46")
+            assert mprn.values["ok"] is True and "mprn" in mprn.values
+
+
+@pytest.mark.interop
+def test_descriptions_carry_the_whole_request_gbcs_defines() -> None:
+    """Each description's template has the objects/attributes DCC's reference command of
+    that use case has (when the reference set holds one): a description that sends a
+    convenient subset would be refused or answered differently by a real meter."""
+    from emulator.headend.catalogue.frames import explain_frame
+    from tests.interop import vectors
+
+    checked = 0
+    for name, desc in descriptions().items():
+        refs = [
+            v for v in vectors()
+            if v["direction"] == "command" and v["form"] != "malformed"
+            and (v.get("use_case") or "").split()[0].upper() == name.upper()
+        ]  # fmt: skip
+        for v in refs:
+            args = explain_frame(bytes.fromhex(v["hex"]))["args"]
+            assert explain_named(desc, args) is not None, (name, v["id"])
+            checked += 1
+    assert checked >= 5
+
+
+def test_usecase_explain_shows_named_arguments(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from emulator.cli.usecase_cmd import usecase_group
+    from emulator.headend.catalogue.frames import build_frame
+
+    payload = usecases.get("ECS39a").payload({"mpan": FIRST["mpan"]}, CTX)
+    obj = {
+        "use_case": "ECS39a",
+        "args": _explain(payload, 0x004C),
+        "header": {"originator": "90B3D51F30010000", "recipient": ESME.hex(), "counter": COUNTER},
+    }
+    f = tmp_path / "m.hex"
+    f.write_text(build_frame(obj).hex())
+    result = CliRunner().invoke(usecase_group, ["explain", "--file", str(f)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert list(shown)[list(shown).index("args") + 1] == "named"
+    assert shown["named"] == {"mpan": FIRST["mpan"]}
+    # a structural use case shows no named arguments
+    other = {
+        **obj,
+        "use_case": "ECS26d",
+        "args": {
+            "items": [
+                {"operation": "get", "class_id": 22, "obis": "0-0:15.0.0.255", "attribute": 4}
+            ]
+        },
+    }
+    f.write_text(build_frame(other).hex())
+    result = CliRunner().invoke(usecase_group, ["explain", "--file", str(f)])
+    assert result.exit_code == 0 and "named" not in json.loads(result.output)
