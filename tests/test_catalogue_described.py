@@ -217,7 +217,6 @@ def test_bad_descriptions_name_the_use_case_and_key(tmp_path: Path) -> None:
         ("[ECS26c]\ntemplat = 1\n", r"ECS26c: unknown key 'templat'"),
         ("[ECS26c]\nhelp = 'x'\n", r"ECS26c.template: missing"),
         ("[NOPE]\ntemplate = {}\n", r"NOPE: not a command use case"),
-        ("[ECS17b]\ntemplate = {}\n", r"ECS17b: already a typed"),
         (
             f"[ECS26c]\ntemplate = {bad_obis}\n",
             r"ECS26c.template: .*items\[0\]\.obis",

@@ -36,7 +36,7 @@ from typing import Any
 
 from gbcs.usecases import UseCase
 
-from ..usecases import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError, to_eui
+from .entry import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError, to_eui
 
 __all__ = [
     "DESCRIPTIONS_FILE",
@@ -468,12 +468,8 @@ def _value(uc_name: str, name: str, raw: Any) -> NamedValue:
 def description_from(name: str, raw: Any) -> Description:
     """One :class:`Description` from its TOML table, checked: the template builds, every
     path is in it and every default fits (:class:`DescriptionError` naming the key)."""
-    from ..usecases import CATALOG
-
     d = _check_keys(name, raw, _DESC_KEYS)
     uc = _use_case(name)
-    if uc.name.upper() in CATALOG:
-        raise DescriptionError(f"{name}: already a typed (hand-written) use case")
     template = d.get("template")
     if not isinstance(template, Mapping):
         raise DescriptionError(f"{name}.template: missing (the structural arguments)")

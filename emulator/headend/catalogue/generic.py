@@ -48,9 +48,9 @@ from gbcs.zcl import (
 )
 from keys.roles import RemotePartyRole
 
-from ..usecases import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError
 from .asn1_args import Asn1ArgsError, build_asn1, explain_asn1
 from .dlms_args import DlmsArgsError, build_dlms, data_json
+from .entry import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError
 from .gbz_args import GbzArgsError, build_gbz, explain_gbz
 
 __all__ = [
