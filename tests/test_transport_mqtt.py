@@ -17,13 +17,13 @@ import aiomqtt
 import pytest
 import pytest_asyncio
 
+from emulator.processes import pid_alive
 from emulator.transport.base import BusError, BusMessage, Channel
 from emulator.transport.broker import (
     BrokerStartError,
     ChildBroker,
     EmbeddedBroker,
     MosquittoBroker,
-    _pid_alive,
     best_available_broker,
     free_port,
 )
@@ -363,7 +363,7 @@ async def test_embedded_amqtt_round_trip_and_clean_stop(
 ) -> None:
     b = amqtt_broker
     pid = b.pid
-    assert pid is not None and _pid_alive(pid)
+    assert pid is not None and pid_alive(pid)
     assert b.url == f"mqtt://127.0.0.1:{b.port}"
     async with MqttBus(b.url) as emu, MqttBus(b.url) as head:
         await emu.subscribe("gbcs/+/+/in")
@@ -372,7 +372,7 @@ async def test_embedded_amqtt_round_trip_and_clean_stop(
         await head.publish(command)
         assert await consumer == [command]
     await b.stop()
-    assert not _pid_alive(pid)
+    assert not pid_alive(pid)
     assert b.pid is None
     await b.stop()  # twice is fine
 
@@ -411,15 +411,15 @@ def test_broker_dies_with_its_parent(kind: str, request: pytest.FixtureRequest) 
             line = parent.stdout.readline().split()
             assert line, "the parent did not start its broker"
             pid, workdir = int(line[0]), Path(line[1])
-            assert _pid_alive(pid)
+            assert pid_alive(pid)
             parent.stdin.write("die\n")
             parent.stdin.flush()
             assert parent.wait(timeout=GUARD) == 9
             for _ in range(int(GUARD / 0.05)):
-                if not _pid_alive(pid):
+                if not pid_alive(pid):
                     break
                 time.sleep(0.05)
-            assert not _pid_alive(pid), f"{kind} broker pid {pid} outlived its parent"
+            assert not pid_alive(pid), f"{kind} broker pid {pid} outlived its parent"
         finally:
             if parent.poll() is None:
                 parent.kill()

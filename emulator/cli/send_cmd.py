@@ -10,7 +10,6 @@ exchange — connecting to the broker and waiting for the answer — is bounded 
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from emulator.cli.run_cmd import DEFAULT_STATE
 from emulator.headend.client import HeadEnd, RequestTimeout
 from emulator.headend.identity import CounterStore, HeadEndError, parse_role, parties_from_store
 from emulator.headend.usecases import CatalogEntry, all_names, get, is_typed
+from emulator.processes import pid_alive
 from emulator.runtime.config import ConfigError, load_config
 from emulator.runtime.pki import add_device_public_keys
 from emulator.transport.access import PASSWORD_ENV, BrokerAccess, broker_access_options, from_cli
@@ -326,7 +326,7 @@ def _run_info(state: Path, broker: str | None) -> dict[str, Any]:
             f"{path} is damaged ({e}): start `gbcs-emu run --state {state}` again, or pass --broker"
         ) from None
     pid = info.get("pid")
-    if broker is None and isinstance(pid, int) and not _alive(pid):
+    if broker is None and isinstance(pid, int) and not pid_alive(pid):
         raise click.ClickException(
             f"the emulator that wrote {path} (pid {pid}) is not running: {hint}"
         )
@@ -349,21 +349,6 @@ def _resolve_seed(config: Any, state: Path) -> None:
             "--state must be the directory of a `gbcs-emu run`"
         )
     config.seed = info.seed_bytes
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (on this host)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    except OSError as e:
-        return e.errno != errno.ESRCH
-    return True
 
 
 def _counters(state: Path) -> CounterStore:

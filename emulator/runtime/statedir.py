@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..processes import pid_alive
+
 __all__ = [
     "FORMAT",
     "LEGACY_SEED",
@@ -143,23 +145,13 @@ def _holder(path: Path) -> str:
     except (OSError, ValueError):
         info = {}
     pids = [info.get("pid"), *info.get("workers", [])]
-    alive = [p for p in pids if isinstance(p, int) and _alive(p)]
+    alive = [p for p in pids if isinstance(p, int) and pid_alive(p)]
     what = info.get("command", "an emulator")
     if not pids or pids[0] is None:
         return "another process (no pid recorded yet)"
     if alive:
         return f"{what} (pid {', '.join(map(str, alive))})"
     return f"{what} (pid {pids[0]}, exiting)"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def acquire_lock(state: Path, *, command: str = "gbcs-emu") -> StateLock:

@@ -129,21 +129,6 @@ def _kill_process(proc: subprocess.Popen[bytes]) -> None:
             proc.stdin.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
 class ChildBroker:
     """An MQTT broker in a child process bound to ``host`` (127.0.0.1) on one port.
 
