@@ -709,18 +709,14 @@ def _entry(
     uc = by_name(name)
     if uc is None:  # pragma: no cover - the registry is generated data
         raise RuntimeError(f"{name} is not in gbcs.usecases")
-    return CatalogEntry(
-        name=uc.name,
-        message_code=uc.code,
-        title=uc.title,
-        targets=uc.targets,
+    return CatalogEntry.of(
+        uc,
         default_role=role,
-        critical=bool(uc.critical),
         params=params,
         build=build,
         decode=decode,
         prefetch=prefetch,
-        target_roles=dict(target_roles or {}),
+        target_roles=target_roles,
     )
 
 

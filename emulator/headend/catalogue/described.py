@@ -564,13 +564,9 @@ def described_entry(desc: Description) -> CatalogEntry:
         ),
         structural,
     )
-    return CatalogEntry(
-        name=uc.name,
-        message_code=uc.code,
-        title=uc.title,
-        targets=uc.targets,
+    return CatalogEntry.of(
+        uc,
         default_role=default,
-        critical=bool(uc.critical),
         params=params,
         build=build,
         decode=decode,

@@ -26,7 +26,7 @@ from gbcs.axdr import Data, DataType
 from gbcs.codec import GbcsMessage
 from gbcs.errors import GbcsError
 from gbcs.payload import Payload
-from gbcs.usecases import DeviceType
+from gbcs.usecases import DeviceType, UseCase
 from keys.roles import RemotePartyRole
 
 from ..identity import HeadEndError, IdentityError, parse_eui
@@ -114,6 +114,35 @@ class CatalogEntry:
     prefetch: Prefetch | None = None
     #: Roles that differ from ``default_role`` for some target device types.
     target_roles: Mapping[DeviceType, RemotePartyRole] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        uc: UseCase,
+        *,
+        default_role: RemotePartyRole,
+        params: tuple[Param, ...],
+        build: Builder,
+        decode: Decoder,
+        name: str | None = None,
+        prefetch: Prefetch | None = None,
+        target_roles: Mapping[DeviceType, RemotePartyRole] | None = None,
+    ) -> CatalogEntry:
+        """An entry for registry use case ``uc``: its code, title, targets and
+        criticality come from the registry."""
+        return cls(
+            name=name or uc.name,
+            message_code=uc.code,
+            title=uc.title,
+            targets=uc.targets,
+            default_role=default_role,
+            critical=bool(uc.critical),
+            params=params,
+            build=build,
+            decode=decode,
+            prefetch=prefetch,
+            target_roles=dict(target_roles or {}),
+        )
 
     def role_for(self, device_type: DeviceType | str | None = None) -> RemotePartyRole:
         """The role that normally sends this use case to ``device_type`` (the default

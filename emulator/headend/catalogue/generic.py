@@ -318,13 +318,10 @@ def generic_entry(uc: UseCase) -> CatalogEntry:
     def build(args: Mapping[str, Any], ctx: BuildContext) -> Payload:
         return _build(uc, args["args"], ctx.counter)
 
-    return CatalogEntry(
+    return CatalogEntry.of(
+        uc,
         name=generic_name(uc),
-        message_code=uc.code,
-        title=uc.title,
-        targets=uc.targets,
         default_role=default,
-        critical=bool(uc.critical),
         params=(Param("args", "json", ARGS_HELP, _converter(uc), required=True),),
         build=build,
         decode=_decoder(uc),
