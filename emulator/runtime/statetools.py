@@ -103,21 +103,13 @@ def check(state: Path) -> list[Finding]:
                 Finding(str(path), not expected, what + (" but used before" if expected else ""))
             )
             continue
-        with open(path, "rb") as f:
-            if f.read(16) != b"SQLite format 3\x00":
-                out.append(Finding(str(path), False, "not an SQLite database (damaged header)"))
-                continue
+        bad = [f for f in check_db(path) if not f.ok]
+        if bad:
+            out.extend(bad)
+            continue
         try:
             con = _ro(path)
             try:
-                result = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
-                if result != ["ok"]:
-                    out.append(Finding(str(path), False, "integrity: " + "; ".join(result[:2])))
-                    continue
-                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-                if not {"sites", "devices", "outbox"} <= tables:
-                    out.append(Finding(str(path), False, "not a gbcs-emu state database"))
-                    continue
                 sites = {r[0] for r in con.execute("SELECT site FROM sites")}
                 outbox = con.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
             finally:
