@@ -285,3 +285,21 @@ def test_state_check_reports_a_healthy_directory(tmp_path: Path) -> None:
     os.chmod(fleet.state / "state.json", 0o644)
     r = cli("state", "check", "--state", str(fleet.state), "--json")
     assert r.returncode == 1 and "should be 600" in r.stdout
+
+
+def test_verify_false_skips_only_the_integrity_scan(tmp_path: Path) -> None:
+    """A worker whose parent has just scanned its database skips the scan (it would double
+    the start-up of a large state); every other refusal still holds."""
+    fleet = _used(tmp_path)
+    db = fleet.state / "state-0.db"
+    _damage(db, "junk-inside")
+    with pytest.raises(StateDamaged, match="integrity check failed"):
+        StateStore(db)
+    StateStore(db, verify=False).close()  # no scan: the parent's claim() does it
+    foreign = tmp_path / "other.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE counters (party BLOB, value INTEGER)")
+    con.commit()
+    con.close()
+    with pytest.raises(StateDamaged, match="not a gbcs-emu state database"):
+        StateStore(foreign, verify=False)

@@ -20,7 +20,7 @@ from emulator.runtime.config import ConfigError, FleetConfig, load_config
 from emulator.runtime.launch import Claim, claim, start_workers, worker_failure
 from emulator.runtime.statedir import StateError, private_write
 from emulator.runtime.worker import WorkerOptions, stop_all
-from emulator.transport.access import BrokerAccess, broker_access_options, from_cli
+from emulator.transport.access import BrokerAccess, broker_access_options, optional_from_cli
 
 DEFAULT_STATE = Path("gbcs-state")
 
@@ -91,6 +91,21 @@ def stats_table(state: Path, info: dict[str, Any], rates: dict[str, float]) -> T
     for key, label in STAT_ROWS:
         t.add_row(label, values[key])
     return t
+
+
+def parse_shard(shard: str | None, workers: int) -> tuple[int, int]:
+    """``--shard FIRST:TOTAL`` (default: all ``workers`` of this host) as (first, total)."""
+    if shard is None:
+        return 0, workers
+    try:
+        first, total = (int(x) for x in shard.split(":"))
+        if not (first >= 0 and first + workers <= total):
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(
+            f"{shard!r}: FIRST:TOTAL with FIRST + --workers <= TOTAL", param_hint="--shard"
+        ) from None
+    return first, total
 
 
 @click.command("run")
@@ -165,33 +180,20 @@ def run_cmd(
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--clock") from None
-    first, total = 0, workers
-    if shard is not None:
-        try:
-            first, total = (int(x) for x in shard.split(":"))
-            if not (first >= 0 and first + workers <= total):
-                raise ValueError
-        except ValueError:
-            raise click.BadParameter(
-                f"{shard!r}: FIRST:TOTAL with FIRST + --workers <= TOTAL", param_hint="--shard"
-            ) from None
+    first, total = parse_shard(shard, workers)
     if tcp_port is not None and workers > 1:
         raise click.BadParameter("TCP serves one worker; use MQTT for several", "--workers")
     if tcp_port is not None and broker is not None:
         raise click.BadParameter("give --broker or --tcp, not both", param_hint="--tcp")
     if duration is not None and duration <= 0:
         raise click.BadParameter("a positive number of seconds", param_hint="--duration")
-    access = None
-    if broker is not None:
-        access = from_cli(
-            broker,
-            password_file=broker_password_file,
-            cafile=cafile,
-            certfile=certfile,
-            keyfile=keyfile,
-        )
-    elif broker_password_file or cafile or certfile or keyfile:
-        raise click.BadParameter("broker credentials and TLS files need --broker")
+    access = optional_from_cli(
+        broker,
+        password_file=broker_password_file,
+        cafile=cafile,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
     seed_bytes = seed.encode() if seed is not None else None
     if seed is not None and not seed:
         raise click.BadParameter("an empty seed", param_hint="--seed")
@@ -222,24 +224,20 @@ def _check(
     access: BrokerAccess | None,
 ) -> None:
     """``run --check``: the configuration is valid; say whether the state would open."""
-    from emulator.runtime.launch import fleet_layout
+    from emulator.runtime.launch import check_layout, fleet_layout
     from emulator.runtime.statedir import load_info
 
+    verdict = "new state directory"
     try:
         info = load_info(state) if state.is_dir() else None
+        if info is not None:
+            wanted = seed if seed is not None else cfg.seed
+            layout = fleet_layout(cfg, wanted or info.seed_bytes, first, workers, total)
+            if info.layout is not None:
+                check_layout(state, info.layout, layout)
+            verdict = "state directory matches"
     except StateError as e:
         raise click.ClickException(str(e)) from None
-    verdict = "new state directory"
-    if info is not None:
-        wanted = seed if seed is not None else cfg.seed
-        layout = fleet_layout(cfg, wanted or info.seed_bytes, first, workers, total)
-        if info.layout is not None and info.layout != layout:
-            raise click.ClickException(
-                f"{state}: recorded for another layout ("
-                + "; ".join(info.layout.differences(layout))
-                + f"); see gbcs-emu state migrate --state {state}"
-            )
-        verdict = "state directory matches"
     where = access.url if access else "embedded broker"
     click.echo(
         f"ok: {cfg.sites} site(s), workers {first}..{first + workers - 1} of {total}, "

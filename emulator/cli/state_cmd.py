@@ -12,7 +12,7 @@ from emulator.runtime.config import ConfigError, load_config
 from emulator.runtime.statedir import StateError
 from emulator.runtime.statetools import backup, check, migrate, restore
 
-from .run_cmd import DEFAULT_STATE
+from .run_cmd import DEFAULT_STATE, parse_shard
 
 _STATE = click.option(
     "--state",
@@ -125,16 +125,7 @@ def migrate_cmd(
         cfg = load_config(config, sites=sites)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
-    first, total = 0, workers
-    if shard is not None:
-        try:
-            first, total = (int(x) for x in shard.split(":"))
-            if not (first >= 0 and first + workers <= total):
-                raise ValueError
-        except ValueError:
-            raise click.BadParameter(
-                f"{shard!r}: FIRST:TOTAL with FIRST + --workers <= TOTAL", param_hint="--shard"
-            ) from None
+    first, total = parse_shard(shard, workers)
     try:
         done = migrate(
             state,

@@ -26,7 +26,7 @@ from emulator.runtime.config import ConfigError, load_config
 from emulator.runtime.launch import claim, start_workers, worker_failure
 from emulator.runtime.statedir import StateError
 from emulator.runtime.worker import WorkerOptions, stop_all
-from emulator.transport.access import BrokerAccess, broker_access_options, from_cli
+from emulator.transport.access import BrokerAccess, broker_access_options, optional_from_cli
 from emulator.transport.base import BusError
 
 #: Labels of the result's keys, in the order the table shows them.
@@ -247,17 +247,13 @@ def storm_cmd(
             f"{workers} workers for {sites} site(s): give at most one worker per site",
             param_hint="--workers",
         )
-    access = None
-    if broker is not None:
-        access = from_cli(
-            broker,
-            password_file=broker_password_file,
-            cafile=cafile,
-            certfile=certfile,
-            keyfile=keyfile,
-        )
-    elif broker_password_file or cafile or certfile or keyfile:
-        raise click.BadParameter("broker credentials and TLS files need --broker")
+    access = optional_from_cli(
+        broker,
+        password_file=broker_password_file,
+        cafile=cafile,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
     # The watcher's bus logs each failed connect attempt; the error line says it once.
     logging.getLogger("emulator.transport").setLevel(logging.ERROR)
     try:

@@ -30,7 +30,7 @@ from .statedir import (
 from .store import StateStore
 from .worker import WorkerOptions, error_file, spawn
 
-__all__ = ["Claim", "claim", "fleet_layout", "start_workers"]
+__all__ = ["Claim", "check_layout", "claim", "fleet_layout", "start_workers"]
 
 
 @dataclass(slots=True)
@@ -68,6 +68,18 @@ def fleet_layout(config: FleetConfig, seed: bytes, first: int, count: int, total
     )
 
 
+def check_layout(state: Path, recorded: Layout, asked: Layout) -> None:
+    """:class:`LayoutMismatch` naming what differs, unless ``asked`` is ``recorded``."""
+    if recorded != asked:
+        raise LayoutMismatch(
+            f"state directory {state} was written for another fleet layout ("
+            + "; ".join(recorded.differences(asked))
+            + "): its sites would map to other databases or start factory-fresh, "
+            "their counters reset. Start with the recorded layout, or move the sites "
+            f"first: gbcs-emu state migrate --state {state} (with the new options)"
+        )
+
+
 def claim(
     state: Path,
     config: FleetConfig,
@@ -92,14 +104,8 @@ def claim(
         layout = fleet_layout(config, config.seed, first, count, total)
         if info.layout is None:
             info.layout = layout
-        elif info.layout != layout:
-            raise LayoutMismatch(
-                f"state directory {state} was written for another fleet layout ("
-                + "; ".join(info.layout.differences(layout))
-                + "): its sites would map to other databases or start factory-fresh, "
-                "their counters reset. Start with the recorded layout, or move the sites "
-                f"first: gbcs-emu state migrate --state {state} (with the new options)"
-            )
+        else:
+            check_layout(state, info.layout, layout)
         for w in layout.worker_ids():
             db = f"state-{w}.db"
             StateStore(
@@ -132,6 +138,7 @@ def start_workers(
             workers=held.layout.workers,
             lock_fd=held.lock.fd,
             parent_pid=os.getpid(),
+            state_checked=True,  # claim() has just scanned each database
         )
         procs.append(spawn(opts, env=env))
     held.lock.describe(command="gbcs-emu run", workers=[p.pid for p in procs])

@@ -63,7 +63,10 @@ class Emulator:
         worker: int = 0,
         workers: int = 1,
         cache_size: int = 2000,
+        verify_state: bool = True,
     ) -> None:
+        """``verify_state=False``: the caller has just run the database's integrity scan
+        (``gbcs-emu run`` does, before starting its workers); the other checks remain."""
         self.config = config
         self.bus = bus
         self.clock = clock
@@ -81,6 +84,7 @@ class Emulator:
             state_dir / db,
             must_exist=db in self.info.databases,
             meta={"worker": str(worker), "state": self.info.id},
+            verify=verify_state,
         )
         if db not in self.info.databases:
             self.info.databases.append(db)

@@ -72,6 +72,7 @@ class StateStore:
         fsync: bool = False,
         must_exist: bool = False,
         meta: dict[str, str] | None = None,
+        verify: bool = True,
     ) -> None:
         """Open (or create) the store, refusing a damaged one.
 
@@ -79,7 +80,9 @@ class StateStore:
         missing or empty file is damage (:class:`StateDamaged`), never a fresh start.
         ``meta``: values the database must carry (e.g. its worker number); recorded
         when new, compared when not. The file is checked (``PRAGMA quick_check``, schema,
-        version) before anything is written to it, so a damaged file is left unchanged.
+        version) before anything is written to it, so a damaged file is left unchanged;
+        ``verify=False`` skips only the integrity scan, for a file the same start-up has
+        just checked (a worker whose parent opened it first).
         """
         self.path = Path(path)
         existed = self.path.exists()
@@ -113,7 +116,7 @@ class StateStore:
         self._lock = threading.Lock()
         try:
             if size:
-                self._verify()
+                self._verify(verify)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a committed transaction survives any crash of this process
             # (kill -9 included); FULL also survives an OS crash or power loss, at an
@@ -149,12 +152,14 @@ class StateStore:
                 "('gbcs-emu state restore')"
             ) from None
 
-    def _verify(self) -> None:
-        """Integrity, schema and version of an existing file, read-only."""
-        check = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
-        if check != ["ok"]:
-            first = "; ".join(c.replace("\n", " ") for c in check[:2])
-            raise sqlite3.DatabaseError(f"integrity check failed: {first}")
+    def _verify(self, integrity: bool = True) -> None:
+        """Integrity (unless ``integrity`` is false), schema and version of an existing
+        file, read-only."""
+        if integrity:
+            check = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+            if check != ["ok"]:
+                first = "; ".join(c.replace("\n", " ") for c in check[:2])
+                raise sqlite3.DatabaseError(f"integrity check failed: {first}")
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StateError(

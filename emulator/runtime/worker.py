@@ -52,6 +52,7 @@ class WorkerOptions:
     consolidate: bool = False  # DP119 alert-storm consolidation on every CHF
     lock_fd: int | None = None  # the parent's locked descriptor of <state>/lock
     parent_pid: int | None = None  # die when this process does
+    state_checked: bool = False  # the parent has just run the database integrity scan
     cafile: str | None = None
     certfile: str | None = None
     keyfile: str | None = None
@@ -124,6 +125,7 @@ def build(opts: WorkerOptions, clock: Clock | None = None) -> Emulator:
         worker=opts.worker,
         workers=opts.workers,
         cache_size=opts.cache_size,
+        verify_state=not opts.state_checked,
     )
 
 

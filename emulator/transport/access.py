@@ -20,7 +20,13 @@ import click
 
 from .mqtt import MqttBus, parse_broker_url
 
-__all__ = ["PASSWORD_ENV", "BrokerAccess", "broker_access_options", "from_cli"]
+__all__ = [
+    "PASSWORD_ENV",
+    "BrokerAccess",
+    "broker_access_options",
+    "from_cli",
+    "optional_from_cli",
+]
 
 PASSWORD_ENV = "GBCS_BROKER_PASSWORD"
 
@@ -119,6 +125,25 @@ def from_cli(
     except (ssl.SSLError, OSError) as e:
         raise click.BadParameter(f"TLS files: {e}", param_hint="--cafile/--certfile") from None
     return access
+
+
+def optional_from_cli(
+    url: str | None,
+    *,
+    password_file: str | None = None,
+    cafile: str | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> BrokerAccess | None:
+    """:func:`from_cli` when ``--broker`` is given (None otherwise, for a command that can
+    start its own broker); credentials or TLS files without ``--broker`` are refused."""
+    if url is not None:
+        return from_cli(
+            url, password_file=password_file, cafile=cafile, certfile=certfile, keyfile=keyfile
+        )
+    if password_file or cafile or certfile or keyfile:
+        raise click.BadParameter("broker credentials and TLS files need --broker")
+    return None
 
 
 def broker_access_options(f: F) -> F:
