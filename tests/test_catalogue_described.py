@@ -15,6 +15,7 @@ from emulator.headend.catalogue.described import (
     described_entry,
     descriptions,
     explain_named,
+    get_path,
     load_descriptions,
     parse_path,
 )
@@ -30,9 +31,10 @@ from tests.test_headend import CHF, ESME, GPF, GSME, _env
 COUNTER = 0x1234
 CTX = BuildContext(COUNTER, bytes(8), bytes(8), RemotePartyRole.SUPPLIER, datetime.now(UTC))
 
-#: A second valid value for each kind of parameter the bundled descriptions use.
-OTHER = {"limit": 900, "mpan": "9876543210987", "mprn": "7654321"}
-FIRST = {"limit": 600, "mpan": "1234567890123", "mprn": "1234567"}
+
+def _base(desc: Description) -> dict[str, Any]:
+    """Every parameter at the template's own value."""
+    return {p.name: p.from_structural(get_path(desc.template, p.path)) for p in desc.params}
 
 
 def _explain(payload: Any, code: int) -> dict[str, Any]:
@@ -40,10 +42,6 @@ def _explain(payload: Any, code: int) -> dict[str, Any]:
         return explain_dlms(payload, code, COUNTER)
     assert isinstance(payload, GbzPayload)
     return explain_gbz(payload, code)
-
-
-def _typed(desc: Description, pick: dict[str, Any]) -> dict[str, Any]:
-    return {p.name: pick[p.name] for p in desc.params}
 
 
 def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
@@ -62,7 +60,7 @@ def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
 
 def test_the_bundled_descriptions_load_and_are_valid() -> None:
     descs = descriptions()
-    assert len(descs) == 7
+    assert len(descs) >= 7
     kinds = {usecases.get(d.name).targets for d in descs.values()}
     every = {t for targets in kinds for t in targets}
     assert {DeviceType.ESME, DeviceType.CHF, DeviceType.GSME, DeviceType.GPF} <= every
@@ -70,9 +68,9 @@ def test_the_bundled_descriptions_load_and_are_valid() -> None:
         assert not usecases.is_typed(key), f"{key} is hand-written"
         entry = usecases.get(key)
         assert [p.name for p in entry.params] == [p.name for p in desc.params] + ["args"]
-        for p in desc.params:  # each required parameter built with its example value
-            assert p.required and p.name in FIRST
-        payload = entry.payload(_typed(desc, FIRST), CTX)
+        for p in desc.params:  # each parameter has a second valid value
+            assert p.example is not None and p.example != _base(desc)[p.name]
+        payload = entry.payload(_base(desc), CTX)
         assert payload.encode()
         assert desc.values or desc.params, f"{key} has neither parameters nor values"
 
@@ -88,33 +86,37 @@ def test_typed_beats_described_beats_structural() -> None:
 def test_build_explains_back_to_the_typed_arguments(name: str) -> None:
     desc = descriptions()[name]
     entry = usecases.get(name)
-    typed = entry.parse_args(_typed(desc, FIRST))
-    structural = _explain(entry.payload(_typed(desc, FIRST), CTX), entry.message_code)
-    named = explain_named(desc, structural)
-    assert named == {k: v for k, v in typed.items() if k != "args"}
+    for pick in (_base(desc), {p.name: p.example for p in desc.params}):
+        typed = entry.parse_args(pick)
+        structural = _explain(entry.payload(pick, CTX), entry.message_code)
+        named = explain_named(desc, structural)
+        assert named == {k: v for k, v in typed.items() if k != "args"}
 
 
 @pytest.mark.parametrize("name", sorted(n for n, d in descriptions().items() if d.params))
 def test_one_named_argument_changes_exactly_its_path(name: str) -> None:
     desc = descriptions()[name]
     entry = usecases.get(name)
-    base = _typed(desc, FIRST)
+    base = _base(desc)
     before = _leaves(_explain(entry.payload(base, CTX), entry.message_code))
     for p in desc.params:
-        changed = {**base, p.name: OTHER[p.name]}
+        changed = {**base, p.name: p.example}
         payload = entry.payload(changed, CTX)
         after = _leaves(_explain(payload, entry.message_code))
-        assert set(after) == set(before)
-        diff = {k for k in before if before[k] != after[k]}
-        assert diff == {p.path}, f"{name}.{p.name} changed {diff}"
-        assert after[p.path] == OTHER[p.name]
+        diff = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        assert diff, f"{name}.{p.name} changed nothing"
+        outside = {k for k in diff if k[: len(p.path)] != p.path}
+        assert not outside, f"{name}.{p.name} changed {outside}"
+        if p.kind != "records":
+            assert diff == {p.path}
+            assert after[p.path] == p.to_structural(entry.convert_arg(p.name, p.example))
         assert payload.encode() != entry.payload(base, CTX).encode()
 
 
 def test_explain_named_refuses_other_fixed_parts() -> None:
     desc = descriptions()["ECS39A"]
-    structural = _explain(usecases.get("ECS39a").payload({"mpan": FIRST["mpan"]}, CTX), 0x004C)
-    assert explain_named(desc, structural) == {"mpan": FIRST["mpan"]}
+    structural = _explain(usecases.get("ECS39a").payload({"mpan": "1234567890123"}, CTX), 0x004C)
+    assert explain_named(desc, structural) == {"mpan": "1234567890123"}
     structural["items"][0]["obis"] = "1-0:0.0.2.255"  # another object: not this template
     assert explain_named(desc, structural) is None
     del structural["items"][0]["value"]
@@ -169,6 +171,7 @@ def test_enum_and_bool_parameters() -> None:
                     "kind": "enum",
                     "choices": {"short": 60, "long": 600},
                     "default": "short",
+                    "example": "long",
                     "help": "randomised offset limit",
                 }
             },
@@ -189,7 +192,9 @@ def test_enum_and_bool_parameters() -> None:
         "ECS81",
         {
             "template": item("0-0:94.44.0.4", False),
-            "params": {"locked": {"path": "items[0].value", "kind": "bool", "help": "h"}},
+            "params": {
+                "locked": {"path": "items[0].value", "kind": "bool", "help": "h", "example": True}
+            },
         },
     )
     entry = described_entry(flag)
@@ -211,7 +216,7 @@ def test_bad_descriptions_name_the_use_case_and_key(tmp_path: Path) -> None:
     bad_obis = get.replace("0-0:94.44.0.1", "0-0:94")
 
     def param(fields: str) -> str:
-        return f"[ECS26c]\ntemplate = {get}\nparams.x = {{ {fields}, help = 'h' }}\n"
+        return f"[ECS26c]\ntemplate = {get}\nparams.x = {{ {fields}, help = 'h', example = 3 }}\n"
 
     cases = [
         ("[ECS26c]\ntemplat = 1\n", r"ECS26c: unknown key 'templat'"),
@@ -319,7 +324,7 @@ def test_usecase_explain_shows_named_arguments(tmp_path: Path) -> None:
     from emulator.cli.usecase_cmd import usecase_group
     from emulator.headend.catalogue.frames import build_frame
 
-    payload = usecases.get("ECS39a").payload({"mpan": FIRST["mpan"]}, CTX)
+    payload = usecases.get("ECS39a").payload({"mpan": "1234567890123"}, CTX)
     obj = {
         "use_case": "ECS39a",
         "args": _explain(payload, 0x004C),
@@ -331,7 +336,7 @@ def test_usecase_explain_shows_named_arguments(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert list(shown)[list(shown).index("args") + 1] == "named"
-    assert shown["named"] == {"mpan": FIRST["mpan"]}
+    assert shown["named"] == {"mpan": "1234567890123"}
     # a structural use case shows no named arguments
     other = {
         **obj,

@@ -18,19 +18,22 @@ generic decoder, giving a :class:`~emulator.headend.usecases.CatalogEntry` every
 reaches through :func:`emulator.headend.usecases.get`. :func:`explain_named` recovers the
 named arguments from structural ones when they match the template's fixed parts.
 
-The descriptions themselves live in ``descriptions.toml`` next to this module and are
-checked when they are loaded (:func:`descriptions`): every error names the use case and
-the key.
+The descriptions themselves live in ``descriptions/*.toml`` next to this module (one
+file per group of use cases) and are checked when they are loaded
+(:func:`descriptions`): every error names the file, the use case and the key, and a use
+case described twice is an error.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,7 @@ from gbcs.usecases import UseCase
 from .entry import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError, to_eui
 
 __all__ = [
-    "DESCRIPTIONS_FILE",
+    "DESCRIPTIONS_DIR",
     "PARAM_KINDS",
     "VALUE_KINDS",
     "Description",
@@ -50,11 +53,12 @@ __all__ = [
     "descriptions",
     "explain_named",
     "get_path",
+    "load_description_dir",
     "load_descriptions",
     "parse_path",
 ]
 
-DESCRIPTIONS_FILE = Path(__file__).with_name("descriptions.toml")
+DESCRIPTIONS_DIR = Path(__file__).with_name("descriptions")
 
 PARAM_KINDS: Mapping[str, str] = {
     "int": "an integer within [min, max]",
@@ -62,6 +66,12 @@ PARAM_KINDS: Mapping[str, str] = {
     "enum": "a name from the parameter's choices table",
     "text": "text, optionally within [min_length, max_length] and matching pattern",
     "eui": "an EUI-64, 16 hex digits",
+    "datetime": "a UTC instant YYYY-MM-DDThh:mm:ssZ",
+    "cosem_datetime": "a COSEM date-time as text (YYYY-MM-DDThh:mm:ss.cc, '*' where not "
+    "specified, optional ±hh:mm offset)",
+    "octets": "opaque octets as hex, within [min_length, max_length] octets (only where "
+    "GBCS itself carries opaque octets)",
+    "records": "a list of records (tables), each as the structural arguments hold it",
 }
 VALUE_KINDS: Mapping[str, str] = {
     "number": "a number, scaled by scale and/or the scaler of scaler_unit",
@@ -71,7 +81,7 @@ VALUE_KINDS: Mapping[str, str] = {
 }
 _PARAM_KEYS = frozenset(
     {"path", "kind", "help", "default", "required", "min", "max", "choices", "pattern"}
-    | {"min_length", "max_length"}
+    | {"min_length", "max_length", "example"}
 )
 _VALUE_KEYS = frozenset({"path", "kind", "help", "unit", "scale", "scaler_unit", "choices"})
 _DESC_KEYS = frozenset({"help", "template", "params", "values"})
@@ -164,6 +174,8 @@ class NamedParam:
     pattern: str | None = None
     min_length: int | None = None
     max_length: int | None = None
+    #: A valid value other than the template's (documentation and tests).
+    example: Any = None
 
     def allowed(self) -> str:
         """What the parameter accepts, in words."""
@@ -173,6 +185,12 @@ class NamedParam:
             return f"an integer {lo}..{hi}".rstrip(".") if lo or hi else "an integer"
         if self.kind == "enum":
             return "one of " + ", ".join(self.choices)
+        if self.kind in ("octets", "records"):
+            what = "octets as hex" if self.kind == "octets" else "records"
+            if self.min_length is not None or self.max_length is not None:
+                lo, hi = self.min_length or 0, "" if self.max_length is None else self.max_length
+                return f"{lo}..{hi} {what}"
+            return what
         if self.kind == "text":
             parts = ["text"]
             if self.min_length is not None or self.max_length is not None:
@@ -225,7 +243,47 @@ class NamedParam:
             return v
         if self.kind == "eui":
             return to_eui(v).hex().upper()
+        if self.kind == "datetime":
+            return _utc_instant(v)
+        if self.kind == "cosem_datetime":
+            return _cosem_date_time(v)
+        if self.kind == "octets":
+            return self._octets(v)
+        if self.kind == "records":
+            return self._records(v)
         raise UseCaseError(f"unknown parameter kind {self.kind!r}")  # pragma: no cover
+
+    def _length_ok(self, n: int) -> bool:
+        return (self.min_length is None or n >= self.min_length) and (
+            self.max_length is None or n <= self.max_length
+        )
+
+    def _octets(self, v: Any) -> str:
+        if isinstance(v, bytes | bytearray):
+            raw = bytes(v)
+        elif isinstance(v, str):
+            text = v.strip().replace(" ", "").replace(":", "")
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                raise UseCaseError(f"{v!r} is not {self.allowed()}") from None
+        else:
+            raise UseCaseError(f"{v!r} is not {self.allowed()}")
+        if not self._length_ok(len(raw)):
+            raise UseCaseError(f"{len(raw)} octets: expected {self.allowed()}")
+        return raw.hex().upper()
+
+    def _records(self, v: Any) -> list[Any]:
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                raise UseCaseError(f"{v!r} is not a JSON list of records") from None
+        if not isinstance(v, list | tuple) or not all(isinstance(r, Mapping) for r in v):
+            raise UseCaseError(f"{v!r} is not {self.allowed()}")
+        if not self._length_ok(len(v)):
+            raise UseCaseError(f"{len(v)} records: expected {self.allowed()}")
+        return [dict(r) for r in v]
 
     def to_structural(self, typed: Any) -> Any:
         """The structural value that ``typed`` (a :meth:`convert` result) stands for."""
@@ -237,6 +295,8 @@ class NamedParam:
             for name, code in self.choices.items():
                 if code == raw and not isinstance(raw, bool):
                     return name
+            if isinstance(raw, str):  # a structural enum already given by its name
+                return self.convert(raw)
             raise UseCaseError(f"{raw!r} is not one of the choices")
         return self.convert(raw)
 
@@ -306,6 +366,36 @@ def _text(raw: Any) -> Any:
         if text.isprintable():
             return text
     return raw
+
+
+def _utc_instant(v: Any) -> str:
+    """``YYYY-MM-DDThh:mm:ssZ`` of a datetime or ISO text (UTC; whole seconds)."""
+    what = "a UTC instant YYYY-MM-DDThh:mm:ssZ"
+    if isinstance(v, str):
+        try:
+            t = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise UseCaseError(f"{v!r} is not {what}") from None
+    elif isinstance(v, datetime):
+        t = v
+    else:
+        raise UseCaseError(f"{v!r} is not {what}")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    if t.microsecond:
+        raise UseCaseError(f"{v!r}: whole seconds only")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cosem_date_time(v: Any) -> str:
+    from .dlms_args import DlmsArgsError, date_time_text, parse_date_time
+
+    if not isinstance(v, str):
+        raise UseCaseError(f"{v!r} is not {PARAM_KINDS['cosem_datetime']}")
+    try:
+        return date_time_text(parse_date_time(v.strip()))
+    except DlmsArgsError as e:
+        raise UseCaseError(str(e)) from None
 
 
 # ------------------------------------------------------------------------- descriptions
@@ -423,10 +513,20 @@ def _param(uc_name: str, name: str, raw: Any, template: Mapping[str, Any]) -> Na
     if p.required and p.default is not None:
         raise DescriptionError(f"{where}: a required parameter has no default")
     try:
-        p.from_structural(get_path(template, path))
+        placeholder = p.from_structural(get_path(template, path))
     except UseCaseError as e:
         raise DescriptionError(f"{where}: the template's value does not fit: {e}") from None
-    return p
+    if "example" not in d:
+        raise DescriptionError(
+            f"{where}.example: missing  (a valid value other than the template's)"
+        )
+    try:
+        example = p.convert(d["example"])
+    except UseCaseError as e:
+        raise DescriptionError(f"{where}.example: {e}") from None
+    if example == placeholder:
+        raise DescriptionError(f"{where}.example: the same as the template's value")
+    return NamedParam(**{**_fields(p), "example": example})
 
 
 def _fields(p: NamedParam) -> dict[str, Any]:
@@ -491,7 +591,7 @@ def description_from(name: str, raw: Any) -> Description:
     return desc
 
 
-def load_descriptions(path: Path = DESCRIPTIONS_FILE) -> dict[str, Description]:
+def load_descriptions(path: Path) -> dict[str, Description]:
     """Every description of a TOML file, by upper-case use-case name, checked."""
     try:
         data = tomllib.loads(path.read_text())
@@ -509,10 +609,26 @@ def load_descriptions(path: Path = DESCRIPTIONS_FILE) -> dict[str, Description]:
     return out
 
 
+def load_description_dir(directory: Path = DESCRIPTIONS_DIR) -> dict[str, Description]:
+    """The descriptions of every ``*.toml`` file in ``directory`` (sorted by file name);
+    :class:`DescriptionError` when a use case is described in two files."""
+    out: dict[str, Description] = {}
+    where: dict[str, str] = {}
+    for path in sorted(directory.glob("*.toml")):
+        for key, desc in load_descriptions(path).items():
+            if key in out:
+                raise DescriptionError(
+                    f"{path.name}: {desc.name} is already described in {where[key]}"
+                )
+            out[key] = desc
+            where[key] = path.name
+    return out
+
+
 @functools.cache
 def descriptions() -> Mapping[str, Description]:
-    """The bundled descriptions (``descriptions.toml``), loaded and checked once."""
-    return load_descriptions()
+    """The bundled descriptions (``descriptions/*.toml``), loaded and checked once."""
+    return load_description_dir()
 
 
 # ------------------------------------------------------------------------- entries

@@ -82,7 +82,7 @@ def reference_markdown() -> str:
     lines = [
         _HEAD,
         f"{len(commands)} commands; {len(typed)} typed, {len(described)} described "
-        "(named arguments and values from `emulator/headend/catalogue/descriptions.toml`).",
+        "(named arguments and values from `emulator/headend/catalogue/descriptions/`).",
         "",
     ]
     lines += ["| use case | code | targets | roles | critical | payload | arguments |"]
