@@ -135,7 +135,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(rf"gbcs-emu usecase build --batch --file args\.jsonl --keys keys/ --acb {EUI}",
          expect=("01-ecs42-command-signed",), absent=("error",)),
     Rule(r"gbcs-emu usecase list --device GSME", expect=("GCS13a",)),
-    Rule(r"gbcs-emu usecase show ECS37", expect=('"message_code": "0x004A"',)),
+    Rule(r"gbcs-emu usecase show ECS37", expect=("ECS37  0x004A", "parameters:")),
     Rule(r"gbcs-emu usecase reference -o usecases\.md", files=("usecases.md",)),
     Rule(r"gbcs-emu keys inspect \./pki",
          expect=("90b3d51f30fe0002", "00db1234567890a1", "private")),

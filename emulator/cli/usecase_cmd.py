@@ -22,7 +22,7 @@ from emulator.headend.catalogue.frames import FrameArgsError, build_frame, expla
 from gbcs.envelope import as_eui
 from gbcs.errors import GbcsError
 from gbcs.security import DEFAULT_ACB, check_mac, check_signature
-from gbcs.usecases import DeviceType, all_use_cases, by_name
+from gbcs.usecases import DeviceType
 
 _KEYS = click.option(
     "--keys",
@@ -193,53 +193,86 @@ def build_cmd(batch: bool, file_: Path | None, key_dirs: tuple[Path, ...], acb: 
 @click.option("--device", type=click.Choice([t.value for t in DeviceType], case_sensitive=False))
 @click.option("--json", "as_json", is_flag=True)
 def list_cmd(device: str | None, as_json: bool) -> None:
-    """The use cases of the GBCS registry (optionally those a device type answers)."""
-    rows = []
-    for uc in all_use_cases():
-        if uc.direction != "command":
-            continue
-        if device and DeviceType(device.upper()) not in uc.targets:
-            continue
-        rows.append(uc)
+    """The command use cases the head-end builds (optionally those a device type answers):
+    name, code, targets, criticality, how arguments are given, title."""
+    from emulator.headend.catalogue.docs import argument_style, role_names
+    from emulator.headend.catalogue.generic import command_use_cases, generic_name
+
+    rows = [
+        uc for uc in command_use_cases() if not device or DeviceType(device.upper()) in uc.targets
+    ]
     if as_json:
-        click.echo(json.dumps([_uc_json(uc) for uc in rows], indent=1))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": generic_name(uc),
+                        "message_code": f"0x{uc.code:04X}",
+                        "title": uc.title,
+                        "targets": [t.value for t in uc.targets],
+                        "roles": role_names(uc),
+                        "critical": uc.critical,
+                        "payload": uc.payload_kind,
+                        "arguments": argument_style(generic_name(uc)),
+                    }
+                    for uc in rows
+                ],
+                indent=1,
+            )
+        )
         return
     for uc in rows:
-        targets = "/".join(t.value for t in uc.targets) or "?"
+        name = generic_name(uc)
+        targets = "/".join(t.value for t in uc.targets)
         crit = "critical" if uc.critical else ""
-        click.echo(f"{uc.name:<8} 0x{uc.code:04X} {targets:<14} {crit:<8} {uc.title}")
+        click.echo(
+            f"{name:<13} 0x{uc.code:04X} {targets:<21} {crit:<8} "
+            f"{argument_style(name):<10} {uc.title}"
+        )
 
 
 @usecase_group.command("show")
 @click.argument("name")
-def show_cmd(name: str) -> None:
-    """One use case: code, targets, roles, criticality, payload family."""
-    uc = by_name(name)
-    if uc is None:
-        raise click.ClickException(f"unknown use case {name!r} (see gbcs-emu usecase list)")
-    click.echo(json.dumps(_uc_json(uc), indent=1))
+@click.option("--json", "as_json", is_flag=True, help="The same as one JSON object.")
+def show_cmd(name: str, as_json: bool) -> None:
+    """One use case: code, targets, roles, criticality, its parameters (kind, default or
+    required, what each accepts) and its named response values with units."""
+    from emulator.headend.catalogue.docs import use_case_doc
+    from emulator.headend.usecases import UseCaseError
 
-
-def _uc_json(uc: Any) -> dict[str, Any]:
-    from keys.roles import RemotePartyRole
-
-    roles = []
-    for r in sorted(uc.roles):
-        try:
-            roles.append(RemotePartyRole(r).cli_name)
-        except ValueError:
-            roles.append(str(r))
-    return {
-        "name": uc.name,
-        "message_code": f"0x{uc.code:04X}",
-        "title": uc.title,
-        "targets": [t.value for t in uc.targets],
-        "roles": roles,
-        "critical": uc.critical,
-        "replay_protection": uc.replay_protection,
-        "payload": uc.payload_kind,
-        "future_dated": uc.future_dated,
-    }
+    try:
+        doc = use_case_doc(name)
+    except UseCaseError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+        return
+    flags = [f for f in ("critical", "future_dated") if doc[f]]
+    click.echo(f"{doc['name']}  {doc['message_code']}  {doc['title']}")
+    click.echo(
+        f"  targets: {'/'.join(doc['targets'])}; roles: {', '.join(doc['roles']) or '-'}"
+        f" (default {doc['default_role']}){'; ' + ', '.join(flags) if flags else ''}"
+    )
+    click.echo(f"  payload: {doc['payload']}; arguments: {doc['arguments']}")
+    click.echo("  parameters:")
+    for p in doc["params"]:
+        need = (
+            "required"
+            if p.get("required")
+            else (f"default {p['default']!r}" if "default" in p else "optional")
+        )
+        click.echo(f"    {p['name']} ({p['kind']}, {need}): {p['help']}")
+    for f in doc.get("asn1_fields", ()):
+        kind = f.get("type", "") + (f" ({f['gbcs_type']})" if f.get("gbcs_type") else "")
+        opt = ", optional" if f.get("optional") else ""
+        click.echo(f"    args.{f['name']} ({kind}{opt}): {f.get('help', '')}")
+    if doc["values"]:
+        click.echo("  response values:")
+        for v in doc["values"]:
+            unit = f", {v['unit']}" if v.get("unit") else ""
+            click.echo(f"    {v['name']} ({v.get('kind', 'number')}{unit}): {v.get('help', '')}")
+    else:
+        click.echo("  response values: ok, errors (and the decoded response for structural args)")
 
 
 @usecase_group.command("reference")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gbcs.usecases import UseCase, all_use_cases
-from keys.roles import RemotePartyRole
-
-from .asn1_args import describe_asn1
+from .docs import use_case_doc
+from .generic import command_use_cases, generic_name
 
 __all__ = ["reference_markdown"]
+
+_STYLES = ("typed", "described", "structural")
 
 _HEAD = """# Use-case reference
 
@@ -34,108 +34,69 @@ Roles are the remote-party roles the registry allows to send the command.
 """
 
 
-def _roles(uc: UseCase) -> str:
-    out = []
-    for r in sorted(uc.roles):
-        try:
-            out.append(RemotePartyRole(r).cli_name)
-        except ValueError:
-            out.append(str(r))
-    return ", ".join(out) or "—"
-
-
 def _yes(v: bool | None) -> str:
     return "?" if v is None else ("yes" if v else "no")
 
 
-def _typed_params() -> dict[str, list[Any]]:
-    from emulator.headend.usecases import CATALOG
+def _param_line(p: dict[str, Any]) -> str:
+    need = (
+        "required"
+        if p.get("required")
+        else f"default {p['default']!r}"
+        if "default" in p
+        else "optional"
+    )
+    return f"  - `{p['name']}` ({p['kind']}, {need}): {p['help']}"
 
-    return {name: list(entry.params) for name, entry in CATALOG.items()}
+
+def _value_line(v: dict[str, Any]) -> str:
+    unit = f", {v['unit']}" if v.get("unit") else ""
+    return f"  - `{v['name']}` ({v.get('kind', 'number')}{unit}): {v.get('help', '')}".rstrip(": ")
 
 
-def _described() -> dict[str, Any]:
-    from .described import descriptions
-
-    return {d.name: d for d in descriptions().values()}
-
-
-def _asn1_fields(code: int) -> list[str]:
-    schema = describe_asn1(code)
-    if schema is None:
-        return []
-    rows = []
-    for f in schema.get("fields", []):
-        kind = f.get("type", "")
-        if f.get("gbcs_type"):
-            kind += f" ({f['gbcs_type']})"
-        opt = " optional" if f.get("optional") else ""
-        rows.append(f"  - `{f['name']}`: {kind}{opt} — {f.get('help', '')}".rstrip(" —"))
-    return rows
+def _field_line(f: dict[str, Any]) -> str:
+    kind = f.get("type", "") + (f" ({f['gbcs_type']})" if f.get("gbcs_type") else "")
+    opt = " optional" if f.get("optional") else ""
+    return f"  - `{f['name']}`: {kind}{opt} — {f.get('help', '')}".rstrip(" —")
 
 
 def reference_markdown() -> str:
     """The whole page."""
-    typed = _typed_params()
-    described = _described()
-    commands = [uc for uc in all_use_cases() if uc.direction == "command"]
+    docs = [use_case_doc(generic_name(uc)) for uc in command_use_cases()]
+    count = {s: sum(1 for d in docs if d["arguments"] == s) for s in _STYLES}
     lines = [
         _HEAD,
-        f"{len(commands)} commands; {len(typed)} typed, {len(described)} described "
-        "(named arguments and values from `emulator/headend/catalogue/descriptions/`).",
+        f"{len(docs)} commands: {count['typed']} typed, {count['described']} described "
+        "(named arguments and values from `emulator/headend/catalogue/descriptions/`), "
+        f"{count['structural']} structural.",
         "",
     ]
     lines += ["| use case | code | targets | roles | critical | payload | arguments |"]
     lines += ["|---|---|---|---|---|---|---|"]
-    for uc in commands:
-        targets = "/".join(t.value for t in uc.targets) or "—"
-        args = (
-            "typed" if uc.name in typed else "described" if uc.name in described else "structural"
-        )
+    for d in docs:
+        anchor = d["name"].lower().replace("@", "").replace("/", "")
         lines.append(
-            f"| [{uc.name}](#{uc.name.lower()}) | 0x{uc.code:04X} | {targets} | {_roles(uc)} "
-            f"| {_yes(uc.critical)} | {uc.payload_kind} | {args} |"
+            f"| [{d['name']}](#{anchor}) | {d['message_code']} | {'/'.join(d['targets'])} "
+            f"| {', '.join(d['roles']) or '—'} | {_yes(d['critical'])} | {d['payload']} "
+            f"| {d['arguments']} |"
         )
     lines.append("")
-    for uc in commands:
-        lines.append(f"## {uc.name}")
-        lines.append("")
-        lines.append(f"{uc.title}. Message code 0x{uc.code:04X}.")
-        lines.append("")
-        lines.append(f"- targets: {'/'.join(t.value for t in uc.targets) or '—'}")
-        lines.append(f"- roles: {_roles(uc)}")
+    for d in docs:
+        lines += [f"## {d['name']}", "", f"{d['title']}. Message code {d['message_code']}.", ""]
+        lines.append(f"- targets: {'/'.join(d['targets'])}")
+        lines.append(f"- roles: {', '.join(d['roles']) or '—'} (default {d['default_role']})")
         lines.append(
-            f"- critical: {_yes(uc.critical)}; replay protected: {_yes(uc.replay_protection)}"
-            f"; future-dated: {_yes(uc.future_dated)}"
+            f"- critical: {_yes(d['critical'])}; replay protected: "
+            f"{_yes(d['replay_protection'])}; future-dated: {_yes(d['future_dated'])}"
         )
-        lines.append(f"- payload: {uc.payload_kind}")
-        if uc.name in typed:
-            lines.append("- named arguments:")
-            for p in typed[uc.name]:
-                need = "required" if p.required else f"default {p.default!r}"
-                lines.append(f"  - `{p.name}` ({p.kind}, {need}): {p.help}")
-        desc = described.get(uc.name)
-        if desc is not None:
-            lines.append(
-                "- named arguments (described; or the structural `args`):"
-                if desc.params
-                else "- no named arguments (described; or the structural `args`)"
-            )
-            for p in desc.params:
-                need = "required" if p.required else f"default {p.default!r}"
-                lines.append(f"  - `{p.name}` ({p.kind}, {need}): {p.help} ({p.allowed()})")
-            if desc.values:
-                lines.append("- response values:")
-                for v in desc.values:
-                    unit = (
-                        f", {v.unit}"
-                        if v.unit
-                        else (", unit from the scaler-unit" if v.scaler_unit else "")
-                    )
-                    lines.append(f"  - `{v.name}` ({v.kind}{unit}): {v.help}")
-        asn1 = _asn1_fields(uc.code)
-        if asn1:
+        lines.append(f"- payload: {d['payload']}; arguments: {d['arguments']}")
+        lines.append("- parameters:")
+        lines += [_param_line(p) for p in d["params"]]
+        if d.get("asn1_fields"):
             lines.append("- ASN.1 fields (structural arguments):")
-            lines += asn1
+            lines += [_field_line(f) for f in d["asn1_fields"]]
+        if d["values"]:
+            lines.append("- response values:")
+            lines += [_value_line(v) for v in d["values"]]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
