@@ -15,6 +15,10 @@ RTDS shows, built from (and stored into) the model:
   where RTDS shows several (Get Day Profiles: one Publish Day Profile per day, all with
   the Get's sequence number), or Default Response 0x8B NOT_FOUND when nothing matches.
 
+Commands that only copy fields into attributes and keep the command as a record, and Gets
+that only answer such a record, are rows of :mod:`devices.zcl_plain` (data, two generic
+handlers); the handlers here are the commands with logic of their own.
+
 Every response component echoes the cluster and the ZCL transaction sequence number; its
 direction is the opposite of the command's. The disable-default-response bit of a
 response follows what RTDS shows (:data:`RESPONSE_DDR`, :data:`READ_RESPONSE_DDR_CODES`,
@@ -98,11 +102,9 @@ from gbcs.zcl import (
     ConsumerTopUpResponse,
     CreditAdjustment,
     DefaultResponse,
-    DisplayMessage,
     EmergencyCreditSetup,
     EventConfigurationEntry,
     EventLogEntry,
-    GetBillingPeriod,
     GetCurrentPrice,
     GetDayProfiles,
     GetDebtRepaymentLog,
@@ -116,12 +118,8 @@ from gbcs.zcl import (
     GetSpecialDays,
     GetTopUpLog,
     GetWeekProfiles,
-    PublishBillingPeriod,
-    PublishBlockPeriod,
     PublishCalendar,
     PublishCalorificValue,
-    PublishChangeOfSupplier,
-    PublishChangeOfTenancy,
     PublishConversionFactor,
     PublishDayProfile,
     PublishDebtLog,
@@ -139,19 +137,13 @@ from gbcs.zcl import (
     ReadAttributes,
     ReadAttributesResponse,
     ReportEventConfiguration,
-    RequestNewPasswordResponse,
     SelectAvailableEmergencyCredit,
     SetEventConfiguration,
-    SetLowCreditWarningLevel,
     SetMaximumCreditLimit,
     SetOverallDebtCap,
-    SetSupplyStatus,
-    SetUncontrolledFlowThreshold,
     StartSampling,
     StartSamplingResponse,
     SupplyStatusResponse,
-    UpdateCin,
-    UpdateSiteId,
     WriteAttributes,
     WriteAttributesResponse,
     ZclCommand,
@@ -168,11 +160,9 @@ from .zcl_model import (
     BLOCK_COUNTER_IDS,
     CALENDAR,
     CREDIT_REMAINING,
-    CUSTOMER_ID_NUMBER,
     METERING,
     PREPAYMENT,
     PRICE,
-    SITE_ID,
     SUPPLY_STATUS,
     CalendarState,
     Sampling,
@@ -180,6 +170,9 @@ from .zcl_model import (
     ZclModel,
     calendar_slot,
 )
+from .zcl_plain import READS as PLAIN_READS
+from .zcl_plain import WRITES as PLAIN_WRITES
+from .zcl_plain import read_plain, write_plain
 
 __all__ = [
     "DDR_OVERRIDES",
@@ -729,35 +722,6 @@ def _write_attributes(ctx: _Ctx, comp: GbzComponent, body: WriteAttributes) -> _
 # --------------------------------------------------------------------------- Price
 
 
-def _publish_tariff_information(
-    ctx: _Ctx, comp: GbzComponent, body: PublishTariffInformation
-) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        PRICE,
-        _present(
-            m,
-            PRICE,
-            {
-                0x0610: body.tariff_label,
-                0x0611: body.number_of_price_tiers_in_use,
-                0x0612: body.number_of_block_thresholds_in_use,
-                0x0613: body.tier_block_mode,
-                0x0615: body.unit_of_measure,
-                0x0616: body.currency,
-                0x0617: body.price_trailing_digit,
-                0x0301: body.standing_charge,
-                0x0202: body.block_threshold_multiplier,
-                0x0203: body.block_threshold_divisor,
-            },
-        ),
-    )
-    if st:
-        return st
-    m.records["tariff_information"] = body
-    return Status.SUCCESS
-
-
 def _publish_price_matrix(ctx: _Ctx, comp: GbzComponent, body: PublishPriceMatrix) -> _Out:
     """Sub-payload control bit 0 set: TOU prices, the id is the tier (1..15) and the price
     goes to ``Tier<N>Block1Price`` (0x0400 + 16 N); clear: block prices, the id carries the
@@ -807,80 +771,6 @@ def _publish_block_thresholds(ctx: _Ctx, comp: GbzComponent, body: RawZclPayload
         return st
     m.block_thresholds = data
     return Status.SUCCESS
-
-
-def _publish_conversion_factor(
-    ctx: _Ctx, comp: GbzComponent, body: PublishConversionFactor
-) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        PRICE,
-        _present(
-            m,
-            PRICE,
-            {0x0302: body.conversion_factor, 0x0303: body.conversion_factor_trailing_digit},
-        ),
-    )
-    if st:
-        return st
-    m.records["conversion_factor"] = body
-    return Status.SUCCESS
-
-
-def _publish_calorific_value(ctx: _Ctx, comp: GbzComponent, body: PublishCalorificValue) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        PRICE,
-        _present(
-            m,
-            PRICE,
-            {
-                0x0304: body.calorific_value,
-                0x0305: body.calorific_value_unit,
-                0x0306: body.calorific_value_trailing_digit,
-            },
-        ),
-    )
-    if st:
-        return st
-    m.records["calorific_value"] = body
-    return Status.SUCCESS
-
-
-def _publish_block_period(ctx: _Ctx, comp: GbzComponent, body: PublishBlockPeriod) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        PRICE,
-        _present(
-            m,
-            PRICE,
-            {
-                0x0200: body.block_period_start_time,
-                0x0201: body.block_period_duration,
-                0x0204: body.block_period_duration_type,
-            },
-        ),
-    )
-    if st:
-        return st
-    m.records["block_period"] = body
-    return Status.SUCCESS
-
-
-def _store_record(key: str) -> _Handler:
-    def handler(ctx: _Ctx, comp: GbzComponent, body: Any) -> _Out:
-        ctx.model.records[key] = body
-        return Status.SUCCESS
-
-    handler.__name__ = f"_store_{key}"
-    return handler
-
-
-def _get_billing_period(ctx: _Ctx, comp: GbzComponent, body: GetBillingPeriod) -> _Out:
-    rec = ctx.model.records.get("billing_period")
-    if rec is None:
-        return Status.NOT_FOUND
-    return [rec]
 
 
 def _get_current_price(ctx: _Ctx, comp: GbzComponent, body: GetCurrentPrice) -> _Out:
@@ -1071,26 +961,6 @@ def _current_tier(model: ZclModel, now: int) -> int | None:
 
 
 # --------------------------------------------------------------------------- Device Management
-
-
-def _update_site_id(ctx: _Ctx, comp: GbzComponent, body: UpdateSiteId) -> _Out:
-    m = ctx.model
-    st = m.store_many(METERING, _present(m, METERING, {SITE_ID: body.site_id}))
-    if st:
-        return st
-    m.records["site_id"] = body
-    return Status.SUCCESS
-
-
-def _update_cin(ctx: _Ctx, comp: GbzComponent, body: UpdateCin) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        METERING, _present(m, METERING, {CUSTOMER_ID_NUMBER: body.customer_id_number})
-    )
-    if st:
-        return st
-    m.records["cin"] = body
-    return Status.SUCCESS
 
 
 def _event_group(event_id: int) -> int | None:
@@ -1302,52 +1172,6 @@ def _change_supply(ctx: _Ctx, comp: GbzComponent, body: ChangeSupply) -> _Out:
     ]
 
 
-def _set_supply_status(ctx: _Ctx, comp: GbzComponent, body: SetSupplyStatus) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        METERING,
-        _present(
-            m,
-            METERING,
-            {
-                0x0607: body.supply_tamper_state,
-                0x0608: body.supply_depletion_state,
-                0x0609: body.supply_uncontrolled_flow_state,
-                0x0605: body.load_limit_supply_state,
-            },
-        ),
-    )
-    if st:
-        return st
-    m.records["supply_status"] = body
-    return Status.SUCCESS
-
-
-def _set_uncontrolled_flow(
-    ctx: _Ctx, comp: GbzComponent, body: SetUncontrolledFlowThreshold
-) -> _Out:
-    m = ctx.model
-    st = m.store_many(
-        METERING,
-        _present(
-            m,
-            METERING,
-            {
-                0x0B10: body.uncontrolled_flow_threshold,
-                0x0B11: body.unit_of_measure,
-                0x0B12: body.multiplier,
-                0x0B13: body.divisor,
-                0x0B14: body.stabilisation_period,
-                0x0B15: body.measurement_period,
-            },
-        ),
-    )
-    if st:
-        return st
-    m.records["uncontrolled_flow_threshold"] = body
-    return Status.SUCCESS
-
-
 # --------------------------------------------------------------------------- Prepayment
 
 _CREDIT_STATUS = 0x0003
@@ -1355,22 +1179,6 @@ _EC_REMAINING = 0x0002
 _EC_LIMIT = 0x0010
 _EC_THRESHOLD = 0x0011
 _EC_SELECTED_IN_USE = 0x30  # Credit Status bits 4 (selected) and 5 (in use)
-
-
-def _set_attributes(cluster: int, key: str, fields: Mapping[int, str]) -> _Handler:
-    """A handler storing command fields into attributes, then the record under ``key``."""
-
-    def handler(ctx: _Ctx, comp: GbzComponent, body: Any) -> _Out:
-        m = ctx.model
-        values = {a: getattr(body, f) for a, f in fields.items()}
-        st = m.store_many(cluster, _present(m, cluster, values))
-        if st:
-            return st
-        m.records[key] = body
-        return Status.SUCCESS
-
-    handler.__name__ = f"_set_{key}"
-    return handler
 
 
 def _select_emergency_credit(
@@ -1548,17 +1356,24 @@ def _get_debt_log(ctx: _Ctx, comp: GbzComponent, body: GetDebtRepaymentLog) -> _
 
 # --------------------------------------------------------------------------- dispatch
 
+
+def _plain_write(ctx: _Ctx, comp: GbzComponent, body: Any) -> _Out:
+    """A row of :data:`devices.zcl_plain.WRITES`: fields -> attributes, then the record."""
+    return write_plain(ctx.model, body)
+
+
+def _plain_read(ctx: _Ctx, comp: GbzComponent, body: Any) -> _Out:
+    """A row of :data:`devices.zcl_plain.READS`: the kept record(s), or NOT_FOUND."""
+    return read_plain(ctx.model, body)
+
+
 _HANDLERS: dict[type, _Handler] = {
+    **dict.fromkeys(PLAIN_WRITES, _plain_write),
+    **dict.fromkeys(PLAIN_READS, _plain_read),
     ReadAttributes: _read_attributes,
     WriteAttributes: _write_attributes,
     # Price
-    PublishTariffInformation: _publish_tariff_information,
     PublishPriceMatrix: _publish_price_matrix,
-    PublishConversionFactor: _publish_conversion_factor,
-    PublishCalorificValue: _publish_calorific_value,
-    PublishBlockPeriod: _publish_block_period,
-    PublishBillingPeriod: _store_record("billing_period"),
-    GetBillingPeriod: _get_billing_period,
     GetCurrentPrice: _get_current_price,
     # Calendar
     PublishCalendar: _publish_calendar,
@@ -1570,14 +1385,7 @@ _HANDLERS: dict[type, _Handler] = {
     GetWeekProfiles: _get_week_profiles,
     GetSeasons: _get_seasons,
     GetSpecialDays: _get_special_days,
-    # Messaging
-    DisplayMessage: _store_record("message"),
     # Device Management
-    PublishChangeOfTenancy: _store_record("change_of_tenancy"),
-    PublishChangeOfSupplier: _store_record("change_of_supplier"),
-    RequestNewPasswordResponse: _store_record("password"),
-    UpdateSiteId: _update_site_id,
-    UpdateCin: _update_cin,
     SetEventConfiguration: _set_event_configuration,
     GetEventConfiguration: _get_event_configuration,
     # Events
@@ -1588,34 +1396,18 @@ _HANDLERS: dict[type, _Handler] = {
     StartSampling: _start_sampling,
     GetSampledData: _get_sampled_data,
     ChangeSupply: _change_supply,
-    SetSupplyStatus: _set_supply_status,
-    SetUncontrolledFlowThreshold: _set_uncontrolled_flow,
     # Prepayment
     SelectAvailableEmergencyCredit: _select_emergency_credit,
     ChangeDebt: _change_debt,
-    EmergencyCreditSetup: _set_attributes(
-        PREPAYMENT,
-        "emergency_credit_setup",
-        {_EC_LIMIT: "emergency_credit_limit", _EC_THRESHOLD: "emergency_credit_threshold"},
-    ),
     ConsumerTopUp: _consumer_top_up,
     CreditAdjustment: _credit_adjustment,
     ChangePaymentMode: _change_payment_mode,
     GetPrepaySnapshot: _get_prepay_snapshot,
     GetTopUpLog: _get_top_up_log,
-    SetLowCreditWarningLevel: _set_attributes(
-        PREPAYMENT, "low_credit_warning", {0x0031: "low_credit_warning_level"}
-    ),
     GetDebtRepaymentLog: _get_debt_log,
-    SetMaximumCreditLimit: _set_attributes(
-        PREPAYMENT,
-        "maximum_credit_limit",
-        {0x0021: "maximum_credit_level", 0x0022: "maximum_credit_per_top_up"},
-    ),
-    SetOverallDebtCap: _set_attributes(
-        PREPAYMENT, "overall_debt_cap", {0x0006: "overall_debt_cap"}
-    ),
 }
+"""Command class -> handler: the plain rows of :mod:`devices.zcl_plain`, then the commands
+with logic of their own."""
 
 _FAN_OUT: frozenset[type] = frozenset(
     (
@@ -1632,7 +1424,7 @@ _FAN_OUT: frozenset[type] = frozenset(
 _READ_ONLY: frozenset[_Handler] = frozenset(
     (
         _read_attributes,
-        _get_billing_period,
+        _plain_read,
         _get_current_price,
         _get_day_profiles,
         _get_week_profiles,
