@@ -13,6 +13,13 @@ catalogue is data, as zigpy's clusters are):
   (:mod:`.generic`) with an optional unit and scaling (a fixed factor, or the COSEM
   scaler-unit structure at another path).
 
+What needs judgement goes into small, typed hooks (:mod:`.hooks`), named by optional
+keys: ``hook`` (a fill step for parameters without a path, a decode post-step for values
+without a path) and a parameter's ``convert`` (a converter replacing its kind's). Other
+optional keys: ``structural = false`` (no structural ``args`` parameter: the typed use
+cases of ``typed.toml``, :func:`typed_descriptions`), ``role`` and ``target_roles``,
+``prefetch`` and ``results`` (the DLMS items by name, so ``errors`` names them).
+
 :func:`described_entry` compiles a description onto the structural builder and the
 generic decoder, giving a :class:`~emulator.headend.usecases.CatalogEntry` every driver
 reaches through :func:`emulator.headend.usecases.get`. :func:`explain_named` recovers the
@@ -37,9 +44,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gbcs.usecases import UseCase
+from gbcs.dlms import AccessResponse
+from gbcs.errors import GbcsError
+from gbcs.usecases import DeviceType, UseCase
+from keys.roles import RemotePartyRole
 
-from .entry import BuildContext, CatalogEntry, Param, ResponseView, UseCaseError, to_eui
+from .entry import (
+    BuildContext,
+    CatalogEntry,
+    Param,
+    Prefetch,
+    ResponseView,
+    UseCaseError,
+    ValueDoc,
+    to_eui,
+)
+from .hooks import CONVERTERS, HOOKS, Hook, named_results
 
 __all__ = [
     "DESCRIPTIONS_DIR",
@@ -49,6 +69,7 @@ __all__ = [
     "DescriptionError",
     "NamedParam",
     "NamedValue",
+    "all_descriptions",
     "described_entry",
     "descriptions",
     "explain_named",
@@ -56,6 +77,7 @@ __all__ = [
     "load_description_dir",
     "load_descriptions",
     "parse_path",
+    "typed_descriptions",
 ]
 
 DESCRIPTIONS_DIR = Path(__file__).with_name("descriptions")
@@ -78,13 +100,25 @@ VALUE_KINDS: Mapping[str, str] = {
     "text": "character data (an octet-string as text)",
     "enum": "a name from the value's choices table (the number when it has no name)",
     "raw": "the decoded value as it is",
+    "datetime": "a COSEM date-time as ISO 8601 text (null when not fully specified)",
+    "octets": "opaque octets as upper-case hex",
 }
 _PARAM_KEYS = frozenset(
     {"path", "kind", "help", "default", "required", "min", "max", "choices", "pattern"}
-    | {"min_length", "max_length", "example"}
+    | {"min_length", "max_length", "example", "convert", "also", "header"}
 )
+#: Where a ``header`` parameter takes its value from when it is not given.
+HEADER_FIELDS = ("originator", "recipient")
 _VALUE_KEYS = frozenset({"path", "kind", "help", "unit", "scale", "scaler_unit", "choices"})
-_DESC_KEYS = frozenset({"help", "template", "params", "values"})
+_DESC_KEYS = frozenset({"help", "template", "params", "values"}) | {
+    "hook",
+    "structural",
+    "role",
+    "target_roles",
+    "prefetch",
+    "results",
+}
+_PREFETCH_KEYS = frozenset({"use_case", "flag", "into", "value"})
 _DUMMY_COUNTER = 1
 
 #: COSEM unit codes (IEC 62056-6-2) the emulated devices use.
@@ -176,9 +210,25 @@ class NamedParam:
     max_length: int | None = None
     #: A valid value other than the template's (documentation and tests).
     example: Any = None
+    #: The name of a converter in :data:`.hooks.CONVERTERS` that replaces the kind's
+    #: conversion (``kind`` is then a label and ``help`` says what is allowed).
+    converter: str | None = None
+    #: More places the same value goes (GBCS repeats one request field in several
+    #: objects or components: a read period, an execution time, an issuer event id).
+    also: tuple[tuple[str | int, ...], ...] = ()
+    #: ``originator`` / ``recipient``: when not given, the EUI of the command's header
+    #: field (the system titles of a protected read must be the header's EUIs).
+    header: str | None = None
+
+    @property
+    def paths(self) -> tuple[tuple[str | int, ...], ...]:
+        """Every place the value goes: ``path`` then ``also``."""
+        return (self.path, *self.also) if self.path else ()
 
     def allowed(self) -> str:
         """What the parameter accepts, in words."""
+        if self.converter is not None:
+            return self.help
         if self.kind == "int":
             lo = "" if self.min is None else str(self.min)
             hi = "" if self.max is None else str(self.max)
@@ -203,6 +253,8 @@ class NamedParam:
     def convert(self, v: Any) -> Any:
         """The typed value of ``v`` (text as a user types it, or typed);
         :class:`UseCaseError` saying what is allowed."""
+        if self.converter is not None:
+            return CONVERTERS[self.converter](v)
         if self.kind == "int":
             n = v
             if isinstance(v, str):
@@ -287,6 +339,8 @@ class NamedParam:
 
     def to_structural(self, typed: Any) -> Any:
         """The structural value that ``typed`` (a :meth:`convert` result) stands for."""
+        if isinstance(typed, bytes):  # a converter's octets: hex, as the arguments hold them
+            return typed.hex().upper()
         return self.choices[typed] if self.kind == "enum" else typed
 
     def from_structural(self, raw: Any) -> Any:
@@ -317,12 +371,21 @@ class NamedValue:
     scaler_unit: tuple[str | int, ...] | None = None
     choices: Mapping[int, str] = field(default_factory=dict)
 
+    def doc(self) -> ValueDoc:
+        """This value documented (its unit: the fixed one, else the scaler-unit's)."""
+        unit = self.unit
+        if unit is None and self.scaler_unit is not None:
+            unit = "from the scaler-unit"
+        return ValueDoc(self.name, self.kind, unit, self.help)
+
     def extract(self, decoded: Mapping[str, Any], out: dict[str, Any]) -> None:
         """Put this value (and ``NAME_unit``) into ``out``; nothing when the response
         does not hold it (an item that failed: ``errors`` says why)."""
-        raw = _untag(get_path(decoded, self.path))
-        if raw is _MISSING:
+        if not self.path:  # a value its description's hook puts in
             return
+        raw = _untag(get_path(decoded, self.path))
+        if raw is _MISSING or (raw is None and self.kind != "raw"):
+            return  # not in the response, or null-data (the item failed: see errors)
         unit = self.unit
         if self.kind == "number":
             if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -343,11 +406,35 @@ class NamedValue:
             value = _text(raw)
         elif self.kind == "enum":
             value = self.choices.get(raw, raw) if isinstance(raw, int) else raw
+        elif self.kind == "datetime":
+            value = _iso_of_cosem(raw)
+        elif self.kind == "octets":
+            value = raw.upper() if isinstance(raw, str) else raw
         else:
             value = raw
         out[self.name] = value
         if unit is not None:
             out[f"{self.name}_unit"] = unit
+
+
+def _iso_of_cosem(raw: Any) -> str | None:
+    """ISO 8601 text of a COSEM date-time (its octets as hex, or its text); None when it
+    is not fully specified."""
+    from gbcs.cosem_time import DlmsDateTime
+
+    from .dlms_args import DlmsArgsError, parse_date_time
+
+    if not isinstance(raw, str):
+        raise UseCaseError(f"expected a COSEM date-time, got {raw!r}")
+    try:
+        dt = DlmsDateTime.from_bytes(bytes.fromhex(raw))
+    except (ValueError, GbcsError):
+        try:
+            dt = parse_date_time(raw)
+        except DlmsArgsError as e:
+            raise UseCaseError(str(e)) from None
+    t = dt.to_datetime()
+    return None if t is None else t.isoformat()
 
 
 def _untag(v: Any) -> Any:
@@ -410,15 +497,54 @@ class Description:
     template: Mapping[str, Any]
     params: tuple[NamedParam, ...] = ()
     values: tuple[NamedValue, ...] = ()
+    #: The name of a :class:`.hooks.Hook` (fill step and/or decode post-step).
+    hook: str | None = None
+    #: Whether the entry also takes the structural ``args`` instead of the named ones
+    #: (false: a typed use case, whose named parameters are its whole interface).
+    structural: bool = True
+    #: The role that normally sends it, and the exceptions per device type (default:
+    #: what the devices accept, as for structural entries).
+    role: RemotePartyRole | None = None
+    target_roles: Mapping[DeviceType, RemotePartyRole] = field(default_factory=dict)
+    #: ``(use_case, flag, into, value)``: run ``use_case`` first when parameter ``flag``
+    #: is true and put its response value ``value`` into parameter ``into``.
+    prefetch: tuple[str, str, str, str] | None = None
+    #: Names of the DLMS response items, in order: failures are then reported as
+    #: ``errors = {name: "result-name (code)"}`` (else as a list of ``results[i]: ...``).
+    results: tuple[str, ...] = ()
 
     def fill(self, typed: Mapping[str, Any]) -> dict[str, Any]:
         """The structural arguments with ``typed`` (converted values, by name) in place;
-        parameters not given keep the template's value."""
+        parameters not given keep the template's value (parameters without a path are
+        the hook's to place: see :meth:`fill_all`)."""
         args = copy.deepcopy(dict(self.template))
         for p in self.params:
             if typed.get(p.name) is not None:
-                _set_path(args, p.path, p.to_structural(typed[p.name]))
+                for path in p.paths:
+                    _set_path(args, path, p.to_structural(typed[p.name]))
         return args
+
+    def fill_all(self, typed: Mapping[str, Any], ctx: BuildContext) -> dict[str, Any]:
+        """:meth:`fill` (``header`` parameters not given from the command's header), then
+        the hook's fill step (which may use the build context)."""
+        eui = {"originator": ctx.originator, "recipient": ctx.recipient}
+        typed = {
+            **typed,
+            **{
+                p.name: eui[p.header].hex().upper()
+                for p in self.params
+                if p.header is not None and typed.get(p.name) is None
+            },
+        }
+        args = self.fill(typed)
+        hook = _hook(self.hook)
+        if hook is not None and hook.fill is not None:
+            hook.fill(args, typed, ctx)
+        return args
+
+
+def _hook(name: str | None) -> Hook | None:
+    return None if name is None else HOOKS[name]
 
 
 def _use_case(name: str) -> UseCase:
@@ -467,14 +593,44 @@ def _opt_int(where: str, obj: Mapping[str, Any], key: str) -> int | None:
     return v
 
 
-def _param(uc_name: str, name: str, raw: Any, template: Mapping[str, Any]) -> NamedParam:
+def _param(
+    uc_name: str, name: str, raw: Any, template: Mapping[str, Any], hook: Hook | None = None
+) -> NamedParam:
     where = f"{uc_name}.params.{name}"
     d = _check_keys(where, raw, _PARAM_KEYS)
-    path = _path(where, d)
-    if get_path(template, path) is _MISSING:
-        raise DescriptionError(f"{where}.path: {d['path']!r} is not in the template")
+    converter = d.get("convert")
+    if converter is not None and converter not in CONVERTERS:
+        raise DescriptionError(f"{where}.convert: {converter!r}; allowed: {', '.join(CONVERTERS)}")
+    path: tuple[str | int, ...] = ()
+    if "path" in d or hook is None or hook.fill is None:
+        path = _path(where, d)
+        if get_path(template, path) is _MISSING:
+            raise DescriptionError(f"{where}.path: {d['path']!r} is not in the template")
+    also: list[tuple[str | int, ...]] = []
+    raw_also = d.get("also", [])
+    if not isinstance(raw_also, list) or (raw_also and not path):
+        raise DescriptionError(f"{where}.also: expected a list of paths (besides path)")
+    for i, text in enumerate(raw_also):
+        extra = _path(f"{where}.also[{i}]", {"path": text})
+        if get_path(template, extra) is _MISSING:
+            raise DescriptionError(f"{where}.also[{i}]: {text!r} is not in the template")
+        if get_path(template, extra) != get_path(template, path):
+            raise DescriptionError(
+                f"{where}.also[{i}]: the template holds another value there than at path"
+            )
+        also.append(extra)
+    header = d.get("header")
+    if header is not None and (header not in HEADER_FIELDS or d.get("kind") != "eui"):
+        raise DescriptionError(
+            f"{where}.header: {header!r}; allowed on an eui parameter: {', '.join(HEADER_FIELDS)}"
+        )
+    if header is not None and d.get("required"):
+        raise DescriptionError(f"{where}: a header parameter is not required (the header has it)")
     kind = d.get("kind")
-    if kind not in PARAM_KINDS:
+    if converter is not None:  # the kind is a label: the converter says what is allowed
+        if not isinstance(kind, str) or not kind:
+            raise DescriptionError(f"{where}.kind: missing (a label such as time)")
+    elif kind not in PARAM_KINDS:
         raise DescriptionError(f"{where}.kind: {kind!r}; allowed: {', '.join(PARAM_KINDS)}")
     choices = d.get("choices", {})
     if kind == "enum" and (
@@ -501,28 +657,33 @@ def _param(uc_name: str, name: str, raw: Any, template: Mapping[str, Any]) -> Na
         pattern=pattern,
         min_length=_opt_int(where, d, "min_length"),
         max_length=_opt_int(where, d, "max_length"),
+        converter=converter,
+        also=tuple(also),
+        header=header,
     )
     if not p.help:
         raise DescriptionError(f"{where}.help: missing")
     if "default" in d:
         try:
             default = p.convert(d["default"])
-        except UseCaseError as e:
+        except (UseCaseError, ValueError, TypeError) as e:
             raise DescriptionError(f"{where}.default: {e}") from None
         p = NamedParam(**{**_fields(p), "default": default})
     if p.required and p.default is not None:
         raise DescriptionError(f"{where}: a required parameter has no default")
-    try:
-        placeholder = p.from_structural(get_path(template, path))
-    except UseCaseError as e:
-        raise DescriptionError(f"{where}: the template's value does not fit: {e}") from None
+    placeholder: Any = _MISSING
+    if path:
+        try:
+            placeholder = p.from_structural(get_path(template, path))
+        except (UseCaseError, ValueError, TypeError) as e:
+            raise DescriptionError(f"{where}: the template's value does not fit: {e}") from None
     if "example" not in d:
         raise DescriptionError(
             f"{where}.example: missing  (a valid value other than the template's)"
         )
     try:
         example = p.convert(d["example"])
-    except UseCaseError as e:
+    except (UseCaseError, ValueError, TypeError) as e:
         raise DescriptionError(f"{where}.example: {e}") from None
     if example == placeholder:
         raise DescriptionError(f"{where}.example: the same as the template's value")
@@ -533,11 +694,16 @@ def _fields(p: NamedParam) -> dict[str, Any]:
     return {f: getattr(p, f) for f in p.__slots__}  # type: ignore[attr-defined]
 
 
-def _value(uc_name: str, name: str, raw: Any) -> NamedValue:
+def _value(uc_name: str, name: str, raw: Any, hook: Hook | None = None) -> NamedValue:
     where = f"{uc_name}.values.{name}"
     d = _check_keys(where, raw, _VALUE_KEYS)
+    # Without a path the value is the hook's decode step's to put in (documented here).
+    hooked = "path" not in d and hook is not None and hook.decode is not None
     kind = d.get("kind", "number")
-    if kind not in VALUE_KINDS:
+    if hooked:  # the hook makes the value: its kind is a label (list, bool, ...)
+        if not isinstance(kind, str) or not kind:
+            raise DescriptionError(f"{where}.kind: expected a label such as list")
+    elif kind not in VALUE_KINDS:
         raise DescriptionError(f"{where}.kind: {kind!r}; allowed: {', '.join(VALUE_KINDS)}")
     su = None
     if "scaler_unit" in d:
@@ -555,7 +721,7 @@ def _value(uc_name: str, name: str, raw: Any) -> NamedValue:
         raise DescriptionError(f"{where}.unit: expected text")
     return NamedValue(
         name=name,
-        path=_path(where, d),
+        path=() if hooked else _path(where, d),
         kind=kind,
         help=str(d.get("help", "")),
         unit=unit,
@@ -580,15 +746,99 @@ def description_from(name: str, raw: Any) -> Description:
     raw_params, raw_values = d.get("params", {}), d.get("values", {})
     if not isinstance(raw_params, Mapping) or not isinstance(raw_values, Mapping):
         raise DescriptionError(f"{name}: params and values must be tables")
-    params = tuple(_param(name, k, v, template) for k, v in raw_params.items())
-    values = tuple(_value(name, k, v) for k, v in raw_values.items())
-    desc = Description(uc.name, str(d.get("help", uc.title)), dict(template), params, values)
-    filled = desc.fill({p.name: p.default for p in params})
+    hook = _hook_of(name, d)
+    params = tuple(_param(name, k, v, template, hook) for k, v in raw_params.items())
+    values = tuple(_value(name, k, v, hook) for k, v in raw_values.items())
+    structural = d.get("structural", True)
+    if not isinstance(structural, bool):
+        raise DescriptionError(f"{name}.structural: expected true or false")
+    results = d.get("results", [])
+    if not isinstance(results, list) or not all(isinstance(r, str) and r for r in results):
+        raise DescriptionError(f"{name}.results: expected a list of item names")
+    desc = Description(
+        uc.name,
+        str(d.get("help", uc.title)),
+        dict(template),
+        params,
+        values,
+        hook=None if hook is None else hook.name,
+        structural=structural,
+        role=_role(f"{name}.role", d["role"]) if "role" in d else None,
+        target_roles=_target_roles(name, d.get("target_roles", {}), uc),
+        prefetch=_prefetch(name, d.get("prefetch"), params),
+        results=tuple(results),
+    )
+    defaults = {p.name: p.default for p in params}
     try:
-        _build_structural(uc, filled, _DUMMY_COUNTER)
+        _build_structural(uc, desc.fill(defaults), _DUMMY_COUNTER)
     except UseCaseError as e:
         raise DescriptionError(f"{name}: the defaults do not build: {e}") from None
+    if hook is not None and hook.fill is not None:
+        # The hook's fill step on the examples must build too (a hook that does not
+        # fit its template fails here, when the description is loaded).
+        try:
+            _build_structural(uc, desc.fill_all(_examples(desc), _DUMMY_CONTEXT), 1)
+        except (UseCaseError, KeyError, IndexError, TypeError, ValueError) as e:
+            raise DescriptionError(
+                f"{name}: the hook {hook.name!r} does not build on the examples: {e}"
+            ) from None
     return desc
+
+
+def _examples(desc: Description) -> dict[str, Any]:
+    return {p.name: p.default if p.example is None else p.example for p in desc.params}
+
+
+_DUMMY_CONTEXT = BuildContext(
+    _DUMMY_COUNTER, bytes(8), bytes(8), RemotePartyRole.SUPPLIER, datetime(2026, 1, 1, tzinfo=UTC)
+)
+
+
+def _hook_of(name: str, d: Mapping[str, Any]) -> Hook | None:
+    if "hook" not in d:
+        return None
+    hook = HOOKS.get(d["hook"]) if isinstance(d["hook"], str) else None
+    if hook is None:
+        raise DescriptionError(f"{name}.hook: {d['hook']!r}; allowed: {', '.join(HOOKS)}")
+    return hook
+
+
+def _role(where: str, v: Any) -> RemotePartyRole:
+    try:
+        return RemotePartyRole.parse(v)
+    except (ValueError, TypeError) as e:
+        raise DescriptionError(f"{where}: {e}") from None
+
+
+def _target_roles(name: str, raw: Any, uc: UseCase) -> dict[DeviceType, RemotePartyRole]:
+    where = f"{name}.target_roles"
+    if not isinstance(raw, Mapping):
+        raise DescriptionError(f"{where}: expected a table of device type = role")
+    out: dict[DeviceType, RemotePartyRole] = {}
+    for k, v in raw.items():
+        dt = next((t for t in uc.targets if t.value == str(k).upper()), None)
+        if dt is None:
+            targets = ", ".join(t.value for t in uc.targets)
+            raise DescriptionError(f"{where}.{k}: not a target of {name} ({targets})")
+        out[dt] = _role(f"{where}.{k}", v)
+    return out
+
+
+def _prefetch(
+    name: str, raw: Any, params: tuple[NamedParam, ...]
+) -> tuple[str, str, str, str] | None:
+    if raw is None:
+        return None
+    where = f"{name}.prefetch"
+    d = _check_keys(where, raw, _PREFETCH_KEYS)
+    missing = sorted(k for k in _PREFETCH_KEYS if not isinstance(d.get(k), str))
+    if missing:
+        raise DescriptionError(f"{where}.{missing[0]}: missing (text)")
+    names = {p.name for p in params}
+    for key in ("flag", "into"):
+        if d[key] not in names:
+            raise DescriptionError(f"{where}.{key}: {d[key]!r} is not a parameter")
+    return d["use_case"], d["flag"], d["into"], d["value"]
 
 
 def load_descriptions(path: Path) -> dict[str, Description]:
@@ -626,9 +876,30 @@ def load_description_dir(directory: Path = DESCRIPTIONS_DIR) -> dict[str, Descri
 
 
 @functools.cache
-def descriptions() -> Mapping[str, Description]:
-    """The bundled descriptions (``descriptions/*.toml``), loaded and checked once."""
+def all_descriptions() -> Mapping[str, Description]:
+    """Every bundled description (``descriptions/*.toml``), loaded and checked once."""
     return load_description_dir()
+
+
+def descriptions() -> Mapping[str, Description]:
+    """The bundled descriptions of *described* use cases: named arguments or the
+    structural ``args`` (the typed ones are :func:`typed_descriptions`)."""
+    return _split()[0]
+
+
+def typed_descriptions() -> Mapping[str, Description]:
+    """The bundled descriptions with ``structural = false``: the typed use cases
+    (:data:`emulator.headend.usecases.CATALOG`), whose named parameters are all they take."""
+    return _split()[1]
+
+
+@functools.cache
+def _split() -> tuple[Mapping[str, Description], Mapping[str, Description]]:
+    every = all_descriptions()
+    return (
+        {k: d for k, d in every.items() if d.structural},
+        {k: d for k, d in every.items() if not d.structural},
+    )
 
 
 # ------------------------------------------------------------------------- entries
@@ -641,7 +912,10 @@ def described_entry(desc: Description) -> CatalogEntry:
 
     uc = _use_case(desc.name)
     default, target_roles = _roles(uc)
+    if desc.role is not None:
+        default, target_roles = desc.role, dict(desc.target_roles)
     generic_decode = _decoder(uc)
+    hook = _hook(desc.hook)
 
     def build(args: Mapping[str, Any], ctx: BuildContext) -> Any:
         if args.get("args") is not None:
@@ -652,41 +926,57 @@ def described_entry(desc: Description) -> CatalogEntry:
                     "structural args, not both"
                 )
             return _build_structural(uc, args["args"], ctx.counter)
-        return _build_structural(uc, desc.fill(args), ctx.counter)
+        return _build_structural(uc, desc.fill_all(args, ctx), ctx.counter)
 
     def decode(view: ResponseView) -> dict[str, Any]:
         decoded = generic_decode(view)
         if view.args.get("args") is not None:  # structural in, structural out
             return decoded
         out: dict[str, Any] = {"ok": decoded["ok"]}
-        errors = decoded.get("errors") or [
-            f"results[{i}]: {r['result']}"
-            for i, r in enumerate(decoded.get("results", ()))
-            if r.get("result") != "success"
-        ]
+        errors: Any
+        if desc.results and isinstance(view.message.payload, AccessResponse):
+            _, errors = named_results(view, desc.results)
+        else:
+            errors = decoded.get("errors") or [
+                f"results[{i}]: {r['result']}"
+                for i, r in enumerate(decoded.get("results", ()))
+                if r.get("result") != "success"
+            ]
         if errors:
             out["errors"] = errors
         for v in desc.values:
             v.extract(decoded, out)
+        if hook is not None and hook.decode is not None:
+            hook.decode(out, decoded, view)
         return out
 
-    structural = Param(
-        "args", "json", f"instead of the named arguments: {ARGS_HELP}", _converter_structural(uc)
-    )
-    params = (
-        *(
-            Param(p.name, p.kind, f"{p.help} ({p.allowed()})", p.convert, p.required, p.default)
-            for p in desc.params
-        ),
-        structural,
-    )
+    def param(p: NamedParam) -> Param:
+        text = p.help if p.converter is not None else f"{p.help} ({p.allowed()})"
+        return Param(p.name, p.kind, text, p.convert, p.required, p.default)
+
+    params = tuple(param(p) for p in desc.params)
+    if desc.structural:
+        params += (
+            Param(
+                "args",
+                "json",
+                f"instead of the named arguments: {ARGS_HELP}",
+                _converter_structural(uc),
+            ),
+        )
+    prefetch = None
+    if desc.prefetch is not None:
+        pre_uc, flag, into, value = desc.prefetch
+        prefetch = Prefetch(pre_uc, flag, into, lambda values: values[value])
     return CatalogEntry.of(
         uc,
         default_role=default,
         params=params,
         build=build,
         decode=decode,
+        prefetch=prefetch,
         target_roles=target_roles,
+        value_docs=tuple(v.doc() for v in desc.values),
     )
 
 
@@ -695,6 +985,8 @@ def explain_named(desc: Description, structural: Mapping[str, Any]) -> dict[str,
     ``desc``'s template (the same payload once the parameters are filled in); None
     otherwise."""
     uc = _use_case(desc.name)
+    if desc.hook is not None and any(not p.path for p in desc.params):
+        return None  # a hook places some parameters: they cannot be read back by path
     named: dict[str, Any] = {}
     for p in desc.params:
         raw = get_path(structural, p.path)

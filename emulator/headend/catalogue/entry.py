@@ -99,6 +99,19 @@ class Prefetch:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueDoc:
+    """One named response value, documented: its name, its kind (``number``, ``text``,
+    ``enum``, ``datetime``, ``octets``, ``raw``, or a richer shape such as ``list``),
+    its unit (None when it has none; ``"from the scaler-unit"`` when the device's
+    scaler-unit says it, reported as ``NAME_unit``) and what it means."""
+
+    name: str
+    kind: str
+    unit: str | None
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogEntry:
     """One buildable use case."""
 
@@ -114,6 +127,9 @@ class CatalogEntry:
     prefetch: Prefetch | None = None
     #: Roles that differ from ``default_role`` for some target device types.
     target_roles: Mapping[DeviceType, RemotePartyRole] = field(default_factory=dict)
+    #: The named response values (besides ``ok`` and ``errors``); empty for structural
+    #: entries, whose response is the generic decode.
+    value_docs: tuple[ValueDoc, ...] = ()
 
     @classmethod
     def of(
@@ -127,6 +143,7 @@ class CatalogEntry:
         name: str | None = None,
         prefetch: Prefetch | None = None,
         target_roles: Mapping[DeviceType, RemotePartyRole] | None = None,
+        value_docs: tuple[ValueDoc, ...] = (),
     ) -> CatalogEntry:
         """An entry for registry use case ``uc``: its code, title, targets and
         criticality come from the registry."""
@@ -142,6 +159,7 @@ class CatalogEntry:
             decode=decode,
             prefetch=prefetch,
             target_roles=dict(target_roles or {}),
+            value_docs=value_docs,
         )
 
     def role_for(self, device_type: DeviceType | str | None = None) -> RemotePartyRole:

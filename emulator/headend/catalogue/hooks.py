@@ -1,0 +1,476 @@
+"""Small, typed hooks for what a description cannot say as data.
+
+A description (:mod:`.described`) names a hook with ``hook = "NAME"``; its parameters
+may name a converter with ``convert = "NAME"``. Three shapes, each small:
+
+* a **converter** (:data:`CONVERTERS`): text or typed input -> the typed value a
+  parameter holds (``"17:00"`` -> :class:`~devices.behaviours.maxdemand.SwitchTime`,
+  ECS18b's schedule -> schedule entries);
+* a **fill** step (:attr:`Hook.fill`): puts converted parameters into the structural
+  arguments where a path cannot express it (a value computed from several parameters
+  or from the build context: the counter, the system titles, the head-end's clock);
+* a **decode** post-step (:attr:`Hook.decode`): turns the generic decode into richer
+  values (a switching schedule, log entries, a register collection).
+
+:func:`named_results` is the DLMS side of a description's ``results`` key: the items of
+an access-response by name, and the failures as ``{name: "result-name (code)"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import Any
+
+from devices.behaviours.maxdemand import (
+    SELECTOR_END,
+    SELECTOR_START,
+    ScheduleEntry,
+    SwitchTime,
+    default_schedule,
+)
+from gbcs.axdr import CompactArray, Data, DataType
+from gbcs.cosem_time import DlmsDateTime
+from gbcs.dlms import AccessResponse, ActionResult, ActionResultCode, DataAccessResult
+from gbcs.firmware import ActivateFirmwareResponse
+from gbcs.gbz import GbzPayload
+from gbcs.zcl import DefaultResponse, ReadAttributesResponse
+
+from .entry import (
+    EPOCH_2000,
+    BuildContext,
+    ResponseView,
+    UseCaseError,
+    _choices,
+    _device_type,
+    to_bool,
+    to_bytes,
+    to_datetime,
+    to_eui,
+    to_int,
+    to_schedule,
+    to_time,
+)
+
+__all__ = [
+    "CONVERTERS",
+    "HOOKS",
+    "Converter",
+    "Decode",
+    "Fill",
+    "Hook",
+    "named_results",
+]
+
+Converter = Callable[[Any], Any]
+#: ``fill(structural, typed, ctx)``: complete the structural arguments in place.
+Fill = Callable[[dict[str, Any], Mapping[str, Any], BuildContext], None]
+#: ``decode(out, decoded, view)``: add to (or rewrite) the named values in ``out``.
+Decode = Callable[[dict[str, Any], Mapping[str, Any], ResponseView], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """What a description delegates to code: a fill step, a decode post-step or both."""
+
+    name: str
+    fill: Fill | None = None
+    decode: Decode | None = None
+
+
+_U32_MAX = 0xFFFF_FFFF
+MD_REGISTERS = ("import", "import_window", "export")
+
+CONVERTERS: Mapping[str, Converter] = {
+    "int": to_int,
+    "bool": to_bool,
+    "time": to_time,
+    "datetime": to_datetime,
+    "schedule": to_schedule,
+    "hex": to_bytes,
+    "sha256": lambda v: to_bytes(v, 32),
+    "eui": to_eui,
+    "han_device_type": _device_type,
+    "md_registers": _choices(MD_REGISTERS),
+}
+"""Parameter converters by name (a parameter's ``convert`` key): each returns the typed
+value, or raises :class:`UseCaseError` (or ValueError) saying what is allowed."""
+
+
+# ------------------------------------------------------------------------- DLMS helpers
+
+
+def _result_text(r: object) -> str:
+    code = r.result  # type: ignore[attr-defined]
+    enum: type[IntEnum] = ActionResultCode if isinstance(r, ActionResult) else DataAccessResult
+    try:
+        name = enum(code).name.lower().replace("_", "-")
+    except ValueError:
+        name = "unknown"
+    return f"{name} ({code})"
+
+
+def named_results(
+    view: ResponseView, names: Sequence[str]
+) -> tuple[dict[str, Data], dict[str, str]]:
+    """The response Data of the items that succeeded, and the failures, by item name."""
+    p = view.message.payload
+    if not isinstance(p, AccessResponse):
+        raise UseCaseError(f"expected a DLMS access-response, got {p.kind.value}")
+    if len(p.results) != len(names) or len(p.data) != len(names):
+        raise UseCaseError(f"expected {len(names)} result(s), got {len(p.results)}")
+    good: dict[str, Data] = {}
+    errors: dict[str, str] = {}
+    for name, d, r in zip(names, p.data, p.results, strict=True):
+        if r.ok:
+            good[name] = d
+        else:
+            errors[name] = _result_text(r)
+    return good, errors
+
+
+def _good_item(view: ResponseView, index: int) -> Data | None:
+    p = view.message.payload
+    if isinstance(p, AccessResponse) and index < len(p.results) and p.results[index].ok:
+        return p.data[index]
+    return None
+
+
+def _cosem_text(t: datetime) -> str:
+    from .dlms_args import date_time_text
+
+    return date_time_text(DlmsDateTime.from_datetime(t))
+
+
+def _scaled(value: int, scaler: int) -> int | float:
+    return value * 10**scaler if scaler >= 0 else value / 10**-scaler
+
+
+_UNITS = {13: "m3", 27: "W", 28: "VA", 29: "var", 30: "Wh", 31: "VAh", 32: "varh"} | {
+    33: "A",
+    35: "V",
+    44: "Hz",
+}
+
+
+# ------------------------------------------------------------------------- ECS17b
+
+
+def _ecs17b_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The protection parameters name the originator and the recipient (GBCS)."""
+    options = args["items"][0]["parameter"]["protection_parameters"][0]["protection_options"]
+    options["originator_system_title"] = ctx.originator.hex().upper()
+    options["recipient_system_title"] = ctx.recipient.hex().upper()
+
+
+_COLLECTION_NAMES = ("active_import", "reactive_import")
+
+
+def _register_pairs(d: Data) -> list[tuple[int, int, int]]:
+    """(value, scaler, unit) of each register in a register collection."""
+    items = list(d.value) if d.tag == DataType.STRUCTURE else [d]
+    out = []
+    i = 0
+    while i < len(items):
+        v = items[i]
+        if v.tag in (DataType.STRUCTURE, DataType.ARRAY):
+            out += _register_pairs(v)
+            i += 1
+            continue
+        if not isinstance(v.value, int) or isinstance(v.value, bool):
+            raise UseCaseError(f"register collection item {i} is not a number")
+        scaler, unit = 0, 255
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if nxt is not None and nxt.tag == DataType.STRUCTURE:
+            if len(nxt.value) != 2:
+                raise UseCaseError("expected a scaler-unit structure")
+            scaler, unit = int(nxt.value[0].value), int(nxt.value[1].value)
+            i += 1
+        out.append((int(v.value), scaler, unit))
+        i += 1
+    return out
+
+
+def _ecs17b_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """The import registers, from the encrypted register collection."""
+    if not out["ok"]:
+        return
+    if len(view.plaintexts) != 1 or not isinstance(view.plaintexts[0], Data):
+        raise UseCaseError("expected one encrypted register collection")
+    plaintext: Data = view.plaintexts[0]
+    # The plaintext is a structure of the attributes asked for: one collection here.
+    collection = plaintext.value[0] if plaintext.tag == DataType.STRUCTURE else plaintext
+    for i, (value, scaler, unit) in enumerate(_register_pairs(collection)):
+        name = _COLLECTION_NAMES[i] if i < len(_COLLECTION_NAMES) else f"register_{i}"
+        out[name] = _scaled(value, scaler)
+        if unit != 255:
+            out[f"{name}_unit"] = _UNITS.get(unit, f"unit {unit}")
+
+
+# ------------------------------------------------------------------ ECS18b, ECS37
+
+
+def _hhmm(t: SwitchTime) -> str:
+    """``HH:MM``, with seconds/hundredths only when set."""
+    if t.hundredths:
+        return str(t)
+    if t.second:
+        return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
+def _ecs18b_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """The switching schedule (results[8]) as its window and its entries."""
+    d = _good_item(view, 8)
+    if d is None:
+        return
+    entries = to_schedule(d)
+    by_selector = {e.script_selector: e for e in entries}
+    out["window_start"] = _hhmm(by_selector[SELECTOR_START].switch_time)
+    out["window_end"] = _hhmm(by_selector[SELECTOR_END].switch_time)
+    out["schedule"] = [e.to_dict() for e in entries]
+
+
+def _ecs37_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The current schedule with the two switch times replaced (Table 28d otherwise)."""
+    from .dlms_args import data_json
+
+    current: Sequence[ScheduleEntry] = typed.get("current") or default_schedule()
+    times = {SELECTOR_START: typed["start"], SELECTOR_END: typed["end"]}
+    entries = [dataclasses.replace(e, switch_time=times[e.script_selector]) for e in current]
+    args["items"][0]["value"] = data_json(Data.array(*(e.to_data() for e in entries)))
+
+
+def _ecs37_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    if out["ok"]:
+        out["window_start"] = _hhmm(view.args["start"])
+        out["window_end"] = _hhmm(view.args["end"])
+
+
+# ------------------------------------------------------------------------- ECS57
+
+
+def _ecs57_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """One reset item per chosen register (the template holds all three, in order)."""
+    chosen = typed.get("registers") or MD_REGISTERS
+    args["items"] = [args["items"][MD_REGISTERS.index(r)] for r in chosen]
+
+
+def _ecs57_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    chosen = view.args.get("registers") or MD_REGISTERS
+    _, errors = named_results(view, chosen)
+    out.pop("errors", None)
+    if errors:
+        out["errors"] = errors
+    out["reset"] = [r for r in chosen if r not in errors]
+
+
+# ------------------------------------------------------------------------- ECS70
+
+
+def _ecs70_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The validity window around the head-end's clock unless given; the preset time
+    unspecified (the device's time source) unless given."""
+    tolerance = timedelta(seconds=typed["tolerance"])
+    start = typed.get("valid_from") or ctx.now - tolerance
+    end = typed.get("valid_to") or ctx.now + tolerance
+    if end < start:
+        raise UseCaseError(f"ECS70 window ends ({end.isoformat()}) before it starts")
+    window = args["items"][1]["parameter"]
+    if typed.get("time") is not None:
+        window["preset_time"] = _cosem_text(typed["time"])
+    window["validity_interval_start"] = _cosem_text(start)
+    window["validity_interval_end"] = _cosem_text(end)
+
+
+def _ecs70_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    errors = out.get("errors", {})
+    out["set"] = "preset" not in errors and "adjust" not in errors
+
+
+# ---------------------------------------------------------------------- ECS35a/b
+
+
+def _seconds(t: datetime | None, default: int) -> int:
+    """UTC seconds since 2000 (the log range unit), clamped to double-long-unsigned."""
+    if t is None:
+        return default
+    return min(max(int((t - EPOCH_2000).total_seconds()), 0), _U32_MAX)
+
+
+def _log_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The range read's from/to (UTC seconds since 2000, clamped)."""
+    from .dlms_args import _utc_text
+
+    start = _seconds(typed.get("start"), 0)
+    end = _seconds(typed.get("end"), _U32_MAX)
+    if end < start:
+        raise UseCaseError("the log range ends before it starts")
+    selection = args["items"][0]["selection"]
+    selection["from"], selection["to"] = _utc_text(start), _utc_text(end)
+
+
+def _plain(d: Data) -> Any:
+    """A JSON-friendly view of any A-XDR value."""
+    from gbcs.axdr import BitString
+
+    tag = d.tag
+    if tag in (DataType.ARRAY, DataType.STRUCTURE):
+        return [_plain(x) for x in d.value]
+    if tag == DataType.COMPACT_ARRAY:
+        return [_plain(x) for x in d.value.elements()]
+    if tag == DataType.BOOLEAN:
+        return bool(d.value)
+    if tag == DataType.OCTET_STRING:
+        return d.value.hex().upper()
+    if tag == DataType.BIT_STRING:
+        return d.value.bits if isinstance(d.value, BitString) else str(d.value)
+    if isinstance(d.value, int | float | str) or d.value is None:
+        return d.value
+    return str(d.value)
+
+
+def _log_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """The log's rows as entries (time, event code, value) and their count."""
+    d = _good_item(view, 0)
+    if d is None:
+        return
+    rows = d.value.elements() if isinstance(d.value, CompactArray) else d.value
+    entries = []
+    for row in rows:
+        f = row.value
+        entry: dict[str, Any] = {
+            "time": (EPOCH_2000 + timedelta(seconds=int(f[0].value))).isoformat(),
+            "code": int(f[1].value),
+            "code_hex": f"0x{int(f[1].value):04X}",
+        }
+        if len(f) > 2:
+            entry["value"] = _plain(f[2])
+        entries.append(entry)
+    out["entries"] = entries
+    out["count"] = len(entries)
+
+
+# ------------------------------------------------------------------------- GBZ reads
+
+ZCL_CURRENT_SUMMATION = 0x0000
+ZCL_FIRMWARE_VERSION = 0x0206
+ZCL_UNIT_OF_MEASURE = 0x0300
+ZCL_MULTIPLIER = 0x0301
+ZCL_DIVISOR = 0x0302
+ZCL_UNITS = {0x00: "kWh", 0x01: "m3", 0x02: "ft3", 0x03: "ccf"}
+
+
+def _gbz_records(out: dict[str, Any], view: ResponseView) -> dict[int, Any]:
+    """Attribute values of the Read Attributes Responses (encrypted components read from
+    their plaintext); ``ok`` and ``errors`` (by attribute id) put in ``out``."""
+    p = view.message.payload
+    if not isinstance(p, GbzPayload):
+        raise UseCaseError(f"expected a GBZ payload, got {p.kind.value}")
+    plaintexts = iter(view.plaintexts)
+    values: dict[int, Any] = {}
+    errors: dict[str, str] = {}
+    for comp in p.components:
+        body = next(plaintexts, None) if comp.encrypted else comp.body
+        if body is None:
+            raise UseCaseError("an encrypted component was not decrypted")
+        if isinstance(body, DefaultResponse):
+            errors[f"command 0x{body.command_id:02X}"] = f"ZCL status 0x{body.status:02X}"
+            continue
+        if not isinstance(body, ReadAttributesResponse):
+            raise UseCaseError(f"expected a Read Attributes Response, got {type(body).__name__}")
+        for rec in body.records:
+            if rec.status != 0 or rec.value is None:
+                errors[f"0x{rec.attribute_id:04X}"] = f"ZCL status 0x{rec.status:02X}"
+            else:
+                values[rec.attribute_id] = rec.value.value
+    out.clear()
+    out["ok"] = not errors
+    if errors:
+        out["errors"] = errors
+    return values
+
+
+def _zcl_int(v: Any) -> int:
+    if isinstance(v, bytes):
+        return int.from_bytes(v, "little")
+    return int(v)
+
+
+def _gcs13a_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """The consumption register, with its multiplier, divisor and unit applied."""
+    values = _gbz_records(out, view)
+    if ZCL_CURRENT_SUMMATION in values:
+        raw = _zcl_int(values[ZCL_CURRENT_SUMMATION])
+        out["consumption"] = raw
+        mult = _zcl_int(values.get(ZCL_MULTIPLIER, 1))
+        div = _zcl_int(values.get(ZCL_DIVISOR, 1)) or 1
+        out["multiplier"], out["divisor"] = mult, div
+        out["consumption_scaled"] = raw * mult / div
+    if ZCL_UNIT_OF_MEASURE in values:
+        unit = _zcl_int(values[ZCL_UNIT_OF_MEASURE])
+        out["unit"] = ZCL_UNITS.get(unit & 0x7F, f"unit 0x{unit:02X}")
+
+
+def _gcs38_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    values = _gbz_records(out, view)
+    if ZCL_FIRMWARE_VERSION in values:
+        v = values[ZCL_FIRMWARE_VERSION]
+        out["firmware_version"] = v.hex().upper() if isinstance(v, bytes) else str(v)
+
+
+# ------------------------------------------------------------------------- CS06
+
+
+def _cs06_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The originator counter, and the execution time when one is given."""
+    args["originator_counter"] = ctx.counter
+    when = typed.get("execute_at")
+    if when is None:
+        args.pop("execution_date_time", None)
+    else:
+        args["execution_date_time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cs06_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """Accepted (future-dated: the outcome comes as an alert) or the activation outcome."""
+    p = view.message.payload
+    typed = getattr(p, "typed", None)
+    if not isinstance(typed, ActivateFirmwareResponse):
+        typed = ActivateFirmwareResponse.decode(p.encode())
+    out.clear()
+    if typed.outcome is None:
+        out.update(ok=True, accepted=True)
+        return
+    code = typed.outcome.response_code
+    out["ok"] = code == 0
+    out["response_code"] = code.name.lower().replace("_", "-")
+    out["firmware_version"] = typed.outcome.firmware_version.hex().upper()
+
+
+# ------------------------------------------------------------------------- CCS01
+
+
+def _ccs01_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    out["added"] = "add" not in out.get("errors", {})
+
+
+HOOKS: Mapping[str, Hook] = {
+    h.name: h
+    for h in (
+        Hook("ecs17b", fill=_ecs17b_fill, decode=_ecs17b_decode),
+        Hook("ecs18b", decode=_ecs18b_decode),
+        Hook("ecs37", fill=_ecs37_fill, decode=_ecs37_decode),
+        Hook("ecs57", fill=_ecs57_fill, decode=_ecs57_decode),
+        Hook("ecs70", fill=_ecs70_fill, decode=_ecs70_decode),
+        Hook("log", fill=_log_fill, decode=_log_decode),
+        Hook("gcs13a", decode=_gcs13a_decode),
+        Hook("gcs38", decode=_gcs38_decode),
+        Hook("cs06", fill=_cs06_fill, decode=_cs06_decode),
+        Hook("ccs01", decode=_ccs01_decode),
+    )
+}
+"""Every hook by the name a description gives in ``hook``."""
