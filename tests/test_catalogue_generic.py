@@ -11,7 +11,13 @@ import pytest
 
 from emulator.headend import usecases
 from emulator.headend.catalogue.dlms_args import data_json
-from emulator.headend.catalogue.generic import command_use_cases, generic_name, load_args
+from emulator.headend.catalogue.generic import (
+    command_use_cases,
+    generic_entry,
+    generic_name,
+    load_args,
+    resolve,
+)
 from emulator.headend.usecases import UseCaseError
 from gbcs.axdr import Data
 from gbcs.dlms import AccessRequest
@@ -74,7 +80,7 @@ def test_names_shared_by_several_codes_must_say_which() -> None:
 
 
 def test_arguments_are_checked_by_building(tmp_path: Path) -> None:
-    entry = usecases.get("ECS26d")  # structural only (ECS26c is described)
+    entry = generic_entry(resolve("ECS26d"))  # the structural entry (ECS26d is described)
     assert entry.parse_args({"args": ECS26C}) == {"args": ECS26C}
     assert entry.parse_args({"args": json.dumps(ECS26C)}) == {"args": ECS26C}
     f = tmp_path / "a.json"
