@@ -351,3 +351,97 @@ def test_usecase_explain_shows_named_arguments(tmp_path: Path) -> None:
     f.write_text(build_frame(other).hex())
     result = CliRunner().invoke(usecase_group, ["explain", "--file", str(f)])
     assert result.exit_code == 0 and "named" not in json.loads(result.output)
+
+
+# ------------------------------------------------------------- also, header, opaque
+
+
+def test_header_parameters_default_to_the_command_header() -> None:
+    desc = descriptions()["ECS17D"]
+    header = {p.name: p.header for p in desc.params if p.header}
+    assert header == {
+        "originator_system_title": "originator",
+        "recipient_system_title": "recipient",
+    }
+    entry = usecases.get("ECS17d")
+    assert not any(p.required for p in entry.params if p.name in header)
+    ctx = BuildContext(
+        COUNTER, bytes.fromhex("90B3D51F30010000"), ESME, RemotePartyRole.SUPPLIER, CTX.now
+    )
+    named = explain_named(desc, _explain(entry.payload({}, ctx), entry.message_code))
+    assert named is not None
+    assert named["originator_system_title"] == "90B3D51F30010000"
+    assert named["recipient_system_title"] == ESME.hex().upper()
+    given = entry.payload({"originator_system_title": "90B3D51F30020000"}, ctx)
+    assert (
+        explain_named(desc, _explain(given, entry.message_code))["originator_system_title"]
+        == "90B3D51F30020000"
+    )
+
+
+def test_also_puts_one_value_in_every_place_and_reads_back_only_when_they_agree() -> None:
+    from emulator.headend.catalogue.described import description_from
+
+    def item(obis: str) -> dict[str, Any]:
+        return {"operation": "set", "class_id": 1, "obis": obis, "attribute": 2, "value": 60}
+
+    desc = description_from(
+        "ECS38",
+        {
+            "template": {"items": [item("0-0:94.44.0.1"), item("0-0:94.44.0.2")]},
+            "params": {
+                "limit": {
+                    "path": "items[0].value",
+                    "also": ["items[1].value"],
+                    "kind": "int",
+                    "help": "h",
+                    "example": 90,
+                }
+            },
+        },
+    )
+    entry = described_entry(desc)
+    structural = _explain(entry.payload({"limit": 900}, CTX), entry.message_code)
+    assert [i["value"] for i in structural["items"]] == [900, 900]
+    assert explain_named(desc, structural) == {"limit": 900}
+    structural["items"][1]["value"] = 901  # the repeated field disagrees: not this shape
+    assert explain_named(desc, structural) is None
+    bad = {
+        "template": {"items": [item("0-0:94.44.0.1"), {**item("0-0:94.44.0.2"), "value": 61}]},
+        "params": {
+            "limit": {
+                "path": "items[0].value",
+                "also": ["items[1].value"],
+                "kind": "int",
+                "help": "h",
+                "example": 90,
+            }
+        },
+    }
+    with pytest.raises(DescriptionError, match=r"ECS38.params.limit.also\[0\]: the template"):
+        description_from("ECS38", bad)
+    bad["params"]["limit"]["also"] = ["items[2].value"]
+    with pytest.raises(DescriptionError, match=r"also\[0\]: 'items\[2\]\.value' is not in"):
+        description_from("ECS38", bad)
+
+
+def test_octets_parameters_only_where_gbcs_carries_opaque_octets() -> None:
+    """A named parameter is opaque hex only at a position whose GBCS type is opaque
+    octets (UTRNs, key material, COSEM octet names); everything else is typed."""
+    from emulator.headend.catalogue.described import all_descriptions
+    from emulator.headend.catalogue.dlms_args import OPAQUE_POSITIONS
+    from emulator.headend.catalogue.gbz_args import OPAQUE_KEYS
+
+    seen = 0
+    for name, desc in all_descriptions().items():
+        for p in desc.params:
+            if p.kind != "octets" or not p.path:
+                continue
+            seen += 1
+            last = p.path[-1]
+            if p.path[0] == "items":
+                obis = get_path(desc.template, p.path[:2]).get("obis")
+                assert last in OPAQUE_POSITIONS or obis in OPAQUE_POSITIONS, (name, p.name)
+            else:
+                assert last in OPAQUE_KEYS, (name, p.name)
+    assert seen >= 2  # the UTRNs of CS01b / PCS01 at least
