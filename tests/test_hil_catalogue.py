@@ -1,11 +1,12 @@
 """`hil drive` sends more than 30 use cases across the four device types to `hil serve`
-over a pty pair (examples/bench-catalogue.toml)."""
+over a pty pair (examples/bench-catalogue.toml), each from named arguments."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from emulator.headend.catalogue.docs import argument_style
 from emulator.headend.usecases import get
 from hil.bench import load_scenario
 from tests.test_hil import ROOT, SITE, _hil, linked_ports, served
@@ -27,6 +28,9 @@ def test_catalogue_scenario_loads_with_30_use_cases_across_four_device_types() -
         per_type.setdefault(device_type, set()).add(step.use_case)
     assert set(per_type) == {"ESME", "GSME", "GPF", "CHF"}
     assert len(set().union(*per_type.values())) >= 30
+    for step in scenario.steps:  # named arguments: the whole request GBCS defines
+        assert argument_style(step.use_case or "") in {"typed", "described"}, step.name
+        assert "args" not in step.args, step.name
 
 
 def test_drive_the_catalogue_against_served_site(tmp_path: Path) -> None:
@@ -54,4 +58,7 @@ def test_drive_the_catalogue_against_served_site(tmp_path: Path) -> None:
     assert set(per_type) == {"ESME", "GSME", "GPF", "CHF"}
     assert all(len(v) >= 4 for v in per_type.values())
     assert len(set().union(*per_type.values())) >= 30
-    assert {s["verified"] for s in steps} == {"mac"}  # reads: MAC'd answers
+    critical = {i for i, st in enumerate(scenario.steps) if get(st.use_case or "").critical}
+    assert critical  # signed commands too
+    for i, s in enumerate(steps):  # every answer verified: MAC'd, or signed where GBCS signs
+        assert s["verified"] in ({"mac", "signature"} if i in critical else {"mac"}), s
