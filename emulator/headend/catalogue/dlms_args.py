@@ -40,7 +40,8 @@ than the stored one, a wrong octet length, non-printable text, no known type at 
 is written ``{"type": "double-long-unsigned", "value": 5}``: the A-XDR type name and the
 value in the untyped form (structures and arrays as lists of tagged values, octet-strings
 as hex, null-data as ``null``). A bare ``null`` is null-data in an untyped position. So the
-round trip is exact without guessing.
+round trip is exact without guessing. Null-data and don't-care may also be written without
+a value, ``{"type": "null-data"}`` (TOML, the descriptions' format, has no null).
 
 **Defaults.** Structure fields fixed by GBCS (the protection parameters' key info, the
 range read's restricting object, ...) are omitted when they hold their default and may
@@ -846,14 +847,31 @@ def _untyped_value(d: Data) -> Json:
     return v  # ints, strings, None (don't-care)
 
 
+#: Types whose value is always null: their tagged form may leave ``value`` out (TOML, the
+#: descriptions' format, has no null: ``{ type = "null-data" }``).
+_VALUELESS = frozenset({T.NULL_DATA, T.DONT_CARE})
+
+
+def _is_tagged(j: Json) -> bool:
+    """Whether ``j`` is a tagged value: ``{"type", "value"}``, or ``{"type"}`` alone for a
+    type whose value is always null."""
+    if not isinstance(j, Mapping):
+        return False
+    if set(j) == {"type", "value"}:
+        return True
+    name = j.get("type")
+    return set(j) == {"type"} and isinstance(name, str) and _TYPE_BY_NAME.get(name) in _VALUELESS
+
+
 def _build_tagged(j: Json, path: str, leaves: list[Leaf] | None) -> Data:
     if j is None:
         return Data.null()
-    if not isinstance(j, Mapping) or set(j) != {"type", "value"}:
+    if not _is_tagged(j):
         raise DlmsArgsError(
             path,
             "this position has no known type: expected a tagged value "
-            '{"type": <A-XDR type name>, "value": ...} or null (null-data), '
+            '{"type": <A-XDR type name>, "value": ...} or null (null-data, also '
+            '{"type": "null-data"}), '
             f"got {_json_type(j)}",
         )
     name = j["type"]
@@ -863,7 +881,7 @@ def _build_tagged(j: Json, path: str, leaves: list[Leaf] | None) -> Data:
             f"{path}.type",
             f"unknown A-XDR type {name!r}; expected one of {', '.join(_TYPE_NAME.values())}",
         )
-    v, vpath = j["value"], f"{path}.value"
+    v, vpath = j.get("value"), f"{path}.value"
     if leaves is not None and tag not in (T.STRUCTURE, T.ARRAY):
         leaves.append(Leaf(vpath, f"tagged:{name}", v))
     try:
@@ -1006,7 +1024,7 @@ def _default(f: _F, counter: int) -> Data:
 
 
 def _build(node: _Node, j: Json, path: str, counter: int, leaves: list[Leaf] | None) -> Data:
-    if j is None or (isinstance(j, Mapping) and set(j) == {"type", "value"}):
+    if j is None or _is_tagged(j):
         return _build_tagged(j, path, leaves)
     if isinstance(node, _Prim):
         return _build_prim(node, j, path, leaves)
