@@ -983,13 +983,28 @@ def described_entry(desc: Description) -> CatalogEntry:
 def explain_named(desc: Description, structural: Mapping[str, Any]) -> dict[str, Any] | None:
     """The named arguments of ``structural`` when it matches the fixed parts of
     ``desc``'s template (the same payload once the parameters are filled in); None
-    otherwise."""
+    otherwise. Parameters a hook places (no path) are read back by the hook's explain
+    step, which also gives the arguments in the template's layout where the path
+    parameters are read; without one, a description with such parameters explains to
+    None."""
     uc = _use_case(desc.name)
-    if desc.hook is not None and any(not p.path for p in desc.params):
-        return None  # a hook places some parameters: they cannot be read back by path
+    hook = _hook(desc.hook)
+    placed = [p for p in desc.params if not p.path]
     named: dict[str, Any] = {}
+    laid_out = structural
+    if placed:  # a hook places them: only its explain step can read them back
+        read = None if hook is None or hook.explain is None else hook.explain(structural)
+        if read is None:
+            return None
+        got, laid_out = read
+        try:
+            named = {p.name: p.convert(got[p.name]) for p in placed if got.get(p.name) is not None}
+        except UseCaseError:
+            return None
     for p in desc.params:
-        raw = get_path(structural, p.path)
+        if not p.path:
+            continue
+        raw = get_path(laid_out, p.path)
         if raw is _MISSING:
             return None
         try:
@@ -997,7 +1012,8 @@ def explain_named(desc: Description, structural: Mapping[str, Any]) -> dict[str,
         except UseCaseError:
             return None
     try:
-        want = _build_structural(uc, desc.fill(named), _DUMMY_COUNTER).encode()
+        args = desc.fill_all(named, _DUMMY_CONTEXT) if placed else desc.fill(named)
+        want = _build_structural(uc, args, _DUMMY_COUNTER).encode()
         got = _build_structural(uc, structural, _DUMMY_COUNTER).encode()
     except UseCaseError:
         return None

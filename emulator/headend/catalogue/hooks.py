@@ -18,6 +18,7 @@ an access-response by name, and the failures as ``{name: "result-name (code)"}``
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,8 +61,12 @@ __all__ = [
     "HOOKS",
     "Converter",
     "Decode",
+    "Entries",
+    "Explain",
     "Fill",
     "Hook",
+    "RecordField",
+    "Repeat",
     "named_results",
 ]
 
@@ -70,15 +75,22 @@ Converter = Callable[[Any], Any]
 Fill = Callable[[dict[str, Any], Mapping[str, Any], BuildContext], None]
 #: ``decode(out, decoded, view)``: add to (or rewrite) the named values in ``out``.
 Decode = Callable[[dict[str, Any], Mapping[str, Any], ResponseView], None]
+#: ``explain(structural)``: the values of the parameters the fill step places (those
+#: without a path), read back from structural arguments, and those arguments laid out as
+#: the template is (what the fill step added taken out), where the path parameters are
+#: read; None when they do not fit.
+Explain = Callable[[Mapping[str, Any]], tuple[dict[str, Any], Mapping[str, Any]] | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Hook:
-    """What a description delegates to code: a fill step, a decode post-step or both."""
+    """What a description delegates to code: a fill step, a decode post-step or both,
+    and the read-back of what the fill step places (``explain``)."""
 
     name: str
     fill: Fill | None = None
     decode: Decode | None = None
+    explain: Explain | None = None
 
 
 _U32_MAX = 0xFFFF_FFFF
@@ -458,6 +470,299 @@ def _ccs01_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: Respons
     out["added"] = "add" not in out.get("errors", {})
 
 
+# ----------------------------------------------------------- repeated components
+
+
+@dataclass(frozen=True, slots=True)
+class RecordField:
+    """One field of a record of a repeated component: an integer within [lo, hi], a list
+    of such integers (``many``), or a list of tables with the keys ``keys`` (their values
+    are checked when the payload is built). ``length_field`` names the body field that
+    carries the list's length (GBCS counts such as total_number_of_schedule_entries)."""
+
+    name: str
+    lo: int = 0
+    hi: int = 0xFFFF_FFFF
+    many: bool = False
+    keys: tuple[str, ...] = ()
+    length_field: str | None = None
+
+    def check(self, where: str, v: Any) -> Any:
+        """``v`` checked (:class:`UseCaseError` naming ``where`` and what is allowed)."""
+        if self.keys:
+            if not isinstance(v, list | tuple) or not v:
+                raise UseCaseError(f"{where}: expected a non-empty list of tables")
+            for i, t in enumerate(v):
+                if not isinstance(t, Mapping) or set(t) != set(self.keys):
+                    raise UseCaseError(
+                        f"{where}[{i}]: expected a table with keys {', '.join(self.keys)}"
+                    )
+            return [dict(t) for t in v]
+        if self.many:
+            if not isinstance(v, list | tuple) or not v:
+                raise UseCaseError(f"{where}: expected a non-empty list of integers")
+            return [self._int(f"{where}[{i}]", x) for i, x in enumerate(v)]
+        return self._int(where, v)
+
+    def _int(self, where: str, v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi:
+            raise UseCaseError(f"{where}: {v!r} is not an integer {self.lo}..{self.hi}")
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """A run of components of one command, one per record of the ``records`` parameter
+    ``param``: the template's first component of that command is the prototype (what the
+    records do not set, and what path parameters put there, such as the issuer event id,
+    goes into every copy). ``count`` is ``(command, field)``: the body field of the first
+    component of that command that carries the number of records."""
+
+    param: str
+    command: str
+    fields: tuple[RecordField, ...]
+    count: tuple[str, str] | None = None
+
+    def _run(self, comps: Sequence[Any]) -> tuple[int, int]:
+        start = next(
+            (
+                i
+                for i, c in enumerate(comps)
+                if isinstance(c, Mapping) and c.get("command") == self.command
+            ),
+            None,
+        )
+        if start is None:
+            raise UseCaseError(f"no {self.command} component to repeat")
+        end = start
+        while (
+            end < len(comps)
+            and isinstance(comps[end], Mapping)
+            and (comps[end].get("command") == self.command)
+        ):
+            end += 1
+        return start, end
+
+    def fill(self, args: dict[str, Any], typed: Mapping[str, Any]) -> None:
+        """Replace the run of prototype components by one component per record."""
+        records = typed.get(self.param)
+        if records is None:
+            return
+        if not records:
+            raise UseCaseError(f"{self.param}: expected at least one record")
+        comps = args["components"]
+        start, end = self._run(comps)
+        proto = comps[start]
+        names = [f.name for f in self.fields]
+        made = []
+        for i, rec in enumerate(records):
+            where = f"{self.param}[{i}]"
+            if set(rec) != set(names):
+                raise UseCaseError(f"{where}: expected the keys {', '.join(names)}")
+            comp = copy.deepcopy(proto)
+            for f in self.fields:
+                value = f.check(f"{where}.{f.name}", rec[f.name])
+                comp["body"][f.name] = value
+                if f.length_field is not None:
+                    comp["body"][f.length_field] = len(value)
+            made.append(comp)
+        comps[start:end] = made
+        if self.count is not None:
+            command, count_field = self.count
+            target = next(c for c in comps if c.get("command") == command)
+            target["body"][count_field] = len(made)
+
+    def explain(self, structural: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The records of the run in ``structural`` (None when it has none); the run is
+        then reduced to its first component in ``structural`` (the template's layout)."""
+        comps = structural.get("components")
+        if not isinstance(comps, list):
+            return None
+        try:
+            start, end = self._run(comps)
+        except UseCaseError:
+            return None
+        out = []
+        for comp in comps[start:end]:
+            body = comp.get("body")
+            if not isinstance(body, Mapping) or any(f.name not in body for f in self.fields):
+                return None
+            out.append({f.name: copy.deepcopy(body[f.name]) for f in self.fields})
+        comps[start + 1 : end] = []
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """The list ``field`` of the first component of ``command``, from the records
+    parameter ``param`` (tables with the keys ``keys``); each ``counts`` ``(command,
+    field)`` gets the number of records (GBCS carries the count beside the list)."""
+
+    param: str
+    command: str
+    keys: tuple[str, ...]
+    counts: tuple[tuple[str, str], ...] = ()
+    field: str = "entries"
+
+    def fill(self, args: dict[str, Any], typed: Mapping[str, Any]) -> None:
+        """Put the records in place and set the counts."""
+        records = typed.get(self.param)
+        if records is None:
+            return
+        comps = args["components"]
+        value = RecordField(self.param, keys=self.keys).check(self.param, records)
+        next(c for c in comps if c.get("command") == self.command)["body"][self.field] = value
+        for command, count_field in self.counts:
+            next(c for c in comps if c.get("command") == command)["body"][count_field] = len(value)
+
+    def explain(self, structural: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The records in ``structural`` (None when it has no such list)."""
+        comps = structural.get("components")
+        comp = next(
+            (c for c in comps or () if isinstance(c, Mapping) and c.get("command") == self.command),
+            None,
+        )
+        body = None if comp is None else comp.get("body")
+        if not isinstance(body, Mapping) or not isinstance(body.get(self.field), list):
+            return None
+        return copy.deepcopy(body[self.field])
+
+
+def _repeat_hook(name: str, *parts: Repeat | Entries) -> Hook:
+    """A hook whose fill step builds each part (a run of components, or a list in one
+    component, with the counts GBCS carries beside them) from its records parameter,
+    and whose explain step reads them back."""
+
+    def fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+        for part in parts:
+            part.fill(args, typed)
+
+    def explain(structural: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+        laid_out = copy.deepcopy(dict(structural))
+        out: dict[str, Any] = {}
+        for part in parts:
+            records = part.explain(laid_out)
+            if records is None:
+                return None
+            out[part.param] = records
+        return out, laid_out
+
+    return Hook(name, fill=fill, explain=explain)
+
+
+_DAY_PROFILES = Repeat(
+    "day_profiles",
+    "Publish Day Profile",
+    (
+        RecordField("day_id", 1, 255),
+        RecordField(
+            "entries", keys=("start_time", "value"), length_field="total_number_of_schedule_entries"
+        ),
+    ),
+    count=("Publish Calendar", "number_of_day_profiles"),
+)
+_WEEK_PROFILES = Repeat(
+    "week_profiles",
+    "Publish Week Profile",
+    (RecordField("week_id", 1, 255), RecordField("day_id_refs", 1, 255, many=True)),
+    count=("Publish Calendar", "number_of_week_profiles"),
+)
+_SEASONS = Entries(
+    "season_profiles",
+    "Publish Seasons",
+    ("season_start_date", "week_id_ref"),
+    counts=(("Publish Calendar", "number_of_seasons"),),
+)
+_SPECIAL_DAYS = Entries(
+    "special_days",
+    "Publish Special Days",
+    ("special_day_date", "day_id_ref"),
+    counts=(("Publish Special Days", "total_number_of_special_days"),),
+)
+
+_EVENT_GROUPS = Repeat(
+    "event_groups",
+    "Set Event Configuration",
+    (RecordField("event_configuration", 0, 255), RecordField("event_ids", 0, 0xFFFF, many=True)),
+)
+
+
+# ------------------------------------------------------------------ snapshot reads
+
+_NOT_FOUND = "Not Found"
+_SNAPSHOT_LISTS = {"Publish Snapshot": "snapshots", "Publish Prepay Snapshot": "prepay_snapshots"}
+
+
+def _snapshots_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """The snapshots found, oldest first, by cluster (``snapshots`` for the metering
+    cluster's, ``prepay_snapshots`` for the prepayment cluster's). A Not Found answer to
+    an offset is the normal end of the log, not an error."""
+    lists: dict[str, list[dict[str, Any]]] = {}
+    normal: set[int] = set()
+    for i, comp in enumerate(decoded.get("components", ())):
+        cluster, body = comp.get("cluster"), comp.get("body", {})
+        key = "snapshots" if cluster == "metering" else "prepay_snapshots"
+        if comp.get("command") in _SNAPSHOT_LISTS:
+            key = _SNAPSHOT_LISTS[comp["command"]]
+            lists.setdefault(key, []).append(
+                {
+                    "snapshot_time": body.get("snapshot_time"),
+                    "snapshot_cause": body.get("snapshot_cause"),
+                    **dict(body.get("snapshot_payload") or {}),
+                }
+            )
+        elif comp.get("command") == "Default Response" and body.get("status") == _NOT_FOUND:
+            lists.setdefault(key, [])
+            normal.add(i)
+    errors = [
+        e
+        for e in decoded.get("errors", ())
+        if not any(str(e).startswith(f"components[{i}]:") for i in normal)
+    ]
+    out.pop("errors", None)
+    if errors:
+        out["errors"] = errors
+    out["ok"] = not errors
+    out.update(lists)
+
+
+# ------------------------------------------------------------------ profile buffers
+
+
+def _profile_row(row: Data) -> dict[str, Any]:
+    """One captured row: its capture time (a leading double-long-unsigned, UTC seconds
+    since 2000, as GBCS logs and profiles capture it) and the other captured values."""
+    fields = list(row.value) if row.tag == DataType.STRUCTURE else [row]
+    if fields and fields[0].tag == DataType.DOUBLE_LONG_UNSIGNED:
+        t = EPOCH_2000 + timedelta(seconds=int(fields[0].value))
+        return {"time": t.isoformat(), "values": [_plain(f) for f in fields[1:]]}
+    return {"values": [_plain(f) for f in fields]}
+
+
+def _compact_arrays(d: Data, found: dict[str, Data]) -> None:
+    """Every compact array in ``d``, by the hex its generic decode shows."""
+    if d.tag == DataType.COMPACT_ARRAY:
+        from .dlms_args import data_json
+
+        found[data_json(d)["value"]] = d
+    elif d.tag in (DataType.STRUCTURE, DataType.ARRAY):
+        for x in d.value:
+            _compact_arrays(x, found)
+
+
+def _profile_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
+    """Each named value that holds a profile buffer or log (a compact array, which the
+    generic decode shows as hex) as its entries: ``[{time, values}]``, oldest first."""
+    p = view.message.payload
+    found: dict[str, Data] = {}
+    for d in (*(p.data if isinstance(p, AccessResponse) else ()), *view.plaintexts):
+        if isinstance(d, Data):
+            _compact_arrays(d, found)
+    for name, v in list(out.items()):
+        if isinstance(v, str) and v in found:
+            out[name] = [_profile_row(row) for row in found[v].value.elements()]
+
+
 HOOKS: Mapping[str, Hook] = {
     h.name: h
     for h in (
@@ -471,6 +776,10 @@ HOOKS: Mapping[str, Hook] = {
         Hook("gcs38", decode=_gcs38_decode),
         Hook("cs06", fill=_cs06_fill, decode=_cs06_decode),
         Hook("ccs01", decode=_ccs01_decode),
+        Hook("snapshots", decode=_snapshots_decode),
+        _repeat_hook("gcs20", _EVENT_GROUPS),
+        _repeat_hook("gcs05", _DAY_PROFILES, _WEEK_PROFILES, _SEASONS, _SPECIAL_DAYS),
+        Hook("profile", decode=_profile_decode),
     )
 }
 """Every hook by the name a description gives in ``hook``."""
