@@ -30,6 +30,18 @@ async def test_gas_read_waits_for_the_gsme(gbcs_site):
 
 def test_clock(gbcs_clock):
     assert gbcs_clock.now().year == 2026
+
+
+@pytest.mark.asyncio
+async def test_described_use_cases_take_named_arguments(gbcs_site):
+    await gbcs_site.request(
+        "ESME", "ECS34", low_medium_power_threshold=2000, medium_high_power_threshold=5000
+    )
+    reply = await gbcs_site.request("ESME", "ECS26f")
+    assert reply.values["low_medium_power_threshold"] == 2000
+    assert reply.values["medium_high_power_threshold_unit"] == "W"
+    await gbcs_site.request("GSME", "GCS41", issuer_event_id=7, import_mprn="7654321")
+    assert (await gbcs_site.request("GSME", "GCS46")).values["mprn"] == "7654321"
 """
 
 
@@ -61,4 +73,4 @@ def test_bench_tests_run_with_the_plugin(tmp_path: Path) -> None:
         env=env,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "3 passed" in res.stdout
+    assert "4 passed" in res.stdout
