@@ -13,7 +13,10 @@ signature field it came in). :func:`build_frame` turns that back into bytes:
 
 ``build_frame(explain_frame(b))`` reproduces ``b``: byte-identically for pre-commands and
 unsigned commands (the MAC too, given the same keys), and up to the signature value for
-signed ones (ECDSA's k is random; our signature verifies).
+signed ones (ECDSA's k is random; our signature verifies). An object may give the use
+case's named arguments (``named``, as ``gbcs-emu usecase explain`` shows them for a
+described use case) instead of ``args``: the catalogue entry builds the payload from
+them, with the header's counter and EUIs.
 """
 
 from __future__ import annotations
@@ -172,7 +175,40 @@ def _header(obj: Mapping[str, Any], code: int) -> GroupingHeader:
     return GroupingHeader(Cra.COMMAND, counter, originator, recipient, other, date_time)
 
 
-def _payload(obj: Mapping[str, Any], code: int, counter: int) -> Any:
+def _named_payload(obj: Mapping[str, Any], code: int, header: GroupingHeader) -> Any:
+    """The payload of a use case's named arguments (``named``), built by its catalogue
+    entry as a head-end builds it."""
+    from datetime import UTC, datetime
+
+    from .entry import BuildContext, UseCaseError
+    from .generic import generic_name
+
+    named = obj["named"]
+    if not isinstance(named, Mapping):
+        raise FrameArgsError("named: expected an object")
+    uc = lookup(code)
+    if uc is None:
+        raise FrameArgsError(f"named: message code 0x{code:04X} is not a use case")
+    from emulator.headend import usecases
+
+    try:
+        entry = usecases.get(generic_name(uc))
+        ctx = BuildContext(
+            header.counter,
+            header.originator,
+            header.recipient,
+            entry.default_role,
+            datetime.now(UTC),
+        )
+        return entry.payload(named, ctx)
+    except UseCaseError as e:
+        raise FrameArgsError(f"named: {e}") from None
+
+
+def _payload(obj: Mapping[str, Any], code: int, header: GroupingHeader) -> Any:
+    if "args" not in obj and "named" in obj:
+        return _named_payload(obj, code, header)
+    counter = header.counter
     args = obj.get("args", {})
     if not isinstance(args, Mapping):
         raise FrameArgsError("args: expected an object")
@@ -212,7 +248,7 @@ def build_frame(
     """The frame for an :func:`explain_frame` object (see the module docstring)."""
     code = _message_code(obj)
     header = _header(obj, code)
-    payload = _payload(obj, code, header.counter)
+    payload = _payload(obj, code, header)
     form = obj.get("form") or {}
     if not isinstance(form, Mapping):
         raise FrameArgsError("form: expected an object")
