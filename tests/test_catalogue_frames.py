@@ -156,3 +156,30 @@ def test_explain_refuses_what_is_not_a_command() -> None:
                              .read_text().strip())  # fmt: skip
     with pytest.raises(FrameArgsError, match="a response, not a command"):
         explain(response)
+
+
+def test_build_from_named_arguments_and_explain_them_back(tmp_path: Any) -> None:
+    header = {"originator": "90B3D51F30010000", "recipient": "00DB1234567890A0", "counter": 7}
+    objs = [
+        {"id": "a", "use_case": "ECS38", "named": {"limit": 900}, "header": header},
+        {"id": "b", "use_case": "ECS38", "named": {"limit": 70000}, "header": header},
+        {"id": "c", "use_case": "ECS38", "named": [1], "header": header},
+    ]
+    f = tmp_path / "in.jsonl"
+    f.write_text("".join(json.dumps(o) + "\n" for o in objs))
+    out = subprocess.run(
+        [sys.executable, "-m", "emulator", "usecase", "build", "--batch", "--file", str(f)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    lines = dict(line.split("\t", 1) for line in out.stdout.splitlines())
+    assert lines["b"].startswith("error: named: ECS38 limit: 70000 is out of range")
+    assert lines["c"] == "error: named: expected an object"
+    explained = explain_frame(bytes.fromhex(lines["a"]))
+    assert explained["use_case"] == "ECS38" and explained["header"]["counter"] == 7
+    assert explained["args"]["items"][0]["value"] == 900
+    from emulator.cli.usecase_cmd import _with_named
+
+    assert _with_named(explained)["named"] == {"limit": 900}
