@@ -114,18 +114,41 @@ def _explain_one(ident: str | None, data: str | bytes, keys: Any, acb: bytes) ->
 def _with_named(obj: dict[str, Any]) -> dict[str, Any]:
     """``obj`` with ``named`` (the named arguments) after ``args`` when a described use
     case's template matches them."""
-    from emulator.headend.catalogue.described import descriptions, explain_named
+    from emulator.headend.catalogue.described import all_descriptions, explain_named
 
-    desc = descriptions().get(str(obj.get("use_case") or "").upper())
-    named = None if desc is None else explain_named(desc, obj["args"])
+    desc = all_descriptions().get(str(obj.get("use_case") or "").upper())
+    header = obj.get("header") or {}
+    try:
+        originator = bytes.fromhex(header["originator"])
+        recipient = bytes.fromhex(header["recipient"])
+    except (KeyError, TypeError, ValueError):
+        originator = recipient = None
+    named = None if desc is None else explain_named(desc, obj["args"], originator, recipient)
     if named is None:
         return obj
+    named = {k: _jsonable(v) for k, v in named.items()}
     out: dict[str, Any] = {}
     for k, v in obj.items():
         out[k] = v
         if k == "args":
             out["named"] = named
     return out
+
+
+def _jsonable(v: Any) -> Any:
+    """A named argument as JSON that the parameter converts back to the same value:
+    octets as hex, instants as ISO 8601 UTC text."""
+    from datetime import UTC, datetime
+
+    if isinstance(v, bytes | bytearray):
+        return bytes(v).hex().upper()
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
 
 
 @usecase_group.command("build")

@@ -34,6 +34,7 @@ case described twice is an error.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import re
@@ -980,10 +981,17 @@ def described_entry(desc: Description) -> CatalogEntry:
     )
 
 
-def explain_named(desc: Description, structural: Mapping[str, Any]) -> dict[str, Any] | None:
+def explain_named(
+    desc: Description,
+    structural: Mapping[str, Any],
+    originator: bytes | None = None,
+    recipient: bytes | None = None,
+) -> dict[str, Any] | None:
     """The named arguments of ``structural`` when it matches the fixed parts of
     ``desc``'s template (the same payload once the parameters are filled in); None
-    otherwise. Parameters a hook places (no path) are read back by the hook's explain
+    otherwise. ``originator`` / ``recipient`` are the command header's EUIs, for a hook
+    that fills the request from them (the system titles of a protected read). Parameters
+    a hook places (no path) are read back by the hook's explain
     step, which also gives the arguments in the template's layout where the path
     parameters are read; without one, a description with such parameters explains to
     None."""
@@ -1012,7 +1020,15 @@ def explain_named(desc: Description, structural: Mapping[str, Any]) -> dict[str,
         except UseCaseError:
             return None
     try:
-        args = desc.fill_all(named, _DUMMY_CONTEXT) if placed else desc.fill(named)
+        if placed or desc.hook is not None:  # the hook's fill step may use the header
+            ctx = dataclasses.replace(
+                _DUMMY_CONTEXT,
+                originator=_DUMMY_CONTEXT.originator if originator is None else originator,
+                recipient=_DUMMY_CONTEXT.recipient if recipient is None else recipient,
+            )
+            args = desc.fill_all(named, ctx)
+        else:
+            args = desc.fill(named)
         want = _build_structural(uc, args, _DUMMY_COUNTER).encode()
         got = _build_structural(uc, structural, _DUMMY_COUNTER).encode()
     except UseCaseError:
