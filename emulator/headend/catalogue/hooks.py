@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -763,6 +764,160 @@ def _profile_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: Respo
             out[name] = [_profile_row(row) for row in found[v].value.elements()]
 
 
+# ------------------------------------------------------------------------- GCS01a
+
+_U48_MAX = (1 << 48) - 1
+#: ZSE Publish Block Thresholds before its sub-payload: provider id, issuer event id,
+#: start time, issuer tariff id (uint32 each), command index, total number of commands,
+#: sub-payload control (uint8 each). A sub-payload is a ``tier << 4 | count`` octet then
+#: ``count`` uint48 thresholds.
+_BLOCK_HEAD = struct.Struct("<IIIIBBB")
+
+
+@dataclass(frozen=True, slots=True)
+class _EntriesOrNone(Entries):
+    """:class:`Entries` that may be empty: an empty records list leaves the list empty
+    and the counts 0 (GCS01a's special days: DUIS allows none)."""
+
+    def fill(self, args: dict[str, Any], typed: Mapping[str, Any]) -> None:
+        """Put the records (possibly none) in place and set the counts."""
+        records = typed.get(self.param)
+        if records is None or len(records) > 0:
+            Entries.fill(self, args, typed)
+            return
+        comps = args["components"]
+        next(c for c in comps if c.get("command") == self.command)["body"][self.field] = []
+        for command, count_field in self.counts:
+            next(c for c in comps if c.get("command") == command)["body"][count_field] = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockThresholds:
+    """The Publish Block Thresholds component of ``command`` (block tariffs; gbcs.zcl
+    does not type it, so its body is ``{"raw": HEX}``): one threshold set, the records
+    parameter ``param`` (tables ``{key: uint48}``, Block1..BlockN thresholds in order).
+    Its provider id, issuer event id, start time and issuer tariff id are those of the
+    ``source`` component (GBCS sends one of each); command index, total number of
+    commands, sub-payload control and tier come from the template's prototype (which
+    holds no thresholds). Without records the component is left out (a TOU tariff has
+    none)."""
+
+    param: str
+    key: str = "block_threshold"
+    command: str = "Publish Block Thresholds"
+    source: str = "Publish Tariff Information"
+
+    def _index(self, comps: Any) -> int | None:
+        return next(
+            (
+                i
+                for i, c in enumerate(comps if isinstance(comps, list) else ())
+                if isinstance(c, Mapping) and c.get("command") == self.command
+            ),
+            None,
+        )
+
+    def fill(self, args: dict[str, Any], typed: Mapping[str, Any]) -> None:
+        """Build the component from the records, or take it out when there are none."""
+        from .gbz_args import GbzArgsError, _utc_in
+
+        comps = args["components"]
+        i = self._index(comps)
+        if i is None:
+            raise UseCaseError(f"no {self.command} component to fill")
+        records = typed.get(self.param)
+        if not records:
+            del comps[i]
+            return
+        if len(records) > 0x0F:
+            raise UseCaseError(f"{self.param}: {len(records)} records: expected 1..15")
+        field = RecordField(self.key, 0, _U48_MAX)
+        values = []
+        for j, rec in enumerate(records):
+            if not isinstance(rec, Mapping) or set(rec) != {self.key}:
+                raise UseCaseError(f"{self.param}[{j}]: expected a table with the key {self.key}")
+            values.append(field.check(f"{self.param}[{j}].{self.key}", rec[self.key]))
+        proto = bytes.fromhex(comps[i]["body"]["raw"])
+        *_, index, total, control = _BLOCK_HEAD.unpack_from(proto)
+        tier = proto[_BLOCK_HEAD.size] >> 4
+        src = next(c for c in comps if c.get("command") == self.source)["body"]
+        try:
+            start = _utc_in(src["start_time"], "start_time")
+        except GbzArgsError as e:
+            raise UseCaseError(str(e)) from None
+        head = _BLOCK_HEAD.pack(
+            src["provider_id"],
+            src["issuer_event_id"],
+            start,
+            src["issuer_tariff_id"],
+            index,
+            total,
+            control,
+        )
+        sub = bytes((tier << 4 | len(values),)) + b"".join(v.to_bytes(6, "little") for v in values)
+        comps[i]["body"] = {"raw": (head + sub).hex().upper()}
+
+    def explain(self, structural: Mapping[str, Any]) -> list[dict[str, int]] | None:
+        """The records of the component in ``structural`` (none when it has no such
+        component, or one without thresholds); None when it is not one threshold set."""
+        i = self._index(structural.get("components"))
+        if i is None:
+            return []
+        body = structural["components"][i].get("body")
+        raw = body.get("raw") if isinstance(body, Mapping) else None
+        try:
+            data = bytes.fromhex(raw) if isinstance(raw, str) else b""
+        except ValueError:
+            return None
+        size = _BLOCK_HEAD.size
+        count = data[size] & 0x0F if len(data) > size else -1
+        if count < 0 or len(data) != size + 1 + 6 * count:
+            return None
+        at = size + 1
+        return [
+            {self.key: int.from_bytes(data[at + 6 * k : at + 6 * k + 6], "little")}
+            for k in range(count)
+        ]
+
+
+_GCS01A_CALENDAR = (
+    _DAY_PROFILES,
+    _WEEK_PROFILES,
+    _SEASONS,
+    _EntriesOrNone(
+        _SPECIAL_DAYS.param,
+        _SPECIAL_DAYS.command,
+        _SPECIAL_DAYS.keys,
+        _SPECIAL_DAYS.counts,
+    ),
+)
+_GCS01A_THRESHOLDS = _BlockThresholds("threshold_matrix")
+
+
+def _gcs01a_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The tariff calendar (as GCS05's, calendar type 0), then the block thresholds."""
+    for part in _GCS01A_CALENDAR:
+        part.fill(args, typed)
+    _GCS01A_THRESHOLDS.fill(args, typed)
+
+
+def _gcs01a_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The calendar's records and the block thresholds (none for a TOU tariff)."""
+    laid_out = copy.deepcopy(dict(structural))
+    thresholds = _GCS01A_THRESHOLDS.explain(laid_out)
+    if thresholds is None:
+        return None
+    out: dict[str, Any] = {_GCS01A_THRESHOLDS.param: thresholds}
+    for part in _GCS01A_CALENDAR:
+        records = part.explain(laid_out)
+        if records is None:
+            return None
+        out[part.param] = records
+    return out, laid_out
+
+
 HOOKS: Mapping[str, Hook] = {
     h.name: h
     for h in (
@@ -780,6 +935,7 @@ HOOKS: Mapping[str, Hook] = {
         _repeat_hook("gcs20", _EVENT_GROUPS),
         _repeat_hook("gcs05", _DAY_PROFILES, _WEEK_PROFILES, _SEASONS, _SPECIAL_DAYS),
         Hook("profile", decode=_profile_decode),
+        Hook("gcs01a", fill=_gcs01a_fill, explain=_gcs01a_explain),
     )
 }
 """Every hook by the name a description gives in ``hook``."""
