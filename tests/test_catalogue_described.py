@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from emulator.headend import usecases
+from emulator.headend.catalogue.asn1_args import explain_asn1
 from emulator.headend.catalogue.described import (
     Description,
     DescriptionError,
@@ -23,6 +24,7 @@ from emulator.headend.catalogue.dlms_args import explain_dlms
 from emulator.headend.catalogue.gbz_args import explain_gbz
 from emulator.headend.catalogue.hooks import HOOKS
 from emulator.headend.usecases import BuildContext, UseCaseError
+from gbcs.asn1 import Asn1Payload
 from gbcs.dlms import AccessRequest
 from gbcs.gbz import GbzPayload
 from gbcs.usecases import DeviceType
@@ -51,6 +53,8 @@ def _base(desc: Description) -> dict[str, Any]:
 def _explain(payload: Any, code: int) -> dict[str, Any]:
     if isinstance(payload, AccessRequest):
         return explain_dlms(payload, code, COUNTER)
+    if isinstance(payload, Asn1Payload):
+        return explain_asn1(payload, code)
     assert isinstance(payload, GbzPayload)
     return explain_gbz(payload, code)
 
@@ -90,7 +94,7 @@ def test_the_bundled_descriptions_load_and_are_valid() -> None:
 def test_typed_beats_described_beats_structural() -> None:
     assert usecases.get("ECS17b") is usecases.CATALOG["ECS17B"]  # hand-written
     assert [p.name for p in usecases.get("ECS38").params] == ["limit", "args"]  # described
-    assert [p.name for p in usecases.get("GCS28").params] == ["args"]  # ASN.1: structural
+    assert [p.name for p in usecases.get("CS02a").params] == ["args"]  # ASN.1: structural
     assert usecases.get("0x004B") is usecases.get("ecs38")  # by code, cached
 
 
@@ -122,7 +126,10 @@ def test_one_named_argument_changes_exactly_its_path(name: str) -> None:
         if p.kind != "records":
             assert diff == set(p.paths)
             for q in p.paths:
-                assert after[q] == p.to_structural(entry.convert_arg(p.name, p.example))
+                got = after[q]
+                if p.kind == "enum" and isinstance(got, str):  # ASN.1 explains enums by name
+                    got = p.choices[p.from_structural(got)]
+                assert got == p.to_structural(entry.convert_arg(p.name, p.example))
         assert payload.encode() != entry.payload(base, CTX).encode()
 
 
@@ -307,6 +314,31 @@ async def test_described_use_cases_end_to_end() -> None:
             assert mprn.values["ok"] is True and "mprn" in mprn.values
 
 
+@pytest.mark.asyncio
+async def test_asn1_use_cases_from_named_arguments() -> None:
+    """Join, read the device log, unjoin and set the GSME clock from named arguments;
+    the ASN.1 response codes come back by name."""
+    gpf = GPF.hex().upper() if isinstance(GPF, bytes) else GPF
+    async with _env() as e:
+        joined = await e.request(GSME, "CS03B", other_device_id=gpf, other_device_type="gpf")
+        assert joined.values == {"ok": True, "response_code": "success"}
+        log = (await e.request(GSME, "CS07")).values
+        assert log["response_code"] == "success"
+        assert [n["children"][0]["hex"] for n in log["device_log"]] == [gpf.upper()]
+        for code in ("success", "not_in_device_log"):  # the second unjoin finds nothing
+            unjoin = await e.request(GSME, "CS04B", other_device_id=gpf)
+            assert unjoin.values["response_code"] == code
+        clock = await e.request(
+            GSME,
+            "GCS28",
+            validity_interval_start="2000-01-01T00:00:00Z",
+            validity_interval_end="2099-12-31T00:00:00Z",
+        )
+        assert clock.values["device_time_status"] == "reliable"
+        refused = await e.request(ESME, "CS03A1", other_device_id=gpf, other_device_type="gpf")
+        assert refused.values["response_code"] == "invalid_join_method_and_role"
+
+
 @pytest.mark.interop
 def test_descriptions_carry_the_whole_request_gbcs_defines() -> None:
     """Each description's template has the objects/attributes DCC's reference command of
@@ -439,6 +471,7 @@ def test_also_puts_one_value_in_every_place_and_reads_back_only_when_they_agree(
 def test_octets_parameters_only_where_gbcs_carries_opaque_octets() -> None:
     """A named parameter is opaque hex only at a position whose GBCS type is opaque
     octets (UTRNs, key material, COSEM octet names); everything else is typed."""
+    from emulator.headend.catalogue.asn1_args import TYPED_CODES, iter_leaves
     from emulator.headend.catalogue.described import all_descriptions
     from emulator.headend.catalogue.dlms_args import OPAQUE_POSITIONS
     from emulator.headend.catalogue.gbz_args import OPAQUE_KEYS
@@ -450,7 +483,14 @@ def test_octets_parameters_only_where_gbcs_carries_opaque_octets() -> None:
                 continue
             seen += 1
             last = p.path[-1]
-            if p.path[0] == "items":
+            code = usecases.get(name).message_code
+            if code in TYPED_CODES:  # ASN.1: the schema says which leaves are opaque
+                where = "args" + "".join(
+                    f"[{k}]" if isinstance(k, int) else f".{k}" for k in p.path
+                )
+                kinds = {leaf.path: leaf.kind for leaf in iter_leaves(desc.template, code)}
+                assert kinds.get(where) == "opaque", (name, p.name)
+            elif p.path[0] == "items":
                 obis = get_path(desc.template, p.path[:2]).get("obis")
                 assert last in OPAQUE_POSITIONS or obis in OPAQUE_POSITIONS, (name, p.name)
             else:

@@ -541,8 +541,8 @@ async def test_bad_requests_raise_clear_errors(env: Env) -> None:
     h = env.headend
     with pytest.raises(UseCaseError, match="unknown use case 'ECS999'"):
         await h.request(SITE, ESME, "ECS999")
-    with pytest.raises(UseCaseError, match="CS02c needs args"):  # structural arguments
-        await h.request(SITE, ESME, "CS02c")
+    with pytest.raises(UseCaseError, match="CS02a needs args"):  # structural arguments
+        await h.request(SITE, ESME, "CS02a")
     with pytest.raises(UseCaseError, match="ECS01a needs seasons"):  # named arguments
         await h.request(SITE, ESME, "ECS01a")
     with pytest.raises(UseCaseError, match="ECS37 needs start"):
