@@ -45,7 +45,11 @@ def _base(desc: Description) -> dict[str, Any]:
         assert read is not None, f"{desc.name}: its hook cannot read back what it places"
         placed = read[0]
     return {
-        p.name: p.from_structural(get_path(desc.template, p.path)) if p.path else placed[p.name]
+        p.name: None
+        if p.optional  # left out of the template: not given
+        else p.from_structural(get_path(desc.template, p.path))
+        if p.path
+        else placed[p.name]
         for p in desc.params
     }
 
@@ -106,7 +110,7 @@ def test_build_explains_back_to_the_typed_arguments(name: str) -> None:
         typed = entry.parse_args(pick)
         structural = _explain(entry.payload(pick, CTX), entry.message_code)
         named = explain_named(desc, structural)
-        assert named == {k: v for k, v in typed.items() if k != "args"}
+        assert named == {k: v for k, v in typed.items() if k != "args" and v is not None}
 
 
 @pytest.mark.parametrize("name", sorted(n for n, d in descriptions().items() if d.params))
@@ -496,3 +500,121 @@ def test_octets_parameters_only_where_gbcs_carries_opaque_octets() -> None:
             else:
                 assert last in OPAQUE_KEYS, (name, p.name)
     assert seen >= 2  # the UTRNs of CS01b / PCS01 at least
+
+
+def test_optional_list_and_named_choice_parameters() -> None:
+    """An optional field is left out unless given (and reads back as not given); a list
+    parameter takes items of its kind; enum choices may map to structural names."""
+    from emulator.headend.catalogue.described import description_from
+
+    join = {
+        "join_method_and_role": "method_c",
+        "entity_id": "0000000000000000",
+        "device_type": "gsme",
+    }
+    desc = description_from(
+        "CS03C",
+        {
+            "template": join,
+            "params": {
+                "device_type": {
+                    "path": "device_type",
+                    "kind": "enum",
+                    "choices": {"gas_meter": "gsme", "prepayment_display": "ppmid"},
+                    "help": "h",
+                    "example": "prepayment_display",
+                },
+                "certificate": {
+                    "path": "certificate",
+                    "kind": "octets",
+                    "optional": True,
+                    "help": "h",
+                    "example": "3000",
+                },
+            },
+        },
+    )
+    entry = described_entry(desc)
+    without = entry.payload({"device_type": "gas_meter"}, CTX)
+    with_cert = entry.payload({"device_type": "gas_meter", "certificate": "3000"}, CTX)
+    assert without.encode() != with_cert.encode()
+    structural = _explain(without, entry.message_code)
+    assert structural["certificate"] is None and structural["device_type"] == "gsme"
+    assert explain_named(desc, structural) == {"device_type": "gas_meter"}
+    assert explain_named(desc, _explain(with_cert, entry.message_code)) == {
+        "device_type": "gas_meter",
+        "certificate": "3000",
+    }
+    roles = description_from(
+        "CS02a",
+        {
+            "template": {
+                "authorising_remote_party_ta_cell_identifier": {
+                    "remote_party_role": "access_control_broker",
+                    "key_usage": "key_agreement",
+                },
+                "remote_party_roles_credentials_required": ["supplier"],
+            },
+            "params": {
+                "roles": {
+                    "path": "remote_party_roles_credentials_required",
+                    "kind": "enum",
+                    "list": True,
+                    "min_items": 1,
+                    "max_items": 3,
+                    "choices": {"supplier": "supplier", "network_operator": "network_operator"},
+                    "help": "h",
+                    "example": ["supplier", "network_operator"],
+                }
+            },
+        },
+    )
+    entry = described_entry(roles)
+    assert entry.parse_args({"roles": "supplier, network_operator"})["roles"] == [
+        "supplier",
+        "network_operator",
+    ]
+    built = _explain(entry.payload({"roles": ["network_operator"]}, CTX), entry.message_code)
+    assert built["remote_party_roles_credentials_required"] == ["network_operator"]
+    assert explain_named(roles, built) == {"roles": ["network_operator"]}
+    for bad, message in (
+        ([], r"0 items: expected a list of 1\.\.3 items"),
+        (["supplier", "nobody"], r"item 1: 'nobody' is not one of supplier, network_operator"),
+    ):
+        with pytest.raises(UseCaseError, match=message):
+            entry.parse_args({"roles": bad})
+    with pytest.raises(DescriptionError, match=r"optional field is not in the template"):
+        description_from(
+            "CS03C",
+            {
+                "template": {**join, "certificate": "3000"},
+                "params": {
+                    "certificate": {
+                        "path": "certificate",
+                        "kind": "octets",
+                        "optional": True,
+                        "help": "h",
+                        "example": "3000",
+                    }
+                },
+            },
+        )
+
+
+def test_a_shared_name_is_described_by_its_code() -> None:
+    from emulator.headend.catalogue.described import description_from
+
+    desc = description_from("CS02b@0x0104", _cs02b_template())
+    assert desc.name == "CS02b@0x0104"
+
+
+def _cs02b_template() -> dict[str, Any]:
+    from tests.interop import interop_dir
+
+    if interop_dir() is None:
+        pytest.skip("needs ../shared/interop for a CS02b command to take the shape of")
+    from emulator.headend.catalogue.frames import explain_frame
+    from tests.interop import vectors
+
+    v = next(x for x in vectors() if x["message_code"] == "0x0104" and x["direction"] == "command")
+    return {"template": explain_frame(bytes.fromhex(v["hex"]))["args"]}

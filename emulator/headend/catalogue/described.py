@@ -107,6 +107,7 @@ VALUE_KINDS: Mapping[str, str] = {
 _PARAM_KEYS = frozenset(
     {"path", "kind", "help", "default", "required", "min", "max", "choices", "pattern"}
     | {"min_length", "max_length", "example", "convert", "also", "header"}
+    | {"optional", "list", "min_items", "max_items"}
 )
 #: Where a ``header`` parameter takes its value from when it is not given.
 HEADER_FIELDS = ("originator", "recipient")
@@ -220,6 +221,13 @@ class NamedParam:
     #: ``originator`` / ``recipient``: when not given, the EUI of the command's header
     #: field (the system titles of a protected read must be the header's EUIs).
     header: str | None = None
+    #: The field is left out of the request unless the parameter is given (an optional
+    #: field of GBCS whose presence the sender chooses; the template does not hold it).
+    optional: bool = False
+    #: A list of values of ``kind`` (``min_items``..``max_items`` of them).
+    is_list: bool = False
+    min_items: int | None = None
+    max_items: int | None = None
 
     @property
     def paths(self) -> tuple[tuple[str | int, ...], ...]:
@@ -228,6 +236,13 @@ class NamedParam:
 
     def allowed(self) -> str:
         """What the parameter accepts, in words."""
+        if not self.is_list:
+            return self._one_allowed()
+        lo = self.min_items or 0
+        hi = "" if self.max_items is None else self.max_items
+        return f"a list of {lo}..{hi} items, each {self._one_allowed()}"
+
+    def _one_allowed(self) -> str:
         if self.converter is not None:
             return self.help
         if self.kind == "int":
@@ -254,6 +269,36 @@ class NamedParam:
     def convert(self, v: Any) -> Any:
         """The typed value of ``v`` (text as a user types it, or typed);
         :class:`UseCaseError` saying what is allowed."""
+        if self.is_list:
+            return self._list(v)
+        return self._convert_one(v)
+
+    def _list(self, v: Any) -> list[Any]:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                try:
+                    v = json.loads(text)
+                except ValueError:
+                    raise UseCaseError(f"{v!r} is not a JSON list") from None
+            else:  # a comma-separated list, as typed on a command line
+                v = [x.strip() for x in text.split(",") if x.strip()]
+        if not isinstance(v, list | tuple):
+            raise UseCaseError(f"{v!r} is not a list of {self._one_allowed()}")
+        n = len(v)
+        if (self.min_items is not None and n < self.min_items) or (
+            self.max_items is not None and n > self.max_items
+        ):
+            raise UseCaseError(f"{n} items: expected {self.allowed()}")
+        out = []
+        for i, x in enumerate(v):
+            try:
+                out.append(self._convert_one(x))
+            except UseCaseError as e:
+                raise UseCaseError(f"item {i}: {e}") from None
+        return out
+
+    def _convert_one(self, v: Any) -> Any:
         if self.converter is not None:
             return CONVERTERS[self.converter](v)
         if self.kind == "int":
@@ -264,9 +309,9 @@ class NamedParam:
                 except ValueError:
                     n = None
             if isinstance(n, bool) or not isinstance(n, int):
-                raise UseCaseError(f"{v!r} is not {self.allowed()}")
+                raise UseCaseError(f"{v!r} is not {self._one_allowed()}")
             if (self.min is not None and n < self.min) or (self.max is not None and n > self.max):
-                raise UseCaseError(f"{n} is out of range: expected {self.allowed()}")
+                raise UseCaseError(f"{n} is out of range: expected {self._one_allowed()}")
             return n
         if self.kind == "bool":
             if isinstance(v, bool):
@@ -283,16 +328,16 @@ class NamedParam:
                 for name in self.choices:
                     if name.lower() == key:
                         return name
-            raise UseCaseError(f"{v!r} is not {self.allowed()}")
+            raise UseCaseError(f"{v!r} is not {self._one_allowed()}")
         if self.kind == "text":
             if not isinstance(v, str):
-                raise UseCaseError(f"{v!r} is not {self.allowed()}")
+                raise UseCaseError(f"{v!r} is not {self._one_allowed()}")
             if (self.min_length is not None and len(v) < self.min_length) or (
                 self.max_length is not None and len(v) > self.max_length
             ):
-                raise UseCaseError(f"{v!r} has {len(v)} characters: expected {self.allowed()}")
+                raise UseCaseError(f"{v!r} has {len(v)} characters: expected {self._one_allowed()}")
             if self.pattern is not None and re.fullmatch(self.pattern, v) is None:
-                raise UseCaseError(f"{v!r} is not {self.allowed()}")
+                raise UseCaseError(f"{v!r} is not {self._one_allowed()}")
             return v
         if self.kind == "eui":
             return to_eui(v).hex().upper()
@@ -319,11 +364,11 @@ class NamedParam:
             try:
                 raw = bytes.fromhex(text)
             except ValueError:
-                raise UseCaseError(f"{v!r} is not {self.allowed()}") from None
+                raise UseCaseError(f"{v!r} is not {self._one_allowed()}") from None
         else:
-            raise UseCaseError(f"{v!r} is not {self.allowed()}")
+            raise UseCaseError(f"{v!r} is not {self._one_allowed()}")
         if not self._length_ok(len(raw)):
-            raise UseCaseError(f"{len(raw)} octets: expected {self.allowed()}")
+            raise UseCaseError(f"{len(raw)} octets: expected {self._one_allowed()}")
         return raw.hex().upper()
 
     def _records(self, v: Any) -> list[Any]:
@@ -333,19 +378,31 @@ class NamedParam:
             except ValueError:
                 raise UseCaseError(f"{v!r} is not a JSON list of records") from None
         if not isinstance(v, list | tuple) or not all(isinstance(r, Mapping) for r in v):
-            raise UseCaseError(f"{v!r} is not {self.allowed()}")
+            raise UseCaseError(f"{v!r} is not {self._one_allowed()}")
         if not self._length_ok(len(v)):
-            raise UseCaseError(f"{len(v)} records: expected {self.allowed()}")
+            raise UseCaseError(f"{len(v)} records: expected {self._one_allowed()}")
         return [dict(r) for r in v]
 
     def to_structural(self, typed: Any) -> Any:
         """The structural value that ``typed`` (a :meth:`convert` result) stands for."""
+        if self.is_list:
+            return [self._one_to_structural(x) for x in typed]
+        return self._one_to_structural(typed)
+
+    def _one_to_structural(self, typed: Any) -> Any:
         if isinstance(typed, bytes):  # a converter's octets: hex, as the arguments hold them
             return typed.hex().upper()
         return self.choices[typed] if self.kind == "enum" else typed
 
     def from_structural(self, raw: Any) -> Any:
         """The typed value of a structural value (:class:`UseCaseError` if none)."""
+        if self.is_list:
+            if not isinstance(raw, list):
+                raise UseCaseError(f"{raw!r} is not a list")
+            return self._list([self._one_from_structural(x) for x in raw])
+        return self._one_from_structural(raw)
+
+    def _one_from_structural(self, raw: Any) -> Any:
         if self.kind == "enum":
             for name, code in self.choices.items():
                 if code == raw and not isinstance(raw, bool):
@@ -602,10 +659,26 @@ def _param(
     converter = d.get("convert")
     if converter is not None and converter not in CONVERTERS:
         raise DescriptionError(f"{where}.convert: {converter!r}; allowed: {', '.join(CONVERTERS)}")
+    optional = d.get("optional", False)
+    if not isinstance(optional, bool):
+        raise DescriptionError(f"{where}.optional: expected true or false")
     path: tuple[str | int, ...] = ()
     if "path" in d or hook is None or hook.fill is None:
         path = _path(where, d)
-        if get_path(template, path) is _MISSING:
+        if optional:  # the field is absent from the template; its parent is there
+            parent = get_path(template, path[:-1]) if len(path) > 1 else template
+            if not isinstance(parent, Mapping) or not isinstance(path[-1], str):
+                raise DescriptionError(f"{where}.path: {d['path']!r}: no such table to add to")
+            if path[-1] in parent:
+                raise DescriptionError(
+                    f"{where}.path: an optional field is not in the template (it is left "
+                    "out unless given)"
+                )
+            if d.get("required") or "default" in d or d.get("also"):
+                raise DescriptionError(
+                    f"{where}: an optional field has no default, is not required, no also"
+                )
+        elif get_path(template, path) is _MISSING:
             raise DescriptionError(f"{where}.path: {d['path']!r} is not in the template")
     also: list[tuple[str | int, ...]] = []
     raw_also = d.get("also", [])
@@ -637,9 +710,18 @@ def _param(
     if kind == "enum" and (
         not isinstance(choices, Mapping)
         or not choices
-        or not all(isinstance(c, int) and not isinstance(c, bool) for c in choices.values())
+        or not all(isinstance(c, int | str) and not isinstance(c, bool) for c in choices.values())
     ):
-        raise DescriptionError(f"{where}.choices: expected a table of name = number")
+        raise DescriptionError(
+            f"{where}.choices: expected a table of name = number (or = the structural name)"
+        )
+    is_list = d.get("list", False)
+    if not isinstance(is_list, bool):
+        raise DescriptionError(f"{where}.list: expected true or false")
+    if not is_list and ("min_items" in d or "max_items" in d):
+        raise DescriptionError(f"{where}: min_items / max_items need list = true")
+    if is_list and kind == "records":
+        raise DescriptionError(f"{where}.list: records are a list already")
     pattern = d.get("pattern")
     if pattern is not None:
         try:
@@ -661,6 +743,10 @@ def _param(
         converter=converter,
         also=tuple(also),
         header=header,
+        optional=optional,
+        is_list=is_list,
+        min_items=_opt_int(where, d, "min_items"),
+        max_items=_opt_int(where, d, "max_items"),
     )
     if not p.help:
         raise DescriptionError(f"{where}.help: missing")
@@ -673,7 +759,7 @@ def _param(
     if p.required and p.default is not None:
         raise DescriptionError(f"{where}: a required parameter has no default")
     placeholder: Any = _MISSING
-    if path:
+    if path and not optional:
         try:
             placeholder = p.from_structural(get_path(template, path))
         except (UseCaseError, ValueError, TypeError) as e:
@@ -756,8 +842,10 @@ def description_from(name: str, raw: Any) -> Description:
     results = d.get("results", [])
     if not isinstance(results, list) or not all(isinstance(r, str) and r for r in results):
         raise DescriptionError(f"{name}.results: expected a list of item names")
+    from .generic import generic_name
+
     desc = Description(
-        uc.name,
+        generic_name(uc),
         str(d.get("help", uc.title)),
         dict(template),
         params,
@@ -986,11 +1074,13 @@ def explain_named(
     structural: Mapping[str, Any],
     originator: bytes | None = None,
     recipient: bytes | None = None,
+    counter: int | None = None,
 ) -> dict[str, Any] | None:
     """The named arguments of ``structural`` when it matches the fixed parts of
     ``desc``'s template (the same payload once the parameters are filled in); None
     otherwise. ``originator`` / ``recipient`` are the command header's EUIs, for a hook
-    that fills the request from them (the system titles of a protected read). Parameters
+    that fills the request from them (the system titles of a protected read), and
+    ``counter`` its originator counter, for one that fills it in (CS06's). Parameters
     a hook places (no path) are read back by the hook's explain
     step, which also gives the arguments in the template's layout where the path
     parameters are read; without one, a description with such parameters explains to
@@ -1013,6 +1103,8 @@ def explain_named(
         if not p.path:
             continue
         raw = get_path(laid_out, p.path)
+        if p.optional and (raw is _MISSING or raw is None):
+            continue  # left out: the parameter was not given
         if raw is _MISSING:
             return None
         try:
@@ -1025,6 +1117,7 @@ def explain_named(
                 _DUMMY_CONTEXT,
                 originator=_DUMMY_CONTEXT.originator if originator is None else originator,
                 recipient=_DUMMY_CONTEXT.recipient if recipient is None else recipient,
+                counter=_DUMMY_CONTEXT.counter if counter is None else counter,
             )
             args = desc.fill_all(named, ctx)
         else:
