@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import copy
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from emulator.headend.catalogue.described import (
     all_descriptions,
     described_entry,
     descriptions,
+    explain_named,
     load_descriptions,
     typed_descriptions,
 )
@@ -225,3 +228,180 @@ def test_a_hooked_description_compiles_outside_the_bundle(tmp_path: Path) -> Non
     assert entry.targets == (DeviceType.ESME,)
     bad = _response((Data.null(), int(DataAccessResult.READ_WRITE_DENIED)))
     assert entry.values(ResponseView(bad, (), {}))["errors"] == {"state": "read-write-denied (3)"}
+
+
+# ------------------------------------------------- explain steps (hooks.Hook.explain)
+
+HEADER = {"originator": ORIGINATOR.hex().upper(), "recipient": RECIPIENT.hex().upper()}
+ECS37_CURRENT = [
+    {"index": 3, "enable": True, "script_logical_name": "00000A8064FF", "script_selector": 1,
+     "switch_time": "16:00:00.00", "validity_window": 65535, "exec_weekdays": "1111111",
+     "exec_specdays": "", "begin_date": "000001FFFF", "end_date": "FFFFFFFFFF"},
+    {"index": 4, "enable": True, "script_logical_name": "00000A8064FF", "script_selector": 2,
+     "switch_time": "19:00:00.00", "validity_window": 65535, "exec_weekdays": "1111111",
+     "exec_specdays": "", "begin_date": "000001FFFF", "end_date": "FFFFFFFFFF"},
+]  # fmt: skip
+HASH = "11" * 32
+
+
+def _explained(name: str, named: dict[str, Any], counter: int = 0x42) -> tuple[bytes, Any]:
+    """The pre-command built from ``named`` and its explanation, through JSON text (as
+    ``usecase explain`` prints it)."""
+    from emulator.cli.usecase_cmd import _with_named
+    from emulator.headend.catalogue.frames import build_frame, explain_frame
+
+    header = {**HEADER, "counter": counter}
+    frame = build_frame({"use_case": name, "named": named, "header": header})
+    return frame, json.loads(json.dumps(_with_named(explain_frame(frame))))
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "explained"),
+    [
+        # ECS37: read_back is the head-end's choice (false, its neutral value); current
+        # only where the entries are not Table 28d's (their switch times are the set ones)
+        ("ECS37", {"start": "06:15", "end": "07:45"},
+         {"start": "06:15:00.00", "end": "07:45:00.00", "read_back": False}),
+        ("ECS37", {"start": "06:15", "end": "07:45:30", "current": ECS37_CURRENT},
+         {"start": "06:15:00.00", "end": "07:45:30.00", "read_back": False,
+          "current": [ECS37_CURRENT[0] | {"switch_time": "06:15:00.00"},
+                      ECS37_CURRENT[1] | {"switch_time": "07:45:30.00"}]}),
+        ("ECS57", {}, {"registers": ["import", "import_window", "export"]}),
+        ("ECS57", {"registers": "export, import"}, {"registers": ["export", "import"]}),
+        # ECS70: an explicit window (tolerance, unused by it, left to its default)
+        ("ECS70", {"valid_from": "2026-03-01T10:00Z", "valid_to": "2026-03-01T10:02Z"},
+         {"valid_from": "2026-03-01T10:00:00Z", "valid_to": "2026-03-01T10:02:00Z"}),
+        ("ECS70", {"valid_from": "2026-03-01T10:00Z", "valid_to": "2026-03-01T11:00+01:00",
+                   "time": "2026-03-01T10:00:59.25Z"},
+         {"valid_from": "2026-03-01T10:00:00Z", "valid_to": "2026-03-01T10:00:00Z",
+          "time": "2026-03-01T10:00:59.25Z"}),
+        # ECS35a/b: the ends the fill step defaults to (2000, no limit) are left out
+        ("ECS35a", {}, {}),
+        ("ECS35a", {"start": "2025-06-01T00:00Z"}, {"start": "2025-06-01T00:00:00Z"}),
+        ("ECS35b", {"start": "2025-06-01T00:00Z", "end": "2025-07-01T12:30:05Z"},
+         {"start": "2025-06-01T00:00:00Z", "end": "2025-07-01T12:30:05Z"}),
+        ("CS06", {"image_hash": HASH}, {"image_hash": HASH.upper()}),
+        ("CS06", {"image_hash": HASH, "execute_at": "2026-02-01T03:00+01:00"},
+         {"image_hash": HASH.upper(), "execute_at": "2026-02-01T02:00:00Z"}),
+    ],
+)  # fmt: skip
+def test_placed_parameters_explain_back_and_rebuild_the_same_frame(
+    name: str, given: dict[str, Any], explained: dict[str, Any]
+) -> None:
+    from emulator.headend.catalogue.frames import build_frame
+
+    frame, obj = _explained(name, given)
+    assert obj["named"] == explained
+    assert build_frame({k: v for k, v in obj.items() if k != "args"}) == frame
+
+
+def test_ecs70_window_around_the_clock_explains_to_that_window() -> None:
+    from emulator.headend.catalogue.frames import build_frame
+
+    frame, obj = _explained("ECS70", {"tolerance": 5})  # around the head-end's clock
+    named = obj["named"]
+    assert set(named) == {"valid_from", "valid_to"}
+    start, end = (datetime.fromisoformat(named[k]) for k in ("valid_from", "valid_to"))
+    assert end - start == timedelta(seconds=10)
+    assert build_frame({k: v for k, v in obj.items() if k != "args"}) == frame
+
+
+def _structural(name: str, named: dict[str, Any], counter: int = 0x42) -> dict[str, Any]:
+    return _explained(name, named, counter)[1]["args"]
+
+
+def test_cs06_explains_only_with_the_header_counter_it_carries() -> None:
+    desc = all_descriptions()["CS06"]
+    s = _structural("CS06", {"image_hash": HASH}, counter=77)
+    assert s["originator_counter"] == 77
+    assert explain_named(desc, s, ORIGINATOR, RECIPIENT, 77) == {"image_hash": bytes.fromhex(HASH)}
+    assert explain_named(desc, s, ORIGINATOR, RECIPIENT, 78) is None  # not its own counter
+    later = s | {"execution_date_time": "2026-01-01T00:00:00.5Z"}  # the fill writes seconds
+    assert explain_named(desc, later, ORIGINATOR, RECIPIENT, 77) is None
+    assert explain_named(desc, s | {"execution_date_time": "soon"}, None, None, 77) is None
+
+
+def _with(s: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(s)
+    target = out
+    for k in path[:-1]:
+        target = target[k]
+    target[path[-1]] = value
+    return out
+
+
+def test_what_the_fill_steps_would_not_build_explains_to_nothing() -> None:
+    d = all_descriptions()
+    ecs57 = _structural("ECS57", {})
+    items = ecs57["items"]
+    assert explain_named(d["ECS57"], {"items": [items[0], items[0]]}) is None  # twice
+    other = _with(items[0], ("obis",), "1-0:3.6.0.255")
+    assert explain_named(d["ECS57"], {"items": [other]}) is None  # not a demand register
+    assert explain_named(d["ECS57"], {"items": []}) is None
+    assert explain_named(d["ECS57"], {"items": [items[2], items[1]]}) == {
+        "registers": ("export", "import_window")
+    }
+
+    ecs70 = _structural(
+        "ECS70", {"valid_from": "2026-03-01T10:00Z", "valid_to": "2026-03-01T10:02Z"}
+    )
+    window = ("items", 1, "parameter")
+    offset = _with(ecs70, (*window, "validity_interval_end"), "2026-03-01T10:02:00.00+00:00")
+    assert explain_named(d["ECS70"], offset) is None  # a deviation the fill never writes
+    part = _with(ecs70, (*window, "preset_time"), "2026-03-01T*:*:*.*")
+    assert explain_named(d["ECS70"], part) is None  # neither unspecified nor an instant
+    backwards = _with(ecs70, (*window, "validity_interval_start"), "2026-03-02T00:00:00.00")
+    assert explain_named(d["ECS70"], backwards) is None  # ends before it starts
+    assert explain_named(d["ECS70"], {"items": ecs70["items"][:4]}) is None
+
+    ecs37 = _structural("ECS37", {"start": "06:15", "end": "07:45"})
+    entries = ecs37["items"][0]["value"]
+    assert explain_named(d["ECS37"], _with(ecs37, ("items", 0, "value"), entries * 2)) is None
+    same = _with(ecs37, ("items", 0, "value", 1, "script_selector"), 1)
+    assert explain_named(d["ECS37"], same) is None  # two start entries
+
+    log = _structural("ECS35a", {"start": "2025-06-01T00:00Z"})
+    reversed_range = _with(log, ("items", 0, "selection", "to"), "2025-01-01T00:00:00Z")
+    assert explain_named(d["ECS35A"], reversed_range) is None
+    assert explain_named(d["ECS35B"], log) is None  # the other log's object
+
+
+@pytest.mark.parametrize("name", ["ecs37", "ecs57", "ecs70", "log", "cs06"])
+@pytest.mark.parametrize(
+    "structural",
+    [{}, {"items": "x"}, {"items": [1]}, {"items": [{}] * 5}, {"items": [None]}, {"x": 1}],
+)
+def test_explain_steps_refuse_other_shapes_without_raising(
+    name: str, structural: dict[str, Any]
+) -> None:
+    explain = HOOKS[name].explain
+    assert explain is not None
+    read = explain(structural)
+    if name == "cs06":  # no execution time: the path parameter is then what is missing
+        assert read == ({"execute_at": None}, structural)
+    else:
+        assert read is None
+
+
+@pytest.mark.interop
+def test_every_rtds_command_of_a_typed_use_case_explains_to_named_arguments() -> None:
+    from emulator.cli.usecase_cmd import _with_named
+    from emulator.headend.catalogue.frames import explain_frame
+    from tests.interop import vectors
+
+    typed = set(typed_descriptions())
+    seen: dict[str, int] = {}
+    missing = []
+    for v in vectors():
+        if v["direction"] != "command" or v["form"] == "malformed":
+            continue
+        obj = explain_frame(bytes.fromhex(v["hex"]), v["id"])
+        name = str(obj["use_case"]).upper()
+        if name not in typed:
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        if "named" not in _with_named(obj):
+            missing.append(v["id"])
+    assert not missing
+    assert {"ECS37", "ECS57", "ECS70", "ECS35A", "ECS35B", "CS06"} <= set(seen)
+    assert sum(seen.values()) >= 30

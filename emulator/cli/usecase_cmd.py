@@ -123,7 +123,11 @@ def _with_named(obj: dict[str, Any]) -> dict[str, Any]:
         recipient = bytes.fromhex(header["recipient"])
     except (KeyError, TypeError, ValueError):
         originator = recipient = None
-    named = None if desc is None else explain_named(desc, obj["args"], originator, recipient)
+    counter = header.get("counter") if isinstance(header, dict) else None
+    counter = counter if isinstance(counter, int) and not isinstance(counter, bool) else None
+    named = (
+        None if desc is None else explain_named(desc, obj["args"], originator, recipient, counter)
+    )
     if named is None:
         return obj
     named = {k: _jsonable(v) for k, v in named.items()}
@@ -137,13 +141,22 @@ def _with_named(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _jsonable(v: Any) -> Any:
     """A named argument as JSON that the parameter converts back to the same value:
-    octets as hex, instants as ISO 8601 UTC text."""
+    octets as hex, instants as ISO 8601 UTC text (fractions of a second when there are
+    any), times of day as ``HH:MM:SS.hh``, schedule entries as ECS18b reports them."""
     from datetime import UTC, datetime
+
+    from devices.behaviours.maxdemand import ScheduleEntry, SwitchTime
 
     if isinstance(v, bytes | bytearray):
         return bytes(v).hex().upper()
     if isinstance(v, datetime):
-        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        u = v.astimezone(UTC)
+        frac = f".{u.microsecond:06d}".rstrip("0") if u.microsecond else ""
+        return u.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
+    if isinstance(v, SwitchTime):
+        return str(v)
+    if isinstance(v, ScheduleEntry):
+        return v.to_dict()
     if isinstance(v, list | tuple):
         return [_jsonable(x) for x in v]
     if isinstance(v, dict):

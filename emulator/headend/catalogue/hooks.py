@@ -1,7 +1,7 @@
 """Small, typed hooks for what a description cannot say as data.
 
 A description (:mod:`.described`) names a hook with ``hook = "NAME"``; its parameters
-may name a converter with ``convert = "NAME"``. Three shapes, each small:
+may name a converter with ``convert = "NAME"``. Four shapes, each small:
 
 * a **converter** (:data:`CONVERTERS`): text or typed input -> the typed value a
   parameter holds (``"17:00"`` -> :class:`~devices.behaviours.maxdemand.SwitchTime`,
@@ -10,7 +10,9 @@ may name a converter with ``convert = "NAME"``. Three shapes, each small:
   arguments where a path cannot express it (a value computed from several parameters
   or from the build context: the counter, the system titles, the head-end's clock);
 * a **decode** post-step (:attr:`Hook.decode`): turns the generic decode into richer
-  values (a switching schedule, log entries, a register collection).
+  values (a switching schedule, log entries, a register collection);
+* an **explain** step (:attr:`Hook.explain`): the inverse of the fill step, reading the
+  parameters it places back from structural arguments (``usecase explain``'s ``named``).
 
 :func:`named_results` is the DLMS side of a description's ``results`` key: the items of
 an access-response by name, and the failures as ``{name: "result-name (code)"}``.
@@ -30,6 +32,7 @@ from typing import Any
 from devices.behaviours.maxdemand import (
     SELECTOR_END,
     SELECTOR_START,
+    MaxDemandError,
     ScheduleEntry,
     SwitchTime,
     default_schedule,
@@ -37,6 +40,7 @@ from devices.behaviours.maxdemand import (
 from gbcs.axdr import CompactArray, Data, DataType
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.dlms import AccessResponse, ActionResult, ActionResultCode, DataAccessResult
+from gbcs.errors import GbcsError
 from gbcs.firmware import ActivateFirmwareResponse
 from gbcs.gbz import GbzPayload
 from gbcs.zcl import DefaultResponse, ReadAttributesResponse
@@ -158,6 +162,47 @@ def _cosem_text(t: datetime) -> str:
     return date_time_text(DlmsDateTime.from_datetime(t))
 
 
+def _items(structural: Mapping[str, Any], count: int | None = None) -> list[Any] | None:
+    """The access-request items of ``structural`` (None unless a list, of ``count``
+    items when given)."""
+    items = structural.get("items")
+    if not isinstance(items, list) or (count is not None and len(items) != count):
+        return None
+    return items
+
+
+def _built_item(item: Any) -> tuple[Any, Data] | None:
+    """One structural access-request item as it is built (its spec, and its value or
+    method parameter as A-XDR), whatever form it is written in (typed or tagged JSON);
+    None when it does not build."""
+    from .dlms_args import _build_item
+
+    try:
+        return _build_item(item, "item", 1, None)
+    except (GbcsError, ValueError, TypeError):
+        return None
+
+
+def _cosem_instant(d: Data) -> DlmsDateTime | None:
+    """The COSEM date-time an octet-string holds (None when it is not one)."""
+    if d.tag != DataType.OCTET_STRING or not isinstance(d.value, bytes) or len(d.value) != 12:
+        return None
+    try:
+        return DlmsDateTime.from_bytes(d.value)
+    except (GbcsError, ValueError):
+        return None
+
+
+def _utc_instant(d: Data) -> datetime | None:
+    """The instant a COSEM date-time holds when it is in the form :func:`_cosem_text`
+    writes (UTC, no weekday, deviation or clock status); None otherwise."""
+    dt = _cosem_instant(d)
+    t = None if dt is None else dt.to_datetime()
+    if t is None or DlmsDateTime.from_datetime(t) != dt:
+        return None
+    return t
+
+
 def _scaled(value: int, scaler: int) -> int | float:
     return value * 10**scaler if scaler >= 0 else value / 10**-scaler
 
@@ -257,6 +302,28 @@ def _ecs37_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContex
     args["items"][0]["value"] = data_json(Data.array(*(e.to_data() for e in entries)))
 
 
+def _ecs37_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The two switch times of the schedule set; ``current`` the entries sent (what the
+    fill step keeps of them is all but the switch times, which are the ones set) or
+    none when they are the Table 28d defaults; ``read_back`` false (a head-end's choice
+    to read the schedule first, which the command does not show)."""
+    items = _items(structural, 1)
+    built = None if items is None else _built_item(items[0])
+    if built is None:
+        return None
+    try:
+        entries = to_schedule(built[1])
+    except (UseCaseError, MaxDemandError, ValueError, TypeError):
+        return None
+    times = {e.script_selector: e.switch_time for e in entries}
+    start, end = times[SELECTOR_START], times[SELECTOR_END]
+    current = None if entries == default_schedule(start, end) else entries
+    named = {"start": start, "end": end, "current": current, "read_back": False}
+    return named, copy.deepcopy(dict(structural))
+
+
 def _ecs37_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
     if out["ok"]:
         out["window_start"] = _hhmm(view.args["start"])
@@ -270,6 +337,29 @@ def _ecs57_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContex
     """One reset item per chosen register (the template holds all three, in order)."""
     chosen = typed.get("registers") or MD_REGISTERS
     args["items"] = [args["items"][MD_REGISTERS.index(r)] for r in chosen]
+
+
+#: The register each reset item acts on, by the logical name of its object.
+_MD_OBIS = {"1-0:1.6.0.255": "import", "1-0:1.6.1.255": "import_window", "1-0:2.6.0.255": "export"}
+
+
+def _ecs57_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The registers reset, in the order of the items (the fill step keeps that order);
+    the items are the template's own, fewer of them when not all three are reset (no
+    path parameter reads them)."""
+    items = _items(structural)
+    if not items:
+        return None
+    chosen = []
+    for item in items:
+        built = _built_item(item)
+        name = None if built is None else _MD_OBIS.get(str(built[0].obis))
+        if name is None or name in chosen:
+            return None
+        chosen.append(name)
+    return {"registers": tuple(chosen)}, copy.deepcopy(dict(structural))
 
 
 def _ecs57_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
@@ -287,9 +377,8 @@ def _ecs57_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: Respons
 def _ecs70_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
     """The validity window around the head-end's clock unless given; the preset time
     unspecified (the device's time source) unless given."""
-    tolerance = timedelta(seconds=typed["tolerance"])
-    start = typed.get("valid_from") or ctx.now - tolerance
-    end = typed.get("valid_to") or ctx.now + tolerance
+    start = typed.get("valid_from") or ctx.now - timedelta(seconds=typed["tolerance"])
+    end = typed.get("valid_to") or ctx.now + timedelta(seconds=typed["tolerance"])
     if end < start:
         raise UseCaseError(f"ECS70 window ends ({end.isoformat()}) before it starts")
     window = args["items"][1]["parameter"]
@@ -297,6 +386,28 @@ def _ecs70_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContex
         window["preset_time"] = _cosem_text(typed["time"])
     window["validity_interval_start"] = _cosem_text(start)
     window["validity_interval_end"] = _cosem_text(end)
+
+
+def _ecs70_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The validity window (always explicit: a command shows no head-end clock, so
+    ``tolerance`` is left to its default, which an explicit window does not use) and the
+    preset time (none when it is the unspecified date-time: the device's time source)."""
+    items = _items(structural, 5)
+    built = None if items is None else _built_item(items[1])
+    if built is None or built[1].tag != DataType.STRUCTURE or len(built[1].value) != 3:
+        return None
+    preset, start, end = built[1].value
+    window = {"valid_from": _utc_instant(start), "valid_to": _utc_instant(end)}
+    if None in window.values():
+        return None
+    time = None
+    if _cosem_instant(preset) != DlmsDateTime.not_specified():
+        time = _utc_instant(preset)
+        if time is None:
+            return None
+    return {**window, "time": time}, copy.deepcopy(dict(structural))
 
 
 def _ecs70_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
@@ -324,6 +435,27 @@ def _log_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext)
         raise UseCaseError("the log range ends before it starts")
     selection = args["items"][0]["selection"]
     selection["from"], selection["to"] = _utc_text(start), _utc_text(end)
+
+
+def _log_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The range read's from/to as instants; none at the ends the fill step defaults to
+    (2000 and no limit)."""
+    items = _items(structural, 1)
+    built = None if items is None else _built_item(items[0])
+    selection = getattr(None if built is None else built[0], "parameters", None)
+    if not isinstance(selection, Data) or selection.tag != DataType.STRUCTURE:
+        return None
+    bounds = selection.value[1:3]
+    if len(bounds) != 2 or any(b.tag != DataType.DOUBLE_LONG_UNSIGNED for b in bounds):
+        return None
+    start, end = (int(b.value) for b in bounds)
+    named = {
+        "start": None if start == 0 else EPOCH_2000 + timedelta(seconds=start),
+        "end": None if end == _U32_MAX else EPOCH_2000 + timedelta(seconds=end),
+    }
+    return named, copy.deepcopy(dict(structural))
 
 
 def _plain(d: Data) -> Any:
@@ -446,6 +578,22 @@ def _cs06_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext
         args.pop("execution_date_time", None)
     else:
         args["execution_date_time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cs06_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The execution time (none: activate now); the arguments without it, as the
+    template has them (the originator counter is the command's own, which the fill
+    step takes from the header)."""
+    laid_out = copy.deepcopy(dict(structural))
+    when = laid_out.pop("execution_date_time", None)
+    if when is None:
+        return {"execute_at": None}, laid_out
+    try:
+        return {"execute_at": to_datetime(when)}, laid_out
+    except UseCaseError:
+        return None
 
 
 def _cs06_decode(out: dict[str, Any], decoded: Mapping[str, Any], view: ResponseView) -> None:
@@ -923,13 +1071,13 @@ HOOKS: Mapping[str, Hook] = {
     for h in (
         Hook("ecs17b", fill=_ecs17b_fill, decode=_ecs17b_decode),
         Hook("ecs18b", decode=_ecs18b_decode),
-        Hook("ecs37", fill=_ecs37_fill, decode=_ecs37_decode),
-        Hook("ecs57", fill=_ecs57_fill, decode=_ecs57_decode),
-        Hook("ecs70", fill=_ecs70_fill, decode=_ecs70_decode),
-        Hook("log", fill=_log_fill, decode=_log_decode),
+        Hook("ecs37", fill=_ecs37_fill, decode=_ecs37_decode, explain=_ecs37_explain),
+        Hook("ecs57", fill=_ecs57_fill, decode=_ecs57_decode, explain=_ecs57_explain),
+        Hook("ecs70", fill=_ecs70_fill, decode=_ecs70_decode, explain=_ecs70_explain),
+        Hook("log", fill=_log_fill, decode=_log_decode, explain=_log_explain),
         Hook("gcs13a", decode=_gcs13a_decode),
         Hook("gcs38", decode=_gcs38_decode),
-        Hook("cs06", fill=_cs06_fill, decode=_cs06_decode),
+        Hook("cs06", fill=_cs06_fill, decode=_cs06_decode, explain=_cs06_explain),
         Hook("ccs01", decode=_ccs01_decode),
         Hook("snapshots", decode=_snapshots_decode),
         _repeat_hook("gcs20", _EVENT_GROUPS),
