@@ -102,6 +102,9 @@ class CosemObject:
     writable: set[int] = field(default_factory=set)
     methods: set[int] = field(default_factory=set)
     name: str = ""
+    #: Stored attributes that are not ``writable`` but were changed by the control API
+    #: (:mod:`devices.control`): they persist like writable ones.
+    overridden: set[int] = field(default_factory=set)
     getters: dict[int, AttributeGetter] = field(default_factory=dict, repr=False)
     setters: dict[int, AttributeSetter] = field(default_factory=dict, repr=False)
     actions: dict[int, ActionHandler] = field(default_factory=dict, repr=False)
@@ -247,7 +250,7 @@ class CosemModel:
         """Stored values of writable attributes as ``{"class/obis/attr": hex}``."""
         out: dict[str, str] = {}
         for o in self._objects.values():
-            for a in sorted(o.writable):
+            for a in sorted(o.writable | o.overridden if o.overridden else o.writable):
                 v = o.attributes.get(a)
                 if v is not None and a not in o.setters:
                     out[f"{o.class_id}/{o.obis}/{a}"] = encode_data(v).hex()
@@ -261,6 +264,8 @@ class CosemModel:
                 obj = self.find(int(cid), Obis.parse(obis))
                 if obj is not None:
                     obj.attributes[int(attr)] = decode_data_bytes(bytes.fromhex(hexval))
+                    if int(attr) not in obj.writable:
+                        obj.overridden.add(int(attr))
             except (ValueError, GbcsDecodeError) as e:
                 raise ProfileError(f"bad saved COSEM value {key!r}: {e}") from e
 
