@@ -317,6 +317,12 @@ def _fail_all(errors: list[str]) -> None:
     show_default=True,
     help="Print a one-line link summary every this many seconds (0: only at the end).",
 )
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Serve the control API (docs/control.md) for the served devices. It can rewrite "
+    "meters: registers, clocks, firmware, power, factory reset. Off by default.",
+)
 def serve_cmd(
     port: str,
     framing: str,
@@ -328,6 +334,7 @@ def serve_cmd(
     state: Path,
     duration: float | None,
     stats_interval: float,
+    control: bool,
     **port_options: Any,
 ) -> None:
     """Put an emulated device (or a whole site, routed by recipient EUI) on a port.
@@ -360,7 +367,7 @@ def serve_cmd(
         ) from None
     try:
         (state / "hil.json").write_text(json.dumps({"config": str(config) if config else None}))
-        asyncio.run(_serve(line, device, cfg, state, duration, stats_interval))
+        asyncio.run(_serve(line, device, cfg, state, duration, stats_interval, control))
     except BusError as e:
         raise click.ClickException(_port_error(str(e))) from None
     except StateError as e:
@@ -394,6 +401,7 @@ async def _serve(
     state: Path,
     duration: float | None,
     stats_interval: float = 10.0,
+    control: bool = False,
 ) -> None:
     from emulator.runtime.clock import RealClock
     from emulator.runtime.server import Emulator
@@ -404,7 +412,7 @@ async def _serve(
     devices = served_devices(site, device)
     served = {eui for _, eui in devices}
     bus = line.bus(DEVICE_SIDE, lambda eui: site.site_id if eui in served else None)
-    emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state)
+    emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state, control=control)
     stop = _stop_event(duration)
     runner = asyncio.create_task(emulator.run(stop))
     ready = asyncio.create_task(emulator.ready.wait())
@@ -421,6 +429,8 @@ async def _serve(
         click.echo(f"  {kind:<5} {eui.hex().upper()}{off}")
     every = f"every {stats_interval:g} s" if stats_interval > 0 else "at the end"
     click.echo(f"state {state}; link summary {every}; Ctrl-C stops")
+    if control:
+        click.echo("control API on (it can rewrite the served devices)")
     (state / "hil-ready").write_text(str(time.time()))
 
     async def report() -> None:

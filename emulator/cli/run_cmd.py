@@ -23,6 +23,26 @@ from emulator.runtime.worker import WorkerOptions, stop_all
 from emulator.transport.access import BrokerAccess, broker_access_options, optional_from_cli
 
 DEFAULT_STATE = Path("gbcs-state")
+DEVICE_KEYS = "device-keys"  # public keys of the first sites' devices, for decode --keys
+DEVICE_KEY_SITES = 16
+
+
+def write_device_keys(directory: Path, cfg: FleetConfig, sites: range) -> None:
+    """The public KA and DS keys of the devices of ``sites`` (``cfg.seed`` set), in the
+    key-directory layout (``<eui>-<ka|ds>.pem``), so that ``gbcs-emu decode --keys``
+    verifies what they send. Public material: nothing secret is written."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from emulator.runtime.config import derive_own_keys
+
+    directory.mkdir(mode=0o700, exist_ok=True)
+    for i in sites:
+        site = cfg.site_config(i)
+        for kind in site.devices:
+            own = derive_own_keys(cfg.seed, site.eui(kind))
+            for usage, key in (("ka", own.ka), ("ds", own.ds)):
+                pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+                private_write(directory / f"{own.eui.hex().upper()}-{usage}.pem", pem)
 
 
 def read_stats(state: Path) -> list[dict[str, Any]]:
@@ -148,6 +168,13 @@ def parse_shard(shard: str | None, workers: int) -> tuple[int, int]:
     help="Fleet seed for the device keys (default: random per state directory). Anyone "
     "who knows it can derive every device key of the fleet.",
 )
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Serve the control API on gbcs/<site>/<eui>/control (replies on .../control/reply; "
+    "see docs/control.md). It can rewrite meters: registers, clocks, firmware, power, "
+    "factory reset, for anyone who can publish there. Off by default.",
+)
 @click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
 @click.option("--quiet", is_flag=True, help="No live table.")
 @click.option("--check", is_flag=True, help="Validate everything, report, and exit.")
@@ -166,6 +193,7 @@ def run_cmd(
     metrics_port: int | None,
     shard: str | None,
     seed: str | None,
+    control: bool,
     duration: float | None,
     quiet: bool,
     check: bool,
@@ -198,7 +226,7 @@ def run_cmd(
     if seed is not None and not seed:
         raise click.BadParameter("an empty seed", param_hint="--seed")
     if check:
-        _check(state, cfg, seed_bytes, first, workers, total, access)
+        _check(state, cfg, seed_bytes, first, workers, total, access, control)
         return
     try:
         held = claim(state, cfg, first=first, count=workers, total=total, seed=seed_bytes)
@@ -206,7 +234,18 @@ def run_cmd(
         raise click.ClickException(str(e)) from None
     try:
         code = asyncio.run(
-            _run(held, cfg.sites, config, access, tcp_port, clock, metrics_port, duration, quiet)
+            _run(
+                held,
+                cfg,
+                config,
+                access,
+                tcp_port,
+                clock,
+                metrics_port,
+                duration,
+                quiet,
+                control,
+            )
         )
     finally:
         held.release()
@@ -222,6 +261,7 @@ def _check(
     workers: int,
     total: int,
     access: BrokerAccess | None,
+    control: bool = False,
 ) -> None:
     """``run --check``: the configuration is valid; say whether the state would open."""
     from emulator.runtime.launch import check_layout, fleet_layout
@@ -241,13 +281,13 @@ def _check(
     where = access.url if access else "embedded broker"
     click.echo(
         f"ok: {cfg.sites} site(s), workers {first}..{first + workers - 1} of {total}, "
-        f"{where}; {verdict} ({state})"
+        f"{where}; {verdict} ({state})" + ("; control API on" if control else "")
     )
 
 
 async def _run(
     held: Claim,
-    sites: int,
+    cfg: FleetConfig,
     config: Path | None,
     access: BrokerAccess | None,
     tcp_port: int | None,
@@ -255,8 +295,10 @@ async def _run(
     metrics_port: int | None,
     duration: float | None,
     quiet: bool,
+    control: bool = False,
 ) -> int:
     state = held.state
+    sites = cfg.sites
     console = Console()
     err = Console(stderr=True)
     embedded = None
@@ -282,7 +324,7 @@ async def _run(
                 raise click.ClickException(f"cannot start the embedded broker: {e}") from None
             access = BrokerAccess(embedded.url)
         where = access.url if access is not None else f"tcp://127.0.0.1:{tcp_port}"
-        info = {"broker": where, "clock": clock, "sites": sites}
+        info = {"broker": where, "clock": clock, "sites": sites, "control": control}
         public = access.public() if access is not None else {}
         private_write(
             state / "run.json",
@@ -297,6 +339,7 @@ async def _run(
         )
         for old in state.glob("stats-*.json"):
             old.unlink()
+        write_device_keys(state / DEVICE_KEYS, cfg, range(min(sites, DEVICE_KEY_SITES)))
         template = WorkerOptions(
             str(state),
             access.url if access is not None else None,
@@ -307,6 +350,7 @@ async def _run(
             cafile=access.cafile if access else None,
             certfile=access.certfile if access else None,
             keyfile=access.keyfile if access else None,
+            control=control,
         )
         phase(f"starting {held.layout.count} worker(s)")
         procs = start_workers(held, template, env=access.child_env() if access else None)
@@ -319,8 +363,10 @@ async def _run(
     finally:
         if status is not None:
             status.stop()
+    api = "; control API on" if control else ""
     console.print(
-        f"serving {sites} site(s) on {where} with {len(procs)} worker(s) from {state}; Ctrl-C stops"
+        f"serving {sites} site(s) on {where} with {len(procs)} worker(s) from {state}{api}; "
+        "Ctrl-C stops"
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,6 +9,12 @@
   one transaction before anything is published; an outbox task publishes and deletes
   them, retrying while the broker is away.
 * Worker ``w`` of ``K`` owns the sites whose index ``i`` has ``i % K == w``.
+* The control API (``control=True``, ``gbcs-emu run --control``): JSON requests on
+  ``gbcs/<site>/<eui>/control`` run :func:`devices.control.execute_control` on the
+  addressed device's site; its changes are committed like a command's, with the reply
+  and the frames it caused queued in the same transaction, so the reply on
+  ``.../control/reply`` is never published before the change is durable. Off, control
+  requests are only counted (``rejected.control_disabled``).
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import json
 import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from devices.chf import Chf
+from devices.control import execute_control
 from devices.esme import Esme
 from devices.factory import create_device
 from devices.gpf import Gpf
@@ -64,10 +72,13 @@ class Emulator:
         workers: int = 1,
         cache_size: int = 2000,
         verify_state: bool = True,
+        control: bool = False,
     ) -> None:
         """``verify_state=False``: the caller has just run the database's integrity scan
-        (``gbcs-emu run`` does, before starting its workers); the other checks remain."""
+        (``gbcs-emu run`` does, before starting its workers); the other checks remain.
+        ``control=True`` serves the control API (it can rewrite any device's state)."""
         self.config = config
+        self.control = control
         self.bus = bus
         self.clock = clock
         self.keys = keys
@@ -135,8 +146,12 @@ class Emulator:
             )
         chf = made["CHF"]
         assert isinstance(chf, Chf)
-        site = Site(chf, _typed(made.get("ESME"), Esme), _typed(made.get("GSME"), Gsme),
-                    _typed(made.get("GPF"), Gpf))  # fmt: skip
+        site = Site(
+            chf,
+            _typed(made.get("ESME"), Esme),
+            _typed(made.get("GSME"), Gsme),
+            _typed(made.get("GPF"), Gpf),
+        )
         saved = self.store.load_site(cfg.site_id)
         if saved is not None:
             site.load_state(saved)
@@ -176,8 +191,10 @@ class Emulator:
         now: datetime,
         schedule: bool = True,
         dirty: set[str] | None = None,
+        extra: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        """Persist (``dirty`` device types only, when given) and queue ``outs``."""
+        """Persist (``dirty`` device types only, when given) and queue ``outs``, then
+        the ``extra`` (topic, payload) rows, in one transaction."""
         cfg = self.config.site_config(index)
         if index in self._fresh:
             self._fresh.discard(index)
@@ -190,6 +207,7 @@ class Emulator:
                 sender = site.device(bytes.fromhex(topic.split("/")[2]))
                 if sender is not None:
                     dirty.add(sender.device_type.value)
+        rows.extend(extra)
         try:
             self.store.commit(cfg.site_id, site.to_dict(dirty), rows, time.time())
         except sqlite3.Error as e:
@@ -242,6 +260,76 @@ class Emulator:
         self._commit(index, site, outs, now, dirty=dirty)
         self.metrics.latency.observe(time.perf_counter() - t0)
         return len(outs)
+
+    def handle_control(self, message: BusMessage) -> bool:
+        """One control request: execute, persist, queue the reply. Returns True when a
+        reply was queued (by this worker).
+
+        The reply goes to ``gbcs/<site>/<eui>/control/reply`` of the request's topic and
+        echoes the request's ``id`` (null when none could be read). An unknown EUI, a
+        site id that is not the device's, or a payload that is not a UTF-8 JSON object
+        get an error reply; a request for another worker's site is left to it.
+        """
+        if not self.control:
+            if self.worker == 0:  # every worker sees it: count it once
+                self.metrics.inc("rejected.control_disabled")
+            return False
+        request, problem = _parse_request(message.frame)
+        rid = _request_id(request)
+        eui = bytes.fromhex(message.eui)  # from_topic has checked it is 16 hex digits
+        index = self.config.site_of_eui(eui)
+        if index is None:
+            if self.worker != 0:
+                return False
+            self.metrics.inc("control.rejected")
+            text = f"no device {message.eui} in this emulator's fleet"
+            self._reply_only(message, rid, "unknown_device", text)
+            return True
+        if not self.owns(index):
+            return False
+        self.metrics.inc("control.requests")
+        site_id = self.config.site_config(index).site_id
+        if site_id != message.site:
+            text = f"device {message.eui} is in site {site_id!r}, not {message.site!r}"
+            problem = ("wrong_site", text)
+        if problem is not None:
+            self.metrics.inc("control.rejected")
+            self._reply_only(message, rid, *problem)
+            return True
+        site = self.site(index)
+        now = self.clock.now()
+        try:
+            result = execute_control(site, eui, request, now)
+        except Exception:
+            # A bug, not bad input (execute_control answers that): the site may be half
+            # changed in memory, so it is reloaded from disk.
+            self.sites.pop(index, None)
+            log.exception("control request on %s failed", message.topic)
+            self.metrics.inc("errors")
+            self._reply_only(message, rid, "internal", "the emulator failed (see its log)")
+            return True
+        if not result.reply.get("ok"):
+            self.metrics.inc("control.rejected")
+        reply = (self._reply_topic(message), _encode_reply(result.reply))
+        if result.changed or result.outs:
+            dirty = set(result.changed)
+            self._commit(index, site, list(result.outs), now, dirty=dirty, extra=[reply])
+        else:
+            self.store.commit(site_id, None, [reply], time.time())
+            self._outbox.set()
+        return True
+
+    @staticmethod
+    def _reply_topic(message: BusMessage) -> str:
+        return BusMessage(message.site, message.eui, Channel.CONTROL_REPLY, b"").topic
+
+    def _reply_only(self, message: BusMessage, rid: Any, code: str, text: str) -> None:
+        """Queue an error reply that changes no state (through the outbox, in order)."""
+        reply = {"id": rid, "ok": False, "error": {"code": code, "message": text}}
+        self.store.commit(
+            message.site, None, [(self._reply_topic(message), _encode_reply(reply))], time.time()
+        )
+        self._outbox.set()
 
     def tick(self, now: datetime) -> int:
         """Advance every site whose time has come."""
@@ -303,10 +391,13 @@ class Emulator:
 
     async def _serve(self) -> None:
         async for m in self.bus.messages():
-            if m.channel is not Channel.IN:
+            if m.channel is not Channel.IN and m.channel is not Channel.CONTROL:
                 continue
             try:
-                self.handle(m)
+                if m.channel is Channel.CONTROL:
+                    self.handle_control(m)
+                else:
+                    self.handle(m)
             except StateError:
                 raise  # damaged or unwritable state: serving on would lose or replay
             except Exception:  # a bug must not stop the emulator; it is logged and counted
@@ -367,6 +458,8 @@ class Emulator:
         """Serve until ``stop`` is set (or the task is cancelled); state stays flushed."""
         await self.bus.start()
         await self.bus.subscribe("gbcs/+/+/in")
+        # subscribed when off too, so that requests to a closed API are counted
+        await self.bus.subscribe("gbcs/+/+/control")
         for site_id in self.store.site_ids():  # reschedule persisted sites with work due
             index = 0 if site_id == self.config.site_config(0).site_id else _index_of(site_id)
             if index is not None and self.owns(index):
@@ -408,6 +501,34 @@ class Emulator:
 
 def _typed(d: object, cls: type) -> Any:
     return d if isinstance(d, cls) else None
+
+
+def _parse_request(payload: bytes) -> tuple[Any, tuple[str, str] | None]:
+    """The JSON object of a control payload, or (None, (code, message)) explaining why not."""
+    try:
+        request = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, ("bad_request", "payload is not UTF-8")
+    except ValueError as exc:
+        return None, ("bad_request", f"payload is not JSON: {exc}")
+    if not isinstance(request, dict):
+        return None, ("bad_request", f"payload is a JSON {_json_kind(request)}, not an object")
+    return request, None
+
+
+def _request_id(request: Any) -> Any:
+    """The id a reply echoes: a request's text or integer ``id``, else null."""
+    rid = request.get("id") if isinstance(request, dict) else None
+    return rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
+
+
+def _encode_reply(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, separators=(",", ":"), default=str).encode()
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def _index_of(site_id: str) -> int | None:

@@ -56,6 +56,7 @@ class WorkerOptions:
     cafile: str | None = None
     certfile: str | None = None
     keyfile: str | None = None
+    control: bool = False  # serve the control API (gbcs/<site>/<eui>/control)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -126,6 +127,7 @@ def build(opts: WorkerOptions, clock: Clock | None = None) -> Emulator:
         workers=opts.workers,
         cache_size=opts.cache_size,
         verify_state=not opts.state_checked,
+        control=opts.control,
     )
 
 

@@ -4,8 +4,11 @@ Frames travel as :class:`BusMessage`: a GBCS frame plus its topic
 ``gbcs/<site>/<eui>/<channel>``, channel ``in`` (commands to a device), ``out``
 (responses from it) or ``alert`` (alerts and other unsolicited frames from it). The
 emulator subscribes to ``in``; a head-end publishes on ``in`` and subscribes to ``out``
-and ``alert``. Implementations: :mod:`.inprocess` (tests, ``demo``), :mod:`.mqtt`
-(aiomqtt to a real broker), :mod:`.tcp` (length-prefixed frames).
+and ``alert``. The control API (see ``docs/control.md``) uses ``control`` (JSON
+requests to the emulator, when it runs with ``--control``) and ``control/reply`` (its
+JSON replies): the only topic of five levels. Implementations: :mod:`.inprocess`
+(tests, ``demo``), :mod:`.mqtt` (aiomqtt to a real broker), :mod:`.tcp`
+(length-prefixed frames).
 
 Delivery: publishing returns once the transport has taken the message (MQTT QoS 1: the
 broker acknowledged it). A bus that cannot deliver raises :class:`BusError`; callers keep
@@ -28,6 +31,8 @@ class Channel(StrEnum):
     IN = "in"
     OUT = "out"
     ALERT = "alert"
+    CONTROL = "control"  # control API requests (JSON objects), emulator-bound
+    CONTROL_REPLY = "control/reply"  # their replies: gbcs/<site>/<eui>/control/reply
 
 
 class BusError(Exception):
@@ -49,14 +54,31 @@ class BusMessage:
 
     @classmethod
     def from_topic(cls, topic: str, frame: bytes) -> BusMessage:
-        """Parse a topic; raises :class:`ValueError` for one outside the scheme."""
+        """Parse a topic; raises :class:`ValueError` for one outside the scheme.
+
+        Four levels (``gbcs/<site>/<eui>/<in|out|alert|control>``), or five for
+        exactly ``gbcs/<site>/<eui>/control/reply``.
+        """
         parts = topic.split("/")
-        if len(parts) != 4 or parts[0] != TOPIC_ROOT:
-            raise ValueError(f"topic {topic!r} is not gbcs/<site>/<eui>/<channel>")
+        if (
+            len(parts) not in (4, 5)
+            or parts[0] != TOPIC_ROOT
+            or (len(parts) == 5 and parts[3:] != ["control", "reply"])
+        ):
+            raise ValueError(
+                f"topic {topic!r} is not gbcs/<site>/<eui>/<channel> or "
+                "gbcs/<site>/<eui>/control/reply"
+            )
         eui = parts[2].upper()
         if len(eui) != 16 or any(c not in "0123456789ABCDEF" for c in eui):
             raise ValueError(f"topic {topic!r}: {parts[2]!r} is not an EUI-64")
-        return cls(parts[1], eui, Channel(parts[3]), frame)
+        name = "/".join(parts[3:])
+        try:
+            channel = Channel(name)
+        except ValueError:
+            allowed = ", ".join(c.value for c in Channel)
+            raise ValueError(f"topic {topic!r}: channel {name!r} is not one of {allowed}") from None
+        return cls(parts[1], eui, channel, frame)
 
 
 def topic_matches(pattern: str, topic: str) -> bool:

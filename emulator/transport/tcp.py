@@ -21,7 +21,8 @@ Topics starting with ``$`` are control frames, payload UTF-8:
 * ``$error`` (server to client), payload a reason: the server is closing this
   connection because of what the client sent.
 
-Any other topic must follow ``gbcs/<site>/<eui>/<channel>``. A frame longer than
+Any other topic must follow ``gbcs/<site>/<eui>/<channel>`` (channels ``in``, ``out``,
+``alert``, ``control`` and ``control/reply``, see :class:`~.base.Channel`). A frame longer than
 ``max_frame`` (default 1 MiB), shorter than its topic, with a topic that is not UTF-8,
 not in the scheme or an unknown control topic, or cut short by the end of the
 connection, makes the server log the reason, send ``$error`` when it can, and close
