@@ -98,7 +98,7 @@ def test_the_bundled_descriptions_load_and_are_valid() -> None:
 def test_typed_beats_described_beats_structural() -> None:
     assert usecases.get("ECS17b") is usecases.CATALOG["ECS17B"]  # hand-written
     assert [p.name for p in usecases.get("ECS38").params] == ["limit", "args"]  # described
-    assert [p.name for p in usecases.get("CS02a").params] == ["args"]  # ASN.1: structural
+    assert [p.name for p in usecases.get("ECS47a").params] == ["args"]  # not described
     assert usecases.get("0x004B") is usecases.get("ecs38")  # by code, cached
 
 
@@ -127,7 +127,10 @@ def test_one_named_argument_changes_exactly_its_path(name: str) -> None:
         assert diff, f"{name}.{p.name} changed nothing"
         outside = {k for k in diff if not any(k[: len(q)] == q for q in p.paths)}
         assert not outside or not p.paths, f"{name}.{p.name} changed {outside}"
-        if p.kind != "records":
+        if p.is_list:  # the items' leaves change: each holds its structural value
+            want = p.to_structural(entry.convert_arg(p.name, p.example))
+            assert [after.get((*p.path, i)) for i in range(len(want))] == want
+        elif p.kind != "records":
             assert diff == set(p.paths)
             for q in p.paths:
                 got = after[q]
@@ -348,21 +351,24 @@ def test_descriptions_carry_the_whole_request_gbcs_defines() -> None:
     """Each description's template has the objects/attributes DCC's reference command of
     that use case has (when the reference set holds one): a description that sends a
     convenient subset would be refused or answered differently by a real meter."""
+    from emulator.cli.usecase_cmd import _with_named
+    from emulator.headend.catalogue.described import all_descriptions
     from emulator.headend.catalogue.frames import explain_frame
+    from emulator.headend.catalogue.generic import generic_name
+    from gbcs.usecases import lookup
     from tests.interop import vectors
 
     checked = 0
-    for name, desc in descriptions().items():
-        refs = [
-            v for v in vectors()
-            if v["direction"] == "command" and v["form"] != "malformed"
-            and (v.get("use_case") or "").split()[0].upper() == name.upper()
-        ]  # fmt: skip
-        for v in refs:
-            args = explain_frame(bytes.fromhex(v["hex"]))["args"]
-            assert explain_named(desc, args) is not None, (name, v["id"])
-            checked += 1
-    assert checked >= 5
+    for v in vectors():
+        if v["direction"] != "command" or v["form"] == "malformed":
+            continue
+        uc = lookup(int(v["message_code"], 16))
+        if uc is None or generic_name(uc).upper() not in all_descriptions():
+            continue  # a use case sent structurally
+        explained = _with_named(explain_frame(bytes.fromhex(v["hex"]), v["id"]))
+        assert "named" in explained, (generic_name(uc), v["id"])
+        checked += 1
+    assert checked >= 280
 
 
 def test_usecase_explain_shows_named_arguments(tmp_path: Path) -> None:
@@ -492,8 +498,11 @@ def test_octets_parameters_only_where_gbcs_carries_opaque_octets() -> None:
                 where = "args" + "".join(
                     f"[{k}]" if isinstance(k, int) else f".{k}" for k in p.path
                 )
-                kinds = {leaf.path: leaf.kind for leaf in iter_leaves(desc.template, code)}
-                assert kinds.get(where) == "opaque", (name, p.name)
+                # with the example in place: an optional field or a list's items are
+                # not in the template
+                filled = desc.fill({p.name: p.example})
+                kinds = {leaf.path: leaf.kind for leaf in iter_leaves(filled, code)}
+                assert kinds.get(where + ("[0]" if p.is_list else "")) == "opaque", (name, p.name)
             elif p.path[0] == "items":
                 obis = get_path(desc.template, p.path[:2]).get("obis")
                 assert last in OPAQUE_POSITIONS or obis in OPAQUE_POSITIONS, (name, p.name)
@@ -618,3 +627,20 @@ def _cs02b_template() -> dict[str, Any]:
 
     v = next(x for x in vectors() if x["message_code"] == "0x0104" and x["direction"] == "command")
     return {"template": explain_frame(bytes.fromhex(v["hex"]))["args"]}
+
+
+def test_a_counter_header_parameter_defaults_to_the_command_counter() -> None:
+    desc = descriptions()["CS02B@0X0102"]
+    p = next(p for p in desc.params if p.name == "authorising_remote_party_seq_number")
+    assert p.header == "counter" and not p.required
+    entry = usecases.get("CS02b@0x0102")
+    from emulator.headend.catalogue.asn1_args import explain_asn1
+
+    ctx = BuildContext(4321, bytes(8), ESME, RemotePartyRole.SUPPLIER, CTX.now)
+    base = {q.name: q.example for q in desc.params if q.required}
+    built = explain_asn1(entry.payload(base, ctx), entry.message_code)
+    assert built["authorising_remote_party_control"]["authorising_remote_party_seq_number"] == 4321
+    given = explain_asn1(
+        entry.payload({**base, "authorising_remote_party_seq_number": 7}, ctx), entry.message_code
+    )
+    assert given["authorising_remote_party_control"]["authorising_remote_party_seq_number"] == 7

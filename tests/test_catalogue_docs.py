@@ -67,7 +67,7 @@ def test_show_prints_parameters_values_and_what_each_accepts() -> None:
         "help": "randomised offset limit in seconds (an integer 0..65535)",
     }
     shared = _run("show", "CS02b@0x0104")
-    assert "args.replacements" in shared and "arguments: structural" in shared
+    assert "args.replacements" in shared and "arguments: described" in shared
 
 
 def test_show_refuses_an_unknown_name_in_one_line() -> None:

@@ -115,8 +115,15 @@ def _with_named(obj: dict[str, Any]) -> dict[str, Any]:
     """``obj`` with ``named`` (the named arguments) after ``args`` when a described use
     case's template matches them."""
     from emulator.headend.catalogue.described import all_descriptions, explain_named
+    from emulator.headend.catalogue.generic import generic_name
+    from gbcs.usecases import lookup
 
-    desc = all_descriptions().get(str(obj.get("use_case") or "").upper())
+    try:
+        uc = lookup(int(str(obj.get("message_code")), 16))
+    except ValueError:
+        uc = None
+    name = generic_name(uc) if uc is not None else str(obj.get("use_case") or "")
+    desc = all_descriptions().get(name.upper())
     header = obj.get("header") or {}
     try:
         originator = bytes.fromhex(header["originator"])

@@ -110,7 +110,7 @@ _PARAM_KEYS = frozenset(
     | {"optional", "list", "min_items", "max_items"}
 )
 #: Where a ``header`` parameter takes its value from when it is not given.
-HEADER_FIELDS = ("originator", "recipient")
+HEADER_FIELDS = ("originator", "recipient", "counter")
 _VALUE_KEYS = frozenset({"path", "kind", "help", "unit", "scale", "scaler_unit", "choices"})
 _DESC_KEYS = frozenset({"help", "template", "params", "values"}) | {
     "hook",
@@ -218,8 +218,9 @@ class NamedParam:
     #: More places the same value goes (GBCS repeats one request field in several
     #: objects or components: a read period, an execution time, an issuer event id).
     also: tuple[tuple[str | int, ...], ...] = ()
-    #: ``originator`` / ``recipient``: when not given, the EUI of the command's header
-    #: field (the system titles of a protected read must be the header's EUIs).
+    #: ``originator`` / ``recipient`` / ``counter``: when not given, that field of the
+    #: command's header (the system titles of a protected read are the header's EUIs; a
+    #: credential replacement's authorising sequence number is its originator counter).
     header: str | None = None
     #: The field is left out of the request unless the parameter is given (an optional
     #: field of GBCS whose presence the sender chooses; the template does not hold it).
@@ -408,9 +409,9 @@ class NamedParam:
                 if code == raw and not isinstance(raw, bool):
                     return name
             if isinstance(raw, str):  # a structural enum already given by its name
-                return self.convert(raw)
+                return self._convert_one(raw)
             raise UseCaseError(f"{raw!r} is not one of the choices")
-        return self.convert(raw)
+        return self._convert_one(raw)  # one item (of a list parameter too)
 
 
 # ------------------------------------------------------------------------- values
@@ -585,11 +586,15 @@ class Description:
     def fill_all(self, typed: Mapping[str, Any], ctx: BuildContext) -> dict[str, Any]:
         """:meth:`fill` (``header`` parameters not given from the command's header), then
         the hook's fill step (which may use the build context)."""
-        eui = {"originator": ctx.originator, "recipient": ctx.recipient}
+        header = {
+            "originator": ctx.originator.hex().upper(),
+            "recipient": ctx.recipient.hex().upper(),
+            "counter": ctx.counter,
+        }
         typed = {
             **typed,
             **{
-                p.name: eui[p.header].hex().upper()
+                p.name: header[p.header]
                 for p in self.params
                 if p.header is not None and typed.get(p.name) is None
             },
@@ -694,9 +699,12 @@ def _param(
             )
         also.append(extra)
     header = d.get("header")
-    if header is not None and (header not in HEADER_FIELDS or d.get("kind") != "eui"):
+    if header is not None and (
+        header not in HEADER_FIELDS or d.get("kind") != ("int" if header == "counter" else "eui")
+    ):
         raise DescriptionError(
-            f"{where}.header: {header!r}; allowed on an eui parameter: {', '.join(HEADER_FIELDS)}"
+            f"{where}.header: {header!r}; allowed: originator or recipient on an eui "
+            "parameter, counter on an int parameter"
         )
     if header is not None and d.get("required"):
         raise DescriptionError(f"{where}: a header parameter is not required (the header has it)")
