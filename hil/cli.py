@@ -208,6 +208,12 @@ def link_summary(report: Mapping[str, Any]) -> str:
         f"garbage {_n(dec.get('garbage_bytes', 0))} B",
         f"resyncs {_n(dec.get('resyncs', 0))}",
     ]
+    if report.get("control_in") or report.get("control_out") or report.get("control_undecodable"):
+        parts.append(
+            f"control in {_n(report.get('control_in', 0))} out "
+            f"{_n(report.get('control_out', 0))} undecodable "
+            f"{_n(report.get('control_undecodable', 0))}"
+        )
     for key, label in (
         ("crc_errors", "CRC errors"),
         ("truncated", "cut"),
@@ -349,6 +355,14 @@ def serve_cmd(
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     line = Line.from_options(port, framing, baud, faults, reliable)
+    from .framing import CONTROL_FRAMINGS
+
+    if control and framing not in CONTROL_FRAMINGS:
+        raise click.ClickException(
+            f"--control needs a framing that carries control frames "
+            f"({', '.join(CONTROL_FRAMINGS)}); --framing {framing} cannot (nothing delimits "
+            "them in bare bytes)"
+        )
     if duration is not None and duration <= 0:
         raise click.BadParameter(
             f"{duration:g} is not a positive duration", param_hint="--duration"
@@ -430,7 +444,10 @@ async def _serve(
     every = f"every {stats_interval:g} s" if stats_interval > 0 else "at the end"
     click.echo(f"state {state}; link summary {every}; Ctrl-C stops")
     if control:
-        click.echo("control API on (it can rewrite the served devices)")
+        click.echo(
+            f"control API on, as {line.framing} control frames on the line "
+            "(it can rewrite the served devices)"
+        )
     (state / "hil-ready").write_text(str(time.time()))
 
     async def report() -> None:

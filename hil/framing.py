@@ -26,16 +26,19 @@ the line grows past the longest legal line without a ``\\n`` (``oversize``), or 
 new ``GBCS:`` marker shows up before the ``\\n`` (``truncated``: the end of the line was
 lost; decoding resumes at that marker). The format has **no checksum**: a hex digit
 corrupted into another hex digit yields a frame of the right length with a wrong byte.
-Use ``binary`` where the line is noisy.
+Use ``binary`` where the line is noisy. A *control* line (see "Control frames" below) is
+the same with ``CTRL`` for ``DATA``: ``GBCS:CTRL#<n>:<byte count>:<HEX>\\r\\n``, the hex
+being the UTF-8 bytes of the control JSON; its byte count may go up to ``max_control``.
 
 ``binary`` — a length-prefixed frame with a CRC, designed for this project (all
 integers big-endian)::
 
     offset  size  field
     0       1     sync      0x7E
-    1       1     version   0x01
-    2       2     length    n = payload bytes, 1 .. max_frame (default 4096, at most 65535)
-    4       n     payload   the GBCS frame
+    1       1     version   0x01 (a GBCS frame) or 0x02 (a control frame)
+    2       2     length    n = payload bytes, 1 .. max_frame (default 4096, at most 65535);
+                            for 0x02, 1 .. max_control (default and at most 65535)
+    4       n     payload   the GBCS frame, or the control JSON (UTF-8, starts with ``{``)
     4+n     4     crc       CRC-32 of bytes 1 .. 3+n (version, length, payload)
 
 The CRC is the IEEE 802.3 CRC-32 (``zlib.crc32``: reflected polynomial 0xEDB88320,
@@ -47,9 +50,11 @@ to 16 bits, three bit errors in frames up to about 4 KB), CRC-16 lets one damage
 through, CRC-32 one in 4.3 billion, for 2 more bytes per frame; ``zlib.crc32`` is as
 fast as ``binascii.crc_hqx``. There is no byte stuffing: the length delimits the frame
 and the CRC proves the delimitation right. The decoder hunts for ``7E``, then checks the
-version and the length bounds and waits for ``8 + n`` bytes. On a CRC error (or a bad
-version or length) it resumes hunting at the byte after the rejected ``7E``, not after
-the claimed length, so a corrupted length never swallows the good frames behind it.
+version and the length bounds (and, for ``02``, that the payload starts with ``{``) and
+waits for ``8 + n`` bytes. On a CRC error (or a bad version, length or control start) it
+resumes hunting at the byte after the rejected ``7E``, not after the claimed length, so a
+corrupted length never swallows the good frames behind it (it only delays them until it
+is refuted).
 
 ``raw`` — bare GBCS bytes, no framing. Rules, in order:
 
@@ -84,7 +89,20 @@ the claimed length, so a corrupted length never swallows the good frames behind 
 Known limits of ``raw``: a ``DF`` message with an absent signature that is followed by
 noise starting ``00`` or ``40`` takes that noise as its signature field; noise that
 happens to start a plausible envelope delays the frames behind it until it is refuted or
-the line goes idle.
+the line goes idle. ``raw`` cannot carry control frames: nothing delimits anything but a
+GBCS envelope on it (:meth:`RawFraming.encode_control` raises ``ValueError``, and
+``hil serve --control`` refuses it).
+
+Control frames (``gfi`` and ``binary``: :data:`CONTROL_FRAMINGS`) carry the control API
+(``docs/control.md``) on the same line as the GBCS frames: ``GBCS:CTRL`` lines and
+version ``0x02`` frames above, written by :meth:`Framing.encode_control`. Decoders hand
+them out among the GBCS frames, in line order, as :class:`ControlFrame` (a ``bytes``
+subclass; GBCS frames stay plain ``bytes``); their noise and resynchronisation rules are
+those of the framing's GBCS frames. What a control frame holds is :mod:`hil.link`'s
+business: one UTF-8 JSON object ``{"site": <site id>, "eui": <16 hex digits>, "body":
+<the control request or reply object>}`` (plus ``"seq"`` on a ``--reliable`` link). A
+request goes head-end -> device and its reply device -> head-end, both addressed to the
+device the request is for (the topic ``gbcs/<site>/<eui>/control`` and ``.../reply``).
 
 Every decoder: :meth:`FrameDecoder.feed` takes bytes as they arrive and returns the
 complete frames found; :meth:`FrameDecoder.flush` does what time alone decides (raw's
@@ -93,9 +111,10 @@ idle timeout; for ``gfi`` and ``binary`` a frame stuck half-received with no byt
 start are searched again); :meth:`FrameDecoder.next_deadline` says when that is due.
 ``feed`` first does what ``flush(now)`` would, so a late timer never glues two frames
 together. Decoders never raise on any input, never block, and hold at most about one
-maximum-size frame between calls.
+maximum-size frame (GBCS or control, whichever is larger) between calls.
 
-Statistics (:class:`DecoderStats`): ``frames`` delivered; ``garbage_bytes`` discarded,
+Statistics (:class:`DecoderStats`): ``frames`` delivered (GBCS and control frames);
+``control_frames``, how many of them were control frames; ``garbage_bytes`` discarded,
 so every byte received is in a delivered frame, discarded, or still pending;
 ``resyncs``: runs of discarded bytes between two delivered frames (times sync was lost);
 ``crc_errors``, ``truncated`` and ``oversize``: candidate frames rejected for those
@@ -115,16 +134,20 @@ from gbcs.envelope import GENERAL_CIPHERING_TAG, GENERAL_SIGNING_TAG, SECURITY_H
 from gbcs.wire import ber_length_size
 
 __all__ = [
+    "BINARY_CONTROL",
     "BINARY_OVERHEAD",
     "BINARY_SYNC",
     "BINARY_VERSION",
+    "CONTROL_FRAMINGS",
     "DEFAULT_FRAME_TIMEOUT",
     "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_CONTROL",
     "DEFAULT_MAX_FRAME",
     "FRAMINGS",
     "GFI_NUMBERINGS",
     "BinaryDecoder",
     "BinaryFraming",
+    "ControlFrame",
     "DecoderStats",
     "FrameDecoder",
     "Framing",
@@ -138,13 +161,27 @@ __all__ = [
 DEFAULT_MAX_FRAME = 4096
 DEFAULT_FRAME_TIMEOUT = 0.5
 DEFAULT_IDLE_TIMEOUT = 0.05
+DEFAULT_MAX_CONTROL = 0xFFFF
 FRAMINGS: tuple[str, ...] = ("gfi", "binary", "raw")
+CONTROL_FRAMINGS: tuple[str, ...] = ("gfi", "binary")  # the framings that carry control frames
 
 BINARY_SYNC = 0x7E
 BINARY_VERSION = 0x01
+BINARY_CONTROL = 0x02  # the version byte of a control frame
+_JSON_OBJECT = 0x7B  # "{": a control frame's payload is a JSON object
 BINARY_OVERHEAD = 8  # sync, version, length (2), CRC-32 (4)
 
 GFI_MARKER = b"GBCS:"
+GFI_CONTROL = b"GBCS:CTRL#"
+
+
+class ControlFrame(bytes):
+    """A control frame's payload (the control JSON), as a decoder hands it out.
+
+    Equal to the same ``bytes``; only its type tells it from a GBCS frame.
+    """
+
+    __slots__ = ()
 
 
 @dataclass
@@ -152,6 +189,7 @@ class DecoderStats:
     """Counters of one decoder (see the module docstring for their meaning)."""
 
     frames: int = 0
+    control_frames: int = 0
     garbage_bytes: int = 0
     crc_errors: int = 0
     truncated: int = 0
@@ -189,6 +227,16 @@ class Framing(Protocol):
 
     def encode(self, frame: bytes) -> bytes:
         """The bytes to write for one frame (``ValueError`` if it cannot be framed)."""
+        ...
+
+    @property
+    def carries_control(self) -> bool:
+        """Whether the framing has control frames (``raw`` has none)."""
+        ...
+
+    def encode_control(self, payload: bytes) -> bytes:
+        """The bytes to write for one control frame (``payload``: a JSON object's UTF-8);
+        ``ValueError`` if it cannot be framed, or the framing carries no control frames."""
         ...
 
     def decoder(self) -> FrameDecoder:
@@ -251,6 +299,8 @@ class _Decoder:
     def _emit(self, frame: bytes, out: list[bytes]) -> None:
         out.append(frame)
         self.stats.frames += 1
+        if isinstance(frame, ControlFrame):
+            self.stats.control_frames += 1
         self._in_sync = True
 
     def _scan(self, out: list[bytes]) -> None:
@@ -276,10 +326,10 @@ def _positive(name: str, value: Any, kind: type) -> Any:
     return kind(value)
 
 
-def _max_frame(value: Any, limit: int) -> int:
-    n = _positive("max_frame", value, int)
+def _max_frame(value: Any, limit: int, name: str = "max_frame") -> int:
+    n = _positive(name, value, int)
     if n > limit:
-        raise ValueError(f"max_frame must be at most {limit}, got {n}")
+        raise ValueError(f"{name} must be at most {limit}, got {n}")
     return n
 
 
@@ -290,6 +340,16 @@ def _check_frame(frame: bytes, max_frame: int, framing: str) -> None:
         )
 
 
+def _check_control(payload: bytes, max_control: int, framing: str) -> None:
+    if not 1 <= len(payload) <= max_control:
+        raise ValueError(
+            f"{framing} framing carries control frames of 1..{max_control} bytes "
+            f"(max_control), got {len(payload)}"
+        )
+    if payload[0] != _JSON_OBJECT:
+        raise ValueError("a control frame carries a JSON object: its first byte must be '{'")
+
+
 # --------------------------------------------------------------------------- binary
 
 
@@ -297,10 +357,14 @@ class BinaryDecoder(_Decoder):
     """Decoder of the ``binary`` framing (see the module docstring)."""
 
     def __init__(
-        self, max_frame: int = DEFAULT_MAX_FRAME, frame_timeout: float = DEFAULT_FRAME_TIMEOUT
+        self,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
+        max_control: int = DEFAULT_MAX_CONTROL,
     ) -> None:
         super().__init__(frame_timeout)
         self.max_frame = max_frame
+        self.max_control = max_control
 
     def _scan(self, out: list[bytes]) -> None:
         buf = self._buf
@@ -318,13 +382,20 @@ class BinaryDecoder(_Decoder):
                     pos = i
                 if n - i < 4:
                     break  # header incomplete
-                if buf[i + 1] != BINARY_VERSION:
+                version = buf[i + 1]
+                if version != BINARY_VERSION and version != BINARY_CONTROL:
                     self._discard(1)
                     pos = i + 1
                     continue
+                control = version == BINARY_CONTROL
                 length = (buf[i + 2] << 8) | buf[i + 3]
-                if length == 0 or length > self.max_frame:
+                if length == 0 or length > (self.max_control if control else self.max_frame):
                     self.stats.oversize += 1
+                    self._discard(1)
+                    pos = i + 1
+                    continue
+                if control and n > i + 4 and buf[i + 4] != _JSON_OBJECT:
+                    # Refuted at once, so noise spelling 7E 02 never holds up what follows.
                     self._discard(1)
                     pos = i + 1
                     continue
@@ -333,7 +404,8 @@ class BinaryDecoder(_Decoder):
                     break  # wait for the rest
                 crc_at = i + 4 + length
                 if zlib.crc32(view[i + 1 : crc_at]) == int.from_bytes(view[crc_at:end], "big"):
-                    self._emit(bytes(view[i + 4 : crc_at]), out)
+                    payload = bytes(view[i + 4 : crc_at])
+                    self._emit(ControlFrame(payload) if control else payload, out)
                     pos = end
                 else:
                     self.stats.crc_errors += 1
@@ -352,36 +424,49 @@ class BinaryDecoder(_Decoder):
 
 
 class BinaryFraming:
-    """``7E 01 <u16 length> <payload> <CRC-32>`` frames (see the module docstring)."""
+    """``7E 01 <u16 length> <payload> <CRC-32>`` frames, and ``7E 02 …`` control frames
+    (see the module docstring)."""
 
     name: str = "binary"
-    OPTIONS: ClassVar[tuple[str, ...]] = ("max_frame", "frame_timeout")
+    carries_control: bool = True
+    OPTIONS: ClassVar[tuple[str, ...]] = ("max_frame", "frame_timeout", "max_control")
 
     def __init__(
         self,
         *,
         max_frame: int = DEFAULT_MAX_FRAME,
         frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
+        max_control: int = DEFAULT_MAX_CONTROL,
     ) -> None:
         self.max_frame = _max_frame(max_frame, 0xFFFF)
         self.frame_timeout = _positive("frame_timeout", frame_timeout, float)
+        self.max_control = _max_frame(max_control, 0xFFFF, "max_control")
 
     def encode(self, frame: bytes) -> bytes:
         _check_frame(frame, self.max_frame, self.name)
-        body = bytes((BINARY_VERSION, len(frame) >> 8, len(frame) & 0xFF)) + frame
+        return self._encode(BINARY_VERSION, frame)
+
+    def encode_control(self, payload: bytes) -> bytes:
+        """A ``7E 02`` frame carrying ``payload`` (see the module docstring)."""
+        _check_control(payload, self.max_control, self.name)
+        return self._encode(BINARY_CONTROL, payload)
+
+    @staticmethod
+    def _encode(version: int, payload: bytes) -> bytes:
+        body = bytes((version, len(payload) >> 8, len(payload) & 0xFF)) + payload
         return b"\x7e" + body + zlib.crc32(body).to_bytes(4, "big")
 
     def decoder(self) -> BinaryDecoder:
-        return BinaryDecoder(self.max_frame, self.frame_timeout)
+        return BinaryDecoder(self.max_frame, self.frame_timeout, self.max_control)
 
 
 # --------------------------------------------------------------------------- gfi
 
-_GFI_LINE = re.compile(rb"GBCS:DATA#([0-9]{1,10}):([0-9]{1,5}):([0-9A-Fa-f]*)\r?")
+_GFI_LINE = re.compile(rb"GBCS:(DATA|CTRL)#([0-9]{1,10}):([0-9]{1,5}):([0-9A-Fa-f]*)\r?")
 
 
 def _gfi_max_line(max_frame: int) -> int:
-    """Longest legal line without its ``\\n``."""
+    """Longest legal line without its ``\\n`` (``DATA`` and ``CTRL`` have one length)."""
     return len(b"GBCS:DATA#") + 10 + 1 + len(str(max_frame)) + 1 + 2 * max_frame + 1
 
 
@@ -389,11 +474,22 @@ class GfiDecoder(_Decoder):
     """Decoder of the ``gfi`` text framing (see the module docstring)."""
 
     def __init__(
-        self, max_frame: int = DEFAULT_MAX_FRAME, frame_timeout: float = DEFAULT_FRAME_TIMEOUT
+        self,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
+        max_control: int = DEFAULT_MAX_CONTROL,
     ) -> None:
         super().__init__(frame_timeout)
         self.max_frame = max_frame
         self.max_line = _gfi_max_line(max_frame)
+        self.max_control = max_control
+        self.max_control_line = _gfi_max_line(max_control)
+
+    def _line_limit(self, start: int) -> int:
+        """Longest legal line starting at ``start``: a ``CTRL`` line's, or a ``DATA`` one's."""
+        if self._buf.startswith(GFI_CONTROL, start):
+            return self.max_control_line
+        return self.max_line
 
     def _scan(self, out: list[bytes]) -> None:
         buf = self._buf
@@ -417,7 +513,7 @@ class GfiDecoder(_Decoder):
                 pos = nm
                 continue
             if nl < 0:
-                if n - i > self.max_line:
+                if n - i > self._line_limit(i):
                     self.stats.oversize += 1
                     self._discard(n - i)
                     pos = n
@@ -431,15 +527,16 @@ class GfiDecoder(_Decoder):
         del buf[:pos]
 
     def _parse_line(self, start: int, nl: int) -> bytes | None:
-        if nl - start > self.max_line:
+        if nl - start > self._line_limit(start):
             self.stats.oversize += 1
             return None
         m = _GFI_LINE.fullmatch(self._buf, start, nl)
         if m is None:
             return None
-        count = int(m[2])
-        hex_digits = m[3]
-        if count > self.max_frame:
+        control = m[1] == b"CTRL"
+        count = int(m[3])
+        hex_digits = m[4]
+        if count > (self.max_control if control else self.max_frame):
             self.stats.oversize += 1
             return None
         if count == 0:
@@ -447,7 +544,8 @@ class GfiDecoder(_Decoder):
         if len(hex_digits) != 2 * count:
             self.stats.truncated += 1
             return None
-        return binascii.unhexlify(hex_digits)
+        frame = binascii.unhexlify(hex_digits)
+        return ControlFrame(frame) if control else frame
 
     def _expire(self, out: list[bytes]) -> None:
         if self._buf.startswith(GFI_MARKER):
@@ -476,11 +574,13 @@ class GfiFraming:
     """
 
     name: str = "gfi"
+    carries_control: bool = True
     OPTIONS: ClassVar[tuple[str, ...]] = (
         "max_frame",
         "frame_timeout",
         "numbering",
         "first_number",
+        "max_control",
     )
 
     def __init__(
@@ -490,9 +590,11 @@ class GfiFraming:
         frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
         numbering: str = "zero",
         first_number: int = 0,
+        max_control: int = DEFAULT_MAX_CONTROL,
     ) -> None:
         self.max_frame = _max_frame(max_frame, 99_999)
         self.frame_timeout = _positive("frame_timeout", frame_timeout, float)
+        self.max_control = _max_frame(max_control, 99_999, "max_control")
         if numbering not in GFI_NUMBERINGS:
             raise ValueError(
                 f"numbering must be one of {', '.join(GFI_NUMBERINGS)}, got {numbering!r}"
@@ -510,13 +612,22 @@ class GfiFraming:
 
     def encode(self, frame: bytes) -> bytes:
         _check_frame(frame, self.max_frame, self.name)
+        return self._line(b"DATA", frame)
+
+    def encode_control(self, payload: bytes) -> bytes:
+        """A ``GBCS:CTRL#<n>:<count>:<HEX>`` line (numbered as the data lines are)."""
+        _check_control(payload, self.max_control, self.name)
+        return self._line(b"CTRL", payload)
+
+    def _line(self, kind: bytes, payload: bytes) -> bytes:
         n = self.next_number
         if self.numbering == "sequence":
             self.next_number = (n + 1) & 0xFFFFFFFF
-        return b"GBCS:DATA#%d:%d:%s\r\n" % (n, len(frame), binascii.hexlify(frame).upper())
+        hexed = binascii.hexlify(payload).upper()
+        return b"GBCS:%s#%d:%d:%s\r\n" % (kind, n, len(payload), hexed)
 
     def decoder(self) -> GfiDecoder:
-        return GfiDecoder(self.max_frame, self.frame_timeout)
+        return GfiDecoder(self.max_frame, self.frame_timeout, self.max_control)
 
 
 # --------------------------------------------------------------------------- raw
@@ -749,6 +860,7 @@ class RawFraming:
     """Bare GBCS bytes, delimited by envelope lengths and idle gaps."""
 
     name: str = "raw"
+    carries_control: bool = False
     OPTIONS: ClassVar[tuple[str, ...]] = ("max_frame", "idle_timeout")
 
     def __init__(
@@ -763,6 +875,13 @@ class RawFraming:
     def encode(self, frame: bytes) -> bytes:
         _check_frame(frame, self.max_frame, self.name)
         return bytes(frame)
+
+    def encode_control(self, payload: bytes) -> bytes:
+        """Always ``ValueError``: bare bytes cannot delimit anything but GBCS envelopes."""
+        raise ValueError(
+            "the raw framing cannot carry control frames (nothing delimits them); "
+            f"use one of {', '.join(CONTROL_FRAMINGS)}"
+        )
 
     def decoder(self) -> RawDecoder:
         return RawDecoder(self.max_frame, self.idle_timeout)
@@ -781,8 +900,8 @@ def get_framing(name: str, **options: Any) -> Framing:
     """The framing called ``name`` (one of :data:`FRAMINGS`) with its options.
 
     Options: ``gfi``: max_frame, frame_timeout, numbering (``zero`` or ``sequence``),
-    first_number; ``binary``: max_frame,
-    frame_timeout; ``raw``: max_frame, idle_timeout. Values may be numbers or their text.
+    first_number, max_control; ``binary``: max_frame, frame_timeout, max_control;
+    ``raw``: max_frame, idle_timeout. Values may be numbers or their text.
     Raises ``ValueError`` for an unknown framing, option or bad value.
     """
     cls = _CLASSES.get(name)
