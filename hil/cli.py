@@ -833,3 +833,259 @@ async def _bridge(
     await mqtt.close()
     if pcap is not None:
         _fail_all([e for e in [_write_output(pcap, write_pcap(records), "--pcap")] if e])
+
+
+# ------------------------------------------------------------------ conformance
+
+
+class _SetupFailure(click.ClickException):
+    """A ``hil conformance`` setup error: one line, exit status 2."""
+
+    exit_code = 2
+
+
+def _rtds_source(
+    interop: Path | None, rtds: Path | None, rtds_keys: Path | None, device_type: str
+) -> tuple[list[Any], dict[str, bytes], KeyStore | None]:
+    """(cases of ``device_type``, every command by test-case name, RTDS's keys)."""
+    from emulator.conformance.cases import ConformanceDataError, load_cases, load_rtds_tree
+    from emulator.conformance.harness import preparation_commands
+
+    env = os.environ.get("GBCS_INTEROP_DIR")
+    where = interop or (Path(env) if env else None)
+    try:
+        if rtds is not None:
+            tree = load_rtds_tree(rtds)
+            every = list(tree.cases)
+            label = f"--rtds {rtds}"
+        else:
+            if where is None:
+                raise _SetupFailure(
+                    "no interop data: pass --interop DIR (holding vectors.json and keys/),"
+                    " --rtds DIR (DCC's RTDS folder tree) or set GBCS_INTEROP_DIR"
+                )
+            vectors = where / "vectors.json"
+            if not vectors.is_file():
+                raise _SetupFailure(f"--interop {where}: no vectors.json there")
+            every = list(load_cases(vectors))
+            label = f"--interop {where}"
+    except ConformanceDataError as e:
+        raise _SetupFailure(str(e)) from None
+    cases = [c for c in every if c.device_type == device_type]
+    if not cases:
+        raise _SetupFailure(f"{label}: no RTDS command/response pair for a {device_type}")
+    key_dir = rtds_keys
+    if key_dir is None:
+        for cand in (rtds, where):
+            if cand is not None and (cand / "keys").is_dir():
+                key_dir = cand / "keys"
+                break
+    store = None
+    if key_dir is not None:
+        try:
+            store = KeyStore(key_dir)
+        except (OSError, ValueError) as e:
+            raise _SetupFailure(f"--rtds-keys {key_dir}: cannot load keys: {e}") from None
+    return cases, preparation_commands(every), store
+
+
+def conformance_table(report: Any, *, verbose: bool) -> Table:
+    """Per use case (per case with ``verbose``), like ``gbcs-emu conformance``."""
+    title = (
+        f"RTDS against {report.device_type} {report.device_eui.hex().upper()}: "
+        f"{report.conformant}/{report.applicable} applicable conformant, "
+        f"{report.not_applicable} not applicable"
+    )
+    t = Table(title=title)
+    if verbose:
+        t.add_column("case", min_width=4, ratio=3, overflow="fold")
+        t.add_column("result", min_width=6, no_wrap=True)
+        t.add_column("s", min_width=4, no_wrap=True, justify="right")
+        t.add_column("detail", min_width=6, ratio=3, overflow="fold")
+        for r in report.results:
+            t.add_row(r.case.id.rsplit("/", 1)[-1], r.status, f"{r.seconds:.2f}", r.detail)
+        return t
+    t.add_column("use case", min_width=8, ratio=2, overflow="fold")
+    t.add_column("cases", no_wrap=True, justify="right")
+    t.add_column("conformant", no_wrap=True, justify="right")
+    t.add_column("n/a", no_wrap=True, justify="right")
+    t.add_column("s", no_wrap=True, justify="right")
+    t.add_column("first problem", min_width=6, ratio=3, overflow="fold")
+    for name, rs in report.by_use_case().items():
+        bad = [r for r in rs if r.applicable and r.status != "conformant"]
+        t.add_row(
+            name,
+            str(len(rs)),
+            str(sum(r.status == "conformant" for r in rs)),
+            str(sum(not r.applicable for r in rs)),
+            f"{sum(r.seconds for r in rs):.2f}",
+            f"{bad[0].status}: {bad[0].detail}" if bad else "",
+        )
+    return t
+
+
+@hil_group.command("conformance")
+@_port_options
+@click.option(
+    "--device-type",
+    type=click.Choice(["esme", "gsme", "chf", "gpf"], case_sensitive=False),
+    required=True,
+    help="The device type on the port (its RTDS cases are run).",
+)
+@click.option("--device-eui", required=True, help="EUI-64 of the device on the port.")
+@click.option(
+    "--keys",
+    "key_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Key directories: the bench parties' private keys (and the ACB's), the meter's "
+    "certificates.",
+)
+@click.option(
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="An emulated device's state dir (its PKI and device keys), instead of --keys.",
+)
+@click.option(
+    "--interop",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory with vectors.json and keys/ (default: $GBCS_INTEROP_DIR).",
+)
+@click.option(
+    "--rtds",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="DCC's RTDS folder tree instead (<test case>_COMMAND_GBCS.HEX, _RESPONSE_...).",
+)
+@click.option(
+    "--rtds-keys",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="RTDS's keys, to decrypt its responses (default: keys/ of --rtds or --interop).",
+)
+@click.option("--site", default="site-0", show_default=True, help="Site id for the topics.")
+@click.option(
+    "--control",
+    is_flag=True,
+    help="The device answers the control API on the line (hil serve --control): reset it "
+    "before every case and read its clock.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each response (a GSME behind its CHF: above its wake "
+    "interval, e.g. 15 with wake_interval_seconds = 1).",
+)
+@click.option("-k", "exprs", multiple=True, help="Only cases whose id contains this (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--verbose", "-v", is_flag=True, help="One line per case, not per use case.")
+def conformance_hil_cmd(
+    port: str,
+    framing: str,
+    baud: int,
+    faults: str | None,
+    reliable: bool,
+    device_type: str,
+    device_eui: str,
+    key_dirs: tuple[Path, ...],
+    state: Path | None,
+    interop: Path | None,
+    rtds: Path | None,
+    rtds_keys: Path | None,
+    site: str,
+    control: bool,
+    timeout: float,
+    exprs: tuple[str, ...],
+    as_json: bool,
+    junit: Path | None,
+    verbose: bool,
+    **port_options: Any,
+) -> None:
+    """Run DCC's reference suite (RTDS) against the device on a port.
+
+    Every RTDS command of --device-type is re-addressed to --device-eui from the bench's
+    parties (fresh counters, re-signed, re-MAC'd, times re-based on the device's clock),
+    sent over the line, verified with the meter's keys and compared with RTDS's response
+    on shape. Cases run reads first and destructive ones last. Exit 0 when every
+    applicable case is conformant, 1 otherwise, 2 for a setup error.
+    """
+    from emulator.headend.identity import CounterError, CounterStore, parties_from_store
+
+    from .conformance import Bench, HilConformance, HilSetupError, filter_cases
+    from .link import HEADEND_SIDE
+
+    kind = device_type.upper()
+    try:
+        eui = as_eui(device_eui)
+    except ValueError as e:
+        raise _SetupFailure(f"--device-eui {device_eui!r}: {e}") from None
+    if set("/+#") & set(site) or not site:
+        raise _SetupFailure(f"--site {site!r}: a name without '/', '+' or '#'")
+    problem = _output_problem(junit, "--junit")
+    if problem:
+        raise _SetupFailure(problem)
+    try:
+        line = Line.from_options(port, framing, baud, faults, reliable)
+        keys = _keys(state, key_dirs)
+    except click.UsageError:
+        raise
+    except click.ClickException as e:
+        raise _SetupFailure(e.message) from None
+    parties = parties_from_store(keys)
+    from keys.roles import RemotePartyRole
+
+    if RemotePartyRole.ACCESS_CONTROL_BROKER not in parties:
+        raise _SetupFailure(
+            "--keys: no access-control-broker party with a private key (every command is "
+            "MAC'd with the ACB's KA key)"
+        )
+    if keys.public_key(eui, "ka") is None:
+        raise _SetupFailure(
+            f"--keys: no KA certificate or public key of the device {eui.hex().upper()} "
+            "(commands to it cannot be MAC'd)"
+        )
+    cases, prepared, rtds_store = _rtds_source(interop, rtds, rtds_keys, kind)
+    cases = filter_cases(cases, exprs)
+    if not cases:
+        raise _SetupFailure(f"-k {' '.join(exprs)}: no {kind} case matches")
+    where = (state or Path(tempfile.gettempdir())) / "hil-headend-counters.sqlite"
+    try:
+        counters = CounterStore(where, first=int(time.time()))
+    except CounterError as e:
+        raise _SetupFailure(f"cannot keep the bench's counters: {e}") from None
+    runner = HilConformance(
+        line.bus(HEADEND_SIDE, site),
+        Bench(keys, parties, counters),
+        kind,
+        eui,
+        site=site,
+        control=control,
+        timeout=timeout,
+        rtds_keys=rtds_store,
+    )
+    try:
+        report = asyncio.run(runner.run(cases, prepared))
+    except BusError as e:
+        raise _SetupFailure(_port_error(str(e))) from None
+    except HilSetupError as e:
+        raise _SetupFailure(str(e)) from None
+    finally:
+        counters.close()
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        console = Console()
+        console.print(conformance_table(report, verbose=verbose))
+        console.print(
+            f"{kind} {eui.hex().upper()} on {line.describe()}: {report.conformant} conformant "
+            f"of {report.applicable} applicable, {report.not_applicable} not applicable; "
+            f"{report.seconds:.1f} s; clock: {report.clock}",
+            overflow="fold",
+        )
+        for text in report.not_prepared():
+            console.print(f"not prepared: {text}", overflow="fold")
+    if junit is not None:
+        _fail_all([e for e in [_write_output(junit, report.junit_xml(), "--junit")] if e])
+    if not report.passed:
+        raise SystemExit(1)

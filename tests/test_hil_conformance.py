@@ -1,0 +1,348 @@
+"""`hil conformance`: DCC's RTDS suite against a device on a port.
+
+Unit tests (no data): time re-basing, the run order, the -k filter, the report.
+Interop tests: the runner against an emulator on an in-process bus with the control API
+(fast, every device type), and `hil serve --device site` on one end of a pty pair with
+`hil conformance` on the other. The default suite runs a `-k` selection over the pty
+pair; the full run per device type is marked ``slow`` (``pytest -m slow``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.conformance.cases import ConformanceCase, load_cases
+from emulator.conformance.harness import CONFORMANT, preparation_commands, run_conformance
+from gbcs.usecases import by_name
+from hil.conformance import (
+    CONFORMANT as HIL_CONFORMANT,
+)
+from hil.conformance import (
+    DIFFERS,
+    NOT_APPLICABLE,
+    ORDER,
+    HilCaseResult,
+    HilReport,
+    case_group,
+    filter_cases,
+    order_cases,
+    rebase_text,
+)
+from tests.interop import require_interop
+from tests.test_hil import linked_ports, served
+
+ROOT = Path(__file__).resolve().parent.parent
+DELTA = timedelta(days=4000, hours=5, minutes=3, seconds=7)
+
+
+# ------------------------------------------------------------------ unit
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("2014-12-31T23:59:10.00", "2025-12-14T05:02:17.00"),  # COSEM date-time, hundredths
+        ("2015-01-01T00:30:00Z", "2025-12-14T05:33:07Z"),  # UTC instant
+        ("2014-12-31T23:30Z", "2025-12-14T04:33Z"),  # no seconds written: none added
+        ("2014-10-27", "2025-10-09"),  # a plain date moves by whole days only
+        ("*-07-29", "*-07-29"),  # wildcard dates mean every year
+        ("17:00:00.00", "17:00:00.00"),  # a time of day
+        ("00DB1234567890A0", "00DB1234567890A0"),
+        ("2015-13-01T00:00:00Z", "2015-13-01T00:00:00Z"),  # not a date: untouched
+    ],
+)
+def test_rebase_text_shifts_date_times_and_whole_days(text: str, want: str) -> None:
+    assert rebase_text(text, DELTA) == want
+
+
+def _case(name: str, use_case: str, *, error: bool = False) -> ConformanceCase:
+    uc = by_name(use_case)
+    assert uc is not None
+    return ConformanceCase(
+        id=f"RTDS-4.5.0/x_{use_case}/{name}",
+        rtds_case=use_case,
+        use_case=use_case,
+        device_type="ESME",
+        variant="",
+        error_variant=error,
+        command=b"",
+        response=b"",
+        message_code=uc.code,
+    )
+
+
+def test_destructive_cases_run_last_in_the_documented_order() -> None:
+    cases = [
+        _case("CS02bSupplierBySupplier_6.15.1", "CS02b"),
+        _case("ECS70_6.11_SUCCESS", "ECS70"),
+        _case("CS06_11.2_SUCCESS", "CS06"),
+        _case("ECS43_7.4_SUCCESS", "ECS43"),
+        _case("ECS34_6.14_SUCCESS", "ECS34"),
+        _case("ECS17b_4.1.1_SUCCESS", "ECS17b"),
+    ]
+    ordered = [c.use_case for c in order_cases(cases)]
+    assert ordered == ["ECS17b", "ECS34", "ECS43", "CS06", "ECS70", "CS02b"]
+    groups = [ORDER[case_group(c)][0] for c in order_cases(cases)]
+    assert groups == ["reads", "updates", "supply", "firmware", "clock", "credentials"]
+
+
+def test_k_filters_by_id_substring_case_insensitively() -> None:
+    cases = [_case("ECS17b_A", "ECS17b"), _case("ECS34_B", "ECS34")]
+    assert [c.use_case for c in filter_cases(cases, ["ecs34"])] == ["ECS34"]
+    assert filter_cases(cases, []) == cases
+    assert filter_cases(cases, ["nothing"]) == []
+
+
+def _result(case: ConformanceCase, status: str, detail: str = "") -> HilCaseResult:
+    return HilCaseResult(case, status, detail, 0.25, "reads")
+
+
+def test_report_counts_not_applicable_apart_and_junit_skips_them() -> None:
+    a, b, c = (_case(f"C{i}", "ECS17b") for i in range(3))
+    report = HilReport("ESME", bytes.fromhex("00DB1234567890A0"), control=False)
+    report.results = [
+        _result(a, HIL_CONFORMANT),
+        _result(b, NOT_APPLICABLE, "an _ERROR case"),
+        _result(c, DIFFERS, "1 shape difference(s)"),
+    ]
+    assert (report.conformant, report.applicable, report.not_applicable) == (1, 2, 1)
+    assert not report.passed
+    doc = report.to_json()
+    assert doc["summary"]["differs"] == 1 and doc["not_prepared"]
+    suite = ET.fromstring(report.junit_xml())
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = suite.findall("testcase")
+    assert cases[1].find("skipped") is not None and cases[2].find("failure") is not None
+    report.results = report.results[:2]
+    assert report.passed  # a not-applicable case is never a failure, nor a pass
+
+
+# ------------------------------------------------------------------ in-process, control on
+
+
+def _reference(device: str) -> tuple[int, int]:
+    """(conformant, fault-injected conformant) of the in-process harness for ``device``."""
+    d = require_interop()
+    rep = run_conformance(d / "vectors.json", d / "keys", device=device)
+    ok = [r for r in rep.results if r.status == CONFORMANT]
+    return len(ok), sum(r.fault_injected for r in ok)
+
+
+async def _inprocess_run(device: str, tmp: Path, exprs: tuple[str, ...] = ()) -> Any:
+    from emulator.headend.identity import CounterStore, parties_from_store
+    from emulator.runtime.clock import RealClock
+    from emulator.runtime.config import load_config
+    from emulator.runtime.launch import claim
+    from emulator.runtime.pki import add_device_public_keys, ensure_pki
+    from emulator.runtime.server import Emulator
+    from emulator.transport.inprocess import InProcessBus, InProcessHub
+    from hil.conformance import Bench, HilConformance
+    from keys.store import KeyStore
+
+    d = require_interop()
+    config = tmp / "site.toml"
+    config.write_text("[gsme]\nwake_interval_seconds = 1\n")
+    cfg = load_config(config)
+    state = tmp / "state"
+    held = claim(state, cfg, command="test")
+    hub = InProcessHub()
+    pki = ensure_pki(state)
+    emulator = Emulator(cfg, InProcessBus(hub), RealClock(), KeyStore(pki), state, control=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(emulator.run(stop))
+    counters = CounterStore(tmp / "counters.sqlite", first=int(time.time()))
+    try:
+        await asyncio.wait_for(emulator.ready.wait(), 60)
+        keys = KeyStore(pki)
+        add_device_public_keys(keys, cfg, range(1), state)
+        every = load_cases(d / "vectors.json")
+        cases = filter_cases([c for c in every if c.device_type == device], exprs)
+        runner = HilConformance(
+            InProcessBus(hub),
+            Bench(keys, parties_from_store(keys), counters),
+            device,
+            cfg.site_config(0).eui(device),
+            control=True,
+            timeout=15,
+            rtds_keys=KeyStore(d / "keys"),
+        )
+        return await runner.run(cases, preparation_commands(every))
+    finally:
+        counters.close()
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        held.release()
+
+
+# The served device starts from a factory reset with no history; the in-process harness
+# gives its devices three days of running (profile samples, daily snapshots). Reads of
+# that history (GSME logs, ESME URP daily log) and CS02e (the served device holds no
+# device certificate) differ: see the issue note. CHF and GPF reads need no history.
+HISTORY_GAP = pytest.mark.xfail(
+    reason="a factory-reset served device has no logged history (the harness gives 3 days)",
+    strict=True,
+)
+
+
+@pytest.mark.interop
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "device",
+    [
+        "CHF",
+        "GPF",
+        pytest.param("ESME", marks=HISTORY_GAP),
+        pytest.param("GSME", marks=(HISTORY_GAP, pytest.mark.slow)),
+    ],
+)
+async def test_control_run_matches_the_harness_less_fault_injection(
+    device: str, tmp_path: Path
+) -> None:
+    conformant, injected = _reference(device)
+    report = await _inprocess_run(device, tmp_path)
+    errors = [r for r in report.results if r.case.error_variant]
+    assert all(r.status == NOT_APPLICABLE for r in errors)
+    assert len(errors) >= injected  # every fault-injected case is counted apart
+    assert report.conformant == conformant - injected, [
+        (r.case.id, r.detail) for r in report.results if r.applicable and r.status != CONFORMANT
+    ]
+    assert all(r.reset for r in report.results if r.applicable)
+
+
+@pytest.mark.interop
+@pytest.mark.asyncio
+async def test_preparation_replays_a_repeated_command(tmp_path: Path) -> None:
+    """CS10b's preparation sends GCS28 twice: the second is a replay, refused and logged."""
+    report = await _inprocess_run("GSME", tmp_path, ("CS10a_6.13_SUCCESS", "GCS28_6.11_SUCCESS"))
+    by = {r.case.id.rsplit("/", 1)[-1]: r for r in report.results}
+    assert by["CS10a_6.13_SUCCESS"].prepared == ("GCS28_6.11_SUCCESS",)
+    assert by["CS10a_6.13_SUCCESS"].status == HIL_CONFORMANT
+    # GCS28's validity window was re-based on the device clock: the set was accepted
+    assert by["GCS28_6.11_SUCCESS"].status == HIL_CONFORMANT
+
+
+# ------------------------------------------------------------------ over a pty pair
+
+
+def _conformance(
+    port: str, state: Path, device: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    eui = {"ESME": "00DB1234567890A0", "GSME": "00DB1234567890A1", "CHF": "00DB1234567890A2",
+           "GPF": "00DB1234567890A3"}[device]  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "hil", "conformance", "--port", port, "--baud", "115200",
+         "--device-type", device.lower(), "--device-eui", eui, "--state", str(state),
+         "--interop", str(require_interop()), "--timeout", "15", "--json", *options],
+        capture_output=True, text=True, timeout=3600, cwd=ROOT,
+    )  # fmt: skip
+
+
+def _site(tmp: Path) -> Path:
+    config = tmp / "site.toml"
+    config.write_text("[gsme]\nwake_interval_seconds = 1\n")
+    return config
+
+
+SELECTION = {  # a few cases of every kind per device type for the default suite
+    "ESME": ("ECS17b_4.1.1", "ECS35a_6.13_SUCCESS", "ECS70_6.11", "ECS34_6.14"),
+    "CHF": ("ECS26n", "CCS01_8.11"),
+    "GPF": ("GCS13a", "GCS60a"),
+    "GSME": ("GCS46_6.2.7", "GCS28_6.11"),
+}
+
+
+def _k(device: str) -> list[str]:
+    return [a for k in SELECTION[device] for a in ("-k", k)]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("device", ["ESME", "GSME", "CHF", "GPF"])
+def test_without_control_the_run_completes_and_says_what_it_could_not_prepare(
+    device: str, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    junit = tmp_path / "rtds.xml"
+    with linked_ports(tmp_path) as (a, b), served(a, state, "--config", str(_site(tmp_path))):
+        res = _conformance(b, state, device, *_k(device), "--junit", str(junit))
+    assert res.returncode in (0, 1), res.stderr
+    assert "Traceback" not in res.stderr
+    report = json.loads(res.stdout)
+    assert report["control"] is False and report["not_prepared"]
+    assert "no factory reset" in report["not_prepared"][0]
+    results = report["cases"]
+    assert results and all(any(k in r["id"] for k in SELECTION[device]) for r in results)
+    assert all(r["reset"] is False for r in results)
+    for r in results:
+        if "_ERROR" in r["id"]:
+            assert r["status"] == NOT_APPLICABLE and "fault injection" in r["detail"]
+        else:  # every one of these needs no preparation: it answers conformantly
+            assert r["status"] == HIL_CONFORMANT, r
+            assert r["protection"] in ("signature valid", "MAC valid")
+    assert res.returncode == 0
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == str(len(results))
+
+
+@pytest.mark.interop
+def test_with_control_over_the_line_the_device_is_reset_before_each_case(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    options = ("--config", str(_site(tmp_path)), "--control")
+    with linked_ports(tmp_path) as (a, b), served(a, state, *options):
+        res = _conformance(b, state, "CHF", *_k("CHF"), "--control")
+    if res.returncode == 2 and "does not answer the control API" in res.stderr:
+        pytest.skip("the serial framings do not carry control frames yet (issue 11, §1)")
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads(res.stdout)
+    assert report["control"] is True and report["not_prepared"] == []
+    assert all(r["reset"] for r in report["cases"] if r["status"] != NOT_APPLICABLE)
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+@pytest.mark.parametrize("device", ["ESME", "GSME", "CHF", "GPF"])
+@pytest.mark.parametrize("control", [False, True], ids=["no-control", "control"])
+def test_full_run_over_a_115200_baud_pty_pair(device: str, control: bool, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    options = ["--config", str(_site(tmp_path))] + (["--control"] if control else [])
+    with linked_ports(tmp_path) as (a, b), served(a, state, *options):
+        res = _conformance(b, state, device, *(["--control"] if control else []))
+    if control and res.returncode == 2 and "does not answer the control API" in res.stderr:
+        pytest.skip("the serial framings do not carry control frames yet (issue 11, §1)")
+    assert res.returncode in (0, 1), res.stderr
+    report = json.loads(res.stdout)
+    conformant, injected = _reference(device)
+    s = report["summary"]
+    print(f"{device} control={control}: {s} in {report['seconds']} s")
+    assert s["total"] == len([c for c in load_cases(require_interop() / "vectors.json", device)])
+    if control and device in ("CHF", "GPF"):
+        assert s["conformant"] == conformant - injected
+
+
+def test_setup_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "hil", "conformance", "--port", "loop://"]
+    tmp = Path(tempfile.mkdtemp(dir=tmp_path))
+    runs = [
+        (["--device-type", "esme", "--device-eui", "nothex", "--keys", str(tmp)], "--device-eui"),
+        (["--device-type", "esme", "--device-eui", "00DB1234567890A0", "--keys", str(tmp)],
+         "access-control-broker"),
+        (["--device-type", "esme", "--device-eui", "00DB1234567890A0", "--keys",
+          str(tmp / "missing")], "missing"),
+    ]  # fmt: skip
+    for args, words in runs:
+        res = subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        assert "Traceback" not in res.stderr and words in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
