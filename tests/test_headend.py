@@ -541,8 +541,15 @@ async def test_bad_requests_raise_clear_errors(env: Env) -> None:
     h = env.headend
     with pytest.raises(UseCaseError, match="unknown use case 'ECS999'"):
         await h.request(SITE, ESME, "ECS999")
-    with pytest.raises(UseCaseError, match="CS02a needs args"):  # structural arguments
+    with pytest.raises(UseCaseError, match="CS02a needs remote_party_role"):  # a list
         await h.request(SITE, ESME, "CS02a")
+    with pytest.raises(UseCaseError, match=r"args: .*items\[0\]\.obis"):  # structural
+        await h.request(
+            SITE,
+            ESME,
+            "ECS26c",
+            args={"items": [{"operation": "get", "class_id": 1, "obis": "0-0:94", "attribute": 2}]},
+        )
     with pytest.raises(UseCaseError, match="ECS01a needs seasons"):  # named arguments
         await h.request(SITE, ESME, "ECS01a")
     with pytest.raises(UseCaseError, match="ECS37 needs start"):
