@@ -39,7 +39,14 @@ from devices.behaviours.maxdemand import (
 )
 from gbcs.axdr import CompactArray, Data, DataType
 from gbcs.cosem_time import DlmsDateTime
-from gbcs.dlms import AccessResponse, ActionResult, ActionResultCode, DataAccessResult
+from gbcs.dlms import (
+    AccessResponse,
+    ActionResult,
+    ActionResultCode,
+    ActionSpec,
+    DataAccessResult,
+    SetSpec,
+)
 from gbcs.errors import GbcsError
 from gbcs.firmware import ActivateFirmwareResponse
 from gbcs.gbz import GbzPayload
@@ -1066,6 +1073,230 @@ def _gcs01a_explain(
     return out, laid_out
 
 
+# ------------------------------------------------------------ ECS46c, ECS47, ECS47a
+
+#: ECS46c: switch n's identity (n = 1..5): its HCALCS's EUI-64, or eight zero octets for
+#: an ALCS (DUIS SwitchTypeAndId: ALCS or HCALCS).
+_SWITCH_IDS = {f"0-0:94.44.0.2{n}": n for n in range(1, 6)}
+_NO_HCALCS = bytes(8)
+_ALCS_SCRIPTS = "0-0:10.0.103.255"
+#: ECS47's actions and the low octet of their script selector (``index << 8 | code``).
+_ALCS_ACTIONS: Mapping[str, int] = {"activate": 0x11, "deactivate": 0x12, "reset": 0x20}
+#: Where ECS47 writes the duration of an activation / deactivation (a reset has none).
+_ALCS_DURATION = {"activate": "0-0:94.44.117.1", "deactivate": "0-0:94.44.119.2"}
+#: ECS47a's script selector: ``(0x20 + n) << 8 | level``, bit 7 of the level octet set
+#: when the state is not for the input from the controlled load (RTDS: ECS47a's 0x2332 is
+#: APC 3 at 50 % with InputFromControlledLoad; ECS46d's entries without it carry
+#: ``0x80 | level``).
+_AUX_STATE = 0x20
+_AUX_OUTPUT = 0x80
+
+
+def _switch_item(index: int, eui: bytes) -> dict[str, Any]:
+    return {
+        "operation": "set",
+        "class_id": 1,
+        "obis": f"0-0:94.44.0.2{index}",
+        "attribute": 2,
+        "value": eui.hex().upper(),
+    }
+
+
+def _switch_record(where: str, rec: Any) -> tuple[int, bytes]:
+    """``(index, EUI)`` of one ``{index, alcs = true}`` / ``{index, hcalcs = EUI}``."""
+    if not isinstance(rec, Mapping) or set(rec) not in ({"index", "alcs"}, {"index", "hcalcs"}):
+        raise UseCaseError(f"{where}: expected {{index, alcs = true}} or {{index, hcalcs = EUI}}")
+    index = rec["index"]
+    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 5:
+        raise UseCaseError(f"{where}.index: {index!r} is not an integer 1..5")
+    if "alcs" in rec:
+        if rec["alcs"] is not True:
+            raise UseCaseError(f"{where}.alcs: expected true (an ALCS)")
+        return index, _NO_HCALCS
+    eui = to_eui(rec["hcalcs"])
+    if eui == _NO_HCALCS:
+        raise UseCaseError(f"{where}.hcalcs: all zero identifies an ALCS: give alcs = true")
+    return index, eui
+
+
+def _ecs46c_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """One identity item per switch, in index order, in place of the template's
+    prototype (items[0])."""
+    records = typed.get("switch_type_and_id")
+    if records is None:
+        raise UseCaseError("switch_type_and_id: missing")
+    ids: dict[int, bytes] = {}
+    for i, rec in enumerate(records):
+        index, eui = _switch_record(f"switch_type_and_id[{i}]", rec)
+        if index in ids:
+            raise UseCaseError(f"switch_type_and_id[{i}].index: switch {index} given twice")
+        ids[index] = eui
+    args["items"][0:1] = [_switch_item(n, ids[n]) for n in sorted(ids)]
+
+
+def _ecs46c_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The switch identities of the leading items (in index order, as the fill step
+    writes them); the arguments with them replaced by the template's prototype."""
+    items = _items(structural)
+    if items is None:
+        return None
+    records: list[dict[str, Any]] = []
+    for item in items:
+        built = _built_item(item)
+        if built is None:
+            return None
+        spec, value = built
+        index = _SWITCH_IDS.get(str(spec.obis)) if isinstance(spec, SetSpec) else None
+        if index is None:
+            break
+        if (
+            (records and index <= records[-1]["index"])
+            or value.tag != DataType.OCTET_STRING
+            or len(value.value) != 8
+        ):
+            return None
+        if value.value == _NO_HCALCS:
+            records.append({"index": index, "alcs": True})
+        else:
+            records.append({"index": index, "hcalcs": value.value.hex().upper()})
+    laid_out = copy.deepcopy(dict(structural))
+    laid_out["items"][0 : len(records)] = [_switch_item(1, _NO_HCALCS)]
+    return {"switch_type_and_id": records}, laid_out
+
+
+def _alcs_script(selector: int) -> dict[str, Any]:
+    return {
+        "operation": "action",
+        "class_id": 9,
+        "obis": _ALCS_SCRIPTS,
+        "method": 1,
+        "parameter": selector,
+    }
+
+
+def _ecs47_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The items of the action: the duration (activate, deactivate) then the script of
+    switch ``index``."""
+    action, index, duration = typed.get("action"), typed.get("index"), typed.get("duration")
+    if action not in _ALCS_ACTIONS or index is None:
+        raise UseCaseError("ECS47: action and index are required")
+    items: list[dict[str, Any]] = []
+    if action == "reset":
+        if duration is not None:
+            raise UseCaseError("duration: a reset has none (only activate and deactivate)")
+    else:
+        if duration is None:
+            raise UseCaseError(f"duration: required to {action}")
+        # 0-0:94.44.119.2 has no fixed type: the long-unsigned is written tagged
+        value = duration if action == "activate" else {"type": "long-unsigned", "value": duration}
+        items.append(
+            {
+                "operation": "set",
+                "class_id": 1,
+                "obis": _ALCS_DURATION[action],
+                "attribute": 2,
+                "value": value,
+            }
+        )
+    items.append(_alcs_script(index << 8 | _ALCS_ACTIONS[action]))
+    args["items"] = items
+
+
+def _alcs_selector(built: tuple[Any, Data] | None) -> int | None:
+    """The script selector of an action on the ALCS state script table (None if not)."""
+    if built is None:
+        return None
+    spec, param = built
+    if (
+        not isinstance(spec, ActionSpec)
+        or str(spec.obis) != _ALCS_SCRIPTS
+        or spec.method != 1
+        or param.tag != DataType.LONG_UNSIGNED
+    ):
+        return None
+    return int(param.value)
+
+
+def _ecs47_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The action (from the low octet of the script selector), the switch (its high
+    octet) and the duration of an activation / deactivation."""
+    items = _items(structural)
+    if not items or len(items) > 2:
+        return None
+    built = [_built_item(item) for item in items]
+    selector = _alcs_selector(built[-1])
+    if selector is None:
+        return None
+    index, code = divmod(selector, 256)
+    action = next((a for a, c in _ALCS_ACTIONS.items() if c == code), None)
+    if action is None or not 1 <= index <= 5 or (len(items) == 1) != (action == "reset"):
+        return None
+    named: dict[str, Any] = {"action": action, "index": index}
+    if action != "reset":
+        first = built[0]
+        if (
+            first is None
+            or not isinstance(first[0], SetSpec)
+            or str(first[0].obis) != _ALCS_DURATION[action]
+            or first[1].tag != DataType.LONG_UNSIGNED
+        ):
+            return None
+        named["duration"] = int(first[1].value)
+    return named, copy.deepcopy(dict(structural))
+
+
+def _ecs47a_fill(args: dict[str, Any], typed: Mapping[str, Any], ctx: BuildContext) -> None:
+    """The end date-time as a tagged octet-string (0-0:94.44.119.2 has no fixed type)
+    and the script selector of controller ``n`` at the commanded level."""
+    from .dlms_args import DlmsArgsError, parse_date_time
+
+    n, level = typed.get("auxiliary_controller_n"), typed.get("commanded_state_level")
+    end = typed.get("end_date_time")
+    if n is None or level is None or end is None:
+        raise UseCaseError(
+            "ECS47a: auxiliary_controller_n, commanded_state_level and end_date_time are required"
+        )
+    try:
+        octets = parse_date_time(end).to_bytes()
+    except DlmsArgsError as e:
+        raise UseCaseError(f"end_date_time: {e}") from None
+    args["items"][1]["value"] = {"type": "octet-string", "value": octets.hex().upper()}
+    output = 0 if typed.get("input_from_controlled_load") else _AUX_OUTPUT
+    args["items"][2]["parameter"] = (_AUX_STATE + n) << 8 | output | level
+
+
+def _ecs47a_explain(
+    structural: Mapping[str, Any],
+) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    """The end date-time (the octets of 0-0:94.44.119.2) and the controller, level and
+    input flag of the script selector."""
+    from .dlms_args import date_time_text
+
+    items = _items(structural, 3)
+    if items is None:
+        return None
+    end = _built_item(items[1])
+    end_time = None if end is None else _cosem_instant(end[1])
+    selector = _alcs_selector(_built_item(items[2]))
+    if end_time is None or selector is None:
+        return None
+    high, low = divmod(selector, 256)
+    n, level = high - _AUX_STATE, low & 0x7F
+    if not 1 <= n <= 5 or level > 100:
+        return None
+    named = {
+        "end_date_time": date_time_text(end_time),
+        "auxiliary_controller_n": n,
+        "commanded_state_level": level,
+        "input_from_controlled_load": not low & _AUX_OUTPUT,
+    }
+    return named, copy.deepcopy(dict(structural))
+
+
 HOOKS: Mapping[str, Hook] = {
     h.name: h
     for h in (
@@ -1084,6 +1315,9 @@ HOOKS: Mapping[str, Hook] = {
         _repeat_hook("gcs05", _DAY_PROFILES, _WEEK_PROFILES, _SEASONS, _SPECIAL_DAYS),
         Hook("profile", decode=_profile_decode),
         Hook("gcs01a", fill=_gcs01a_fill, explain=_gcs01a_explain),
+        Hook("ecs46c", fill=_ecs46c_fill, explain=_ecs46c_explain),
+        Hook("ecs47", fill=_ecs47_fill, explain=_ecs47_explain),
+        Hook("ecs47a", fill=_ecs47a_fill, explain=_ecs47a_explain),
     )
 }
 """Every hook by the name a description gives in ``hook``."""
