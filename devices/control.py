@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -827,23 +827,31 @@ def _read_log(ctx: _Ctx) -> Apply:
 # --------------------------------------------------------------------------- reset
 
 
+MAX_HISTORY_SECONDS = 31 * 86400
+"""The longest history ``factory_reset`` runs a fresh device through (it is computed)."""
+
+
 def _factory_reset(ctx: _Ctx) -> Apply:
     dev = ctx.device
+    history = 0
+    if "history_seconds" in ctx.request:
+        history = _int_field(ctx, "history_seconds", 0, MAX_HISTORY_SECONDS)
 
     def apply() -> dict[str, Any]:
-        _reset(ctx.site, dev, ctx.now)
+        _reset(ctx.site, dev, ctx.now, timedelta(seconds=history))
         _mirror(ctx)
         return {
             "device_type": ctx.kind,
             "eui": eui_hex(dev.eui).upper(),
             "own_counter": dev.own_counter,
             "running_version": dev.firmware.running_version.hex().upper(),
+            "history_seconds": history,
         }
 
     return apply
 
 
-def _reset(site: Site, dev: Device, now: datetime) -> None:
+def _reset(site: Site, dev: Device, now: datetime, history: timedelta = timedelta(0)) -> None:
     """``dev`` as a freshly built device of its class and configuration, except:
 
     * credentials are kept (own key pairs, certificates, trust anchors, the prepayment
@@ -853,12 +861,19 @@ def _reset(site: Site, dev: Device, now: datetime) -> None:
     * the site's physical state is kept: mains on or off, an outage's AD1 bookkeeping.
 
     The counters accepted from remote parties are cleared, as on a new device.
+
+    With a ``history``, the fresh device is built at ``now - history`` and runs until
+    ``now`` under its configured load or gas profile, alone (profile samples, daily
+    snapshots, billing data and logs accrue as they would have); what it sent during
+    that time is dropped. Then the kept parts above are put back.
     """
     creds = CredentialState.from_dict(dev.credentials.to_dict())
     creds.pending_keys.clear()
     creds.pending_updates.clear()
     anchors = TrustAnchors.from_dict(dev.anchors.to_dict())
-    fresh = type(dev)(dev.config, dev.own, anchors, now=now)
+    fresh = type(dev)(dev.config, dev.own, anchors, now=now - history)
+    if history:
+        fresh.advance(now)  # its frames were never sent: nobody was listening
     state = fresh.to_dict()
     state["own_counter"] = dev.own_counter
     state["credentials"] = creds.to_dict()
@@ -939,7 +954,7 @@ OPS: Mapping[str, _Op] = MappingProxyType(
             ("ESME", "GSME", "CHF"), ("version",), ("image", "hash"), _hold_firmware
         ),
         "read_log": _Op(ALL, ("log",), (), _read_log),
-        "factory_reset": _Op(ALL, (), (), _factory_reset),
+        "factory_reset": _Op(ALL, (), ("history_seconds",), _factory_reset),
         "get_status": _Op(ALL, (), (), _get_status),
     }
 )

@@ -69,7 +69,7 @@ cell (cellUsage 1), so :class:`CredentialState` keeps it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -118,6 +118,7 @@ __all__ = [
     "CellId",
     "CellKeyUsage",
     "CellUsage",
+    "CertificateIssuer",
     "CredentialState",
     "CredentialsError",
     "DeviceCertificateOutcome",
@@ -704,6 +705,11 @@ def _load_private(hexder: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+CertificateIssuer = Callable[[KeyUsage], bytes | None]
+"""Issues a device's own certificate (DER) of a usage, for the key pair of that usage it
+was built with; None when it cannot. Called at most once per usage, on first need."""
+
+
 @dataclass(slots=True)
 class CredentialState:
     """Credential state next to the trust anchors (serialisable).
@@ -717,6 +723,8 @@ class CredentialState:
       of the public key, so CS02a/CS02b report a cell's real SKI (SMKI identifiers are not
       derived from the key); unknown keys fall back to ``key_identifier``.
     * ``pending_updates``: accepted future-dated CS02b/CS02g commands.
+    * ``issuer`` (not state, never serialised): issues the device's certificate of a usage
+      the first time one is asked for and none is held (see :data:`CertificateIssuer`).
 
     Private keys are serialised (PKCS#8 DER hex): a test emulator's keys, never secrets.
     """
@@ -727,6 +735,7 @@ class CredentialState:
     prepayment: AnchorCell | None = None
     key_ids: dict[bytes, bytes] = field(default_factory=dict)
     pending_updates: list[PendingUpdate] = field(default_factory=list)
+    issuer: CertificateIssuer | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_store(
@@ -778,6 +787,7 @@ class CredentialState:
             self.prepayment,
             dict(self.key_ids),
             list(self.pending_updates),
+            self.issuer,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -791,8 +801,11 @@ class CredentialState:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CredentialState:
-        """Inverse of :meth:`to_dict`; raises :class:`CredentialsError` for a bad dict."""
+    def from_dict(
+        cls, d: Mapping[str, Any], issuer: CertificateIssuer | None = None
+    ) -> CredentialState:
+        """Inverse of :meth:`to_dict` (``issuer`` is not state: the caller passes it on);
+        raises :class:`CredentialsError` for a bad dict."""
         try:
             pp = d.get("prepayment")
             return cls(
@@ -802,6 +815,7 @@ class CredentialState:
                 None if pp is None else AnchorCell.from_dict(pp),
                 {bytes.fromhex(k): bytes.fromhex(v) for k, v in d.get("key_ids", {}).items()},
                 [PendingUpdate.from_dict(p) for p in d.get("pending_updates", [])],
+                issuer,
             )
         except CredentialsError:
             raise
@@ -1358,7 +1372,12 @@ def update_device_certificate(
 def provide_device_certificate(
     usage: CellKeyUsage | None, state: CredentialState, *, fault: int | None = None
 ) -> bytes | ProvideCertificateResponse:
-    """CS02e: the device's certificate of ``usage`` (DER) or a failure code."""
+    """CS02e: the device's certificate of ``usage`` (DER) or a failure code.
+
+    A device built with a certificate :attr:`~CredentialState.issuer` gets the certificate
+    of a key pair it was built with issued here, the first time it is asked for, and holds
+    it from then on (not for a key pair CS02d installed: that one came with its own).
+    """
     forced = _fault_code(ProvideCertificateResponse, fault)
     if forced is not None:
         return forced  # type: ignore[no-any-return]
@@ -1366,6 +1385,10 @@ def provide_device_certificate(
     if ku is None:
         return ProvideCertificateResponse.INVALID_KEY_USAGE
     cert = state.certificates.get(ku)
+    if cert is None and state.issuer is not None and ku not in state.installed_keys:
+        cert = state.issuer(ku)
+        if cert is not None:
+            state.certificates[ku] = cert
     if cert is None:
         return ProvideCertificateResponse.NO_CERTIFICATE_HELD
     return cert

@@ -541,7 +541,8 @@ class Device:
         if "security_log" in state:
             self.security_log = DeviceLog.from_dict(state["security_log"])
         if "credentials" in state:
-            self.credentials = CredentialState.from_dict(state["credentials"])
+            issuer = self.credentials.issuer  # not state: the device keeps its issuer
+            self.credentials = CredentialState.from_dict(state["credentials"], issuer)
             # key pairs installed by CS02d are part of the saved credentials
             self.own = self.credentials.own_keys(self.own)
             self.keys = DeviceKeys(self.own, self.anchors)

@@ -11,7 +11,7 @@ from keys.certs import as_eui
 from keys.roles import KeyUsage, RemotePartyRole
 from keys.store import KeyStore
 
-from .credentials import CredentialState
+from .credentials import CertificateIssuer, CredentialState
 from .device import Device, DeviceConfig
 from .options import validate_options
 from .trust import OwnKeys, TrustAnchors, default_anchor_roles
@@ -66,6 +66,7 @@ def create_device(
     own: OwnKeys | None = None,
     parties: Mapping[RemotePartyRole, bytes] | None = None,
     now: datetime | None = None,
+    certificates: CertificateIssuer | None = None,
     **config: Any,
 ) -> Device:
     """A fresh device of ``device_type`` trusting the organisations in ``store``.
@@ -73,7 +74,8 @@ def create_device(
     ``config`` goes to :class:`DeviceConfig` (``options=`` for behaviour settings, checked
     against :data:`devices.options.OPTIONS`: an unknown key, a wrong type or an
     out-of-range value raises :class:`~devices.options.OptionsError`, a ``ValueError``
-    listing every problem).
+    listing every problem). ``certificates`` issues the device's own certificates that
+    ``store`` does not hold, lazily (when CS02e first asks for one).
     """
     cls = device_class(device_type)
     if "options" in config:
@@ -85,4 +87,5 @@ def create_device(
     anchors = TrustAnchors.from_store(store, default_anchor_roles(cls.device_type.value), parties)
     device = cls(DeviceConfig(eui_b, **config), own, anchors, now=now)
     device.credentials = CredentialState.from_store(store, eui_b, anchors)
+    device.credentials.issuer = certificates
     return device

@@ -26,7 +26,10 @@ its state, so each RTDS command is *re-addressed* before it is sent:
 3. **Credentials kept the bench's.** A credential replacement (CS02b/CS02g) installs
    the bench's own certificate for the cell it names, and its certification path is the
    bench CA: the device goes on trusting the bench, whatever ran before. Sequence numbers
-   that must rise (the authorising party's) take the fresh counter.
+   that must rise (the authorising party's) take the fresh counter. A command for an
+   unknown remote party (the ``_URP`` cases) carries that party's KA certificate, which
+   the device encrypts its response for: it carries the bench party's instead, so the
+   bench can decrypt the response.
 
 Each response is verified with the meter's certificates from ``--keys`` (device
 signature for signed responses, else the MAC) and compared with the RTDS response on
@@ -42,7 +45,10 @@ logs, supply changes, firmware, clock, and credential replacement last; within a
 in RTDS id order.
 
 **Preparation.** With ``--control`` the device is reset (``factory_reset``) before every
-case and given the harness's :data:`~emulator.conformance.harness.PREPARATION` (earlier
+case, with the harness's :data:`~emulator.conformance.harness.HISTORY` of running behind
+it (``history_seconds``: the profile samples, daily snapshots and logs a device that has
+been running holds), and given the harness's
+:data:`~emulator.conformance.harness.PREPARATION` (earlier
 RTDS commands, re-addressed the same way; a command the preparation repeats is resent
 byte for byte, as a replay). Without it, nothing is reset: each case meets the state the
 cases before it left, and the report says so per case (``reset: false``).
@@ -54,7 +60,10 @@ commands that cannot be re-addressed (the reason is given).
 **A GSME** is reached through its CHF as on a premises: with ``hil serve --device site``
 its commands wait at the CHF for its next wake-up, so give ``--timeout`` above the
 served GSME's ``wake_interval_seconds`` (1800 s by default: serve it with a short one,
-e.g. ``[gsme] wake_interval_seconds = 1`` and ``--timeout 15``).
+e.g. ``[gsme] wake_interval_seconds = 1`` and ``--timeout 15``; ``gas_profile = 60``
+gives it the harness's gas flow). A replayed preparation command is answered by nothing
+but a security-log entry: with ``--control`` the run waits for that entry (at most
+``--timeout``) before it builds the case on the device's clock.
 """
 
 from __future__ import annotations
@@ -72,7 +81,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from emulator.conformance.cases import ConformanceCase
-from emulator.conformance.harness import CONFORMANCE_TIME, PREPARATION, RTDS_PARTIES
+from emulator.conformance.harness import CONFORMANCE_TIME, HISTORY, PREPARATION, RTDS_PARTIES
 from emulator.conformance.shape import Difference, diff_shapes, plaintexts_of, shape_of, summarise
 from emulator.control_client import ControlClient, ControlFailed, ControlTimeout
 from emulator.headend.catalogue.frames import FrameArgsError, build_frame, explain_frame
@@ -167,11 +176,15 @@ _DATE_TIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
 )
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_NO_END_YEAR = 2100
+"""Date-times from this year on are "no end" markers, the same on any day: ZCL's latest
+UTCTime 2136-02-07T06:28:14Z (0xFFFFFFFE) in GCS15e, its invalid value a second later."""
 
 
 def rebase_text(text: str, delta: timedelta) -> str:
     """``text`` shifted by ``delta`` when it is a full date-time, by ``delta``'s whole
-    days when it is a plain date; anything else (wildcards, times of day) unchanged.
+    days when it is a plain date; anything else (wildcards, times of day, far-future
+    "no end" markers from the year 2100 on) unchanged.
 
     The written form is kept: seconds, the fraction's digits and the zone suffix.
     """
@@ -182,6 +195,8 @@ def rebase_text(text: str, delta: timedelta) -> str:
             t = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
         except ValueError:
             return text
+        if t.year >= _NO_END_YEAR:
+            return text
         t += timedelta(seconds=round(delta.total_seconds()))
         out = t.strftime("%Y-%m-%dT%H:%M") + (t.strftime(":%S") if s is not None else "")
         return out + (frac or "") + (zone or "")
@@ -190,6 +205,8 @@ def rebase_text(text: str, delta: timedelta) -> str:
         try:
             day = datetime(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
+            return text
+        if day.year >= _NO_END_YEAR:
             return text
         return (day + timedelta(days=delta.days)).strftime("%Y-%m-%d")
     return text
@@ -276,6 +293,26 @@ def _bench_credentials(args: dict[str, Any], bench: Bench, counter: int) -> None
         args["certification_path_certificates"] = issuers[:1]
 
 
+def _bench_srp_certificate(header: dict[str, Any], bench: Bench) -> None:
+    """A command for an unknown remote party (URP) carries that party's KA certificate,
+    which the device encrypts its response for: when the supplementary remote party is
+    now a bench party, carry the bench's certificate of it (its KA key decrypts)."""
+    other = header.get("other_information")
+    if not isinstance(other, dict) or not other.get("certificate") or not other.get("srp_id"):
+        return
+    srp = bytes.fromhex(str(other["srp_id"]))
+    for role, party in bench.parties.items():
+        if party == srp:
+            cert = _cert_hex(bench.keys, role, "ka", party)
+            if cert is None:
+                raise ReaddressError(
+                    f"the bench holds no KA certificate of its {role.cli_name} party "
+                    f"{eui_hex(party).upper()} (the unknown remote party's certificate)"
+                )
+            other["certificate"] = cert
+            return
+
+
 def readdress(
     command: bytes,
     bench: Bench,
@@ -314,6 +351,7 @@ def readdress(
     obj["header"].update(
         originator=eui_hex(party).upper(), recipient=eui_hex(target).upper(), counter=counter
     )
+    _bench_srp_certificate(obj["header"], bench)
     obj["args"] = _rewrite(obj["args"], delta, mapping)
     if obj.get("use_case") in ("CS02b", "CS02g") or str(obj.get("use_case", "")).startswith(
         "CS02b"
@@ -668,6 +706,33 @@ class HilConformance:
         report.seconds = time.monotonic() - started
         return report
 
+    async def _security_entries(self, wire: _Wire) -> int | None:
+        """How many entries the device's security log holds (None without control)."""
+        if not self.control:
+            return None
+        try:
+            log = await self._control(wire, "read_log", log="security")
+        except (ControlTimeout, ControlFailed, BusError):
+            return None
+        entries = log.get("entries")
+        return len(entries) if isinstance(entries, list) else None
+
+    async def _until_logged(self, wire: _Wire, before: int | None) -> None:
+        """Wait (at most ``timeout``) until the security log has grown past ``before``.
+
+        A replay is answered by nothing but a security-log entry; a GSME runs it at its
+        next wake-up. The case after it is built on the device's clock, so it waits for
+        the replay to have happened (its read ranges then cover it, as RTDS's did).
+        """
+        if before is None:
+            return
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            now = await self._security_entries(wire)
+            if now is None or now > before:
+                return
+            await asyncio.sleep(0.1)
+
     def _na(self, case: ConformanceCase, why: str, t0: float) -> HilCaseResult:
         return HilCaseResult(
             case, NOT_APPLICABLE, why, time.monotonic() - t0, ORDER[case_group(case)][0]
@@ -687,7 +752,9 @@ class HilConformance:
         reset = False
         if self.control:
             try:
-                await self._control(wire, "factory_reset")
+                await self._control(
+                    wire, "factory_reset", history_seconds=int(HISTORY.total_seconds())
+                )
                 await self._read_clock(wire)
                 reset = True
             except (ControlTimeout, ControlFailed, BusError) as e:
@@ -711,8 +778,12 @@ class HilConformance:
             except ReaddressError as e:
                 return self._na(case, f"its preparation {name} cannot be re-addressed: {e}", t0)
             sent_before[name] = prep
-            # a repeat is a deliberate replay: the device answers nothing
-            await wire.send(self.device_eui, prep, None if again else self.timeout)
+            if again is None:
+                await wire.send(self.device_eui, prep, self.timeout)
+            else:  # a repeat is a deliberate replay: the device answers nothing
+                logged = await self._security_entries(wire)
+                await wire.send(self.device_eui, prep, None)
+                await self._until_logged(wire, logged)
             done.append(name)
         try:
             sent = readdress(

@@ -48,6 +48,7 @@ from types import MappingProxyType
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from keys.certs import (
@@ -126,7 +127,11 @@ _OCA_NAME = x509.Name(
         ),
     ]
 )
-_DCA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "GBCS-EMU TEST DCA")])
+# PrintableString, as the SMKI device CA's name (CN=E357) in the device certificates a
+# device hands out with CS02e
+_DCA_NAME = x509.Name(
+    [x509.NameAttribute(NameOID.COMMON_NAME, "GBCS-EMU TEST DCA", _type=_ASN1Type.PrintableString)]
+)
 
 
 @dataclass(frozen=True, slots=True)

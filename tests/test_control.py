@@ -472,6 +472,128 @@ def test_factory_reset_of_the_gsme_and_chf(site: Site) -> None:
     assert site.chf.device_log == {} and site.chf.power.powered
 
 
+def test_factory_reset_with_history_has_been_running_under_its_profiles(site: Site) -> None:
+    """history_seconds: the fresh device ran that long under its profile, silently."""
+    hours = 72
+    history = hours * 3600
+    esme = ok(site, "ESME", {"id": 60, "op": "factory_reset", "history_seconds": history})
+    assert esme["history_seconds"] == history
+    status = ok(site, "ESME", {"id": 61, "op": "get_status"})
+    assert status["import_wh"] == 500 * hours  # the ESME's factory load profile, 500 W
+    assert status["clock"]["time"] == T1.isoformat()  # ran up to now, not beyond
+    res = ctl(site, "GSME", {"id": 62, "op": "factory_reset", "history_seconds": history})
+    assert res.reply["ok"] and res.outs == []  # its 72 h of wake-ups were never sent
+    assert ok(site, "GSME", {"id": 63, "op": "get_status"})["litres"] == 1000 * hours
+    assert site.gpf is not None and site.gpf.model.get_int(0x0702, 0) == 1000 * hours
+    plain = ok(site, "ESME", {"id": 64, "op": "factory_reset"})  # no history: factory-new
+    assert plain["history_seconds"] == 0
+    assert ok(site, "ESME", {"id": 65, "op": "get_status"})["import_wh"] == 0
+
+
+def test_factory_reset_history_fills_the_gsme_daily_snapshots(b: Bench, site: Site) -> None:
+    """What a history is for: a read of the last days' snapshots finds them."""
+    gsme = site.gsme
+    assert gsme is not None
+    ok(site, "GSME", {"id": 66, "op": "factory_reset"})
+    fresh = gsme.to_dict()
+    ok(site, "GSME", {"id": 67, "op": "factory_reset", "history_seconds": 3 * 86400})
+    ran = gsme.to_dict()
+    # more state than a factory-new GSME: the snapshots and samples of three days
+    assert len(json.dumps(ran)) > len(json.dumps(fresh)) + 100
+    assert ran["credentials"] == fresh["credentials"]
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def _cs02e(b: Bench, site: Site, usage: str, now: datetime) -> bytes:
+    """CS02e from the head-end catalogue: the DER the ESME answered (verified)."""
+    entry = usecases.get("CS02e")
+    counter = b.builder.next_counter(SUPPLIER)
+    parsed = entry.parse_args({"credential_type": usage})
+    payload = entry.build_parsed(
+        parsed, BuildContext(counter, SUPPLIER, EUIS["ESME"], R.SUPPLIER, now)
+    )
+    frame = b.builder.command(
+        SUPPLIER, EUIS["ESME"], entry.message_code, payload, counter=counter, critical=True
+    )
+    (rsp,) = [decode(o.frame) for o in site.receive(frame, now) if o.kind is OutboundKind.RESPONSE]
+    assert check_signature(rsp, b.store).verdict is Verdict.VALID
+    return rsp.payload.raw  # type: ignore[union-attr, no-any-return]
+
+
+@pytest.fixture
+def device_ca(tmp_path: Path) -> Path:
+    """A state directory's PKI (organisations and the device CA), as ensure_pki makes."""
+    from emulator.runtime.pki import ensure_pki
+
+    return ensure_pki(tmp_path)
+
+
+def test_served_devices_hold_certificates_of_their_own_keys(
+    b: Bench, site: Site, device_ca: Path
+) -> None:
+    """Issued by the state's device CA on first need, the same bytes every time, and
+    kept by a factory reset."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from devices.credentials import ProvideCertificateResponse
+    from emulator.runtime.pki import DeviceCertificates
+    from keys.certs import describe_certificate
+    from keys.roles import KeyUsage
+
+    esme = site.esme
+    assert esme is not None
+    # without an issuer (a device whose key store holds no certificate of it): none held
+    assert _cs02e(b, site, "digital_signature", T1) == bytes.fromhex(
+        f"0201{ProvideCertificateResponse.NO_CERTIFICATE_HELD:02X}"
+    )
+    calls: list[str] = []
+    issue = DeviceCertificates(device_ca).issuer(esme.own)
+
+    def counting(usage: Any) -> bytes | None:
+        calls.append(usage.value)
+        return issue(usage)
+
+    esme.credentials.issuer = counting
+    ca = x509.load_pem_x509_certificate((device_ca / "ca-device.pem").read_bytes())
+    point = (Encoding.X962, PublicFormat.UncompressedPoint)
+    for name, usage, key in (
+        ("digital_signature", KeyUsage.DS, esme.own.ds),
+        ("key_agreement", KeyUsage.KA, esme.own.ka),
+    ):
+        der = _cs02e(b, site, name, T1)
+        cert = x509.load_der_x509_certificate(der)
+        cert.verify_directly_issued_by(ca)  # raises unless the device CA signed it
+        info = describe_certificate(cert)
+        assert info.is_device and info.hardware_serial == EUIS["ESME"] and not info.problems
+        assert info.key_usages == frozenset({usage})
+        assert cert.public_key().public_bytes(*point) == key.public_key().public_bytes(*point)
+        # deterministic: another issuer over the same CA (another worker, a restart) agrees
+        assert DeviceCertificates(device_ca).issuer(esme.own)(usage) == der
+    assert calls == ["ds", "ka"]
+    held = esme.to_dict()["credentials"]["certificates"]
+    assert set(held) == {"ds", "ka"}  # saved with the device's state
+    ds = _cs02e(b, site, "digital_signature", T1)
+    ok(site, "ESME", {"id": 68, "op": "factory_reset", "history_seconds": 3600})
+    assert esme.to_dict()["credentials"]["certificates"] == held
+    assert _cs02e(b, site, "digital_signature", T1) == ds
+    assert calls == ["ds", "ka"]  # held, not issued again
+    snapshot = esme.to_dict()
+    esme.load_state(snapshot)  # a restart keeps the issuer and the certificates
+    assert esme.credentials.issuer is counting
+
+
+def test_without_a_device_ca_devices_hold_no_certificate(tmp_path: Path) -> None:
+    from emulator.runtime.config import derive_own_keys
+    from emulator.runtime.pki import DeviceCertificates
+    from keys.roles import KeyUsage
+
+    own = derive_own_keys(b"seed", EUIS["ESME"])
+    assert DeviceCertificates(tmp_path / "nothing").issuer(own)(KeyUsage.DS) is None
+
+
 # --------------------------------------------------------------------------- bad input
 
 COSEM = {"op": "set_cosem", **TAMPER_STATE, "value": True}
@@ -574,6 +696,14 @@ BAD: list[tuple[str, Any, str, str | None]] = [
     ("CHF", {"id": 1, "op": "read_log", "log": "power"}, "bad_field", "log"),
     # factory_reset / get_status
     ("ESME", {"id": 1, "op": "factory_reset", "hard": True}, "unknown_field", "hard"),
+    ("ESME", {"id": 1, "op": "factory_reset", "history_seconds": -1},
+     "bad_field", "history_seconds"),
+    ("ESME", {"id": 1, "op": "factory_reset", "history_seconds": "3 days"},
+     "bad_field", "history_seconds"),
+    ("GSME", {"id": 1, "op": "factory_reset", "history_seconds": 31 * 86400 + 1},
+     "bad_field", "history_seconds"),
+    ("ESME", {"id": 1, "op": "factory_reset", "history_seconds": 1.5},
+     "bad_field", "history_seconds"),
     ("ESME", {"id": 1, "op": "get_status", "verbose": 1}, "unknown_field", "verbose"),
 ]  # fmt: skip
 
@@ -725,6 +855,7 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
     ("GSME", {"id": 13, "op": "get_status"}),
     ("ESME", {"id": 14, "op": "power", "state": "off"}),
     ("CHF", {"id": 15, "op": "factory_reset"}),
+    ("ESME", {"id": 16, "op": "factory_reset", "history_seconds": 86400}),
 ]
 
 
@@ -754,6 +885,8 @@ def test_requests_and_replies_validate_against_the_control_schema(site: Site) ->
         {"id": 1, "op": "nope"},
         {"id": 1, "op": "get_status", "extra": 1},
         {"id": 1, "op": "hold_firmware", "version": "02000000"},
+        {"id": 1, "op": "factory_reset", "history_seconds": -5},
+        {"id": 1, "op": "factory_reset", "history_seconds": "1 day"},
     ],
 )
 def test_the_schema_refuses_bad_requests(bad: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ from ..transport.base import Bus, BusError, BusMessage, Channel
 from .clock import Clock
 from .config import FleetConfig, derive_own_keys
 from .metrics import Metrics
+from .pki import DeviceCertificates
 from .statedir import StateError, ensure_dir, open_info, write_info
 from .store import StateStore, open_ledger
 
@@ -106,6 +107,8 @@ class Emulator:
             self.store.close()
             raise
         self.metrics = Metrics()
+        # the devices' own certificates, from the state's device CA, issued on first need
+        self.certificates = DeviceCertificates(state_dir / "pki")
         self.sites: OrderedDict[int, Site] = OrderedDict()
         self._heap: list[tuple[datetime, int]] = []
         self._wake = asyncio.Event()
@@ -134,14 +137,15 @@ class Emulator:
         now = self.clock.now()
         made: dict[str, Any] = {}
         for kind in cfg.devices:
-            eui = cfg.eui(kind)
+            own = derive_own_keys(self.config.seed, cfg.eui(kind))
             made[kind] = create_device(
                 kind,
-                eui,
+                own.eui,
                 self.keys,
-                own=derive_own_keys(self.config.seed, eui),
+                own=own,
                 parties=self.config.parties or None,
                 now=now,
+                certificates=self.certificates.issuer(own),
                 options=dict(cfg.options.get(kind, {})),
             )
         chf = made["CHF"]
