@@ -315,8 +315,6 @@ def test_with_control_over_the_line_the_device_is_reset_before_each_case(
     options = ("--config", str(_site(tmp_path)), "--control")
     with linked_ports(tmp_path) as (a, b), served(a, state, *options):
         res = _conformance(b, state, "CHF", *_k("CHF"), "--control")
-    if res.returncode == 2 and "does not answer the control API" in res.stderr:
-        pytest.skip("the serial framings do not carry control frames yet (issue 11, §1)")
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)
     assert report["control"] is True and report["not_prepared"] == []
@@ -332,8 +330,6 @@ def test_full_run_over_a_115200_baud_pty_pair(device: str, control: bool, tmp_pa
     options = ["--config", str(_site(tmp_path))] + (["--control"] if control else [])
     with linked_ports(tmp_path) as (a, b), served(a, state, *options):
         res = _conformance(b, state, device, *(["--control"] if control else []))
-    if control and res.returncode == 2 and "does not answer the control API" in res.stderr:
-        pytest.skip("the serial framings do not carry control frames yet (issue 11, §1)")
     assert res.returncode in (0, 1), res.stderr
     report = json.loads(res.stdout)
     conformant, injected = _reference(device)
