@@ -6,14 +6,38 @@ criticality is taken from the RTDS envelope column, which shows what DCC actuall
 (a signed command is critical); ``critical_source`` says which source decided. Roles are
 SMKI remote-party role codes (2 supplier, 3 network operator, 4 access control broker,
 8 load controller), comparable with ``keys.roles.RemotePartyRole``.
+
+Target device types: the devices ``use-cases.json`` names in its target column, plus
+those ``usecase_overrides.toml`` (beside this module, shipped in the package) lists
+with their source. Where the table's target is blank or names no device ("See GBCS"),
+only the overrides count: the generator's guess from the vectors is not used.
+``targets_source`` says which decided. A device accepts exactly the command codes
+whose targets name its type.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from importlib import resources
+from typing import Any
 
+from gbcs.errors import GbcsError
 from gbcs.usecase_table import ROWS
+
+OVERRIDES_FILE = "usecase_overrides.toml"
+"""The overrides file, a resource of the :mod:`gbcs` package."""
+
+_ROLE_CODES = {
+    "Supplier": 2,
+    "Network Operator": 3,
+    "Access Control Broker": 4,
+    "Load Controller": 8,
+}
+_ROW_KEYS = frozenset({"code", "name", "targets", "roles", "direction", "basis", "source", "note"})
+_DIRECTIONS = ("command", "alert", "han")
 
 
 class DeviceType(StrEnum):
@@ -46,6 +70,7 @@ class UseCase:
     future_dated: bool
     service_request: str | None
     read_or_update: str | None
+    targets_source: str = "table"  # "table", "overrides", "table+overrides" or "none"
 
     @property
     def label(self) -> str:
@@ -53,7 +78,124 @@ class UseCase:
         return self.title if self.title.startswith(self.name) else f"{self.name} {self.title}"
 
 
-def _load() -> dict[int, UseCase]:
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One row of the overrides file: targets (and maybe roles) with their source."""
+
+    code: int
+    name: str
+    targets: tuple[DeviceType, ...]
+    roles: frozenset[int]
+    basis: str
+    source: str
+    note: str | None = None
+    direction: str | None = None
+
+
+class OverridesError(GbcsError):
+    """The overrides file is malformed (names the file, row and key)."""
+
+
+def _text_targets(text: str | None) -> bool:
+    """Whether the table's target text names at least one device type."""
+    if not text:
+        return False
+    if text.strip() == "All" or "ZigBee Device" in text:
+        return True
+    return any(d.value in text for d in DeviceType)
+
+
+def _ordered(types: set[DeviceType]) -> tuple[DeviceType, ...]:
+    return tuple(d for d in DeviceType if d in types)
+
+
+def parse_overrides(data: Mapping[str, Any], where: str = OVERRIDES_FILE) -> dict[int, Override]:
+    """Check and convert a loaded overrides document (``{"row": [...]}``)."""
+    rows = data.get("row")
+    if set(data) - {"row"} or not isinstance(rows, list):
+        raise OverridesError(f"{where}: expected only [[row]] tables")
+    out: dict[int, Override] = {}
+    for i, r in enumerate(rows):
+        at = f"{where}: row {i + 1}"
+        if not isinstance(r, dict):
+            raise OverridesError(f"{at}: not a table")
+        extra = set(r) - _ROW_KEYS
+        if extra:
+            raise OverridesError(
+                f"{at}: unknown key(s) {sorted(extra)}; allowed {sorted(_ROW_KEYS)}"
+            )
+        code = r.get("code")
+        if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 0xFFFF:
+            raise OverridesError(f"{at}: 'code' must be an integer 0x0000..0xFFFF")
+        at = f"{where}: row 0x{code:04X}"
+        if code in out:
+            raise OverridesError(f"{at}: listed twice")
+        for key in ("name", "basis", "source"):
+            if not isinstance(r.get(key), str) or not r[key].strip():
+                raise OverridesError(f"{at}: '{key}' must be non-empty text")
+        targets = r.get("targets")
+        allowed_types = [d.value for d in DeviceType]
+        if (
+            not isinstance(targets, list)
+            or not targets
+            or any(t not in allowed_types for t in targets)
+        ):
+            raise OverridesError(f"{at}: 'targets' must be a non-empty list of {allowed_types}")
+        roles = r.get("roles", [])
+        if not isinstance(roles, list) or any(x not in _ROLE_CODES for x in roles):
+            raise OverridesError(f"{at}: 'roles' must be a list of {sorted(_ROLE_CODES)}")
+        direction = r.get("direction")
+        if direction is not None and direction not in _DIRECTIONS:
+            raise OverridesError(f"{at}: 'direction' must be one of {list(_DIRECTIONS)}")
+        note = r.get("note")
+        if note is not None and not isinstance(note, str):
+            raise OverridesError(f"{at}: 'note' must be text")
+        out[code] = Override(
+            code,
+            r["name"],
+            _ordered({DeviceType(t) for t in targets}),
+            frozenset(_ROLE_CODES[x] for x in roles),
+            r["basis"],
+            r["source"],
+            note,
+            direction,
+        )
+    return out
+
+
+def load_overrides() -> dict[int, Override]:
+    """The shipped overrides, checked (:class:`OverridesError` names what is wrong)."""
+    text = resources.files("gbcs").joinpath(OVERRIDES_FILE).read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise OverridesError(f"{OVERRIDES_FILE}: {e}") from None
+    return parse_overrides(data)
+
+
+def _apply(uc: UseCase, ov: Override | None) -> UseCase:
+    named = _text_targets(uc.target_text)
+    base = set(uc.targets) if named else set()
+    if ov is None:
+        return replace(uc, targets=_ordered(base), targets_source="table" if named else "none")
+    if (
+        ov.name.split()[0].upper() not in uc.name.upper()
+        and ov.name.upper() not in uc.title.upper()
+    ):
+        raise OverridesError(
+            f"{OVERRIDES_FILE}: row 0x{uc.code:04X} is named {ov.name!r}, "
+            f"but that code is {uc.label!r}"
+        )
+    return replace(
+        uc,
+        targets=_ordered(base | set(ov.targets)),
+        targets_source="table+overrides" if named else "overrides",
+        roles=uc.roles | ov.roles,
+        direction=ov.direction or uc.direction,
+    )
+
+
+def _load(overrides: Mapping[int, Override]) -> dict[int, UseCase]:
     out: dict[int, UseCase] = {}
     for row in ROWS:
         (
@@ -90,10 +232,17 @@ def _load() -> dict[int, UseCase]:
             sr,
             rou,
         )
-    return out
+    unknown = sorted(set(overrides) - set(out))
+    if unknown:
+        raise OverridesError(
+            f"{OVERRIDES_FILE}: code(s) {', '.join(f'0x{c:04X}' for c in unknown)} "
+            "are not in the registry"
+        )
+    return {code: _apply(uc, overrides.get(code)) for code, uc in out.items()}
 
 
-_REGISTRY = _load()
+_OVERRIDES = load_overrides()
+_REGISTRY = _load(_OVERRIDES)
 _BY_NAME = {uc.name.upper(): uc for uc in _REGISTRY.values()}
 
 
@@ -110,6 +259,11 @@ def by_name(name: str) -> UseCase | None:
 def all_use_cases() -> tuple[UseCase, ...]:
     """Every registered message code, in code order."""
     return tuple(_REGISTRY[c] for c in sorted(_REGISTRY))
+
+
+def overrides() -> Mapping[int, Override]:
+    """The rows of the overrides file, by message code."""
+    return _OVERRIDES
 
 
 def message_code_name(code: int) -> str:

@@ -71,7 +71,7 @@ def test_roles_follow_what_the_devices_accept() -> None:
 
 
 def test_names_shared_by_several_codes_must_say_which() -> None:
-    with pytest.raises(UseCaseError, match=r"CS02b names 8 use cases.*CS02b@0x0104"):
+    with pytest.raises(UseCaseError, match=r"CS02b names 10 use cases.*CS02b@0x0104"):
         usecases.get("CS02b")
     with pytest.raises(UseCaseError, match="unknown use case"):
         usecases.get("CS02a@0x0104")  # the code is CS02b's
