@@ -377,7 +377,8 @@ class Chf(DlmsDevice):
             try:
                 header = decode_envelope(msg.message).header
             except GbcsDecodeError:
-                self.log_event(0x8F1E, now, "malformed message from the GSME")
+                # 0x8F1E is a Security Log event (GBCS alert-code table)
+                self.log_security(0x8F1E, now, "malformed message from the GSME")
                 return []
             kind = OutboundKind.ALERT if header.cra is Cra.ALERT else OutboundKind.RESPONSE
             out = Outbound(msg.message, header.recipient, PeerKind.REMOTE_PARTY, kind,

@@ -9,7 +9,9 @@
   (selector 1, UTC seconds since 2000) that ECS35x/CCS use. Entries recorded while the
   clock was invalid have no timestamp and are never returned by a range read
   (IRP571: no made-up times). Range boundaries are one shared, configurable rule
-  (IRP586): both ends inclusive by default.
+  (IRP586): both ends inclusive by default. Every row is built with the capture columns
+  of the log's profile object (the type description of its stored buffer), so a log
+  that holds entries of every kind still reads (:func:`devices.logs.log_row`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from typing import Any, ClassVar
 
 from gbcs.axdr import CompactArray, Data, DataType, TypeDescription
 from gbcs.cosem_time import DlmsDateTime
-from gbcs.dlms import AccessRequest, ActionResultCode, DataAccessResult
+from gbcs.dlms import AccessRequest, ActionResultCode, DataAccessResult, Obis
 from gbcs.errors import GbcsDecodeError
 
 from .cosem import CosemModel, ModelSnapshot, load_profile
 from .device import CommandContext, Device, DeviceConfig, Execution
 from .dlms_engine import ItemFault, execute
-from .logs import DeviceLog
+from .logs import DeviceLog, log_row
 from .trust import OwnKeys, TrustAnchors
 
 __all__ = ["EPOCH_2000", "DlmsDevice", "in_range", "seconds_since_2000"]
@@ -110,8 +112,19 @@ class DlmsDevice(Device):
         self.bind_log(EVENT_LOG, self.event_log, _EVENT_TD)
         self.bind_log(SECURITY_LOG, self.security_log, _SECURITY_TD)
 
+    def log_columns(self, obis: str, default: TypeDescription) -> TypeDescription:
+        """The capture columns of the class-7 object ``obis``: the type description of
+        its stored buffer in the profile, else ``default``."""
+        obj = self.model.find(7, Obis.parse(obis))
+        stored = None if obj is None else obj.attributes.get(2)
+        if stored is not None and stored.tag == DataType.COMPACT_ARRAY:
+            return stored.value.type_description
+        return default
+
     def bind_log(self, obis: str, log: DeviceLog, td: TypeDescription) -> None:
-        """Serve a device log as a class-7 buffer with range access."""
+        """Serve a device log as a class-7 buffer with range access, its rows built with
+        the profile's capture columns for ``obis`` (``td`` when the profile has none)."""
+        td = self.log_columns(obis, td)
 
         def rows(start: int | None, end: int | None) -> Data:
             out = []
@@ -125,10 +138,7 @@ class DlmsDevice(Device):
                     and not in_range(t, start, end, end_inclusive=self.log_range_end_inclusive)
                 ):
                     continue
-                fields = [Data.double_long_unsigned(t), Data.long_unsigned(e.code)]
-                if td.count == 3:
-                    fields.append(Data.octet_string(b""))
-                out.append(Data.structure(*fields))
+                out.append(log_row(td, t, e))
             return Data(DataType.COMPACT_ARRAY, CompactArray.from_elements(td, out))
 
         def selected(selector: int, params: Data) -> tuple[DataAccessResult, Data | None]:
@@ -177,9 +187,10 @@ class DlmsDevice(Device):
             return ActionResultCode.TEMPORARY_FAILURE, None
         adjust = self.clock.set(self._now, self._preset)
         self._preset = None
-        self.log_event(
-            0x8145 if abs(adjust) <= 10 else 0x8F0C, self._now, f"adjusted {adjust:+.0f}s"
-        )
+        # 0x8145 (within tolerance) is an Event Log entry, 0x8F0C (more than 10 s) a
+        # Security Log entry (GBCS alert-code table, shared/reference/alert-codes.md).
+        log = self.log_event if abs(adjust) <= 10 else self.log_security
+        log(0x8145 if abs(adjust) <= 10 else 0x8F0C, self._now, f"adjusted {adjust:+.0f}s")
         return ActionResultCode.SUCCESS, None
 
     # -------------------------------------------------------------------- state

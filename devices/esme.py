@@ -42,6 +42,7 @@ __all__ = ["ControlState", "Esme", "FirmwareProfile"]
 DISCONNECT_CONTROL = "0-0:96.3.10.255"
 SUPPLY_SCRIPTS = "0-0:10.0.106.255"
 POWER_EVENT_LOG = "0-0:99.98.4.255"
+ALCS_EVENT_LOG = "0-17:99.98.2.255"
 
 SCRIPT_ENABLE = 51
 SCRIPT_DISABLE = 52
@@ -50,6 +51,12 @@ SCRIPT_ARM = 54
 _POWER_TD = TypeDescription.structure(
     TypeDescription.simple(DataType.DOUBLE_LONG_UNSIGNED),
     TypeDescription.simple(DataType.LONG_UNSIGNED),
+    TypeDescription.simple(DataType.DOUBLE_LONG_UNSIGNED),
+)
+_ALCS_TD = TypeDescription.structure(
+    TypeDescription.simple(DataType.DOUBLE_LONG_UNSIGNED),
+    TypeDescription.simple(DataType.LONG_UNSIGNED),
+    TypeDescription.simple(DataType.ENUM),
     TypeDescription.simple(DataType.DOUBLE_LONG_UNSIGNED),
 )
 
@@ -92,6 +99,9 @@ class Esme(DlmsDevice):
         self.power = PowerState()
         self.control_state = ControlState.CONNECTED
         self.power_log = DeviceLog(config.event_log_size)
+        # The Auxiliary Load Control Switch Event Log (ECS35f/g): code, switch action,
+        # value (see log_alcs).
+        self.alcs_log = DeviceLog(config.event_log_size)
         self.ch_supply_cuts: list[Outage] = []
         profile = str(config.options.get("firmware_profile", FirmwareProfile.COMPLIANT))
         if profile not in FirmwareProfile.DEFAULT_SECONDS:
@@ -136,6 +146,7 @@ class Esme(DlmsDevice):
         m.bind(70, DISCONNECT_CONTROL, 3, getter=lambda: Data.enum(self.control_state))
         m.bind_method(9, SUPPLY_SCRIPTS, 1, self._supply_script)
         self.bind_log(POWER_EVENT_LOG, self.power_log, _POWER_TD)
+        self.bind_log(ALCS_EVENT_LOG, self.alcs_log, _ALCS_TD)
         for cid, obis, attr, getter in self.md.cosem_getters():
             m.bind(cid, obis, attr, getter=getter)
         m.bind(10, OBIS_SCHEDULE, 2, setter=self.md.set_schedule)
@@ -190,7 +201,7 @@ class Esme(DlmsDevice):
         """Mains supply fails: log 0x8F57 in the Power Event Log (no WAN alert)."""
         out = self.advance(now)
         if self.power.lose(now):
-            self.power_log.add(0x8F57, self.device_time(now), "supply interrupted")
+            self.power_log.add(0x8F57, self.device_time(now), "supply interrupted", (_dlu(0),))
             self.on_supply_switched()
         return out
 
@@ -202,9 +213,24 @@ class Esme(DlmsDevice):
             return out
         self.on_supply_switched()
         code = 0x8F36 if outage.long else 0x8F35
-        self.power_log.add(code, self.device_time(now), f"restored after {outage.duration}")
+        # The value column of a restoration entry: the outage's length in seconds.
+        seconds = int(outage.duration.total_seconds())
+        self.power_log.add(
+            code, self.device_time(now), f"restored after {outage.duration}", (_dlu(seconds),)
+        )
         out.append(self.alert(self.ecs80(outage, code, now), now))
         return out
+
+    def log_alcs(self, code: int, now: datetime, action: int, value: int = 0) -> None:
+        """Record an auxiliary load control switch event (ECS35f/g read it): the event
+        code, the switch action (enum: 0 off, 1 on) and the entry's value (e.g. the UTC
+        time, seconds since 2000, the state applies until; 0 when none)."""
+        self.alcs_log.add(
+            code,
+            self.device_time(now),
+            f"ALCS action {action}",
+            (Data.enum(action & 0xFF), _dlu(value)),
+        )
 
     def ecs80(self, outage: Outage, code: int, now: datetime) -> AlertSpec:
         """The supply-restored alert (signed, to the Network Operator)."""
@@ -231,6 +257,7 @@ class Esme(DlmsDevice):
             "power": self.power.to_dict(),
             "control_state": self.control_state,
             "power_log": self.power_log.to_dict(),
+            "alcs_log": self.alcs_log.to_dict(),
             "ch_supply_cuts": [
                 [o.start.isoformat(), o.end.isoformat()] for o in self.ch_supply_cuts
             ],
@@ -245,6 +272,8 @@ class Esme(DlmsDevice):
         self.control_state = int(e.get("control_state", ControlState.CONNECTED))
         if "power_log" in e:
             self.power_log = DeviceLog.from_dict(e["power_log"])
+        if "alcs_log" in e:
+            self.alcs_log = DeviceLog.from_dict(e["alcs_log"])
         self.ch_supply_cuts = [
             Outage(datetime.fromisoformat(a), datetime.fromisoformat(b))
             for a, b in e.get("ch_supply_cuts", [])
@@ -254,6 +283,10 @@ class Esme(DlmsDevice):
         if "md" in e:
             self.md = MaxDemand.from_dict(e["md"])
         super().load_state(state)
+
+
+def _dlu(value: int) -> Data:
+    return Data.double_long_unsigned(max(0, min(value, 0xFFFFFFFF)))
 
 
 def _fill_first_register(template: Data, value: Data) -> Data:
