@@ -17,8 +17,17 @@ reports it) and the version it would activate. CS06 (0x0012) activates it:
 
 A success that changes the running version sets ``version_changed`` so the device can
 log 0x8F43 and apply its own side effects (the ESME's MP102 Comms Hub supply cut is the
-device's business, not this module's). A device whose clock is invalid cannot schedule
-a future-dated activation: it answers ``ACTIVATION_FAILURE`` at once ([INF]).
+device's business, not this module's). A retried CS06 for the image already running
+succeeds without changing the version, so it neither logs 0x8F43 again nor reboots
+(no second Comms Hub supply cut, hence no false power-outage alert). A device whose
+clock is invalid cannot schedule a future-dated activation: it answers
+``ACTIVATION_FAILURE`` at once ([INF]).
+
+:attr:`FirmwareState.running_version` is the one source of every version read: ECS52
+(``0-0:0.2.1.255`` on the ESME and the CHF) and GCS38 (the GSME's Metering
+``CurrentMeterID``, mirrored by the GPF). The device has no "Suspended" state: SEC
+MP105's Suspended is the DCC's inventory status, so the running version reads the same
+after an activation whose response was lost (SR 11.2 on ESME and GSME).
 """
 
 from __future__ import annotations

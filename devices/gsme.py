@@ -12,6 +12,13 @@
 * The display (:attr:`Gsme.display`) renders every register under SECMP0006
   (``XXXXX.XXX``), or with the configured digits for a Large Gas Meter, whose
   configuration must satisfy the MID rule (checked at construction).
+* Firmware: the running version is the device's firmware state (CS06 activates a held
+  image, see :mod:`devices.firmware_state`); Metering ``CurrentMeterID`` (0x0206), which
+  GCS38 reads here and, through the mirror, at the GPF, is bound to it. The profile's
+  value of that attribute is only the factory version.
+* Everything the GSME sends on its own (future-dated outcomes, the Activate Firmware
+  Alert) leaves through its Comms Hub as a tunnel PUT, like its responses: the GSME
+  has no other way to the WAN, and the exchange refreshes the GPF mirror.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from .behaviours.display import GasDisplayConfig
 from .behaviours.load import LoadModel, profile_from_option
 from .device import AlertSpec, DeviceConfig
 from .dlms_device import EPOCH_2000
+from .firmware_state import FIRMWARE_VERSION_SIZE, FirmwareState
 from .outbound import Outbound, OutboundKind, PeerKind
 from .trust import OwnKeys, TrustAnchors
-from .zcl_model import METERING
+from .zcl_model import CURRENT_METER_ID, METERING
 from .zigbee_device import ZigbeeDevice
 
 __all__ = ["Gsme"]
@@ -66,6 +74,33 @@ class Gsme(ZigbeeDevice):
         # litres per hour (a number), or a LoadProfile mapping in litres per hour
         self.flow = LoadModel(profile_from_option(opts.get("gas_profile", 0)), start)
         self.awake = False
+        self._bind_firmware()
+
+    # ---------------------------------------------------------------- firmware
+
+    def _bind_firmware(self) -> None:
+        """Make Metering ``CurrentMeterID`` (GCS38) the running firmware version."""
+        a = self.model.attribute(METERING, CURRENT_METER_ID)
+        if a is None:
+            return
+        factory = a.value
+        if isinstance(factory, bytes) and len(factory) == FIRMWARE_VERSION_SIZE:
+            self.firmware = FirmwareState(factory)
+        # Looked up on every read: load_state and a factory reset replace self.firmware.
+        self.model.bind(
+            METERING,
+            CURRENT_METER_ID,
+            getter=lambda: self.firmware.running_version,
+            setter=self._set_running_version,
+        )
+
+    def _set_running_version(self, value: object) -> int:
+        """A store into ``CurrentMeterID`` (the control API) sets the running version;
+        anything but 4 octets is refused with ZCL status 0x87 (invalid value)."""
+        if not isinstance(value, bytes | bytearray) or len(value) != FIRMWARE_VERSION_SIZE:
+            return 0x87
+        self.firmware.running_version = bytes(value)
+        return 0
 
     # ---------------------------------------------------------------- gas flow
 
@@ -109,7 +144,7 @@ class Gsme(ZigbeeDevice):
     # ------------------------------------------------------------------ tunnel
 
     def advance(self, now: datetime) -> list[Outbound]:
-        out = super().advance(now)
+        out = [self._wrap(o) for o in super().advance(now)]
         if self.chf_eui is not None and now >= self.next_wake:
             while self.next_wake <= now:
                 self.next_wake += self.wake_interval
