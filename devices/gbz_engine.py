@@ -381,6 +381,22 @@ class _Ctx:
 
 
 _Out = list[ZclCommand] | int
+
+SNAPSHOT_CAUSE_TARIFF = 0x00000008
+"""ZCL snapshot cause bit 3, Change of Tariff Information."""
+SNAPSHOT_CAUSE_MODE = 0x00004000
+"""ZCL snapshot cause bit 14, Change of (Meter) Mode."""
+
+BILLING_SNAPSHOT_CAUSES: dict[int, int] = {
+    0x006B: SNAPSHOT_CAUSE_TARIFF,  # GCS01a Set Tariff and Price on GSME
+    0x00A3: SNAPSHOT_CAUSE_TARIFF,  # GCS01b Set Price on GSME
+    0x006C: SNAPSHOT_CAUSE_MODE,  # GCS02 Set GSME Payment Mode to Credit
+    0x006D: SNAPSHOT_CAUSE_MODE,  # GCS03 Set GSME Payment Mode to Prepayment
+}
+"""Commands whose execution adds a Billing Data Log entry (a Metering and a Prepayment
+snapshot), by message code, with the snapshot cause. GCS15b reads that log with cause
+mask 0x00006008 (tariff | supplier | mode): the log is written on a change of tariff, of
+supplier and of payment mode; RTDS GCS15b shows entries with causes 0x08 and 0x2000."""
 _Handler = Callable[[_Ctx, GbzComponent, Any], _Out]
 
 
@@ -452,6 +468,8 @@ def execute_gbz(
             if needs_undo and before is None and handler not in _READ_ONLY:
                 before = model.to_dict()
             _emit(ctx, comp, handler(ctx, comp, body))
+        if fault is None and len(pending) < len(payload.components):
+            _billing_snapshot(ctx, message_code)
         if len(ctx.outputs) > 0xFF:
             raise GbzEngineError(f"{len(ctx.outputs)} response components exceed 255")
         # A faulted answer carries statuses only: nothing to protect.
@@ -492,7 +510,17 @@ def execute_pending(
             continue
         out = handler(ctx, p.component, body)
         statuses.append(out if isinstance(out, int) else _status_of(out))
+        if p is pending[-1] or pending[pending.index(p) + 1].message_code != p.message_code:
+            _billing_snapshot(ctx, p.message_code)
     return PendingOutcome(tuple(statuses))
+
+
+def _billing_snapshot(ctx: _Ctx, message_code: int) -> None:
+    """The Billing Data Log entry a tariff or payment-mode change takes (see
+    :data:`BILLING_SNAPSHOT_CAUSES`), stamped with the device time (0 without one)."""
+    cause = BILLING_SNAPSHOT_CAUSES.get(message_code)
+    if cause is not None:
+        ctx.model.take_snapshot(ctx.now, cause)
 
 
 def future_dated_outcome(pending: PendingCommand, originator_counter: int) -> FutureDatedOutcome:
@@ -1079,12 +1107,16 @@ def _clear_event_log(ctx: _Ctx, comp: GbzComponent, body: ClearEventLogRequest) 
 def _select_snapshots(
     snaps: list[Snapshot], earliest: int, latest: int, cause: int
 ) -> list[Snapshot]:
+    """Snapshots in the half-open window [earliest, latest) whose cause shares a bit
+    with ``cause``, oldest first. ZCL SE D.3.2.3.1.7 (Get Snapshot, and Get Prepay
+    Snapshot by reference): a time stamp "equal to or greater than" Earliest Start Time
+    and "less than" Latest End Time; 0 / 0xFFFFFFFF as Latest End Time means now."""
     return sorted(
         (
             s
             for s in snaps
             if s.time >= earliest
-            and (latest in _NOW or s.time <= latest)
+            and (latest in _NOW or s.time < latest)
             and (cause == 0xFFFFFFFF or s.cause & cause)
         ),
         key=lambda s: (s.time, s.snapshot_id),
@@ -1092,7 +1124,7 @@ def _select_snapshots(
 
 
 def _get_snapshot(ctx: _Ctx, comp: GbzComponent, body: GetSnapshot) -> _Out:
-    """The ``snapshot_offset``-th (oldest first) snapshot in [earliest, latest] whose
+    """The ``snapshot_offset``-th (oldest first) snapshot in [earliest, latest) whose
     cause shares a bit with the requested cause (0xFFFFFFFF = any)."""
     found = _select_snapshots(
         ctx.model.snapshots, body.earliest_start_time, body.latest_end_time, body.snapshot_cause

@@ -112,6 +112,8 @@ class Gsme(ZigbeeDevice):
         for p in periods:
             end = p.start + timedelta(minutes=30)
             self.model.record_sample(0, min(p.import_wh, 0xFFFFFF), utc_from_datetime(end))
+            # the network data log (GCS31/GCS18): flow is even within a half hour
+            self.model.record_network_samples(utc_from_datetime(end), p.import_wh / 1800)
             if end.hour == 0 and end.minute == 0:
                 self.model.take_snapshot(utc_from_datetime(end), 1)
         return alerts

@@ -782,6 +782,24 @@ class ZclModel:
             del s.samples[:drop]
             s.start += drop * s.step
 
+    def record_network_samples(self, until: int, rate: float) -> int:
+        """Take the samples of the network data log (the set Start Sampling started,
+        GCS31) that fall due up to ``until`` (UTCTime): one at the end of each interval
+        after its start, holding what flowed in that interval at ``rate`` units per
+        second. Returns how many were taken (0 when no such log is running)."""
+        sid = self.config.start_sampling_id
+        s = None if sid is None else self.samplings.get(sid)
+        if s is None or s.step <= 0:
+            return 0
+        value = min(max(0, round(rate * s.step)), (1 << 24) - 1)
+        taken = 0
+        due = s.start + (len(s.samples) if s.samples else 1) * s.step
+        while due <= until:
+            self.record_sample(sid, value, due)  # type: ignore[arg-type]
+            taken += 1
+            due = s.start + len(s.samples) * s.step
+        return taken
+
     def record_top_up(self, code: bytes | None, amount: int, time: int) -> None:
         """Append an accepted top-up to the top-up log."""
         self.top_up_log.append(TopUpLogEntry(code, amount, time))

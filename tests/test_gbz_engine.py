@@ -849,7 +849,7 @@ def test_snapshot_capture_and_get(gsme: ZclModel) -> None:
     gsme.take_snapshot(T0, 1)
     gsme.take_snapshot(T0 + 86400, 1)
     gsme.take_snapshot(T0 + 100, 2)
-    get = GetSnapshot(T0, T0 + 86400, 1, 1)
+    get = GetSnapshot(T0, T0 + 86400 + 1, 1, 1)  # Latest End Time is exclusive (ZCL)
     (snap,) = _bodies(_run(gsme, _cmd(METERING, get, 5)))
     assert isinstance(snap, PublishSnapshot)
     assert (snap.snapshot_time, snap.total_snapshots_found, snap.snapshot_cause) == (

@@ -87,8 +87,19 @@ PREPARATION: dict[str, tuple[str, ...]] = {
     "CS10a_6.13_SUCCESS": ("GCS28_6.11_SUCCESS",),
     "CS10b_6.13_SUCCESS": ("GCS28_6.11_SUCCESS", "GCS28_6.11_SUCCESS"),
     "GCS15e_4.4.5_SUCCESS": ("CS01b_2.2_SUCCESS",),
+    # the billing data log of payment-mode and tariff changes (GCS15b reads cause mask
+    # 0x6008); fed in counter order, as replay protection requires
+    "GCS15b_4.4.2_SUCCESS": ("GCS03_1.6_IMMEDIATE_SUCCESS", "GCS01a_1.1.1_IMMEDIATE_TOU_SUCCESS"),
 }
 """RTDS commands fed before a case, keyed by case (see the module docstring)."""
+
+RUN_AFTER_PREPARATION: dict[str, timedelta] = {
+    # the network data log GCS31 starts (360 s interval) holds samples only once the
+    # GSME has run past its first interval
+    "GCS18_4.10_SUCCESS": timedelta(hours=1),
+}
+"""How long a prepared device keeps running before the case's command arrives (the
+command is then fed at that later time), keyed by case."""
 
 RTDS_PARTIES: dict[RemotePartyRole, bytes] = {
     R.RECOVERY: bytes.fromhex("90B3D51F30000001"),
@@ -292,6 +303,10 @@ def run_case(
         prep = (prepared or {}).get(name)
         if prep is not None:
             device.receive(_fed(prep, store, device, own, acb), now)
+    run = RUN_AFTER_PREPARATION.get(case.id.rsplit("/", 1)[-1])
+    if run is not None:
+        now += run
+        device.advance(now)
     fed = _fed(case.command, store, device, own, acb)
     out = device.receive(fed, now)
     responses = [o for o in out if o.kind is OutboundKind.RESPONSE]
