@@ -19,9 +19,22 @@
   remains; the GSME's PUTs (responses, alerts) are forwarded to the WAN. Commands not
   fetched within ``gsme_queue_expiry_seconds`` (default 24 h) are dropped and logged as
   0x819D "GSME Command Not Retrieved" (domain-rules §4.2).
-* Alert-storm consolidation (DP119, off by default): when on, repeated identical alerts
-  (same originator and alert code) forwarded within ``storm_window_seconds`` are merged
-  into the first; with it off every alert is forwarded.
+* Alert-storm consolidation (DP119, off by default): when on, identical alerts from one
+  device within ``storm_window_seconds`` of the first are merged into it (held back and
+  counted); with it off every alert is forwarded. It applies to every alert the CHF
+  carries to the WAN: its own, the ESME's, the GPF's, and the GSME's tunnel PUTs, whose
+  alert code, originator counter, criticality and alert-specific data the CHF reads from
+  the frame without verifying it (a GSME's MAC is keyed for the remote party, not for the
+  CHF). The open windows are part of the CHF's saved state, so a restart mid-window
+  neither forwards a repeat again nor holds back an alert after the window's end.
+
+  Which reading of DP119 (see :meth:`Chf.forward_alert`): the sources give no algorithm
+  (domain-rules §4.3 and uncertainty 10; SEC paper [S3] only asks that storms be localised
+  at the CH). "Identical" is read as same originator, same alert code and same
+  alert-specific data (so two CS14s carrying different device logs, or two ECS80s for
+  different outages, are both forwarded); the window is fixed from the first alert.
+  Which alerts may be merged is the option ``storm_alerts``: ``non-critical`` (default;
+  domain-rules §6 rule 55 speaks of "identical non-critical alerts") or ``all``.
 """
 
 from __future__ import annotations
@@ -29,34 +42,49 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from gbcs.axdr import BitString, Data, DataType
+from gbcs.axdr import BitString, Data, DataType, encode_data
+from gbcs.codec import decode
 from gbcs.cosem_time import DlmsDateTime
-from gbcs.dlms import ActionResultCode, DataAccessResult
-from gbcs.envelope import Cra, decode_envelope
+from gbcs.dlms import ActionResultCode, DataAccessResult, DataNotification
+from gbcs.envelope import Cra, SignatureForm, decode_envelope
 from gbcs.errors import GbcsDecodeError
+from gbcs.gbz import GbzPayload
 from gbcs.tunnel import TunnelCommand, TunnelMessage, decode_tunnel
 from gbcs.usecases import DeviceType
 from gbcs.zcl import utc_from_datetime
 from keys.certs import as_eui, eui_hex
 from keys.roles import RemotePartyRole
 
-from .device import AlertSpec, DeviceConfig
+from .device import GENERIC_CRITICAL_ALERT, AlertSpec, DeviceConfig
 from .dlms_device import DlmsDevice
 from .outbound import Outbound, OutboundKind, PeerKind
 from .supply import OUTAGE_THRESHOLD, PowerState
 from .trust import OwnKeys, TrustAnchors
 
-__all__ = ["HAN_DEVICE_TYPES", "HISTORIC_LOG_SIZE", "Chf", "HanDevice"]
+__all__ = [
+    "HAN_DEVICE_TYPES",
+    "HISTORIC_LOG_SIZE",
+    "STORM_ALERTS",
+    "AlertFacts",
+    "Chf",
+    "HanDevice",
+    "StormWindow",
+    "alert_facts",
+]
 
 R = RemotePartyRole
 NETWORK = "0-0:30.3.0.255"
 HISTORIC = "0-0:30.3.1.255"
 HISTORIC_LOG_SIZE = 15
 TIME_STATUS_MASTER_SUPERSEDING = 0x09
+
+STORM_ALERTS = ("non-critical", "all")
+"""Readings of DP119 for ``storm_alerts``: which alerts the CHF may consolidate."""
+_GBZ_ALERT_HEAD = 9  # 01 09, component count, alert code (2), UTC time (4)
 
 HAN_DEVICE_TYPES = {0: "ESME", 1: "GSME", 2: "GPF", 3: "PPMID", 4: "HCALCS", 5: "HHT", 6: "IHD"}
 """Device type enumeration of CCS01 (RTDS adds the ESME with 1; kept as received)."""
@@ -97,6 +125,85 @@ class HanDevice:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What a CHF reads from an alert frame it carries, without verifying it.
+
+    ``counter`` is the originator counter, ``critical`` whether the frame is signed (GBCS
+    signs critical alerts and MACs the others), ``data`` a digest of the alert-specific
+    data (empty when there is none or the frame cannot be read).
+    """
+
+    code: int | None
+    counter: int | None
+    critical: bool
+    data: str
+
+
+def alert_facts(alert: Outbound) -> AlertFacts:
+    """The alert code, counter, criticality and alert-specific data of ``alert``'s frame.
+
+    DLMS data-notifications (ESME, CHF), GBZ alerts (GSME, GPF) and ASN.1 alerts are read
+    from the frame alone; the time stamps are left out of ``data`` (they differ between
+    otherwise identical alerts). An unreadable frame falls back on what the
+    :class:`Outbound` says (its alert code; critical when its message code is 0x1000).
+    """
+    try:
+        msg = decode(alert.frame)
+    except GbcsDecodeError:
+        return AlertFacts(alert.alert_code, None, alert.code == GENERIC_CRITICAL_ALERT, "")
+    p = msg.payload
+    code: Any = None
+    specific = msg.raw[msg.layout.content_start : msg.layout.content_end]
+    if isinstance(p, DataNotification):
+        code = p.alert_code
+        specific = b"".join(encode_data(x) for x in p.alert_elements)
+    elif isinstance(p, GbzPayload) and p.alert is not None:
+        code = p.alert.alert_code
+        specific = specific[_GBZ_ALERT_HEAD:]
+    else:  # ASN.1 alerts (future-dated outcomes, firmware alerts ...): the whole content
+        code = getattr(getattr(p, "typed", None), "alert_code", None)
+    if not isinstance(code, int):
+        code = alert.alert_code
+    return AlertFacts(
+        code,
+        msg.header.counter,
+        msg.signature_form is SignatureForm.PRESENT,
+        hashlib.sha256(specific).hexdigest()[:32] if specific else "",
+    )
+
+
+@dataclass(slots=True)
+class StormWindow:
+    """One open DP119 window: the alert that opened it and how many were merged into it."""
+
+    start: datetime
+    first_counter: int | None
+    last_counter: int | None
+    merged: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "first_counter": self.first_counter,
+            "last_counter": self.last_counter,
+            "merged": self.merged,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StormWindow:
+        first, last = d.get("first_counter"), d.get("last_counter")
+        return cls(
+            datetime.fromisoformat(d["start"]),
+            None if first is None else int(first),
+            None if last is None else int(last),
+            int(d.get("merged", 0)),
+        )
+
+
+StormKey = tuple[bytes, int, str]  # originator, alert code, alert-specific data digest
+
+
 class Chf(DlmsDevice):
     """The Comms Hub Function of one site."""
 
@@ -125,7 +232,8 @@ class Chf(DlmsDevice):
         self._pending_alerts: list[AlertSpec] = []  # raised during one execute()
         self.storm_window = timedelta(seconds=float(opts.get("storm_window_seconds", 0)))
         self.storm_consolidation = bool(opts.get("storm_consolidation", False))
-        self._storm_seen: dict[tuple[bytes, int], datetime] = {}
+        self.storm_alerts = str(opts.get("storm_alerts", STORM_ALERTS[0]))
+        self.storm_windows: dict[StormKey, StormWindow] = {}
         self.consolidated = 0
         # Commands for sleepy GSMEs, fetched with tunnel GETs: (queued at, frame).
         self.gsme_queues: dict[bytes, deque[tuple[datetime, bytes]]] = {}
@@ -383,8 +491,11 @@ class Chf(DlmsDevice):
             kind = OutboundKind.ALERT if header.cra is Cra.ALERT else OutboundKind.RESPONSE
             out = Outbound(msg.message, header.recipient, PeerKind.REMOTE_PARTY, kind,
                            header.message_code)  # fmt: skip
-            if kind is OutboundKind.ALERT and not self.forward_alert(out, gsme, now):
-                return []
+            if kind is OutboundKind.ALERT:
+                # The GSME's alert code is in the frame only: read it for the WAN side too.
+                out = replace(out, alert_code=alert_facts(out).code)
+                if not self.forward_alert(out, gsme, now):
+                    return []
             return [out]
         return []
 
@@ -410,16 +521,42 @@ class Chf(DlmsDevice):
     # ----------------------------------------------------------- alert storms
 
     def forward_alert(self, alert: Outbound, originator: bytes, now: datetime) -> bool:
-        """Whether an alert from a HAN device is forwarded (DP119 consolidation)."""
-        if not self.storm_consolidation or alert.alert_code is None:
+        """Whether an alert the CHF carries to the WAN is forwarded (DP119 consolidation).
+
+        With consolidation on, an alert identical to one forwarded less than
+        ``storm_window_seconds`` earlier (same ``originator``, alert code and
+        alert-specific data; only non-critical alerts unless ``storm_alerts = "all"``) is
+        merged into it: held back and counted in :attr:`consolidated`. The window runs
+        from the first alert and is not extended by the ones merged into it. Asking again
+        about the alert that opened a window (same originator counter; the GSME's alerts
+        are checked at the tunnel and again by the site) gives the same answer without
+        counting it twice. Alerts whose code cannot be read are always forwarded.
+        """
+        if not self.storm_consolidation:
             return True
-        key = (originator, alert.alert_code)
-        last = self._storm_seen.get(key)
-        if last is not None and now - last < self.storm_window:
+        facts = alert_facts(alert)
+        if facts.code is None or (facts.critical and self.storm_alerts != "all"):
+            return True
+        self._close_storm_windows(now)
+        key = (bytes(originator), facts.code, facts.data)
+        w = self.storm_windows.get(key)
+        if w is not None and facts.counter is not None:
+            if facts.counter == w.first_counter:
+                return True
+            if facts.counter == w.last_counter:
+                return False
+        if w is not None and now - w.start < self.storm_window:
+            w.merged += 1
+            w.last_counter = facts.counter
             self.consolidated += 1
             return False
-        self._storm_seen[key] = now
+        self.storm_windows[key] = StormWindow(now, facts.counter, facts.counter)
         return True
+
+    def _close_storm_windows(self, now: datetime) -> None:
+        """Forget windows that have ended (keeps the saved state small)."""
+        for key in [k for k, w in self.storm_windows.items() if now - w.start >= self.storm_window]:
+            del self.storm_windows[key]
 
     # --------------------------------------------------------------------- state
 
@@ -437,6 +574,13 @@ class Chf(DlmsDevice):
             "gsme_queues": {
                 eui_hex(e): [[t.isoformat(), f.hex()] for t, f in q]
                 for e, q in self.gsme_queues.items()
+            },
+            "storm": {
+                "consolidated": self.consolidated,
+                "windows": [
+                    {"originator": eui_hex(o), "code": c, "data": h, **w.to_dict()}
+                    for (o, c, h), w in sorted(self.storm_windows.items())
+                ],
             },
         }
         return d
@@ -464,4 +608,14 @@ class Chf(DlmsDevice):
         }
         self._ad1_sent.clear()
         self._ad1_sent.update(datetime.fromisoformat(t) for t in c.get("ad1_sent", []))
+        storm = c.get("storm", {})
+        self.consolidated = int(storm.get("consolidated", 0))
+        self.storm_windows = {
+            (
+                as_eui(w["originator"]),
+                int(w["code"]),
+                str(w.get("data", "")),
+            ): StormWindow.from_dict(w)
+            for w in storm.get("windows", [])
+        }
         super().load_state(state)

@@ -166,6 +166,10 @@ OPTIONS: Mapping[str, OptionSpec] = dict(
               ("CHF",), default=False),
         _spec("storm_window_seconds", "seconds", "window of the DP119 consolidation",
               ("CHF",), default=0, minimum=0, maximum=DAY),
+        # DP119 names no algorithm: non-critical only is domain-rules §6 rule 55's reading.
+        _spec("storm_alerts", "choice",
+              "DP119: which alerts may be consolidated (non-critical: unsigned ones only)",
+              ("CHF",), default="non-critical", choices=("non-critical", "all")),
         _spec("gsme_queue_size", "int", "commands held per GSME", ("CHF",), default=32,
               minimum=1, maximum=10_000),
         _spec("gsme_queue_expiry_seconds", "seconds",
