@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from gbcs.axdr import Data, DataType, TypeDescription
+from gbcs.axdr import Data, DataType, TypeDescription, decode_data_bytes, encode_data
 from gbcs.cosem_time import DlmsDateTime
-from gbcs.dlms import ActionResultCode, Obis
+from gbcs.dlms import ActionResultCode, DataAccessResult, Obis
+from gbcs.errors import GbcsDecodeError
 from gbcs.usecases import DeviceType
 from keys.roles import RemotePartyRole
 
@@ -30,6 +31,7 @@ from .behaviours.maxdemand import (
     SwitchTime,
     default_schedule,
 )
+from .cosem import ProfileError
 from .device import AlertSpec, DeviceConfig
 from .dlms_device import EPOCH_2000, DlmsDevice
 from .logs import DeviceLog
@@ -43,6 +45,11 @@ DISCONNECT_CONTROL = "0-0:96.3.10.255"
 SUPPLY_SCRIPTS = "0-0:10.0.106.255"
 POWER_EVENT_LOG = "0-0:99.98.4.255"
 ALCS_EVENT_LOG = "0-17:99.98.2.255"
+# When an auxiliary controller's commanded state ends: ECS47 (Activate / Deactivate for a
+# period) writes a duration as long-unsigned, ECS47a (Set Auxiliary Controller [n] State)
+# an end date-time as a COSEM octet-string(12). One attribute, two GBCS shapes.
+AUX_STATE_END = "0-0:94.44.119.2"
+_DATE_TIME_LEN = 12
 
 SCRIPT_ENABLE = 51
 SCRIPT_DISABLE = 52
@@ -153,6 +160,7 @@ class Esme(DlmsDevice):
         for obis in (OBIS_IMPORT_ALL, OBIS_IMPORT_WINDOW, OBIS_EXPORT):
             m.bind_method(4, obis, 1, lambda p, o=obis: self.md.reset_action(o, p, self._now))
         m.bind(1, "0-0:96.1.1.255", 2, getter=lambda: Data.octet_string(self.eui))
+        m.bind(1, AUX_STATE_END, 2, setter=self._set_aux_state_end)
         self.bind_registers()
 
     def bind_registers(self) -> None:
@@ -167,6 +175,20 @@ class Esme(DlmsDevice):
         if collection is not None and 2 in collection.attributes:
             template = collection.attributes[2]
             m.bind(1, "0-0:94.44.34.10", 2, getter=lambda: _fill_first_register(template, imp()))
+
+    def _set_aux_state_end(self, value: Data) -> DataAccessResult:
+        """ECS47's duration (long-unsigned) or ECS47a's end date-time (octet-string(12)),
+        whichever came last; any other type is refused and the held value kept."""
+        if value.tag != DataType.LONG_UNSIGNED and not (
+            value.tag == DataType.OCTET_STRING and len(value.value) == _DATE_TIME_LEN
+        ):
+            return DataAccessResult.TYPE_UNMATCHED
+        self.model.require(1, AUX_STATE_END).attributes[2] = value
+        return DataAccessResult.SUCCESS
+
+    def _aux_state_end(self) -> Data | None:
+        obj = self.model.find(1, Obis.parse(AUX_STATE_END))
+        return None if obj is None else obj.attributes.get(2)
 
     @property
     def output_state(self) -> bool:
@@ -264,10 +286,19 @@ class Esme(DlmsDevice):
             "load": self.load.to_dict(),
             "md": self.md.to_dict(),
         }
+        aux_end = self._aux_state_end()
+        if aux_end is not None:  # bound setter: the model's to_dict leaves it out
+            d["esme"]["aux_state_end"] = encode_data(aux_end).hex()
         return d
 
     def load_state(self, state: dict[str, Any]) -> None:
         e = state.get("esme", {})
+        aux_end = None
+        if "aux_state_end" in e:  # checked first: a bad value changes nothing
+            try:
+                aux_end = decode_data_bytes(bytes.fromhex(str(e["aux_state_end"])))
+            except (ValueError, GbcsDecodeError) as err:
+                raise ProfileError(f"bad saved esme.aux_state_end: {err}") from err
         self.power = PowerState.from_dict(e.get("power", {}))
         self.control_state = int(e.get("control_state", ControlState.CONNECTED))
         if "power_log" in e:
@@ -283,6 +314,8 @@ class Esme(DlmsDevice):
         if "md" in e:
             self.md = MaxDemand.from_dict(e["md"])
         super().load_state(state)
+        if aux_end is not None:
+            self.model.require(1, AUX_STATE_END).attributes[2] = aux_end
 
 
 def _dlu(value: int) -> Data:

@@ -286,11 +286,6 @@ async def test_the_emulated_esme_accepts_what_the_descriptions_build() -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason="device gap: the emulated ESME keeps the first type written to 0-0:94.44.119.2 "
-    "(ECS47 Deactivate writes a long-unsigned there, ECS47a an octet-string(12))",
-)
 async def test_the_emulated_esme_accepts_both_uses_of_119_2() -> None:
     async with _env() as e:
         r = await e.request(ESME, "ECS47", action="deactivate", index=3, duration=60)
@@ -300,11 +295,6 @@ async def test_the_emulated_esme_accepts_both_uses_of_119_2() -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason="device gap: 0-0:94.44.0.23-25 are not writable on the emulated ESME (its "
-    "RTDS-derived profile saw only switches 1 and 2 written)",
-)
 async def test_the_emulated_esme_accepts_all_five_switch_identities() -> None:
     async with _env() as e:
         five = [{"index": n, "alcs": True} for n in range(1, 6)]

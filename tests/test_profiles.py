@@ -186,22 +186,22 @@ EXPECTED_DIFFERENCES: dict[str, tuple[list[str], str]] = {
         "ACTION 4 (read device log) returns data only from a bound handler; the unbound "
         "method answers success with null data",
     ),
-    "RTDS-4.5.0/6.2.4_ECS26e/ECS26e_6.2.4_SUCCESS": (
-        ["[3] class 1 0-0:96.1.6.255: data type differs"],
-        "RTDS returns octet-string(3) here and octet-string(4) in ECS26m; one default "
-        "(4 bytes) cannot match both",
-    ),
-    "RTDS-4.5.0/6.2.4_ECS26i/ECS26i_6.2.4_SUCCESS": (
+    "RTDS-4.5.0/6.2.4_ECS26m/ECS26m_6.2.4_SUCCESS": (
         ["[2] class 1 0-0:96.1.6.255: data type differs"],
-        "RTDS returns octet-string(3) here and octet-string(4) in ECS26n (CHF)",
+        "RTDS returns the manufacturer identifier unpadded, octet-string(3), in ECS26e and "
+        "space-padded, octet-string(4), here; the profile holds the unpadded identifier",
     ),
-    "RTDS-4.5.0/7.15_ECS61e/ECS61e_7.15_SUCCESS": (
+    "RTDS-4.5.0/6.2.4_ECS26n/ECS26n_6.2.4_SUCCESS": (
+        ["[1] class 1 0-0:96.1.6.255: data type differs"],
+        "RTDS returns octet-string(3) in ECS26i and octet-string(4) here (CHF)",
+    ),
+    "RTDS-4.5.0/7.7_ECS61a/ECS61a_7.7_ALL_OPTIONALS_SUCCESS": (
         [
-            "[2] class 1 0-0:94.44.0.23: data type differs",
-            "[3] class 1 0-0:94.44.0.24: data type differs",
+            "[7] class 1 0-0:94.44.0.23: data type differs",
+            "[8] class 1 0-0:94.44.0.24: data type differs",
         ],
-        "RTDS returns octet-string(1) and octet-string(0) here where ECS61a returns "
-        "octet-string(8) for the same objects",
+        "auxiliary controllers 3 and 4 are an APC (one octet FF) and none (empty) as "
+        "ECS61e reads them; ECS61a reads the same objects as eight zero octets",
     ),
 }
 

@@ -25,7 +25,9 @@ Kept as in RTDS because they are constants: register scaler_units ``{integer, en
 charge scalings ``{integer, integer}`` and charge commodity references
 ``{class, logical name, attribute}``. Explicit factory values (:data:`OVERRIDES`):
 the max-demand schedule (domain-rules §1.1/§1.4, Table 28d), tariff block thresholds
-(0xFFFFFFFF = no block boundary), the firmware version, and log buffers.
+(0xFFFFFFFF = no block boundary), the firmware version, log buffers, the manufacturer
+identifier (:data:`UNPADDED_TEXT`) and the ESME's auxiliary controller fit
+(:data:`AUX_CONTROLLER_FIT`), whose five identity objects are writable (ECS46c).
 
 Log and profile buffers (class 7 attribute 2) default to an *empty compact-array* whose
 type description is the RTDS entry type: the device binds them to its logs at run time,
@@ -91,6 +93,29 @@ FIRMWARE_VERSION = bytes.fromhex("01000000")
 """Plausible factory firmware version (octet-string(4), GBCS ECS52): "1.0.0.0"."""
 NO_THRESHOLD = 0xFFFFFFFF
 
+# Auxiliary controller n (n = 1..5) is described by 0-0:94.44.0.(20+n) attribute 2, an
+# octet-string. DUIS SR 7.15 (ReadAuxiliaryControllerOperationalDataRsp, TypeAndIdentifier)
+# reads it as one of four types, APC, ALCS, HCALCS or None, with the HCALCS's EUI-64;
+# ECS46c (DUIS SwitchTypeAndId) writes an ALCS as eight zero octets and an HCALCS as its
+# EUI-64. RTDS ECS61e (SR 7.15) shows the four forms side by side: an EUI-64, eight zero
+# octets, the single octet FF and an empty octet-string, with matching states in
+# 0-0:94.44.0.3n (switch 4's state is "{}": nothing fitted). So FF is an APC and the empty
+# string is no controller.
+AUX_CONTROLLER_IDENTITY: dict[str, bytes] = {"alcs": bytes(8), "apc": b"\xff", "none": b""}
+AUX_CONTROLLER_FIT: tuple[str, ...] = ("alcs", "alcs", "apc", "none", "alcs")
+"""The factory ESME's auxiliary controllers 1..5: the fit RTDS ECS61e (SR 7.15) reads
+(controller 1 is an HCALCS there; a factory ESME has joined no HCALCS, so it is an ALCS
+until ECS46c says otherwise). ECS61a reads the older view of the same objects (eight zero
+octets for 3-5, a device before APCs): the two RTDS reads cannot both be matched."""
+
+UNPADDED_TEXT: frozenset[tuple[str, str]] = frozenset(
+    {("ESME", "0-0:96.1.6.255"), ("CHF", "0-0:96.1.6.255")}
+)
+"""Text identifiers whose length is the identifier's (DUIS ManufacturerIdentifier: a
+string of up to 32 characters). RTDS shows the manufacturer identifier as "CSW" (ECS26e,
+ECS26i) and as the same three letters space-padded to four (ECS26m, ECS26n); a device
+holds one identifier, the unpadded one. The factory value is blanks of that length."""
+
 SOURCE = (
     "Objects, attribute ids, writable attributes, methods and A-XDR type trees: every "
     "COSEM object the DCC RTDS 4.5.0 {dev} DLMS commands in shared/interop/vectors.json "
@@ -105,9 +130,11 @@ SOURCE = (
 EXPLICIT_DEFAULTS = {
     "ESME": "max-demand schedule = GBCS Table 28d, domain-rules 1.1/1.4, switch times "
     "16:00/19:30 UTC placeholders; tariff block thresholds 0xFFFFFFFF; firmware version "
-    "01000000",
+    "01000000; manufacturer identifier 3 blanks (unpadded RTDS length); auxiliary "
+    "controllers 1-5 ALCS, ALCS, APC, none, ALCS (DUIS SR 7.15 types, RTDS ECS61e), "
+    "all five writable (ECS46c)",
     "CHF": "firmware version 01000000; device log entries (class 104 attribute 4) empty, "
-    "bound at run time",
+    "bound at run time; manufacturer identifier 3 blanks (unpadded RTDS length)",
 }
 EXTRA_SOURCE = {
     "CHF": "; plus the firmware version 0-0:0.2.1.255 that ECS52 reads on the CHF "
@@ -121,6 +148,9 @@ EXTRA_SOURCE = {
 _COMMON_NAMES: dict[str, str] = {
     "0-0:0.2.1.255": "Firmware Version",
     "0-0:96.1.1.255": "Device ID (EUI-64, set by the device at run time)",
+    "0-0:96.1.4.255": "Model Type (DUIS ModelType, up to 8 characters)",
+    "0-0:96.1.6.255": "Manufacturer Identifier (DUIS ManufacturerIdentifier; unpadded, "
+    "3 characters as RTDS ECS26e/ECS26i show)",
 }
 NAMES: dict[str, dict[str, str]] = {
     "ESME": {
@@ -164,6 +194,11 @@ NAMES: dict[str, dict[str, str]] = {
         "0-0:19.40.0.255": "Prepayment Credit (top-up token gateway)",
         "0-0:63.1.1.255": "Tariff Threshold Matrix (activation)",
         "0-0:94.44.0.1": "Randomised Offset Limit",
+        **{
+            f"0-0:94.44.0.{20 + n}": f"Auxiliary controller {n} type and identifier "
+            f"(factory fit: {AUX_CONTROLLER_FIT[n - 1]}; written by ECS46c)"
+            for n in range(1, 6)
+        },
         "0-0:94.44.0.4": "Supply Tamper State",
         "0-0:94.44.2.0": "Currency Unit",
         "0-0:94.44.2.10": "Prepayment Credit Max Credit Threshold",
@@ -542,6 +577,21 @@ OVERRIDES: dict[tuple[str, int, str, int], Override] = {
     ("CHF", DEVICE_LOG_CLASS, "0-0:30.3.0.255", 4): _empty_list,
 }
 
+# ECS46c configures any of the five auxiliary controllers (DUIS SwitchTypeAndId index
+# 1..5); RTDS's ECS46c happens to write only 1 and 2.
+OVERRIDES.update(
+    {
+        ("ESME", 1, f"0-0:94.44.0.{20 + n}", 2): (
+            lambda _, fit=fit: Data.octet_string(AUX_CONTROLLER_IDENTITY[fit])
+        )
+        for n, fit in enumerate(AUX_CONTROLLER_FIT, start=1)
+    }
+)
+EXTRA_WRITABLE: dict[tuple[str, int, str], set[int]] = {
+    ("ESME", 1, f"0-0:94.44.0.{20 + n}"): {2} for n in range(1, 6)
+}
+"""Writable attributes GBCS gives an object beyond those the RTDS commands write."""
+
 EXTRA_OBJECTS: dict[str, list[tuple[int, str, int, Data]]] = {
     # ECS52 reads the CHF firmware version too (domain-rules §4.1, §6 behaviour 39).
     "CHF": [(1, "0-0:0.2.1.255", 2, Data.octet_string(bytes(4)))],
@@ -561,6 +611,9 @@ def _default(device_type: str, o: Obj, a: int, attr: Attr) -> Data | None:
     override = OVERRIDES.get((device_type, o.class_id, str(o.obis), a))
     if override is not None:
         return override(sample)
+    if (device_type, str(o.obis)) in UNPADDED_TEXT:
+        shortest = min((s.value.rstrip(b" ") for s in pool), key=len)
+        return Data.octet_string(_blank_text(shortest))
     # Written but never read: text whose length is a value (supplier name, message, CIN)
     # must not pin SETs to the RTDS length (cosem.same_type pins 4/5/12 bytes).
     if not attr.samples and all(s.tag == DataType.OCTET_STRING and _is_text(s.value) for s in pool):
@@ -628,6 +681,7 @@ def build_profile(objs: dict[Key, Obj], device_type: str) -> dict[str, Any]:
             o.attr(a).samples.append(v)
     for key in sorted(objs, key=lambda k: (k[1], k[0])):
         o = objs[key]
+        o.writable |= EXTRA_WRITABLE.get((device_type, o.class_id, str(o.obis)), set())
         attrs: dict[int, Data] = {}
         for a in sorted(o.attrs):
             d = _default(device_type, o, a, o.attrs[a])
