@@ -49,7 +49,7 @@ from .frames import build_alert, build_response, response_header, seal
 from .han_joins import HanJoins
 from .logs import DeviceLog
 from .outbound import Outbound, OutboundKind, PeerKind
-from .pipeline import Rejected, Verified, replay_protected, verify_command
+from .pipeline import Partner, Rejected, Verified, replay_protected, verify_command
 from .policy import Check, SecurityPolicy
 from .trust import DeviceKeys, OwnKeys, TrustAnchors
 
@@ -224,6 +224,7 @@ class Device:
             anchors=self.anchors,
             keys=self.keys,
             counters=self.counters,
+            partners=self.join_partners(),
         )
         if isinstance(result, Rejected):
             self.last_rejection = result
@@ -425,8 +426,22 @@ class Device:
             frame, msg.originator, PeerKind.REMOTE_PARTY, OutboundKind.RESPONSE, msg.message_code
         )
 
+    def join_partners(self) -> dict[bytes, Partner]:
+        """Joined HAN devices whose KA key the join delivered (originators of PCS01/PCS02)."""
+        out: dict[bytes, Partner] = {}
+        for e in self.joins:
+            ka = e.ka_public_key()
+            if ka is not None:
+                out[e.eui] = Partner(e.device_type, ka)
+        return out
+
     def response_keys(self, msg: GbcsMessage) -> DeviceKeys:
-        """Keys for the response: an unknown remote party's certificate joins for encryption."""
+        """Keys for the response: an unknown remote party's certificate joins for encryption;
+        a joined HAN device's key (from its join) for a response to that device."""
+        partner = self.joins.get(msg.originator)
+        ka = None if partner is None else partner.ka_public_key()
+        if ka is not None and not self.anchors.roles_of(msg.originator):
+            return self.keys.with_extra(msg.originator, ka)
         cert = msg.header.other.certificate
         srp = msg.header.other.srp_id
         if cert is None or srp is None:

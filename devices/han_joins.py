@@ -30,10 +30,14 @@ device. The RTDS joins all fit: ESME A-initiator + HCALCS, GSME B + GPF, GSME C 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -143,6 +147,14 @@ class JoinEntry:
     method: JoinMethod | None = None
     certificate: bytes | None = None
 
+    def ka_public_key(self) -> ec.EllipticCurvePublicKey | None:
+        """The partner's KA public key from the join's certificate (None without one).
+
+        This is the key a joined PPMID's commands to a GSME are MAC'd with (PCS01/PCS02)
+        and the GSME's responses to it.
+        """
+        return None if self.certificate is None else _certificate_key(self.certificate)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "eui": self.eui.hex(),
@@ -164,6 +176,15 @@ class JoinEntry:
             None if method is None else JoinMethod(int(method)),
             None if cert is None else bytes.fromhex(cert),
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate_key(der: bytes) -> ec.EllipticCurvePublicKey | None:
+    try:
+        key = x509.load_der_x509_certificate(der).public_key()
+    except ValueError:
+        return None
+    return key if isinstance(key, ec.EllipticCurvePublicKey) else None
 
 
 class HanJoins:

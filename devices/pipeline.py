@@ -1,8 +1,10 @@
 """The command security pipeline of a device (design.md; domain-rules §3.4).
 
 Order: envelope readable → recipient is me → message code known for my device type →
-originator holds a trust-anchor cell whose role the use case allows → MAC (ACB KA ↔ my
-KA) → replay (counter strictly greater than the last accepted from that originator, for
+originator holds a trust-anchor cell whose role the use case allows (or, for the codes
+of :data:`HAN_ORIGINATED`, is a HAN device joined to me with a partner type the code
+allows) → MAC (ACB KA ↔ my KA; joined partner KA ↔ my KA for HAN-originated codes) →
+replay (counter strictly greater than the last accepted from that originator, for
 replay-protected and critical use cases) → signature (critical use cases, originator DS
 key) → content decodes (only now: unauthenticated bytes are never parsed further than
 the envelope, so a tampered payload is a MAC failure, not a format error).
@@ -16,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from gbcs.codec import GbcsMessage, decode
 from gbcs.envelope import Cra, Envelope, SignatureForm, decode_envelope
 from gbcs.errors import GbcsDecodeError
@@ -24,13 +28,16 @@ from gbcs.security import Verdict, check_mac, check_signature
 from gbcs.usecases import DeviceType, UseCase, lookup
 from keys.roles import RemotePartyRole
 
+from .han_joins import HanDeviceType
 from .policy import Check
 from .trust import DeviceKeys, TrustAnchors
 
 __all__ = [
     "ACB_AUTHENTICATED",
     "ACB_MAC_ONLY",
+    "HAN_ORIGINATED",
     "SIGNATURE_ONLY",
+    "Partner",
     "Rejected",
     "Verified",
     "allowed_roles",
@@ -72,6 +79,28 @@ recovered) and CS02f's signature variant (RTDS NA_CS02bAnyExceptAbnormalRootByRe
 NA_CS02fSignature)."""
 
 
+HAN_ORIGINATED: Mapping[int, frozenset[HanDeviceType]] = {
+    0x009B: frozenset({HanDeviceType.PPMID}),  # PCS01 Apply Prepayment Top Up (GSME)
+    0x0090: frozenset({HanDeviceType.PPMID}),  # PCS02 Activate Emergency Credit (GSME)
+}
+"""Command codes a HAN device sends, not a remote party: code -> partner device types.
+
+Source: the GBCS use-case table's message type ``SME.C.PPMID-GSME`` for PCS01/PCS02
+(``use-cases.json``). The GSME accepts them only from a device in its device log of one
+of these types, authenticated by the MAC keyed with that partner's KA key, which the
+Method C join (CS03C) delivered in its certificate; a remote party's cell does not
+authorise them.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """A joined HAN device as the pipeline sees it: its type and KA public key."""
+
+    device_type: HanDeviceType
+    ka: ec.EllipticCurvePublicKey
+
+
 def effective_critical(uc: UseCase, role: RemotePartyRole) -> bool:
     """Whether the response is signed (a critical command) rather than MAC'd."""
     if uc.code in ACB_MAC_ONLY and role is R.ACCESS_CONTROL_BROKER:
@@ -92,7 +121,7 @@ class Verified:
 
     message: GbcsMessage
     use_case: UseCase
-    role: RemotePartyRole
+    role: RemotePartyRole | None  # None: a joined HAN device (HAN_ORIGINATED) sent it
     replay_protected: bool
     critical: bool
 
@@ -146,8 +175,13 @@ def verify_command(
     anchors: TrustAnchors,
     keys: DeviceKeys,
     counters: Mapping[bytes, int],
+    partners: Mapping[bytes, Partner] | None = None,
 ) -> Verified | Rejected:
-    """Run the checks in order; the first failure wins."""
+    """Run the checks in order; the first failure wins.
+
+    ``partners`` are the HAN devices joined to this one with a known KA key (by EUI),
+    the only originators of :data:`HAN_ORIGINATED` codes.
+    """
     try:
         msg = decode(frame, lenient_payload=True)
     except GbcsDecodeError as e:
@@ -169,6 +203,8 @@ def verify_command(
             f"message code 0x{msg.message_code:04X} is not a {device_type.value} command",
             msg,
         )
+    if uc.code in HAN_ORIGINATED:
+        return _verify_from_partner(msg, uc, keys, counters, partners or {})
     held = anchors.roles_of(msg.originator)
     if not held:
         return Rejected(
@@ -192,15 +228,8 @@ def verify_command(
             detail = f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": ")
             return Rejected(Check.MAC, detail, msg, uc)
     replay = replay_protected(uc)
-    if replay:
-        last = counters.get(msg.originator)
-        if last is not None and msg.counter <= last:
-            return Rejected(
-                Check.REPLAY,
-                f"counter {msg.counter} is not above the last accepted {last}",
-                msg,
-                uc,
-            )
+    if replay and (refused := _replayed(msg, uc, counters)) is not None:
+        return refused
     critical = effective_critical(uc, role)
     if signature_required(uc, role) or msg.envelope is Envelope.GENERAL_SIGNING:
         if msg.signature_form is not SignatureForm.PRESENT:
@@ -209,7 +238,61 @@ def verify_command(
         if sig.verdict is not Verdict.VALID:
             detail = f"signature {sig.verdict.value}: {sig.detail}".rstrip(": ")
             return Rejected(Check.SIGNATURE, detail, msg, uc)
+    if (unreadable := _unreadable(msg, uc)) is not None:
+        return unreadable
+    return Verified(msg, uc, role, replay, critical)
+
+
+def _replayed(msg: GbcsMessage, uc: UseCase, counters: Mapping[bytes, int]) -> Rejected | None:
+    last = counters.get(msg.originator)
+    if last is not None and msg.counter <= last:
+        return Rejected(
+            Check.REPLAY, f"counter {msg.counter} is not above the last accepted {last}", msg, uc
+        )
+    return None
+
+
+def _unreadable(msg: GbcsMessage, uc: UseCase) -> Rejected | None:
     if isinstance(msg.payload, OpaquePayload) and msg.payload.note.startswith("undecoded"):
         # Authenticated, but the content does not parse: a content/format failure.
         return Rejected(Check.CONTENT, msg.payload.note, msg, uc)
-    return Verified(msg, uc, role, replay, critical)
+    return None
+
+
+def _verify_from_partner(
+    msg: GbcsMessage,
+    uc: UseCase,
+    keys: DeviceKeys,
+    counters: Mapping[bytes, int],
+    partners: Mapping[bytes, Partner],
+) -> Verified | Rejected:
+    """A :data:`HAN_ORIGINATED` command: from a joined partner, MAC'd partner KA ↔ my KA."""
+    partner = partners.get(msg.originator)
+    allowed = HAN_ORIGINATED[uc.code]
+    if partner is None:
+        kinds = "/".join(t.name for t in sorted(allowed))
+        return Rejected(
+            Check.ROLE,
+            f"originator {msg.originator.hex().upper()} is no {kinds} joined to this device",
+            msg,
+            uc,
+        )
+    if partner.device_type not in allowed:
+        return Rejected(
+            Check.ROLE, f"a joined {partner.device_type.name} may not send {uc.name}", msg, uc
+        )
+    if msg.envelope is not Envelope.GENERAL_CIPHERING:
+        return Rejected(Check.MAC, "command has no MAC", msg, uc)
+    mac = check_mac(msg, keys.with_extra(msg.originator, partner.ka), msg.originator)
+    if mac.verdict is not Verdict.VALID:
+        detail = f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": ")
+        return Rejected(Check.MAC, detail, msg, uc)
+    replay = replay_protected(uc)
+    if replay and (refused := _replayed(msg, uc, counters)) is not None:
+        return refused
+    if msg.signature_form is SignatureForm.PRESENT:
+        # A HAN device holds no DS cell here, so a signature cannot be verified.
+        return Rejected(Check.SIGNATURE, "a HAN device's command carries no signature", msg, uc)
+    if (unreadable := _unreadable(msg, uc)) is not None:
+        return unreadable
+    return Verified(msg, uc, None, replay, False)
