@@ -127,6 +127,11 @@ class Esme(DlmsDevice):
         self.md = MaxDemand(
             default_schedule(start, end), capture_at=str(opts.get("md_capture_at", "start"))
         )
+        self.md_invalid_clock = str(opts.get("md_invalid_clock", "unspecified"))
+        if self.md_invalid_clock not in ("unspecified", "skip"):
+            raise ValueError(
+                f"md_invalid_clock must be unspecified or skip, not {self.md_invalid_clock!r}"
+            )
         profile = profile_from_option(opts.get("load_profile", 500))
         self.load = LoadModel(profile, now or EPOCH_2000)
         self.display_digits = int(opts.get("display_digits", 5))
@@ -135,8 +140,15 @@ class Esme(DlmsDevice):
     # ---------------------------------------------------------------- behaviour
 
     def on_advance(self, now: datetime) -> list[AlertSpec]:
-        for period in self.load.advance(now):
-            self.md.record_period(*period)
+        # Max demand is captured on the device clock, never the caller's (IRP571): with
+        # an invalid clock a period's demand has no time (``md_invalid_clock``).
+        timed = self.device_time(now) is not None
+        shift = timedelta(seconds=self.clock.offset)
+        for start, imp, exp in self.load.advance(now):
+            if timed:
+                self.md.record_period(start + shift, imp, exp)
+            elif self.md_invalid_clock == "unspecified":
+                self.md.record_untimed(imp, exp)
         return []
 
     @property
@@ -158,7 +170,12 @@ class Esme(DlmsDevice):
             m.bind(cid, obis, attr, getter=getter)
         m.bind(10, OBIS_SCHEDULE, 2, setter=self.md.set_schedule)
         for obis in (OBIS_IMPORT_ALL, OBIS_IMPORT_WINDOW, OBIS_EXPORT):
-            m.bind_method(4, obis, 1, lambda p, o=obis: self.md.reset_action(o, p, self._now))
+            m.bind_method(
+                4,
+                obis,
+                1,
+                lambda p, o=obis: self.md.reset_action(o, p, self.device_time(self._now)),
+            )
         m.bind(1, "0-0:96.1.1.255", 2, getter=lambda: Data.octet_string(self.eui))
         m.bind(1, AUX_STATE_END, 2, setter=self._set_aux_state_end)
         self.bind_registers()

@@ -517,9 +517,10 @@ def execute_pending(
 
 def _billing_snapshot(ctx: _Ctx, message_code: int) -> None:
     """The Billing Data Log entry a tariff or payment-mode change takes (see
-    :data:`BILLING_SNAPSHOT_CAUSES`), stamped with the device time (0 without one)."""
+    :data:`BILLING_SNAPSHOT_CAUSES`), stamped with the device time; none while the device
+    has no time (IRP571: no entry with a time it could not know)."""
     cause = BILLING_SNAPSHOT_CAUSES.get(message_code)
-    if cause is not None:
+    if cause is not None and ctx.now:
         ctx.model.take_snapshot(ctx.now, cause)
 
 
@@ -1334,11 +1335,46 @@ def _consumer_top_up(ctx: _Ctx, comp: GbzComponent, body: ConsumerTopUp) -> _Out
     new_credit = credit + value
     if limit and new_credit > limit:
         return answer(0x04)
+    before = m.to_dict()
+    new_credit -= _recover_payment_debts(ctx, value)
     st = m.store(PREPAYMENT, CREDIT_REMAINING, new_credit)
     if st:
+        m.restore(before)
         return answer(0x03)
-    m.record_top_up(code, value, ctx.now)
+    # IRP571: kept without a time (ZCL UTCTime invalid value) so a duplicate is still caught
+    m.record_top_up(code, value, ctx.now or 0xFFFFFFFF)
     return answer(0x00, value, new_credit)
+
+
+_PERCENTAGE_BASED = 0x01
+"""ZSE DebtRecoveryMethod: percentage (payment) based; GBCS's payment-based debt is
+Debt 3 with this method (GCS04)."""
+
+
+def _recover_payment_debts(ctx: _Ctx, value: int) -> int:
+    """Payment-based debt recovery on a top-up of ``value``: each debt n (1..3) whose
+    DebtRecoveryMethod is percentage based and whose recovery has started takes
+    DebtRecoveryTopUpPercentage n (hundredths of a percent) of the top-up, at most what it
+    still owes; each collection goes to the debt log (debt type n - 1, the amount still
+    outstanding). Returns the total collected (taken from the credit the top-up adds)."""
+    m = ctx.model
+    total = 0
+    for n in range(3):
+        base = 0x0210 + 0x10 * n
+        if m.attribute(PREPAYMENT, base + 1) is None:
+            continue
+        if m.get_int_or(PREPAYMENT, base + 2) != _PERCENTAGE_BASED:
+            continue
+        if ctx.now and m.get_int_or(PREPAYMENT, base + 3) > ctx.now:
+            continue
+        owed = m.get_int_or(PREPAYMENT, base + 1)
+        collected = min(owed, max(0, value) * m.get_int_or(PREPAYMENT, base + 9) // 10_000)
+        if collected <= 0 or m.store(PREPAYMENT, base + 1, owed - collected):
+            continue
+        # IRP571: as the top-up log, without a time the entry carries UTCTime invalid
+        m.record_debt_collection(ctx.now or 0xFFFFFFFF, collected, n, owed - collected)
+        total += collected
+    return total
 
 
 def _get_prepay_snapshot(ctx: _Ctx, comp: GbzComponent, body: GetPrepaySnapshot) -> _Out:

@@ -17,7 +17,7 @@ from gbcs.usecases import DeviceType
 from gbcs.zcl import utc_from_datetime
 
 from .device import AlertSpec
-from .zcl_model import METERING, ZclModel
+from .zcl_model import METERING, ZclModel, record_series_sample
 from .zigbee_device import ZigbeeDevice
 
 __all__ = ["Gpf"]
@@ -45,6 +45,9 @@ class Gpf(ZigbeeDevice):
         alerts = super().on_advance(now)
         t = self.device_time(now)
         if t is None:
+            # IRP571: the days passed without a clock are not filled in later with
+            # readings taken after them; the count starts again once the clock is back.
+            self._day_start = None
             return alerts
         midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
         reading = self.model.get_int(METERING, 0x0000)
@@ -54,7 +57,7 @@ class Gpf(ZigbeeDevice):
         while self._day_start < midnight:
             self._day_start += timedelta(days=1)
             stamp = utc_from_datetime(self._day_start)
-            self.model.record_sample(1, min(reading - self._day_reading, 0xFFFFFF), stamp)
+            record_series_sample(self.model, 1, min(reading - self._day_reading, 0xFFFFFF), stamp)
             self.model.take_snapshot(stamp, 1)
             self._day_reading = reading
         return alerts

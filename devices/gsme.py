@@ -9,6 +9,15 @@
   (Metering CurrentSummationDelivered, divisor 1000 = m³ with 3 decimals) is the
   cumulative litres, the TOU register tier 1 and block counter 1 follow it, a profile
   sample is recorded every half hour and a daily snapshot at midnight UTC.
+* Billing Data Log: as the Billing Calendar (GCS25/GCS25a, the Publish Billing Period
+  record) passes each billing-period boundary, the GSME takes a Metering and a Prepayment
+  snapshot with cause 0x02 (End of Billing Period) stamped with the boundary (which
+  instants are boundaries: :func:`devices.zcl_model.billing_period_boundaries`). The
+  registers are those of the advance that passes it. A boundary passed while the clock
+  is invalid is never taken (IRP571).
+* Top-ups: UTRN authentication and value encoding are not modelled; a well-formed UTRN is
+  worth the ``top_up_value`` option (default 0), and payment-based debt recovery
+  (:mod:`devices.gbz_engine`) takes its share of it.
 * The display (:attr:`Gsme.display`) renders every register under SECMP0006
   (``XXXXX.XXX``), or with the configured digits for a Large Gas Meter, whose
   configuration must satisfy the MID rule (checked at construction).
@@ -23,6 +32,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,17 +43,25 @@ from keys.certs import as_eui, eui_hex
 
 from .behaviours.display import GasDisplayConfig
 from .behaviours.load import LoadModel, profile_from_option
-from .device import AlertSpec, DeviceConfig
+from .device import AlertSpec, CommandContext, DeviceConfig
 from .dlms_device import EPOCH_2000
 from .firmware_state import FIRMWARE_VERSION_SIZE, FirmwareState
 from .outbound import Outbound, OutboundKind, PeerKind
 from .trust import OwnKeys, TrustAnchors
-from .zcl_model import CURRENT_METER_ID, METERING
+from .zcl_model import (
+    CURRENT_METER_ID,
+    METERING,
+    SNAPSHOT_CAUSE_BILLING_PERIOD_END,
+    billing_period_boundaries,
+    record_series_sample,
+)
 from .zigbee_device import ZigbeeDevice
 
 __all__ = ["Gsme"]
 
 CONSUMPTION = 0x0000
+PROFILE_SAMPLE_ID = 0  # the profile data log (GCS17), half-hourly
+HALF_HOUR = timedelta(minutes=30)
 MULTIPLIER = 0x0301
 DIVISOR = 0x0302
 
@@ -74,6 +92,14 @@ class Gsme(ZigbeeDevice):
         # litres per hour (a number), or a LoadProfile mapping in litres per hour
         self.flow = LoadModel(profile_from_option(opts.get("gas_profile", 0)), start)
         self.awake = False
+        #: Half hours passed while the clock was invalid since the last timed advance.
+        self.untimed_gap = False
+        value = int(opts.get("top_up_value", 0))
+        self.top_up_decoder = lambda _code: value
+        # Billing Calendar progress: the calendar (issuer event id, start, duration, type)
+        # boundaries are taken from, and the device time up to which they were checked.
+        self._billing_key: tuple[int, int, int, int] | None = None
+        self._billing_checked: int | None = None
         self._bind_firmware()
 
     # ---------------------------------------------------------------- firmware
@@ -109,14 +135,97 @@ class Gsme(ZigbeeDevice):
         periods = self.flow.advance(now)
         if periods:
             self._sync_registers()
+        self._billing_snapshots(self.device_time(now))
+        # IRP571: samples and snapshots are stamped with the device clock. While it is
+        # invalid none is taken: a sample has no time to carry and there is no midnight
+        # to snapshot at. The registers still count the gas.
+        if self.device_time(now) is None:
+            self.untimed_gap = self.untimed_gap or bool(periods)
+            return alerts
+        shift = timedelta(seconds=self.clock.offset)
         for p in periods:
-            end = p.start + timedelta(minutes=30)
-            self.model.record_sample(0, min(p.import_wh, 0xFFFFFF), utc_from_datetime(end))
+            end = p.start + HALF_HOUR + shift
+            stamp = utc_from_datetime(end)
+            record_series_sample(self.model, PROFILE_SAMPLE_ID, min(p.import_wh, 0xFFFFFF), stamp)
+            if self.untimed_gap:
+                self._restart_network_log(stamp - int(HALF_HOUR.total_seconds()))
             # the network data log (GCS31/GCS18): flow is even within a half hour
-            self.model.record_network_samples(utc_from_datetime(end), p.import_wh / 1800)
-            if end.hour == 0 and end.minute == 0:
-                self.model.take_snapshot(utc_from_datetime(end), 1)
+            self.model.record_network_samples(stamp, p.import_wh / 1800)
+            if (end - HALF_HOUR).date() != end.date():  # the device's midnight
+                self.model.take_snapshot(stamp, 1)
+        self.untimed_gap = False
         return alerts
+
+    def _restart_network_log(self, since: int) -> None:
+        """After an untimed gap the network data log restarts at ``since`` rather than
+        filling the missed intervals with flows at times the device did not know."""
+        sid = self.model.config.start_sampling_id
+        s = None if sid is None else self.model.samplings.get(sid)
+        if s is None or s.start + max(len(s.samples), 1) * s.step >= since:
+            return
+        s.samples.clear()
+        s.start = since
+
+    # ---------------------------------------------------------------- billing calendar
+
+    def _billing_calendar(self) -> tuple[int, int, int, int] | None:
+        rec = self.model.records.get("billing_period")
+        if rec is None:
+            return None
+        return (
+            rec.issuer_event_id,
+            rec.billing_period_start_time,
+            rec.billing_period_duration,
+            rec.billing_period_duration_type,
+        )
+
+    def _billing_snapshots(self, t: datetime | None) -> None:
+        """Take the Billing Data Log entries of the boundaries the calendar passed since
+        the last check, up to device time ``t``. Without a valid time nothing is taken
+        and the boundaries passed meanwhile never are."""
+        if t is None:
+            self._billing_checked = None
+            return
+        if self._billing_key is None:  # a future-dated GCS25 may have set one
+            self._billing_key = self._billing_calendar()
+        if self._billing_key is None:  # no calendar: nothing to check, no state to keep
+            self._billing_checked = None
+            return
+        stamp = utc_from_datetime(t)
+        checked, self._billing_checked = self._billing_checked, stamp
+        if checked is None:
+            return
+        _, start, duration, duration_type = self._billing_key
+        limit = self.model.config.snapshot_capacity
+        for b in billing_period_boundaries(start, duration, duration_type, checked, stamp, limit):
+            self.model.take_snapshot(b, SNAPSHOT_CAUSE_BILLING_PERIOD_END)
+
+    def after_gbz(self, ctx: CommandContext) -> None:
+        """A new Billing Calendar: the old one's boundaries up to now are taken, the new
+        one's from now on, its start included (a start of 0 means now, ZSE)."""
+        super().after_gbz(ctx)
+        key = self._billing_calendar()
+        if key == self._billing_key:
+            return
+        t = ctx.device_time
+        self._billing_snapshots(t)
+        if t is not None and key is not None and key[1] == 0:
+            rec = self.model.records["billing_period"]
+            start = utc_from_datetime(t)
+            self.model.records["billing_period"] = replace(rec, billing_period_start_time=start)
+            key = self._billing_calendar()
+        self._billing_key = key
+        self._billing_checked = None
+        if t is not None and key is not None:
+            stamp = utc_from_datetime(t)
+            _, start, duration, duration_type = key
+            limit = self.model.config.snapshot_capacity
+            # a boundary at this very second (a start of now) is taken at once
+            for b in billing_period_boundaries(
+                start, duration, duration_type, stamp - 1, stamp, limit
+            ):
+                self.model.take_snapshot(b, SNAPSHOT_CAUSE_BILLING_PERIOD_END)
+            self._billing_checked = stamp
 
     def _sync_registers(self) -> None:
         litres = self.flow.import_wh
@@ -195,6 +304,8 @@ class Gsme(ZigbeeDevice):
             "next_wake": self.next_wake.isoformat(),
             "flow": self.flow.to_dict(),
             "chf_eui": None if self.chf_eui is None else eui_hex(self.chf_eui),
+            "untimed_gap": self.untimed_gap,
+            "billing": {"key": self._billing_key, "checked": self._billing_checked},
         }
         return d
 
@@ -207,3 +318,8 @@ class Gsme(ZigbeeDevice):
             self.flow = LoadModel.from_dict(g["flow"])
         if g.get("chf_eui"):
             self.chf_eui = as_eui(g["chf_eui"])
+        self.untimed_gap = bool(g.get("untimed_gap", False))
+        b = g.get("billing") or {}
+        key = b.get("key")
+        self._billing_key = None if key is None else (int(key[0]), *map(int, key[1:4]))  # type: ignore[assignment]
+        self._billing_checked = None if b.get("checked") is None else int(b["checked"])

@@ -141,6 +141,11 @@ OPTIONS: Mapping[str, OptionSpec] = dict(
               default="19:00:00.00"),
         _spec("md_capture_at", "choice", "max-demand capture time: start or end of the period",
               ("ESME",), default="start", choices=("start", "end")),
+        # IRP571's rule is not in the sources (domain-rules §4.2, §7.8): see docs/devices.md.
+        _spec("md_invalid_clock", "choice",
+              "IRP571: demand measured while the clock is invalid: kept with an unspecified"
+              " capture time (all-day import, export), or skipped",
+              ("ESME",), default="unspecified", choices=("unspecified", "skip")),
         _spec("display_digits", "int", "kWh digits on the ESME display", ("ESME",),
               default=5, minimum=1, maximum=_MAX_DIGITS),
         _spec("firmware_profile", "choice",
@@ -153,6 +158,9 @@ OPTIONS: Mapping[str, OptionSpec] = dict(
         # GSME
         _spec("gas_profile", "profile", "gas flow (a number: constant)", ("GSME",),
               default=0, unit="l/h"),
+        _spec("top_up_value", "int",
+              "what a well-formed UTRN is worth (UTRN value encoding is not modelled)",
+              ("GSME",), default=0, minimum=0, maximum=2**31 - 1),
         _spec("wake_interval_seconds", "seconds", "how often the GSME wakes to fetch commands",
               ("GSME",), default=1800, minimum=0.1, maximum=7 * DAY),
         _spec("display", "display", "Large Gas Meter display (MID rule enforced)", ("GSME",),

@@ -54,9 +54,11 @@ Helpers the device behaviours use (all raise :class:`ZclModelError` on misuse):
 
 from __future__ import annotations
 
+import calendar
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -112,10 +114,12 @@ __all__ = [
     "ZclAttribute",
     "ZclModel",
     "ZclModelError",
+    "billing_period_boundaries",
     "calendar_slot",
     "decode_value_hex",
     "encode_value_hex",
     "load_profile",
+    "record_series_sample",
 ]
 
 # --------------------------------------------------------------------------- ids
@@ -145,6 +149,66 @@ TOU_REGISTER_IDS: tuple[int, ...] = (0x0100, 0x0102, 0x0104, 0x0106)
 
 BLOCK_COUNTER_IDS: tuple[int, ...] = (0x0700, 0x0701, 0x0702, 0x0703)
 """Metering ``CurrentNoTierBlock1..4SummationDelivered``: the Tariff Block Counter Matrix."""
+
+SNAPSHOT_CAUSE_BILLING_PERIOD_END = 0x00000002
+"""ZCL snapshot cause bit 1, End of Billing Period (the GSME Billing Data Log entry its
+Billing Calendar takes; GCS15c reads it)."""
+
+_UNTIL_CHANGED = 0xFFFFFF
+"""ZSE Publish Billing Period duration meaning "until changed" (no further boundary)."""
+
+_FIXED_TIMEBASE = {0x0: 60, 0x1: 86_400, 0x2: 7 * 86_400}
+"""Billing period duration timebase (low nibble of the duration type): minutes, days,
+weeks, in seconds; 0x3 (months) is calendar arithmetic."""
+
+
+def _add_months(t: int, months: int) -> int:
+    """UTCTime ``t`` plus whole calendar months (day of month clamped, time kept)."""
+    d = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=t)
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    last = calendar.monthrange(year, month)[1]
+    moved = d.replace(year=year, month=month, day=min(d.day, last))
+    return int((moved - datetime(2000, 1, 1, tzinfo=UTC)).total_seconds())
+
+
+def billing_period_boundaries(
+    start: int, duration: int, duration_type: int, after: int, until: int, limit: int = 750
+) -> list[int]:
+    """The billing-period boundaries of a Billing Calendar in ``(after, until]`` (UTCTime
+    seconds), oldest first, at most the ``limit`` latest.
+
+    A boundary is the calendar's start and every ``duration`` timebase units after it:
+    the start ends whatever period ran before the calendar (RTDS GCS15c: a GCS25
+    calendar starting 1 Feb 2015, monthly, leaves Billing Data Log entries dated 1 Feb
+    and 1 Mar). Duration 0 or 0xFFFFFF ("until changed") has the start only; an unknown
+    timebase (low nibble of ``duration_type`` above 3) has none. The duration-control
+    nibble only matters for a start of "now", which the caller has already resolved.
+    """
+    if until <= after:
+        return []
+    base = duration_type & 0x0F
+    if base > 3:
+        return []
+    if duration in (0, _UNTIL_CHANGED):
+        return [start] if after < start <= until else []
+    out: list[int] = []
+    if base in _FIXED_TIMEBASE:
+        step = duration * _FIXED_TIMEBASE[base]
+        lo = 0 if after < start else (after - start) // step + 1
+        hi = (until - start) // step
+        return [start + i * step for i in range(max(lo, hi - limit + 1), hi + 1)]
+    n = 0
+    while True:
+        t = _add_months(start, n * duration)
+        if t > until:
+            break
+        if t > after:
+            out.append(t)
+            del out[: max(0, len(out) - limit)]
+        n += 1
+    return out
+
 
 # ZCL data type ids the model treats as numbers (bitmaps, unsigned, signed, enums, UTCTime).
 _UNSIGNED = {**{0x08 + i: i + 1 for i in range(8)}, **{0x18 + i: i + 1 for i in range(8)}}
@@ -1060,3 +1124,18 @@ def load_profile(name_or_mapping: str | Mapping[str, Any]) -> ZclModel:
     except json.JSONDecodeError as e:
         raise ZclModelError(f"profile {name}: invalid JSON ({e})") from None
     return ZclModel.from_dict(doc)
+
+
+def record_series_sample(model: ZclModel, sample_id: int, value: int, time: int) -> None:
+    """Append a sample the device takes itself (profile data log, GPF daily consumption)
+    at UTCTime ``time``. A sampled-data set is a contiguous series from its start time,
+    so a sample that is not the next in line (intervals missed while the clock was
+    invalid, or the clock set by an interval or more) restarts the set at ``time``: a
+    gap cannot be shown, and no older sample may move to a time it was not taken at
+    (IRP571). Does nothing when the model has no such set."""
+    s = model.samplings.get(sample_id)
+    if s is None:
+        return
+    if s.samples and round((time - s.start) / s.step) != len(s.samples):
+        s.samples.clear()
+    model.record_sample(sample_id, value, time)

@@ -14,6 +14,7 @@ from .device import AlertSpec, CommandContext, Device, DeviceConfig, Execution
 from .gbz_engine import (
     GbzEngineError,
     PendingCommand,
+    TopUpDecoder,
     execute_gbz,
     execute_pending,
     future_dated_outcome,
@@ -31,6 +32,8 @@ class ZigbeeDevice(Device):
 
     speaks_dlms = False
     zcl_profile: ClassVar[str]
+    #: What a well-formed UTRN is worth (None: nothing; see :func:`execute_gbz`).
+    top_up_decoder: TopUpDecoder | None = None
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class ZigbeeDevice(Device):
                 device_time=ctx.device_time,
                 seal=ctx.seal,
                 faults=self.config.code_faults,
+                top_up=self.top_up_decoder,
             )
         except GbzEngineError as e:
             raise ValueError(str(e)) from None

@@ -52,6 +52,12 @@ Behaviour and the choices made where the sources are silent (``domain-rules`` §
   date-time ``FFFF FF FF FF FF FF FF FF 8000 FF``), last-reset time = ``now``. A device
   that was never reset reports the same unspecified date-time as its last-reset time
   unless ``reset_time`` is given at construction.
+* IRP571 (a device that does not know the time; domain-rules §4.2, uncertain §7.8): the
+  caller passes the *device* time, ``None`` while the clock is invalid. A reset then
+  stamps an unspecified last-reset time, and :meth:`MaxDemand.record_untimed` accounts a
+  half hour whose time is unknown: the all-day import and export maxima may take its
+  demand with an unspecified capture time; the windowed maximum never does, since the
+  device cannot tell whether the period lay in the window.
 * Default switch times: the ENA default is unknown (§7.2); :data:`DEFAULT_START` /
   :data:`DEFAULT_END` are 16:00–19:00 UTC, the common GB DUoS peak ("red") band, and are
   configuration, not a sourced value.
@@ -189,6 +195,11 @@ def _utc(t: Any, what: str) -> datetime:
     if not isinstance(t, datetime) or t.tzinfo is None or t.utcoffset() is None:
         raise MaxDemandError(f"{what} must be an aware datetime, got {t!r}")
     return t.astimezone(UTC)
+
+
+def _utc_or_none(t: datetime | None) -> datetime | None:
+    """A reset time: the device time, or None (unspecified) while its clock is invalid."""
+    return None if t is None else _utc(t, "now")
 
 
 def _obis(v: Obis | str) -> Obis:
@@ -710,18 +721,34 @@ class MaxDemand:
         if exp_w > regs[OBIS_EXPORT].value:
             regs[OBIS_EXPORT] = MdRegister(exp_w, cap)
 
-    def reset(self, now: datetime) -> None:
-        """ECS57: all three registers to 0 (capture time unspecified), reset times = ``now``."""
-        now = _utc(now, "now")
-        for o in _RESET_OF:
-            self._reset_one(o, now)
+    def record_untimed(self, import_wh: int, export_wh: int = 0) -> None:
+        """Account one completed half hour measured while the clock was invalid (IRP571):
+        a new all-day import or export maximum is kept with an unspecified capture time;
+        the windowed import maximum is left alone (the window cannot be placed)."""
+        for name, v in (("import_wh", import_wh), ("export_wh", export_wh)):
+            if not _is_int(v) or v < 0:
+                raise MaxDemandError(f"{name} must be a non-negative int, got {v!r}")
+        regs = self._registers
+        imp_w = min(import_wh * 2, MAX_VALUE)
+        exp_w = min(export_wh * 2, MAX_VALUE)
+        if imp_w > regs[OBIS_IMPORT_ALL].value:
+            regs[OBIS_IMPORT_ALL] = MdRegister(imp_w, None)
+        if exp_w > regs[OBIS_EXPORT].value:
+            regs[OBIS_EXPORT] = MdRegister(exp_w, None)
 
-    def reset_register(self, obis: Obis | str, now: datetime) -> None:
+    def reset(self, now: datetime | None) -> None:
+        """ECS57: all three registers to 0 (capture time unspecified), reset times = ``now``
+        (the device time; ``None`` while the clock is invalid: unspecified)."""
+        at = _utc_or_none(now)
+        for o in _RESET_OF:
+            self._reset_one(o, at)
+
+    def reset_register(self, obis: Obis | str, now: datetime | None) -> None:
         """Reset one register (the ECS57 ACTION on it) and stamp its last-reset time."""
         o = self._register_obis(obis)
-        self._reset_one(o, _utc(now, "now"))
+        self._reset_one(o, _utc_or_none(now))
 
-    def _reset_one(self, o: Obis, now: datetime) -> None:
+    def _reset_one(self, o: Obis, now: datetime | None) -> None:
         self._registers[o] = MdRegister()
         self._resets[_RESET_OF[o]] = now
 
@@ -747,7 +774,7 @@ class MaxDemand:
         return DataAccessResult.SUCCESS
 
     def reset_action(
-        self, obis: Obis | str, parameter: Data, now: datetime
+        self, obis: Obis | str, parameter: Data, now: datetime | None
     ) -> tuple[ActionResultCode, Data | None]:
         """ECS57 ACTION handler for method 1 (reset) of one register.
 
@@ -757,7 +784,7 @@ class MaxDemand:
         o = self._register_obis(obis)
         if not isinstance(parameter, Data) or parameter.tag != DataType.INTEGER:
             return ActionResultCode.TYPE_UNMATCHED, None
-        self._reset_one(o, _utc(now, "now"))
+        self._reset_one(o, _utc_or_none(now))
         return ActionResultCode.SUCCESS, None
 
     def value_data(self, obis: Obis | str) -> Data:

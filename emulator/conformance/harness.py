@@ -24,7 +24,10 @@ Devices are not factory-fresh: each has been running for :data:`HISTORY` (500 W 
 the ESME, 60 l/h of gas on the GSME), so profile samples and daily snapshots exist.
 Where an RTDS read reports configuration or history only an earlier command creates,
 the harness first feeds that earlier RTDS command (:data:`PREPARATION`, as a DCC test
-sequence would), and reports the case as prepared.
+sequence would), and reports the case as prepared. Commands a HAN device sends (PCS01,
+PCS02 from the PPMID) are fed to a GSME that has first joined that device by a Method C
+join carrying its KA certificate from the key directory (:func:`_partner_join`), and are
+re-MAC'd PPMID KA ↔ emulated GSME KA from the device side.
 """
 
 from __future__ import annotations
@@ -41,15 +44,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from devices.device import Device
 from devices.factory import create_device, own_keys_from
+from devices.han_joins import HanDeviceType, JoinMethod
 from devices.outbound import OutboundKind
+from devices.pipeline import HAN_ORIGINATED
 from devices.trust import OwnKeys
 from gbcs.asn1 import Asn1Payload
-from gbcs.codec import GbcsMessage, decode
+from gbcs.codec import GbcsMessage, build, decode
+from gbcs.der import decode_der_node, der_integer, der_octet_string, der_sequence
 from gbcs.dlms import AccessResponse
-from gbcs.envelope import Envelope
+from gbcs.envelope import Cra, Envelope, GroupingHeader, OtherInformation
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError, GbcsSecurityError
 from gbcs.gbz import GbzPayload
-from gbcs.security import Verdict, apply_mac, check_mac, check_signature
+from gbcs.security import Verdict, apply_mac, check_mac, check_signature, sign
 from keys.certs import eui_hex
 from keys.pki import create_authorities, issue_device_keys
 from keys.roles import KeyUsage, RemotePartyRole
@@ -87,19 +93,42 @@ PREPARATION: dict[str, tuple[str, ...]] = {
     "CS10a_6.13_SUCCESS": ("GCS28_6.11_SUCCESS",),
     "CS10b_6.13_SUCCESS": ("GCS28_6.11_SUCCESS", "GCS28_6.11_SUCCESS"),
     "GCS15e_4.4.5_SUCCESS": ("CS01b_2.2_SUCCESS",),
+    # the billing data log of billing-period ends: a GCS25 calendar (monthly from 1 Feb
+    # 2015) that the GSME then runs through (RUN_AFTER_PREPARATION)
+    "GCS15c_4.4.3_SUCCESS": ("GCS25_6.8_SUCCESS",),
+    # the debt log of payment-based debt: GCS04 sets Debt 3 with recovery per payment,
+    # and a top-up (CS01b) then collects it
+    "GCS15d_4.4.4_SUCCESS": ("GCS04_2.3_SUCCESS", "CS01b_2.2_SUCCESS"),
+    # the device log CS07 reads: the GSME's GPF (Method B) and a PPMID (Method C)
+    "CS07_8.9_SUCCESS": ("CS03B_8.7.2_SUCCESS", "CS03CCritical_8.7.1_SUCCESS"),
     # the billing data log of payment-mode and tariff changes (GCS15b reads cause mask
     # 0x6008); fed in counter order, as replay protection requires
     "GCS15b_4.4.2_SUCCESS": ("GCS03_1.6_IMMEDIATE_SUCCESS", "GCS01a_1.1.1_IMMEDIATE_TOU_SUCCESS"),
 }
 """RTDS commands fed before a case, keyed by case (see the module docstring)."""
 
+RTDS_PPMID = bytes.fromhex("00DB1234567890A4")
+"""The RTDS site's PPMID: the originator of PCS01/PCS02, which the RTDS GSME answers."""
+
+PPMID_JOINED: frozenset[str] = frozenset({"CS07_8.9_SUCCESS"})
+"""Cases run on a GSME that holds :data:`RTDS_PPMID` in its device log (besides the
+cases of codes a HAN device sends, :data:`devices.pipeline.HAN_ORIGINATED`, whose
+originator is always joined first). The join is a Method C join (CS03C) from the RTDS
+supplier carrying the PPMID's KA certificate from the key directory, fed before
+:data:`PREPARATION`; the RTDS has no CS03C for that PPMID."""
+
 RUN_AFTER_PREPARATION: dict[str, timedelta] = {
     # the network data log GCS31 starts (360 s interval) holds samples only once the
     # GSME has run past its first interval
     "GCS18_4.10_SUCCESS": timedelta(hours=1),
+    # past the calendar's first two boundaries (1 Feb and 1 Mar 2015)
+    "GCS15c_4.4.3_SUCCESS": timedelta(days=74),
 }
 """How long a prepared device keeps running before the case's command arrives (the
 command is then fed at that later time), keyed by case."""
+
+RTDS_TOP_UP_VALUE = 1_250_000
+"""The Top Up Value of RTDS CS01b's Consumer Top Up Response (what its UTRN is worth)."""
 
 RTDS_PARTIES: dict[RemotePartyRole, bytes] = {
     R.RECOVERY: bytes.fromhex("90B3D51F30000001"),
@@ -259,6 +288,23 @@ def _protection(msg: GbcsMessage, keys: Any, acb: bytes) -> str:
     return f"signature {sig.verdict.value}, MAC {mac.verdict.value}"
 
 
+class _PartnerMacKeys:
+    """The emulated device's KA private key plus the key store's public keys: the MAC
+    of a command a joined HAN device sent (partner KA ↔ device KA), from the device side."""
+
+    def __init__(self, store: KeyStore, own: OwnKeys) -> None:
+        self.store = store
+        self.own = own
+
+    def public_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePublicKey | None:
+        return self.store.public_key(eui, usage)
+
+    def private_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePrivateKey | None:
+        if eui == self.own.eui and KeyUsage.parse(usage) is KeyUsage.KA:
+            return self.own.ka
+        return None
+
+
 def _fed(command: bytes, store: KeyStore, device: Device, own: OwnKeys, acb: bytes) -> bytes:
     """The command as fed: re-MAC'd for the emulated device's KA key when needed."""
     cmd = decode(command)
@@ -266,7 +312,50 @@ def _fed(command: bytes, store: KeyStore, device: Device, own: OwnKeys, acb: byt
         return command
     if store.private_key(cmd.recipient, KeyUsage.KA) is not None:
         return command
+    if cmd.message_code in HAN_ORIGINATED:
+        return apply_mac(cmd, _PartnerMacKeys(store, own), cmd.originator).encode()
     return apply_mac(cmd, RemacKeys(store, device.eui, own.ka.public_key()), acb).encode()
+
+
+def _partner_join(
+    store: KeyStore,
+    device: Device,
+    own: OwnKeys,
+    acb: bytes,
+    partner: bytes,
+    partner_type: HanDeviceType,
+) -> bytes | None:
+    """A CS03C joining ``partner`` with its KA certificate from ``store`` (None without one).
+
+    Signed by the RTDS supplier and MAC'd for the emulated device, with counter 1: it is
+    fed first, before any RTDS command of that supplier.
+    """
+    cert = store.certificate(partner, KeyUsage.KA)
+    supplier = RTDS_PARTIES[R.SUPPLIER]
+    key = store.private_key(supplier, KeyUsage.DS)
+    if cert is None or key is None:
+        return None
+    payload = Asn1Payload.from_nodes(
+        der_sequence(
+            der_integer(JoinMethod.METHOD_C),
+            der_octet_string(partner),
+            der_integer(partner_type),
+            decode_der_node(cert.public_bytes(serialization.Encoding.DER)),
+        )
+    )
+    header = GroupingHeader(Cra.COMMAND, 1, supplier, device.eui, OtherInformation(0x00AF))
+    msg = sign(build(header, payload, envelope=Envelope.GENERAL_SIGNING), key)
+    return apply_mac(msg, RemacKeys(store, device.eui, own.ka.public_key()), acb).encode()
+
+
+def _partners_for(case: ConformanceCase, cmd: GbcsMessage) -> list[tuple[bytes, HanDeviceType]]:
+    """The HAN devices joined to the device before ``case`` (see :data:`PPMID_JOINED`)."""
+    kinds = HAN_ORIGINATED.get(cmd.message_code)
+    if kinds:
+        return [(cmd.originator, min(kinds))]
+    if case.id.rsplit("/", 1)[-1] in PPMID_JOINED:
+        return [(RTDS_PPMID, HanDeviceType.PPMID)]
+    return []
 
 
 def run_case(
@@ -283,7 +372,10 @@ def run_case(
         rtds = decode(case.response)
     except GbcsDecodeError as e:
         return CaseResult(case, UNSUPPORTED, f"RTDS pair does not decode: {e}")
-    options: dict[str, Any] = {"gas_profile": 60} if case.device_type.upper() == "GSME" else {}
+    options: dict[str, Any] = {}
+    if case.device_type.upper() == "GSME":
+        # UTRN values are not modelled: a top-up is worth what RTDS CS01b's response says
+        options = {"gas_profile": 60, "top_up_value": RTDS_TOP_UP_VALUE}
     try:
         device = create_device(
             case.device_type,
@@ -299,6 +391,10 @@ def run_case(
         return CaseResult(case, UNSUPPORTED, f"cannot build a {case.device_type}: {e}")
     device.advance(now)
     acb = RTDS_PARTIES[R.ACCESS_CONTROL_BROKER]
+    for partner, partner_type in _partners_for(case, cmd):
+        join = _partner_join(store, device, own, acb, partner, partner_type)
+        if join is not None:
+            device.receive(join, now)
     for name in PREPARATION.get(case.id.rsplit("/", 1)[-1], ()):
         prep = (prepared or {}).get(name)
         if prep is not None:
