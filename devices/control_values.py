@@ -38,7 +38,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gbcs.axdr import BitString, CompactArray, Data, DataType, decode_data_bytes, encode_data
+from gbcs.axdr import (
+    INTEGER_RANGES,
+    TAG_BY_NAME,
+    TAG_NAMES,
+    BitString,
+    CompactArray,
+    Data,
+    DataType,
+    decode_data_bytes,
+    encode_data,
+)
 from gbcs.cosem_time import DlmsDate, DlmsDateTime, DlmsTime
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
 from gbcs.zcl import ZclValue
@@ -47,7 +57,6 @@ from gbcs.zcl.names import DATA_TYPE_NAMES
 from .zcl_model import ZclModelError, decode_value_hex
 
 __all__ = [
-    "AXDR_TYPE_NAMES",
     "ValueFormError",
     "data_from_json",
     "data_to_json",
@@ -57,21 +66,6 @@ __all__ = [
 ]
 
 T = DataType
-AXDR_TYPE_NAMES: dict[DataType, str] = {t: t.name.lower().replace("_", "-") for t in DataType}
-"""A-XDR type name by tag, as the tagged form writes it."""
-_BY_NAME: dict[str, DataType] = {v: k for k, v in AXDR_TYPE_NAMES.items()}
-_INT_RANGES: dict[DataType, tuple[int, int]] = {
-    T.INTEGER: (-0x80, 0x7F),
-    T.LONG: (-0x8000, 0x7FFF),
-    T.DOUBLE_LONG: (-(1 << 31), (1 << 31) - 1),
-    T.LONG64: (-(1 << 63), (1 << 63) - 1),
-    T.UNSIGNED: (0, 0xFF),
-    T.LONG_UNSIGNED: (0, 0xFFFF),
-    T.DOUBLE_LONG_UNSIGNED: (0, 0xFFFFFFFF),
-    T.LONG64_UNSIGNED: (0, (1 << 64) - 1),
-    T.ENUM: (0, 0xFF),
-    T.BCD: (0, 0xFF),
-}
 _OCTETS = (T.OCTET_STRING, T.FLOAT32, T.FLOAT64)
 _TIMES: dict[DataType, Any] = {T.DATE_TIME: DlmsDateTime, T.DATE: DlmsDate, T.TIME: DlmsTime}
 _BOOL_TRUE = 0xFF
@@ -130,8 +124,8 @@ def data_to_json(d: Data) -> Any:
     if d.tag == T.NULL_DATA:
         return None
     if d.tag == T.DONT_CARE:
-        return {"type": AXDR_TYPE_NAMES[T.DONT_CARE]}
-    return {"type": AXDR_TYPE_NAMES[d.tag], "value": _value_json(d)}
+        return {"type": TAG_NAMES[T.DONT_CARE]}
+    return {"type": TAG_NAMES[d.tag], "value": _value_json(d)}
 
 
 def _value_json(d: Data) -> Any:
@@ -171,9 +165,9 @@ def data_from_json(j: Any, path: str = "value", like: Data | None = None) -> Dat
 
 def _tagged(j: Mapping[str, Any], path: str) -> Data:
     name = j.get("type")
-    tag = _BY_NAME.get(name) if isinstance(name, str) else None
+    tag = TAG_BY_NAME.get(name) if isinstance(name, str) else None
     if tag is None:
-        names = ", ".join(AXDR_TYPE_NAMES.values())
+        names = ", ".join(TAG_NAMES.values())
         raise ValueFormError(
             f"{path}.type", f"expected an A-XDR type name ({names}), got {json_kind(name)}"
         )
@@ -188,7 +182,7 @@ def _tagged(j: Mapping[str, Any], path: str) -> Data:
 
 
 def _build(tag: DataType, v: Any, path: str) -> Data:
-    name = AXDR_TYPE_NAMES[tag]
+    name = TAG_NAMES[tag]
     try:
         if tag in (T.STRUCTURE, T.ARRAY):
             if not isinstance(v, list):
@@ -205,8 +199,8 @@ def _build(tag: DataType, v: Any, path: str) -> Data:
             if isinstance(v, bool):
                 return Data(tag, _BOOL_TRUE if v else 0)
             return Data(tag, _int(v, path, 0, 0xFF, "boolean: true, false or a raw byte"))
-        if tag in _INT_RANGES:
-            lo, hi = _INT_RANGES[tag]
+        if tag in INTEGER_RANGES:
+            lo, hi = INTEGER_RANGES[tag]
             return Data(tag, _int(v, path, lo, hi, name))
         if tag == T.BIT_STRING:
             return Data.bit_string(_bits(v, path))

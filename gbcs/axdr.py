@@ -86,6 +86,24 @@ class DataType(IntEnum):
     DONT_CARE = 255
 
 
+TAG_NAMES: dict[DataType, str] = {t: t.name.lower().replace("_", "-") for t in DataType}
+"""Each type's name in the tagged JSON forms (``{"type": "long-unsigned", ...}``) that
+``usecase explain`` and the control API write."""
+TAG_BY_NAME: dict[str, DataType] = {v: k for k, v in TAG_NAMES.items()}
+INTEGER_RANGES: dict[DataType, tuple[int, int]] = {
+    DataType.INTEGER: (-0x80, 0x7F),
+    DataType.LONG: (-0x8000, 0x7FFF),
+    DataType.DOUBLE_LONG: (-(1 << 31), (1 << 31) - 1),
+    DataType.LONG64: (-(1 << 63), (1 << 63) - 1),
+    DataType.UNSIGNED: (0, 0xFF),
+    DataType.LONG_UNSIGNED: (0, 0xFFFF),
+    DataType.DOUBLE_LONG_UNSIGNED: (0, 0xFFFFFFFF),
+    DataType.LONG64_UNSIGNED: (0, (1 << 64) - 1),
+    DataType.ENUM: (0, 0xFF),
+    DataType.BCD: (0, 0xFF),
+}
+"""The value range of each integer-valued type."""
+
 TYPE_NAMES: dict[int, str] = {
     DataType.NULL_DATA: "Null",
     DataType.ARRAY: "Array",

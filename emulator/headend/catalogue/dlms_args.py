@@ -60,6 +60,9 @@ from typing import Any
 
 from devices.cosem import load_profile
 from gbcs.axdr import (
+    INTEGER_RANGES,
+    TAG_BY_NAME,
+    TAG_NAMES,
     BitString,
     Data,
     DataType,
@@ -147,21 +150,6 @@ class DlmsArgsError(ValueError):
 
 # --------------------------------------------------------------------------- type names
 
-_TYPE_NAME: dict[DataType, str] = {t: t.name.lower().replace("_", "-") for t in DataType}
-_TYPE_BY_NAME: dict[str, DataType] = {v: k for k, v in _TYPE_NAME.items()}
-_INT_RANGES: dict[DataType, tuple[int, int]] = {
-    DataType.INTEGER: (-0x80, 0x7F),
-    DataType.LONG: (-0x8000, 0x7FFF),
-    DataType.DOUBLE_LONG: (-(1 << 31), (1 << 31) - 1),
-    DataType.LONG64: (-(1 << 63), (1 << 63) - 1),
-    DataType.UNSIGNED: (0, 0xFF),
-    DataType.LONG_UNSIGNED: (0, 0xFFFF),
-    DataType.DOUBLE_LONG_UNSIGNED: (0, 0xFFFFFFFF),
-    DataType.LONG64_UNSIGNED: (0, (1 << 64) - 1),
-    DataType.ENUM: (0, 0xFF),
-    DataType.BCD: (0, 0xFF),
-}
-
 
 def _json_type(v: Json) -> str:
     if v is None:
@@ -180,8 +168,8 @@ def _json_type(v: Json) -> str:
 
 
 def _int(v: Json, path: str, tag: DataType) -> int:
-    lo, hi = _INT_RANGES[tag]
-    what = f"an integer {lo}..{hi} ({_TYPE_NAME[tag]})"
+    lo, hi = INTEGER_RANGES[tag]
+    what = f"an integer {lo}..{hi} ({TAG_NAMES[tag]})"
     if not isinstance(v, int) or isinstance(v, bool):
         raise DlmsArgsError(path, f"expected {what}, got {_json_type(v)}")
     if not lo <= v <= hi:
@@ -814,7 +802,7 @@ def _tagged(d: Data) -> Json:
     """The tagged form of ``d`` (bare ``None`` for null-data)."""
     if d.tag == T.NULL_DATA:
         return None
-    return {"type": _TYPE_NAME[d.tag], "value": _untyped_value(d)}
+    return {"type": TAG_NAMES[d.tag], "value": _untyped_value(d)}
 
 
 def data_json(d: Data) -> Json:
@@ -860,7 +848,7 @@ def _is_tagged(j: Json) -> bool:
     if set(j) == {"type", "value"}:
         return True
     name = j.get("type")
-    return set(j) == {"type"} and isinstance(name, str) and _TYPE_BY_NAME.get(name) in _VALUELESS
+    return set(j) == {"type"} and isinstance(name, str) and TAG_BY_NAME.get(name) in _VALUELESS
 
 
 def _build_tagged(j: Json, path: str, leaves: list[Leaf] | None) -> Data:
@@ -875,11 +863,11 @@ def _build_tagged(j: Json, path: str, leaves: list[Leaf] | None) -> Data:
             f"got {_json_type(j)}",
         )
     name = j["type"]
-    tag = _TYPE_BY_NAME.get(name) if isinstance(name, str) else None
+    tag = TAG_BY_NAME.get(name) if isinstance(name, str) else None
     if tag is None:
         raise DlmsArgsError(
             f"{path}.type",
-            f"unknown A-XDR type {name!r}; expected one of {', '.join(_TYPE_NAME.values())}",
+            f"unknown A-XDR type {name!r}; expected one of {', '.join(TAG_NAMES.values())}",
         )
     v, vpath = j.get("value"), f"{path}.value"
     if leaves is not None and tag not in (T.STRUCTURE, T.ARRAY):
@@ -898,13 +886,13 @@ def _build_untyped(tag: DataType, v: Json, path: str, leaves: list[Leaf] | None)
         return Data.structure(*items) if tag == T.STRUCTURE else Data.array(*items)
     if tag in (T.NULL_DATA, T.DONT_CARE):
         if v is not None:
-            raise DlmsArgsError(path, f"expected null for {_TYPE_NAME[tag]}")
+            raise DlmsArgsError(path, f"expected null for {TAG_NAMES[tag]}")
         return Data(tag)
     if tag == T.BOOLEAN:
         if isinstance(v, bool):
             return Data(tag, _BOOL_TRUE if v else 0)
         return Data(tag, _int(v, path, T.UNSIGNED))
-    if tag in _INT_RANGES:
+    if tag in INTEGER_RANGES:
         return Data(tag, _int(v, path, tag))
     if tag == T.BIT_STRING:
         return _bits(v, path)
@@ -922,7 +910,7 @@ def _build_untyped(tag: DataType, v: Json, path: str, leaves: list[Leaf] | None)
         return Data(tag, parse_time(v, path))
     if tag == T.COMPACT_ARRAY:
         return decode_data_bytes(b"\x13" + _hex(v, path), path)
-    raise DlmsArgsError(path, f"unsupported A-XDR type {_TYPE_NAME[tag]}")  # pragma: no cover
+    raise DlmsArgsError(path, f"unsupported A-XDR type {TAG_NAMES[tag]}")  # pragma: no cover
 
 
 def _canonical_bits(b: BitString) -> bool:
@@ -1082,7 +1070,7 @@ def _summary(node: _Node) -> str:
     if isinstance(node, _Prim):
         if node.tag == T.OCTET_STRING:
             return OCTET_KINDS[node.kind]
-        return _TYPE_NAME[node.tag]
+        return TAG_NAMES[node.tag]
     if isinstance(node, _Struct):
         return "an object" if node.named else f"a list of {len(node.fields)} values"
     if isinstance(node, _Arr):
@@ -1092,7 +1080,7 @@ def _summary(node: _Node) -> str:
 
 def _build_prim(node: _Prim, j: Json, path: str, leaves: list[Leaf] | None) -> Data:
     tag = node.tag
-    kind = node.kind or _TYPE_NAME[tag]
+    kind = node.kind or TAG_NAMES[tag]
     if leaves is not None:
         leaves.append(Leaf(path, kind, j))
     if tag == T.OCTET_STRING:
