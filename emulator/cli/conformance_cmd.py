@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,16 @@ from emulator.conformance.harness import (
     preparation_commands,
     run_cases,
     save_report,
+)
+from emulator.conformance.junit import write_junit
+from emulator.conformance.known import (
+    DEFAULT_PATH,
+    Gate,
+    KnownDifferences,
+    KnownDifferencesError,
+    case_name,
+    gate,
+    load_known,
 )
 
 _ENV = "GBCS_INTEROP_DIR"
@@ -123,6 +134,22 @@ def _source(
     )
 
 
+def _check_junit(path: Path) -> None:
+    """Refuse a ``--junit`` file that cannot be written, before the run."""
+    if path.is_dir():
+        raise click.ClickException(f"cannot write to --junit {path}: it is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise click.ClickException(
+            f"cannot write to --junit {path}: {parent} is not an existing directory"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise click.ClickException(f"cannot write to --junit {path}: {e.strerror or e}") from None
+
+
 def _check_writable(save: Path) -> None:
     """Refuse an unwritable ``--save`` before the run, naming the path."""
     for part in (save, *save.parents):
@@ -192,6 +219,19 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[CaseResult], None
     type=click.Path(path_type=Path),
     help="Write every command fed, every response and the emulated devices' certificates.",
 )
+@click.option(
+    "--known-differences",
+    "known_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PATH,
+    show_default="the file shipped with the package",
+    help="TOML file of the RTDS cases allowed to differ, each with its RTDS evidence.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(path_type=Path),
+    help="Write a JUnit XML report: one test case per RTDS case.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="One line per case, not per use case.")
 def conformance_cmd(
     device: str | None,
@@ -200,11 +240,17 @@ def conformance_cmd(
     rtds: Path | None,
     keys: Path | None,
     save: Path | None,
+    known_path: Path,
+    junit: Path | None,
     verbose: bool,
 ) -> None:
     """Feed every RTDS command to a fresh emulated device and compare the response's
     shape with the RTDS response: envelope, CRA, message code, echoed counter,
     originator/recipient, date-time presence, payload structure.
+
+    The exit status is 1 when a case differs (or is not answered) and is not listed in
+    the known-differences file, differs elsewhere than its entry allows, or when a
+    listed case now conforms (a stale entry: remove it).
 
     The cases come from vectors.json (--interop, or $GBCS_INTEROP_DIR) or from the RTDS
     as DCC distributes it (--rtds). A file of the tree that cannot be read is named on
@@ -214,8 +260,14 @@ def conformance_cmd(
         source = _source(interop, rtds, keys, dtype)
     except ConformanceDataError as e:
         raise click.ClickException(str(e)) from None
+    try:
+        known = load_known(known_path)
+    except KnownDifferencesError as e:
+        raise click.ClickException(f"--known-differences {e}") from None
     if save is not None:
         _check_writable(save)
+    if junit is not None:
+        _check_junit(junit)
     with _progress(len(source.cases), not as_json) as progress:
         try:
             report = run_cases(
@@ -223,14 +275,30 @@ def conformance_cmd(
             )
         except ConformanceDataError as e:
             raise click.ClickException(str(e)) from None
+    judged = gate(report.results, known)
     if as_json:
         data = report.to_json()
+        for case, r in zip(data["cases"], report.results, strict=True):
+            verdict, entry = judged.verdict(r)
+            case["gate"] = verdict
+            if entry is not None:
+                case["known_difference"] = {"kind": entry.kind, "evidence": entry.evidence}
+        data["gate"] = _gate_json(judged, known)
         if rtds is not None:
             data["unreadable_files"] = list(source.problems)
         click.echo(json.dumps(data, indent=2))
     else:
-        _print(report, verbose, source.title)
+        _print(report, verbose, source.title, judged)
+        _print_gate(judged, known)
     failed = False
+    if junit is not None:
+        try:
+            write_junit(junit, report, judged)
+        except OSError as e:
+            click.echo(f"error: cannot write to --junit {junit}: {e.strerror or e}", err=True)
+            failed = True
+    if not _report_gate(judged, known, whole_set=device is None):
+        failed = True
     if save is not None:
         try:
             save_report(save, report)
@@ -260,7 +328,91 @@ def conformance_cmd(
         sys.exit(1)
 
 
-def _print(report: ConformanceReport, verbose: bool, title: str) -> None:
+def _gate_json(judged: Gate, known: KnownDifferences) -> dict[str, object]:
+    return {
+        "passed": judged.passed,
+        "known_differences_file": str(known.path),
+        "failures": [r.case.id for r in judged.failures],
+        "beyond_known": [r.case.id for r, _ in judged.beyond],
+        "known": [r.case.id for r, _ in judged.known],
+        "stale": [r.case.id for r, _ in judged.stale],
+        "unused": [e.case for e in judged.unused],
+    }
+
+
+def _report_gate(judged: Gate, known: KnownDifferences, *, whole_set: bool) -> bool:
+    """Say on stderr what fails the gate (and what is stale or unused); True: it passed.
+
+    A passing run writes nothing here: the known differences are part of the report
+    (stdout, or the ``gate`` of ``--json``)."""
+    where = known.path
+    for r, entry in judged.beyond:
+        allowed = ", ".join(entry.where or ())
+        click.echo(
+            f"error: {case_name(r)} ({r.case.device_type}) differs beyond its entry in {where}"
+            f" (allowed: {allowed}): {r.detail}",
+            err=True,
+        )
+    beyond = {id(r) for r, _ in judged.beyond}
+    for r in judged.failures:
+        if id(r) not in beyond:
+            click.echo(
+                f"error: {case_name(r)} ({r.case.device_type}) {r.status} and is not a known"
+                f" difference in {where}: {r.detail}",
+                err=True,
+            )
+    for r, _ in judged.stale:
+        click.echo(
+            f"error: stale known difference: {case_name(r)} ({r.case.device_type}) now"
+            f" conforms; remove its entry from {where}",
+            err=True,
+        )
+    if whole_set:
+        for e in judged.unused:
+            click.echo(
+                f"warning: known difference {e.case} in {where} names no case of this run",
+                err=True,
+            )
+    if not judged.passed:
+        click.echo(
+            f"error: conformance gate failed: {len(judged.failures)} unlisted difference(s),"
+            f" {len(judged.stale)} stale entr{'y' if len(judged.stale) == 1 else 'ies'}",
+            err=True,
+        )
+    return judged.passed
+
+
+def _print_gate(judged: Gate, known: KnownDifferences) -> None:
+    """The gate's verdict under the table: passed or failed, and the known differences."""
+    verdict = "passed" if judged.passed else "FAILED"
+    listed = ", ".join(case_name(r) for r, _ in judged.known)
+    click.echo(
+        f"Gate {verdict}: {len(judged.failures)} unlisted difference(s),"
+        f" {len(judged.stale)} stale entr{'y' if len(judged.stale) == 1 else 'ies'},"
+        f" {len(judged.known)} known difference(s) from {known.path}"
+        + (f": {listed}" if listed else "")
+    )
+
+
+def _known_tag(result: CaseResult, judged: Gate | None) -> str:
+    """``[known difference] `` before the detail of a case the gate lets differ."""
+    if judged is not None and judged.verdict(result)[0] == "known":
+        return "[known difference] "
+    return ""
+
+
+def _status_text(result: CaseResult, judged: Gate | None) -> str:
+    if judged is None:
+        return result.status
+    verdict, _ = judged.verdict(result)
+    return {"known": "known diff", "stale": "stale entry", "beyond": "beyond known"}.get(
+        verdict, result.status
+    )
+
+
+def _print(
+    report: ConformanceReport, verbose: bool, title: str, judged: Gate | None = None
+) -> None:
     """One row per use case (or case), one line each; the differences in full below."""
     console = Console()
     console.print(title, style="bold", highlight=False)
@@ -281,17 +433,22 @@ def _print(report: ConformanceReport, verbose: bool, title: str) -> None:
         for r in report.results:
             name = r.case.id.rsplit("/", 1)[-1]
             table.add_row(
-                r.case.device_type, name, "1/1" if r.status == "conformant" else "0/1", r.status
+                r.case.device_type,
+                name,
+                "1/1" if r.status == "conformant" else "0/1",
+                _status_text(r, judged),
             )
             if r.detail:
-                notes.append(f"{name}: {r.detail}")
+                notes.append(f"{name}: {_known_tag(r, judged)}{r.detail}")
     else:
         for (dev, uc), results in sorted(report.by_use_case().items()):
             ok = sum(r.status == "conformant" for r in results)
             bad = [r for r in results if r.status != "conformant"]
-            text = "conformant" if not bad else f"{len(bad)} {bad[0].status}"
+            text = "conformant" if not bad else f"{len(bad)} {_status_text(bad[0], judged)}"
             table.add_row(dev, uc, f"{ok}/{len(results)}", text)
-            notes.extend(f"{r.case.id.rsplit('/', 1)[-1]}: {r.detail}" for r in bad)
+            notes.extend(
+                f"{r.case.id.rsplit('/', 1)[-1]}: {_known_tag(r, judged)}{r.detail}" for r in bad
+            )
     console.print(table)
     if notes:
         console.print("Not conformant:", style="bold")
@@ -304,10 +461,14 @@ def _print(report: ConformanceReport, verbose: bool, title: str) -> None:
             " (armed with the codes the RTDS case names).",
             highlight=False,
         )
+    known: Counter[str] = Counter()
+    if judged is not None:
+        known.update(r.case.device_type for r, _ in judged.known)
     for dev, counts in sorted(report.by_device().items()):
         total = sum(counts.values())
+        listed = f" ({known[dev]} known)" if known[dev] else ""
         console.print(
             f"{dev}: {counts['conformant']}/{total} conformant ({report.rate(dev):.0%}),"
-            f" {counts['differs']} differ, {counts['unsupported']} unsupported",
+            f" {counts['differs']} differ{listed}, {counts['unsupported']} unsupported",
             highlight=False,
         )
