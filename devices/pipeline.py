@@ -72,11 +72,15 @@ ACB_AUTHENTICATED = frozenset({0x0104})
 the ACB's MAC authenticates it (RTDS 8.5 sends a null signature); the response is
 still signed."""
 
-SIGNATURE_ONLY = frozenset({0x0108, 0x0109, 0x011B})
+SIGNATURE_ONLY = frozenset({0x0008, 0x0108, 0x0109, 0x011B})
 """Codes that may arrive as a signed General-Signing message without the ACB MAC:
 Recovery / Contingency credential replacement (the ACB may be what is being
-recovered) and CS02f's signature variant (RTDS NA_CS02bAnyExceptAbnormalRootByRecovery,
-NA_CS02fSignature)."""
+recovered) and CS02a/CS02f, Provide Security Credentials Details, in their signature
+form (RTDS NA_CS02bAnyExceptAbnormalRootByRecovery, NA_CS02fSignature; gbcs-wire §3.3
+"…Signature variants: DF only, signed by the remote party, no MAC", and the envelopes
+``c:GC, c:GS+sig`` that ``use-cases.json`` gives both 0x0008 and 0x011B). Only the
+signed form is accepted without a MAC: a General-Signing command with a null signature
+is refused at the MAC check (0x8F3D), one with a bad signature at the signature check."""
 
 
 HAN_ORIGINATED: Mapping[int, frozenset[HanDeviceType]] = {
