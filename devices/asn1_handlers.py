@@ -49,7 +49,7 @@ structure (the device should treat it as a failed content check, 0x8F1E). Both a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,7 +68,7 @@ from gbcs.asn1 import (
     der_sequence,
 )
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
-from gbcs.firmware import ActivateFirmwareCommand
+from gbcs.firmware import ActivateFirmwareCommand, ActivateFirmwareResponseCode
 from gbcs.usecases import DeviceType
 from keys.roles import KeyUsage, RemotePartyRole
 
@@ -78,6 +78,7 @@ from .credentials import (
     CredentialsError,
     CredentialState,
     DeviceCertificateResponse,
+    IssueResponse,
     PendingUpdate,
     ProvideCertificateResponse,
     StatusCode,
@@ -108,6 +109,7 @@ from .han_joins import (
 from .trust import OwnKeys, TrustAnchors
 
 __all__ = [
+    "FAILURE_OUTCOMES",
     "HANDLED_CODES",
     "Asn1Alert",
     "Asn1Context",
@@ -116,6 +118,7 @@ __all__ = [
     "MalformedCommand",
     "UnsupportedUseCase",
     "due_asn1",
+    "failure_response",
     "gpf_backup_alert",
     "handle_asn1",
     "next_due",
@@ -643,6 +646,39 @@ _HANDLERS: dict[int, tuple[_Handler, frozenset[DeviceType]]] = {
 
 HANDLED_CODES: Mapping[int, frozenset[DeviceType]] = {c: t for c, (_, t) in _HANDLERS.items()}
 """Message code -> device types :func:`handle_asn1` executes it for."""
+
+
+FAILURE_OUTCOMES: Mapping[int, int] = {
+    **{c: StatusCode.OTHER for c in (0x0008, 0x011B, *MODE_BY_CODE)},
+    0x000A: IssueResponse.CR_PRODUCTION_FAILED,
+    0x000B: DeviceCertificateResponse.CERTIFICATE_STORAGE_FAILED,
+    0x000C: ProvideCertificateResponse.CERTIFICATE_RETRIEVAL_FAILURE,
+    **{c: JoinResponse.WRITE_FAILURE for c in (0x000D, 0x000E, 0x00AF, 0x008C)},
+    **{c: UnjoinResponse.OTHER_FAILURE for c in (0x000F, 0x0010)},
+    0x0013: ReadJoinResponse.READ_FAILURE,
+    0x0012: ActivateFirmwareResponseCode.ACTIVATION_FAILURE,
+    0x007F: DeviceTimeStatus.UNRELIABLE,
+}
+"""The outcome a use case answers when the device could not execute or answer it (a
+handler error, an injected code its response cannot carry): the GBCS code of each
+response type closest to "other failure" (CS02a/b/f/g ``other``, CS02c CR production
+failed, CS02d certificate storage failed, CS02e retrieval failure, joins and GCS59 write
+failure, unjoins other failure, CS07 read failure, CS06 activation failure; GCS28 has
+no failure code, so unreliable: the clock was not set by this command)."""
+
+
+def failure_response(message_code: int, payload: Asn1Payload, ctx: Asn1Context) -> Asn1Payload:
+    """The response to ``payload`` with its use case's :data:`FAILURE_OUTCOMES` code,
+    built as an injected fault is (state unchanged). Raises :class:`Asn1HandlerError`
+    when the code has no failure outcome here or the command does not parse."""
+    outcome = FAILURE_OUTCOMES.get(message_code)
+    if outcome is None:
+        raise UnsupportedUseCase(message_code, "no failure outcome for this code")
+    forced = replace(ctx, faults={**ctx.faults, message_code: int(outcome)})
+    res = handle_asn1(message_code, payload, forced)
+    if res.payload is None:
+        raise UnsupportedUseCase(message_code, "the use case has no response")
+    return res.payload
 
 
 def handle_asn1(message_code: int, payload: Asn1Payload, ctx: Asn1Context) -> Asn1Result:

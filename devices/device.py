@@ -42,16 +42,21 @@ from keys.certs import as_eui, eui_hex
 from keys.roles import RemotePartyRole
 
 from .asn1_handlers import Asn1Context, due_asn1, handle_asn1, next_due
+from .asn1_handlers import failure_response as asn1_failure_response
 from .clock import DeviceClock
 from .credentials import CredentialState
+from .dlms_engine import failure_response as dlms_failure_response
+from .faults import Fault, FaultPlan, MessageFaults, check_fault
 from .firmware_state import FirmwareState
 from .frames import build_alert, build_response, response_header, seal
+from .gbz_engine import failure_response as gbz_failure_response
 from .han_joins import HanJoins
 from .logs import DeviceLog
 from .outbound import Outbound, OutboundKind, PeerKind
 from .pipeline import Partner, Rejected, Verified, replay_protected, verify_command
 from .policy import Check, SecurityPolicy
 from .trust import DeviceKeys, OwnKeys, TrustAnchors
+from .zcl_model import ZclModel
 
 __all__ = [
     "ALERT_MESSAGE_CODES",
@@ -155,9 +160,12 @@ class DeviceConfig:
     """Per-device settings that are configuration, not state.
 
     ``parties`` names the organisation per trust-anchor role when a key store holds
-    several. ``faults`` injects failures for test benches: ``{(class, obis, member):
-    result}`` for DLMS items (see :mod:`devices.dlms_engine`), and per message code for
-    the other payload kinds (``{message_code: result}``).
+    several. Fault injection for test benches: ``fault_plan`` arms positional faults
+    (:mod:`devices.faults`: one item, record or the whole command of a message code; they
+    become device state, see :attr:`Device.faults`); the older forms ``dlms_faults``
+    (``{(class, obis, member): result}``, every DLMS item with that address) and
+    ``code_faults`` (``{message_code: result}``, every GBZ component or the ASN.1
+    outcome) stay configuration.
     """
 
     eui: bytes
@@ -169,6 +177,7 @@ class DeviceConfig:
     security_log_size: int = 100
     dlms_faults: dict[tuple[int, bytes, int], int] = field(default_factory=dict)
     code_faults: dict[int, int] = field(default_factory=dict)
+    fault_plan: list[Fault] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -208,6 +217,7 @@ class Device:
         self.credentials = CredentialState()
         self.firmware = FirmwareState()
         self.joins = HanJoins()
+        self.faults = FaultPlan(check_fault(f, self.device_type) for f in config.fault_plan)
         self.last_rejection: Rejected | None = None
         self._last_advance = now
         self.handlers: dict[int, Callable[[CommandContext], Execution]] = {}
@@ -247,6 +257,8 @@ class Device:
         saved, own = self.state_before_execute(ctx), self.own
         try:
             ex = self.execute(ctx)
+            # Built here so that a response that cannot be encoded is a failed execution.
+            response = None if ex.payload is None else self._respond(ctx, ex.payload)
         except Exception as e:  # the execute boundary: no exception leaves receive()
             # Bad content is normal input; an unexpected type is more likely our bug, so the
             # type goes into the rejection and the security log to keep it visible.
@@ -256,17 +268,44 @@ class Device:
                 Check.CONTENT, f"cannot execute ({type(e).__name__}): {e}", msg, result.use_case
             )
             self.last_rejection = rej
-            return out + self._reject(rej, now)
+            out += self._reject(rej, now)
+            failed = self._failure_response(ctx)
+            return out if failed is None else [*out, failed]
         if result.replay_protected:
             # A handler (credential replacement) may reset counter floors; never below
             # the command just accepted, or that very command could be replayed.
             self.counters[msg.originator] = max(self.counters.get(msg.originator, 0), msg.counter)
-        if ex.payload is not None:
-            out.append(self._respond(ctx, ex.payload))
+        if response is not None:
+            out.append(response)
         for a in ex.alerts:
             out.append(self.alert(a, now))
         out.extend(ex.han)
         return out
+
+    def _failure_response(self, ctx: CommandContext) -> Outbound | None:
+        """The response GBCS defines for a command that was authenticated but could not be
+        executed or answered, protected as usual (never silence): every DLMS item fails
+        with other-reason, every GBZ component with ZCL FAILURE, an ASN.1 use case answers
+        its failure outcome (:data:`devices.asn1_handlers.FAILURE_OUTCOMES`). None only
+        when even that cannot be built (an ASN.1 command whose content does not parse)."""
+        p = ctx.message.payload
+        code = ctx.use_case.code
+        model = getattr(self, "model", None)  # the ZCL model of a GBZ-speaking device
+        try:
+            if isinstance(p, AccessRequest):
+                payload: Payload = dlms_failure_response(p)
+            elif isinstance(p, GbzPayload) and isinstance(model, ZclModel):
+                payload = gbz_failure_response(p, model, message_code=code)
+            elif isinstance(p, Asn1Payload):
+                payload = asn1_failure_response(
+                    code, p, self.asn1_context(ctx.now, ctx.message.originator)
+                )
+            else:
+                return None
+            return self._respond(ctx, payload)
+        except Exception as e:  # the boundary of receive(): log it, never raise
+            self.log_security(0x8F1E, ctx.now, f"no failure response ({type(e).__name__}): {e}")
+            return None
 
     def _consume_counter(self, msg: GbcsMessage, uc: UseCase | None) -> None:
         if uc is not None and replay_protected(uc):
@@ -369,9 +408,17 @@ class Device:
             bool(self.config.options.get("certificate_time_checks", False)),
         )
 
+    def take_faults(self, message_code: int) -> MessageFaults | None:
+        """The armed faults a command with ``message_code`` executes with, consuming one
+        firing of each (:meth:`devices.faults.FaultPlan.take`)."""
+        return self.faults.take(message_code) if len(self.faults) else None
+
     def run_asn1(self, ctx: CommandContext) -> Execution:
         """Credentials, joins, firmware, clock and GPF-log use cases (ASN.1 payloads)."""
         actx = self.asn1_context(ctx.now, ctx.message.originator)
+        armed = self.take_faults(ctx.use_case.code)
+        if armed is not None and armed.whole is not None:
+            actx.faults = {**actx.faults, ctx.use_case.code: armed.whole}
         res = handle_asn1(ctx.use_case.code, ctx.message.payload, actx)  # type: ignore[arg-type]
         return self._asn1_outcome(res, ctx.now, Execution(res.payload))
 
@@ -535,6 +582,7 @@ class Device:
             "credentials": self.credentials.to_dict(),
             "firmware": self.firmware.to_dict(),
             "joins": self.joins.to_dict(),
+            "faults": self.faults.to_dict(),
             "last_advance": None if self._last_advance is None else self._last_advance.isoformat(),
         }
 
@@ -565,6 +613,8 @@ class Device:
             self.firmware = FirmwareState.from_dict(state["firmware"])
         if "joins" in state:
             self.joins = HanJoins.from_dict(state["joins"])
+        if "faults" in state:
+            self.faults = FaultPlan.from_dict(state["faults"])
         la = state.get("last_advance")
         self._last_advance = None if la is None else datetime.fromisoformat(la)
 

@@ -89,7 +89,10 @@ class DlmsDevice(Device):
         payload = ctx.message.payload
         if isinstance(payload, AccessRequest):
             faults = {k: ItemFault(v) for k, v in self.config.dlms_faults.items()}
-            return Execution(execute(payload, self.model, seal=ctx.seal, faults=faults))
+            armed = self.take_faults(ctx.use_case.code)
+            return Execution(
+                execute(payload, self.model, seal=ctx.seal, faults=faults, positional=armed)
+            )
         return super().execute(ctx)
 
     def receive(self, frame: bytes, now: datetime) -> list[Any]:

@@ -5,6 +5,12 @@ value (or null data and the data-access-result), SET stores it, ACTION runs the 
 and may return data. ``get_protected_attributes`` (data-protection class 30, method 1,
 the ECS17x/ECS19/ECS21b… reads) is executed here: the listed attributes are read, packed
 as one ``structure`` and encrypted for the requester with the KDF mode 0x04 key.
+
+Injected faults: ``positional`` (:class:`devices.faults.MessageFaults`) fails items by
+their position in the request, as RTDS ``_ERROR`` cases do (ECS26i: item 0 answered,
+item 1 hardware-fault, item 2 other-reason); ``faults`` fails every item addressing one
+(class, OBIS, member). A failed item is not executed: GET answers null data with the
+code, SET and ACTION the code; every other item is executed and answered in order.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from gbcs.dlms import (
 )
 
 from .cosem import CosemModel
+from .faults import MessageFaults
 
-__all__ = ["DATA_PROTECTION_CLASS", "FaultMap", "ItemFault", "execute"]
+__all__ = ["DATA_PROTECTION_CLASS", "FaultMap", "ItemFault", "execute", "failure_response"]
 
 DATA_PROTECTION_CLASS = 30
 _NULL = Data.null()
@@ -57,13 +64,15 @@ def execute(
     *,
     seal: Sealer | None = None,
     faults: FaultMap | None = None,
+    positional: MessageFaults | None = None,
 ) -> AccessResponse:
-    """Run every item of ``req``; the response echoes the invoke id."""
+    """Run every item of ``req``; the response echoes the invoke id (faults: module doc)."""
     data: list[Data] = []
     results: list[GetResult | SetResult | ActionResult] = []
-    for spec, value in zip(req.specs, req.data, strict=False):
-        fault = None
-        if faults:
+    for index, (spec, value) in enumerate(zip(req.specs, req.data, strict=False)):
+        forced = None if positional is None else positional.item(index)
+        fault = None if forced is None else ItemFault(forced)
+        if fault is None and faults:
             member = spec.method if isinstance(spec, ActionSpec) else spec.attribute
             fault = faults.get((spec.class_id, spec.obis.to_bytes(), member))
         if isinstance(spec, GetSpec | GetWithSelectionSpec):
@@ -109,6 +118,18 @@ def execute(
         data.append(_NULL)
         results.append(_reject(spec, DataAccessResult.TYPE_UNMATCHED))
     return AccessResponse(req.invoke_id, tuple(data), tuple(results))
+
+
+def failure_response(req: AccessRequest) -> AccessResponse:
+    """The answer to an authenticated request the device could not execute or answer
+    (a handler error, an injected result a response cannot carry): every item fails with
+    other-reason (250) and null data, echoing the invoke id, so the requester is never
+    left without a response."""
+    return AccessResponse(
+        req.invoke_id,
+        tuple(_NULL for _ in req.specs),
+        tuple(_reject(s, DataAccessResult.OTHER_REASON) for s in req.specs),
+    )
 
 
 def _reject(spec: object, code: DataAccessResult) -> GetResult | SetResult | ActionResult:

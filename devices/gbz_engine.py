@@ -50,6 +50,12 @@ status; Start Sampling -> Start Sampling Response with sample id 0xFFFF (RTDS GC
 error); Consumer Top Up -> Consumer Top Up Response with ``status`` as the ZSE result
 type; every other command -> Default Response with ``status`` (RTDS GCS36 error: 0xC0).
 A faulted answer carries statuses only, so nothing in it is encrypted (no seal needed).
+``positional`` (:class:`devices.faults.MessageFaults`) fails parts of the command the
+way RTDS ``_ERROR`` cases do: a whole-command fault as above; a component fault answers
+that component (by position) in the failure form above, unexecuted, and executes and
+answers every other component in order; a record fault executes the component and
+replaces that record of its Read Attributes Response by a record with the status and
+no value (a component that answers no records fails whole with the status).
 
 **Future-dated commands.** For message codes whose use case is future-dated capable
 (``gbcs.usecases``: GCS01a/b, GCS02, GCS03, GCS05), an update component whose execution
@@ -155,6 +161,7 @@ from gbcs.zcl import (
     utc_to_datetime,
 )
 
+from .faults import MessageFaults
 from .zcl_model import (
     BILL_TO_DATE_DELIVERED,
     BLOCK_COUNTER_IDS,
@@ -189,6 +196,7 @@ __all__ = [
     "TopUpDecoder",
     "execute_gbz",
     "execute_pending",
+    "failure_response",
     "future_dated_outcome",
     "publish_snapshot_record",
 ]
@@ -409,6 +417,7 @@ def execute_gbz(
     seal: Sealer | None,
     faults: Mapping[int, int] | None = None,
     top_up: TopUpDecoder | None = None,
+    positional: MessageFaults | None = None,
 ) -> GbzResult:
     """Execute every component of an authenticated GBZ command payload (module doc).
 
@@ -422,6 +431,8 @@ def execute_gbz(
     if not payload.components:
         raise GbzEngineError("a GBZ command with no component cannot be answered")
     fault = faults.get(message_code) if faults else None
+    if positional is not None and positional.whole is not None:
+        fault = positional.whole
     encrypted = ENCRYPTED_RESPONSES.get(message_code, frozenset())
     if encrypted and seal is None and fault is None:
         raise GbzEngineError(
@@ -445,16 +456,18 @@ def execute_gbz(
     last_time = 0
     try:
         for index, comp in enumerate(payload.components):
-            if fault is not None:
-                _emit(ctx, comp, _fault_response(ctx, comp, fault))
+            failed = fault if positional is None else positional.items.get(index, fault)
+            if failed is not None:
+                _emit(ctx, comp, _fault_response(ctx, comp, failed))
                 continue
+            records = None if positional is None else positional.records.get(index)
             body, early = _classify(model, comp)
             if early is not None:
-                _emit(ctx, comp, early)
+                _emit(ctx, comp, _with_records(ctx, comp, early, records))
                 continue
             handler = _handler_for(body)
             if handler is None:
-                _emit(ctx, comp, Status.UNSUP_CLUSTER_COMMAND)
+                _emit(ctx, comp, _with_records(ctx, comp, Status.UNSUP_CLUSTER_COMMAND, records))
                 continue
             if future_capable and handler not in _READ_ONLY:
                 own = _execution_time(comp, body)
@@ -467,7 +480,7 @@ def execute_gbz(
                     continue
             if needs_undo and before is None and handler not in _READ_ONLY:
                 before = model.to_dict()
-            _emit(ctx, comp, handler(ctx, comp, body))
+            _emit(ctx, comp, _with_records(ctx, comp, handler(ctx, comp, body), records))
         if fault is None and len(pending) < len(payload.components):
             _billing_snapshot(ctx, message_code)
         if len(ctx.outputs) > 0xFF:
@@ -689,6 +702,41 @@ def _fault_response(ctx: _Ctx, comp: GbzComponent, status: int) -> _Out:
         credit = ctx.model.get_int_or(PREPAYMENT, CREDIT_REMAINING)
         return [ConsumerTopUpResponse(status, 0, body.originating_device, credit)]
     return status
+
+
+def failure_response(
+    payload: GbzPayload, model: ZclModel, *, message_code: int, status: int = Status.FAILURE
+) -> GbzPayload:
+    """The answer to an authenticated command the device could not execute or answer (a
+    handler error, an injected status a response cannot carry): every component answered
+    with ``status`` as an injected fault is (module doc, **Faults**); nothing is executed
+    or encrypted, and the model is only read."""
+    ctx = _Ctx(model, message_code, 0, None)
+    for comp in payload.components:
+        _emit(ctx, comp, _fault_response(ctx, comp, status))
+    return GbzPayload(tuple(ctx.outputs[:0xFF]))
+
+
+def _with_records(
+    ctx: _Ctx, comp: GbzComponent, out: _Out, records: Mapping[int, int] | None
+) -> _Out:
+    """``out`` with the given records of its Read Attributes Response failed (a component
+    that answers no records fails whole with the first status)."""
+    if not records:
+        return out
+    if isinstance(out, list) and any(isinstance(b, ReadAttributesResponse) for b in out):
+        return [_fail_records(b, records) for b in out]
+    return _fault_response(ctx, comp, next(iter(records.values())))
+
+
+def _fail_records(body: ZclCommand, records: Mapping[int, int]) -> ZclCommand:
+    if not isinstance(body, ReadAttributesResponse):
+        return body
+    recs = tuple(
+        AttributeReadRecord(r.attribute_id, records[i]) if i in records else r
+        for i, r in enumerate(body.records)
+    )
+    return ReadAttributesResponse(recs)
 
 
 def _accepted(ctx: _Ctx, body: Any) -> _Out:

@@ -65,6 +65,7 @@ class ZigbeeDevice(Device):
                 seal=ctx.seal,
                 faults=self.config.code_faults,
                 top_up=self.top_up_decoder,
+                positional=self.take_faults(ctx.use_case.code),
             )
         except GbzEngineError as e:
             raise ValueError(str(e)) from None

@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from devices.device import Device
 from devices.factory import create_device, own_keys_from
+from devices.faults import Fault, FaultError, check_fault
 from devices.han_joins import HanDeviceType, JoinMethod
 from devices.outbound import OutboundKind
 from devices.pipeline import HAN_ORIGINATED
@@ -56,6 +57,7 @@ from gbcs.envelope import Cra, Envelope, GroupingHeader, OtherInformation
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError, GbcsSecurityError
 from gbcs.gbz import GbzPayload
 from gbcs.security import Verdict, apply_mac, check_mac, check_signature, sign
+from gbcs.usecases import DeviceType
 from keys.certs import eui_hex
 from keys.pki import create_authorities, issue_device_keys
 from keys.roles import KeyUsage, RemotePartyRole
@@ -70,6 +72,7 @@ __all__ = [
     "CaseResult",
     "ConformanceReport",
     "RemacKeys",
+    "fault_plan_for",
     "preparation_commands",
     "run_cases",
     "run_conformance",
@@ -141,11 +144,11 @@ RTDS_PARTIES: dict[RemotePartyRole, bytes] = {
 }
 """The DCC test organisations RTDS uses, one per trust-anchor role."""
 
-CONFORMANT = "conformant"
-DIFFERS = "differs"
 DIFF_LIMIT = 1000
 """Differences kept per case (far above any RTDS case's)."""
 
+CONFORMANT = "conformant"
+DIFFERS = "differs"
 UNSUPPORTED = "unsupported"
 
 
@@ -246,9 +249,61 @@ class RemacKeys:
 
 
 def _faults_for(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> dict[str, Any]:
-    """Fault-injection settings reproducing an ``_ERROR`` case's failure codes."""
+    """Fault-injection settings reproducing an ``_ERROR`` case's failure codes, by
+    position: the DLMS items, GBZ components or Read Attributes records the RTDS response
+    fails (each with its code; the rest execute normally), or the ASN.1 outcome code.
+    A code the device could not carry falls back to the older address/whole-message
+    forms, which do not check it."""
     if not case.error_variant:
         return {}
+    code = case.message_code
+    plan: list[Fault] = []
+    if isinstance(rtds.payload, AccessResponse) and hasattr(cmd.payload, "specs"):
+        for i, res in enumerate(rtds.payload.results):
+            if res.result:
+                plan.append(Fault(code, res.result, item=i, times=0))
+    elif isinstance(rtds.payload, Asn1Payload):
+        outcome = _first_integer(rtds.payload.nodes)
+        if outcome:
+            plan.append(Fault(code, outcome, times=0))
+    elif isinstance(rtds.payload, GbzPayload) and isinstance(cmd.payload, GbzPayload):
+        answers = rtds.payload.components
+        positional = len(answers) == len(cmd.payload.components)
+        for i, comp in enumerate(answers):
+            status = getattr(comp.body, "status", None)
+            records = getattr(comp.body, "records", None) if positional else None
+            if isinstance(status, int) and status:
+                plan.append(Fault(code, status, item=i if positional else None, times=0))
+            elif isinstance(records, tuple):
+                plan.extend(
+                    Fault(code, r.status, item=i, record=j, times=0)
+                    for j, r in enumerate(records)
+                    if isinstance(getattr(r, "status", None), int) and r.status
+                )
+            if plan and not positional:
+                break
+    try:
+        device_type = DeviceType(case.device_type.upper())
+        return {"fault_plan": [check_fault(f, device_type) for f in plan]} if plan else {}
+    except (FaultError, ValueError):
+        return _legacy_faults(case, rtds, cmd)
+
+
+def fault_plan_for(case: ConformanceCase) -> list[Fault]:
+    """The positional faults that reproduce an ``_ERROR`` case's failure codes (see
+    :func:`_faults_for`); empty when the case is no error variant, or when its codes can
+    only be set as device configuration (the older address / whole-message forms), which
+    a bench cannot arm through the control API."""
+    try:
+        faults = _faults_for(case, decode(case.response), decode(case.command))
+    except GbcsDecodeError:
+        return []
+    return list(faults.get("fault_plan", ()))
+
+
+def _legacy_faults(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> dict[str, Any]:
+    """The address (DLMS) / whole-message (GBZ, ASN.1) forms, for codes :func:`_faults_for`
+    cannot arm by position."""
     if isinstance(rtds.payload, AccessResponse) and hasattr(cmd.payload, "specs"):
         faults: dict[tuple[int, bytes, int], int] = {}
         for spec, res in zip(cmd.payload.specs, rtds.payload.results, strict=False):
