@@ -44,7 +44,9 @@ from keys.roles import RemotePartyRole
 from .behaviours.load import LoadError, LoadModel, LoadProfile, profile_from_option
 from .chf import Chf
 from .control_alerts import ALERT_NAMES, is_critical
+from .control_faults import clear_faults, inject_fault, with_faults
 from .control_values import (
+    ControlError,
     ValueFormError,
     data_from_json,
     data_to_json,
@@ -86,33 +88,18 @@ CONTROL_OPS: Mapping[str, str] = MappingProxyType(
         "power": "cut (off) or restore (on) the site's mains: ECS80 and AD1 as they happen",
         "tamper": "a physical tamper event on the ESME or GSME, with the alerts GBCS defines",
         "set_clock": "set the device clock to an ISO 8601 instant (valid from then on)",
+        "run_on": "run the whole premises through a stretch of time at once (it then runs ahead)",
         "invalidate_clock": "make the device clock invalid (as after a long outage)",
         "inject_alert": "raise any GBCS alert code, built and protected as the device's own",
         "hold_firmware": "hold a firmware image (or its hash) ready for CS06 to activate",
         "read_log": "the device's event, security or power event log as JSON",
         "factory_reset": "the device back to its factory state (credentials kept)",
-        "get_status": "the device's clock, firmware, power and supply state",
+        "get_status": "the device's clock, firmware, power and supply state, armed faults",
+        "inject_fault": "fail one item, record or a whole command of a message code, as RTDS",
+        "clear_faults": "disarm every injected fault (or those of one message code)",
     }
 )
 """Every operation: name -> one-line description (docs/control.md has the fields)."""
-
-
-class ControlError(ValueError):
-    """A control request that cannot run: ``code`` is a short machine code (``bad_field``,
-    ``missing_field``, ``unknown_op`` ...), ``field`` the request field at fault (if any),
-    and the message says what is allowed."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        self.code = code
-        self.field = field
-        super().__init__(message)
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``error`` object of a reply."""
-        out: dict[str, Any] = {"code": self.code, "message": str(self)}
-        if self.field is not None:
-            out["field"] = self.field
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,9 +545,9 @@ def _power(ctx: _Ctx) -> Apply:
     def apply() -> dict[str, Any]:
         was = "on" if _mains_on(ctx.site) else "off"
         if state == "off":
-            ctx.outs.extend(ctx.site.lose_mains(ctx.now))
+            ctx.outs.extend(ctx.site._lose_mains_at(ctx.now))
         else:
-            ctx.outs.extend(ctx.site.restore_mains(ctx.now))
+            ctx.outs.extend(ctx.site._restore_mains_at(ctx.now))
         return {"state": state, "was": was}
 
     return apply
@@ -824,6 +811,31 @@ def _read_log(ctx: _Ctx) -> Apply:
     return apply
 
 
+# --------------------------------------------------------------------------- run on
+
+
+MAX_RUN_ON_SECONDS = 400 * 86400
+"""The longest stretch one ``run_on`` runs a premises through (a year of billing and more)."""
+
+
+def _run_on(ctx: _Ctx) -> Apply:
+    seconds = _int_field(ctx, "seconds", 1, MAX_RUN_ON_SECONDS)
+    site, dev = ctx.site, ctx.device
+
+    def apply() -> dict[str, Any]:
+        host = ctx.now - site.lead  # Site.run_on takes caller time; ctx.now is premises time
+        ctx.outs.extend(site.run_on(host, seconds))
+        ctx.now = site.local(host)
+        t = dev.device_time(ctx.now)
+        return {
+            "seconds": seconds,
+            "lead_seconds": int(site.lead.total_seconds()),
+            "device_time": None if t is None else t.isoformat(),
+        }
+
+    return apply
+
+
 # --------------------------------------------------------------------------- reset
 
 
@@ -918,6 +930,7 @@ def _get_status(ctx: _Ctx) -> Apply:
             },
             "own_counter": dev.own_counter,
             "mains": "on" if _mains_on(ctx.site) else "off",
+            "lead_seconds": int(ctx.site.lead.total_seconds()),
         }
         if isinstance(dev, Esme):
             out["supply"] = {0: "disabled", 1: "enabled", 2: "armed"}.get(dev.control_state, "?")
@@ -948,6 +961,7 @@ OPS: Mapping[str, _Op] = MappingProxyType(
         "power": _Op(("ESME", "CHF"), ("state",), (), _power),
         "tamper": _Op(("ESME", "GSME"), ("event",), ("state",), _tamper),
         "set_clock": _Op(ALL, ("time",), (), _set_clock),
+        "run_on": _Op(ALL, ("seconds",), (), _run_on),
         "invalidate_clock": _Op(ALL, (), (), _invalidate_clock),
         "inject_alert": _Op(ALL, ("code",), ("detail", "critical", "recipient"), _inject_alert),
         "hold_firmware": _Op(
@@ -955,7 +969,11 @@ OPS: Mapping[str, _Op] = MappingProxyType(
         ),
         "read_log": _Op(ALL, ("log",), (), _read_log),
         "factory_reset": _Op(ALL, (), ("history_seconds",), _factory_reset),
-        "get_status": _Op(ALL, (), (), _get_status),
+        "get_status": _Op(ALL, (), (), with_faults(_get_status)),
+        "inject_fault": _Op(
+            ALL, ("result",), ("message_code", "use_case", "item", "record", "times"), inject_fault
+        ),
+        "clear_faults": _Op(ALL, (), ("message_code", "use_case"), clear_faults),
     }
 )
 """How each operation is checked and run (device types, fields, the preparer)."""
@@ -1019,7 +1037,8 @@ def _prepare(
             raise _err("missing_field", f"{op_name} needs the field {k!r}", k)
     if not isinstance(now, datetime) or now.tzinfo is None:
         raise _err("internal", "execute_control needs an aware 'now'")
-    ctx = _Ctx(site, dev, request, now)
+    # Devices see premises time (the caller's plus the site's run_on lead).
+    ctx = _Ctx(site, dev, request, site.local(now))
     return ctx, op.prepare(ctx)
 
 
@@ -1044,15 +1063,15 @@ def execute_control(site: Site, target: bytes, request: Any, now: datetime) -> C
         return ControlResult({"id": rid, "ok": False, "error": e.to_json()})
     before = {d.device_type.value: d.to_dict() for d in site.devices}
     saved = {d.device_type.value: d.snapshot_state() for d in site.devices}
-    site_saved = (site._cuts_applied, list(site._pending_restores))
+    site_saved = (site._cuts_applied, list(site._pending_restores), site.lead)
     try:
         ctx.outs.extend(site.advance(now))
-        _touch(ctx.device, now)
+        _touch(ctx.device, ctx.now)
         result = apply()
     except Exception as e:  # roll back: a request either happens whole or not at all
         for d in site.devices:
             d.load_state(saved[d.device_type.value])
-        site._cuts_applied, site._pending_restores = site_saved
+        site._cuts_applied, site._pending_restores, site.lead = site_saved
         err = e if isinstance(e, ControlError) else _err("internal", f"{type(e).__name__}: {e}")
         return ControlResult({"id": rid, "ok": False, "error": err.to_json()})
     changed = frozenset(

@@ -57,6 +57,7 @@ from gbcs.zcl.names import DATA_TYPE_NAMES
 from .zcl_model import ZclModelError, decode_value_hex
 
 __all__ = [
+    "ControlError",
     "ValueFormError",
     "data_from_json",
     "data_to_json",
@@ -300,3 +301,21 @@ def _zcl_size(type_id: int) -> int:
     if 0x08 <= type_id <= 0x2F:
         return (type_id & 0x07) + 1
     return {0x10: 1, 0x30: 1, 0x31: 2, 0xE2: 4, 0xE8: 2, 0xE9: 2, 0xEA: 4, 0xF0: 8}[type_id]
+
+
+class ControlError(ValueError):
+    """A control request that cannot run: ``code`` is a short machine code (``bad_field``,
+    ``missing_field``, ``unknown_op`` ...), ``field`` the request field at fault (if any),
+    and the message says what is allowed."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        self.code = code
+        self.field = field
+        super().__init__(message)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``error`` object of a reply."""
+        out: dict[str, Any] = {"code": self.code, "message": str(self)}
+        if self.field is not None:
+            out["field"] = self.field
+        return out

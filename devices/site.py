@@ -12,12 +12,18 @@ returns WAN frames, doing everything that happens inside the premises itself:
   activation profile says (MP102), and the CHF raises AD1 only if that exceeds 3 minutes;
 * alert-storm consolidation (DP119, when enabled on the CHF) for the HAN devices'
   alerts.
+
+**Premises time.** The public methods take the caller's (host) time. A premises may run
+ahead of it by :attr:`Site.lead`: :meth:`Site.run_on` runs every device through a stretch
+of time at once (profile samples, snapshots, billing periods and wake-ups accrue as they
+would have), and from then on the premises is that far ahead. Its devices only ever see
+premises time, so their clocks, schedules and records stay consistent with each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from gbcs.envelope import decode_envelope
@@ -48,6 +54,12 @@ class Site:
             gsme.chf_eui = chf.eui
         self._cuts_applied = 0 if esme is None else len(esme.ch_supply_cuts)
         self._pending_restores: list[datetime] = []
+        #: How far the premises runs ahead of the caller's clock (see :meth:`run_on`).
+        self.lead = timedelta(0)
+
+    def local(self, now: datetime) -> datetime:
+        """The premises time at caller time ``now`` (``now`` plus :attr:`lead`)."""
+        return now + self.lead
 
     @property
     def devices(self) -> tuple[Device, ...]:
@@ -63,7 +75,10 @@ class Site:
 
     def receive(self, frame: bytes, now: datetime) -> list[Outbound]:
         """A WAN frame for this premises; returns WAN frames (responses, alerts, AD1)."""
-        out = self.advance(now)
+        return self._receive_at(frame, self.local(now))
+
+    def _receive_at(self, frame: bytes, now: datetime) -> list[Outbound]:
+        out = self._advance_at(now)
         try:
             recipient = decode_envelope(frame).header.recipient
         except GbcsDecodeError:
@@ -83,6 +98,20 @@ class Site:
 
     def advance(self, now: datetime) -> list[Outbound]:
         """Run every device's time-driven behaviour (GSME wake-ups included)."""
+        return self._advance_at(self.local(now))
+
+    def run_on(self, now: datetime, seconds: float) -> list[Outbound]:
+        """Run the whole premises on by ``seconds`` at caller time ``now``: every device
+        goes through that stretch as if it had passed (what they send meanwhile is
+        returned), and the premises then stays that far further ahead of the caller."""
+        if not seconds > 0:
+            raise ValueError(f"run_on needs a positive number of seconds, not {seconds}")
+        out = self._advance_at(self.local(now))
+        out += self._advance_at(self.local(now) + timedelta(seconds=seconds))
+        self.lead += timedelta(seconds=seconds)
+        return out
+
+    def _advance_at(self, now: datetime) -> list[Outbound]:
         out: list[Outbound] = []
         out += self._apply_cuts(now)
         for t in sorted(x for x in self._pending_restores if x <= now):
@@ -114,6 +143,10 @@ class Site:
         nothing a later catch-up would not (the next :meth:`advance` runs missed wake-ups,
         refreshing the GPF mirror before any read).
         """
+        due = self._next_due_at(self.local(now))
+        return None if due is None else due - self.lead
+
+    def _next_due_at(self, now: datetime) -> datetime | None:
         due = [d.next_due(now) for d in self.devices]
         due += self._pending_restores
         if self.esme is not None and len(self.esme.ch_supply_cuts) > self._cuts_applied:
@@ -159,7 +192,10 @@ class Site:
 
     def lose_mains(self, now: datetime) -> list[Outbound]:
         """Mains fails at the premises: the ESME and the Comms Hub it powers go down."""
-        out = self.advance(now)
+        return self._lose_mains_at(self.local(now))
+
+    def _lose_mains_at(self, now: datetime) -> list[Outbound]:
+        out = self._advance_at(now)
         if self.esme is not None:
             out += self.esme.lose_mains(now)
         out += self.chf.lose_power(now)
@@ -167,10 +203,13 @@ class Site:
 
     def restore_mains(self, now: datetime) -> list[Outbound]:
         """Mains returns: ECS80 from the ESME; AD1 from the CHF if it was > 3 minutes."""
+        return self._restore_mains_at(self.local(now))
+
+    def _restore_mains_at(self, now: datetime) -> list[Outbound]:
         out = self.chf.restore_power(now)
         if self.esme is not None:
             out += self._route(self.esme.restore_mains(now), now)
-        return out + self.advance(now)
+        return out + self._advance_at(now)
 
     def comms_hub_outages(self) -> list[Outage]:
         """Supply cuts the ESME's firmware activations caused (for reports and tests)."""
@@ -189,6 +228,7 @@ class Site:
             },
             "cuts_applied": self._cuts_applied,
             "pending_restores": [t.isoformat() for t in self._pending_restores],
+            "lead_seconds": self.lead.total_seconds(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -200,3 +240,4 @@ class Site:
         self._pending_restores = [
             datetime.fromisoformat(t) for t in state.get("pending_restores", [])
         ]
+        self.lead = timedelta(seconds=float(state.get("lead_seconds", 0)))

@@ -1013,6 +1013,7 @@ def conformance_hil_cmd(
     from emulator.headend.identity import CounterError, CounterStore, parties_from_store
 
     from .conformance import Bench, HilConformance, HilSetupError, filter_cases
+    from .han_partner import HanPartner
     from .link import HEADEND_SIDE
 
     kind = device_type.upper()
@@ -1054,9 +1055,12 @@ def conformance_hil_cmd(
         counters = CounterStore(where, first=int(time.time()))
     except CounterError as e:
         raise _SetupFailure(f"cannot keep the bench's counters: {e}") from None
+    # the PPMID the bench plays for the cases a HAN device sends or needs joined
+    han = HanPartner.make(key_dirs=[*key_dirs, *([state / "pki"] if state else [])])
+    han.add_to(keys)
     runner = HilConformance(
         line.bus(HEADEND_SIDE, site),
-        Bench(keys, parties, counters),
+        Bench(keys, parties, counters, han),
         kind,
         eui,
         site=site,
@@ -1079,8 +1083,9 @@ def conformance_hil_cmd(
         console.print(conformance_table(report, verbose=verbose))
         console.print(
             f"{kind} {eui.hex().upper()} on {line.describe()}: {report.conformant} conformant "
-            f"of {report.applicable} applicable, {report.not_applicable} not applicable; "
-            f"{report.seconds:.1f} s; clock: {report.clock}",
+            f"of {report.applicable} applicable ({report.fault_injected_conformant} of them "
+            f"_ERROR cases, faults armed through the control API), {report.not_applicable} "
+            f"not applicable; {report.seconds:.1f} s; clock: {report.clock}",
             overflow="fold",
         )
         for text in report.not_prepared():

@@ -50,8 +50,18 @@ it (``history_seconds``: the profile samples, daily snapshots and logs a device 
 been running holds), and given the harness's
 :data:`~emulator.conformance.harness.PREPARATION` (earlier
 RTDS commands, re-addressed the same way; a command the preparation repeats is resent
-byte for byte, as a replay). Without it, nothing is reset: each case meets the state the
-cases before it left, and the report says so per case (``reset: false``).
+byte for byte, as a replay). Where the harness lets the device run on after its
+preparation (:data:`~emulator.conformance.harness.RUN_AFTER_PREPARATION`: GCS15c's
+billing periods, GCS18's logging interval), the run asks the premises to do the same
+(the control API's ``run_on``); the case's command keeps the time shift its preparation
+had, as RTDS's did. Without ``--control``, nothing is reset and nothing runs on: each case
+meets the state the cases before it left, and the report says so per case (``reset:
+false``, and a ``(not run on ...)`` step).
+
+**The bench's PPMID.** PCS01 and PCS02 are sent by the site's PPMID, and CS07 reads a
+device log holding it. The bench plays that PPMID (:mod:`hil.han_partner`): before those
+cases it joins its own PPMID to the device with a CS03C from its supplier carrying the
+PPMID's KA certificate, then sends the PPMID's commands MAC'd with the PPMID's KA key.
 
 **Not applicable** (never passes): ``_ERROR`` cases (DCC's fault-path tests need the
 emulator's fault injection), commands from a role the bench holds no party for, and
@@ -61,9 +71,10 @@ commands that cannot be re-addressed (the reason is given).
 its commands wait at the CHF for its next wake-up, so give ``--timeout`` above the
 served GSME's ``wake_interval_seconds`` (1800 s by default: serve it with a short one,
 e.g. ``[gsme] wake_interval_seconds = 1`` and ``--timeout 15``; ``gas_profile = 60``
-gives it the harness's gas flow). A replayed preparation command is answered by nothing
-but a security-log entry: with ``--control`` the run waits for that entry (at most
-``--timeout``) before it builds the case on the device's clock.
+gives it the harness's gas flow, and ``top_up_value = 1250000`` makes a top-up worth what
+RTDS CS01b's UTRN is, since UTRN values are not modelled). A replayed preparation command
+is answered by nothing but a security-log entry: with ``--control`` the run waits for that
+entry (at most ``--timeout``) before it builds the case on the device's clock.
 """
 
 from __future__ import annotations
@@ -80,8 +91,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from devices.faults import Fault
+from devices.pipeline import HAN_ORIGINATED
 from emulator.conformance.cases import ConformanceCase
-from emulator.conformance.harness import CONFORMANCE_TIME, HISTORY, PREPARATION, RTDS_PARTIES
+from emulator.conformance.harness import (
+    CONFORMANCE_TIME,
+    HISTORY,
+    PPMID_JOINED,
+    PREPARATION,
+    RTDS_PARTIES,
+    RTDS_PPMID,
+    RUN_AFTER_PREPARATION,
+    fault_plan_for,
+)
 from emulator.conformance.shape import Difference, diff_shapes, plaintexts_of, shape_of, summarise
 from emulator.control_client import ControlClient, ControlFailed, ControlTimeout
 from emulator.headend.catalogue.frames import FrameArgsError, build_frame, explain_frame
@@ -96,6 +118,8 @@ from gbcs.usecases import lookup
 from keys.certs import eui_hex
 from keys.roles import KeyUsage, RemotePartyRole
 from keys.store import KeyStore
+
+from .han_partner import HanPartner, join_command
 
 __all__ = [
     "APPLICABLE_STATUSES",
@@ -235,6 +259,8 @@ class Bench:
     keys: KeyStore
     parties: Mapping[RemotePartyRole, bytes]
     counters: CounterStore
+    han: HanPartner | None = None
+    """The HAN device (PPMID) the bench plays; its KA key must be in ``keys``."""
 
     @property
     def acb(self) -> bytes:
@@ -247,7 +273,7 @@ class Readdressed:
 
     frame: bytes
     party: bytes
-    role: RemotePartyRole
+    role: RemotePartyRole | None  # None: the bench's HAN partner sent it
     counter: int
     message: GbcsMessage
 
@@ -313,6 +339,26 @@ def _bench_srp_certificate(header: dict[str, Any], bench: Bench) -> None:
             return
 
 
+def _needs_partner(case: ConformanceCase) -> bool:
+    """Whether ``case`` runs on a device that has joined the site's PPMID first."""
+    name = case.id.rsplit("/", 1)[-1]
+    try:
+        code = decode(case.command).message_code
+    except GbcsError:
+        return False
+    return name in PPMID_JOINED or code in HAN_ORIGINATED
+
+
+def _han_originated(obj: Mapping[str, Any], origin: bytes) -> bool:
+    """Whether a command is one a HAN device sends (PCS01, PCS02 from the PPMID)."""
+    code = obj.get("message_code")
+    try:
+        value = int(code, 16) if isinstance(code, str) else int(code or -1)
+    except ValueError:
+        return False
+    return value in HAN_ORIGINATED and origin not in _RTDS_ROLE
+
+
 def readdress(
     command: bytes,
     bench: Bench,
@@ -331,13 +377,22 @@ def readdress(
     header = obj["header"]
     rtds_origin = bytes.fromhex(header["originator"])
     role = _RTDS_ROLE.get(rtds_origin)
-    if role is None:
+    han = _han_originated(obj, rtds_origin)
+    if han:
+        if bench.han is None:
+            raise ReaddressError("sent by a HAN device and the bench plays none")
+        party = bench.han.eui
+    elif role is None:
         raise ReaddressError(f"originator {eui_hex(rtds_origin)} is not an RTDS test party")
-    party = bench.parties.get(role)
-    if party is None:
-        raise ReaddressError(f"the bench holds no {role.cli_name} party (give its keys)")
+    else:
+        found = bench.parties.get(role)
+        if found is None:
+            raise ReaddressError(f"the bench holds no {role.cli_name} party (give its keys)")
+        party = found
     rtds_target = bytes.fromhex(header["recipient"])
     mapping = {eui_hex(k).upper(): eui_hex(v).upper() for k, v in (euis or {}).items()}
+    if bench.han is not None:
+        mapping[eui_hex(RTDS_PPMID).upper()] = eui_hex(bench.han.eui).upper()
     mapping[eui_hex(rtds_target).upper()] = eui_hex(target).upper()
     for eui, r in _RTDS_ROLE.items():
         if r in bench.parties:
@@ -358,8 +413,9 @@ def readdress(
     ):
         _bench_credentials(obj["args"], bench, counter)
     try:
-        frame = build_frame(obj, bench.keys, acb=bench.acb)
-        return Readdressed(frame, party, role, counter, decode(frame))
+        # a HAN device's command is MAC'd with its own KA key, not the ACB's
+        frame = build_frame(obj, bench.keys, acb=party if han else bench.acb)
+        return Readdressed(frame, party, None if han else role, counter, decode(frame))
     except (GbcsError, FrameArgsError, ValueError) as e:
         raise ReaddressError(f"cannot rebuild it for the bench: {e}") from None
 
@@ -379,6 +435,7 @@ class HilCaseResult:
     differences: tuple[Difference, ...] = ()
     prepared: tuple[str, ...] = ()
     reset: bool = False
+    fault_injected: bool = False
     protection: str = ""
     sent: bytes = b""
     response: bytes | None = None
@@ -399,6 +456,7 @@ class HilCaseResult:
             "seconds": round(self.seconds, 3),
             "reset": self.reset,
             "prepared": list(self.prepared),
+            "fault_injected": self.fault_injected,
             "protection": self.protection,
             "differences": [str(d) for d in self.differences],
             "sent": self.sent.hex().upper(),
@@ -429,6 +487,11 @@ class HilReport:
         return sum(r.applicable for r in self.results)
 
     @property
+    def fault_injected_conformant(self) -> int:
+        """Conformant ``_ERROR`` cases, their faults armed through the control API."""
+        return sum(r.status == CONFORMANT and r.fault_injected for r in self.results)
+
+    @property
     def not_applicable(self) -> int:
         return len(self.results) - self.applicable
 
@@ -454,6 +517,10 @@ class HilReport:
         prep = [r.case.id for r in self.results if r.prepared]
         if prep:
             out.append(f"{len(prep)} case(s) got their RTDS preparation without a reset first")
+        for r in self.results:
+            for p in r.prepared:
+                if p.startswith("(not "):
+                    out.append(f"{r.case.id}: {p.strip('()')}")
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -472,6 +539,7 @@ class HilReport:
                 "not_applicable": self.not_applicable,
                 "differs": c[DIFFERS],
                 "no_response": c[NO_RESPONSE],
+                "fault_injected_conformant": self.fault_injected_conformant,
             },
             "not_prepared": self.not_prepared(),
             "order": [name for name, _ in ORDER],
@@ -733,6 +801,27 @@ class HilConformance:
                 return
             await asyncio.sleep(0.1)
 
+    async def _join_partner(self, wire: _Wire) -> tuple[str, str]:
+        """Join the bench's PPMID to the device (CS03C, Method C): (what was done, '')
+        or ('', why not)."""
+        han = self.bench.han
+        supplier = self.bench.parties.get(R.SUPPLIER)
+        if han is None or supplier is None:
+            return "", "needs a PPMID joined by the supplier: the bench plays none"
+        try:
+            counter = self.bench.counters.next(supplier)
+        except CounterError as e:
+            raise HilSetupError(str(e)) from None
+        obj = join_command(han, "ppmid", supplier, self.device_eui, counter)
+        try:
+            frame = build_frame(obj, self.bench.keys, acb=self.bench.acb)
+        except (GbcsError, FrameArgsError, ValueError) as e:
+            return "", f"the bench PPMID's join cannot be built: {e}"
+        join = Readdressed(frame, supplier, R.SUPPLIER, counter, decode(frame))
+        if await wire.send(self.device_eui, join, self.timeout) is None:
+            return "", f"the bench PPMID's join (CS03C) got no response within {self.timeout:g} s"
+        return f"CS03C join of the bench PPMID {eui_hex(han.eui).upper()}", ""
+
     def _na(self, case: ConformanceCase, why: str, t0: float) -> HilCaseResult:
         return HilCaseResult(
             case, NOT_APPLICABLE, why, time.monotonic() - t0, ORDER[case_group(case)][0]
@@ -743,8 +832,17 @@ class HilConformance:
     ) -> HilCaseResult:
         t0 = time.monotonic()
         group = ORDER[case_group(case)][0]
+        faults: list[Fault] = []
         if case.error_variant:
-            return self._na(case, "an _ERROR case: its failure codes come from fault injection", t0)
+            if not self.control:
+                return self._na(
+                    case, "an _ERROR case: its failure codes need fault injection (--control)", t0
+                )
+            faults = fault_plan_for(case)
+            if not faults:
+                return self._na(
+                    case, "an _ERROR case whose failure codes the control API cannot arm", t0
+                )
         try:
             rtds = decode(case.response)
         except GbcsError as e:
@@ -759,8 +857,14 @@ class HilConformance:
                 reset = True
             except (ControlTimeout, ControlFailed, BusError) as e:
                 return self._na(case, f"the device could not be reset: {e}", t0)
-        names = PREPARATION.get(case.id.rsplit("/", 1)[-1], ())
+        name_of_case = case.id.rsplit("/", 1)[-1]
+        names = PREPARATION.get(name_of_case, ())
         done: list[str] = []
+        if _needs_partner(case):
+            joined, why = await self._join_partner(wire)
+            if not joined:
+                return self._na(case, why, t0)
+            done.append(joined)
         sent_before: dict[str, Readdressed] = {}
         for name in names:
             command = prepared.get(name)
@@ -785,19 +889,46 @@ class HilConformance:
                 await wire.send(self.device_eui, prep, None)
                 await self._until_logged(wire, logged)
             done.append(name)
+        run = RUN_AFTER_PREPARATION.get(name_of_case)
+        ran_on = timedelta(0)
+        if run is not None and self.control:
+            seconds = int(run.total_seconds())
+            try:
+                await self._control(wire, "run_on", seconds=seconds)
+                await self._read_clock(wire)
+            except (ControlTimeout, ControlFailed, BusError) as e:
+                return self._na(case, f"the device could not run on {seconds} s: {e}", t0)
+            done.append(f"run_on {seconds} s")
+            # RTDS made the case's command for the device its preparation met, before
+            # the run-on: its times keep that shift (the device then reads them late)
+            ran_on = run
+        elif run is not None:
+            done.append(f"(not run on {int(run.total_seconds())} s: needs --control)")
+        for f in faults:  # armed last: nothing before the case may consume them
+            request = {k: v for k, v in f.to_dict().items() if k != "times"}
+            try:
+                await self._control(wire, "inject_fault", **request, times=1)
+            except (ControlTimeout, ControlFailed, BusError) as e:
+                return self._na(case, f"its fault could not be armed: {e}", t0)
+            done.append("inject_fault " + " ".join(f"{k}={v}" for k, v in request.items()))
         try:
             sent = readdress(
                 case.command,
                 self.bench,
                 self.device_eui,
-                device_now=self.device_now(),
+                device_now=self.device_now() - ran_on,
                 euis=self.euis,
             )
         except ReaddressError as e:
             return self._na(case, f"cannot be re-addressed: {e}", t0)
         frame = await wire.send(self.device_eui, sent, self.timeout)
         seconds = time.monotonic() - t0
-        common = {"prepared": tuple(done), "reset": reset, "sent": sent.frame}
+        common = {
+            "prepared": tuple(done),
+            "reset": reset,
+            "sent": sent.frame,
+            "fault_injected": bool(faults),
+        }
         if frame is None:
             return HilCaseResult(
                 case,

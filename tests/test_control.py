@@ -503,6 +503,36 @@ def test_factory_reset_history_fills_the_gsme_daily_snapshots(b: Bench, site: Si
     assert ran["credentials"] == fresh["credentials"]
 
 
+def test_run_on_runs_the_premises_through_time_and_keeps_it_ahead(b: Bench, site: Site) -> None:
+    """run_on: every device of the premises goes through the stretch (gas flows, load
+    integrates, the clock moves on), then the premises stays that far ahead, persisted."""
+    assert site.gsme is not None and site.gpf is not None
+    ok(site, "GSME", {"id": 70, "op": "factory_reset"})
+    ok(site, "ESME", {"id": 71, "op": "factory_reset"})
+    days = 2
+    ran = ok(site, "GSME", {"id": 72, "op": "run_on", "seconds": days * 86400})
+    assert ran["lead_seconds"] == days * 86400
+    assert ran["device_time"] == (T1 + timedelta(days=days)).isoformat()
+    later = T1 + timedelta(minutes=10)
+    gsme = ok(site, "GSME", {"id": 73, "op": "get_status"}, later)
+    # 1000 l/h through the whole stretch, and the 10 minutes since
+    assert gsme["litres"] == int(1000 * 24 * days + 1000 / 6)
+    assert gsme["clock"]["time"] == (later + timedelta(days=days)).isoformat()
+    assert gsme["lead_seconds"] == days * 86400
+    esme = ok(site, "ESME", {"id": 74, "op": "get_status"}, later)
+    assert esme["clock"]["time"] == gsme["clock"]["time"]  # one premises, one time
+    assert esme["import_wh"] == round(500 * (24 * days + 1 / 6))  # and its 10 minutes after
+    assert site.gpf.model.get_int(0x0702, 0) >= 1000 * 24 * days  # the mirror caught up
+    # the lead is site state: a reloaded premises is still ahead
+    again = _site(b)
+    again.load_state(json.loads(json.dumps(site.to_dict())))
+    assert again.lead == timedelta(days=days)
+    assert again.esme is not None and again.esme.device_time(later) is not None
+    # a command arriving now is answered at premises time: its response carries it
+    values = send(b, site, "ESME", "ECS17a", later)
+    assert values
+
+
 # --------------------------------------------------------------------------- certificates
 
 
@@ -669,6 +699,13 @@ BAD: list[tuple[str, Any, str, str | None]] = [
     ("ESME", {"id": 1, "op": "set_clock", "time": 12}, "bad_field", "time"),
     ("ESME", {"id": 1, "op": "invalidate_clock", "time": "2026-01-01T00:00:00Z"},
      "unknown_field", "time"),
+    # run_on
+    ("ESME", {"id": 1, "op": "run_on"}, "missing_field", "seconds"),
+    ("ESME", {"id": 1, "op": "run_on", "seconds": 0}, "bad_field", "seconds"),
+    ("GSME", {"id": 1, "op": "run_on", "seconds": -60}, "bad_field", "seconds"),
+    ("CHF", {"id": 1, "op": "run_on", "seconds": "2 days"}, "bad_field", "seconds"),
+    ("GPF", {"id": 1, "op": "run_on", "seconds": 1.5}, "bad_field", "seconds"),
+    ("ESME", {"id": 1, "op": "run_on", "seconds": 400 * 86400 + 1}, "bad_field", "seconds"),
     # inject_alert
     ("ESME", {"id": 1, "op": "inject_alert", "code": "0x1234"}, "bad_field", "code"),
     ("ESME", {"id": 1, "op": "inject_alert", "code": "alarm"}, "bad_field", "code"),
@@ -694,6 +731,11 @@ BAD: list[tuple[str, Any, str, str | None]] = [
     # read_log
     ("ESME", {"id": 1, "op": "read_log", "log": "diary"}, "bad_field", "log"),
     ("CHF", {"id": 1, "op": "read_log", "log": "power"}, "bad_field", "log"),
+    # inject_fault / clear_faults (every field: tests/test_fault_injection.py)
+    ("ESME", {"id": 1, "op": "inject_fault", "use_case": "ECS26i", "result": 0},
+     "bad_field", "result"),
+    ("GSME", {"id": 1, "op": "clear_faults", "message_code": "0xZZ"},
+     "bad_field", "message_code"),
     # factory_reset / get_status
     ("ESME", {"id": 1, "op": "factory_reset", "hard": True}, "unknown_field", "hard"),
     ("ESME", {"id": 1, "op": "factory_reset", "history_seconds": -1},
@@ -856,6 +898,9 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
     ("ESME", {"id": 14, "op": "power", "state": "off"}),
     ("CHF", {"id": 15, "op": "factory_reset"}),
     ("ESME", {"id": 16, "op": "factory_reset", "history_seconds": 86400}),
+    ("GSME", {"id": 17, "op": "run_on", "seconds": 3600}),
+    ("ESME", {"id": 18, "op": "inject_fault", "use_case": "ECS26i", "item": 1, "result": 1}),
+    ("GSME", {"id": 19, "op": "clear_faults"}),
 ]
 
 
