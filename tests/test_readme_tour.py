@@ -121,6 +121,8 @@ TABLE: tuple[Rule, ...] = (
          expect=("GSME:",)),
     Rule(r"gbcs-emu conformance --json --save out/", needs="interop",
          expect=('"summary"',), files=("out/commands", "out/responses", "out/keys")),
+    Rule(r"gbcs-emu conformance --junit conformance\.xml", needs="interop",
+         expect=("Gate passed",), files=("conformance.xml",)),
     Rule(r"gbcs-emu conformance --rtds RTDS-4\.5\.0/ --keys keys/", needs="interop",
          prepare="rtds_tree", subs=((r"--keys keys/", "--keys {interop_keys}"),),
          why="RTDS-4.5.0/ = a *_GBCS.HEX tree written from vectors.json; keys/ -> "
