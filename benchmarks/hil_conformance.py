@@ -35,11 +35,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.paced_line import BITS_PER_BYTE_8N1, paced_ports
+from emulator.conformance.harness import RTDS_TOP_UP_VALUE
 from emulator.runtime.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SITE_TOML = "[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\n"
+SITE_TOML = (
+    "[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\n"
+    f"top_up_value = {RTDS_TOP_UP_VALUE}\n"
+)
 """The served site, as ``tests/test_hil_conformance.py`` writes it (``_site``)."""
 DEVICES = ("ESME", "GSME", "CHF", "GPF")
 RESPONSE_TIMEOUT = "15"  # as the test's _conformance: above the GSME's wake interval

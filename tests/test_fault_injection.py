@@ -397,3 +397,15 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
     assert "\n" not in err["message"] and field in err["message"]
     assert res.changed == frozenset()
     assert json.dumps(site.to_dict(), sort_keys=True) == before
+
+
+def test_the_asn1_outcome_is_the_first_integer_its_enumeration_defines() -> None:
+    """A CS02b response holds other INTEGERs (sequence numbers) before its status code:
+    the harness arms the status, not the first INTEGER it meets."""
+    from emulator.conformance.harness import _outcome_code
+    from gbcs.der import der_integer, der_sequence
+
+    tree = [der_sequence(der_integer(1003), der_sequence(der_integer(17)))]
+    assert _outcome_code(tree, 0x0108) == 17  # StatusCode: 1003 is no member
+    assert _outcome_code(tree, 0x0012) == 1003  # no member anywhere: the first INTEGER
+    assert _outcome_code([der_sequence(der_integer(0))], 0x0108) == 0  # success only

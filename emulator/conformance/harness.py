@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from devices.device import Device
 from devices.factory import create_device, own_keys_from
-from devices.faults import Fault, FaultError, check_fault
+from devices.faults import FAULT_OUTCOMES, Fault, FaultError, check_fault
 from devices.han_joins import HanDeviceType, JoinMethod
 from devices.outbound import OutboundKind
 from devices.pipeline import HAN_ORIGINATED
@@ -263,7 +263,7 @@ def _faults_for(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> d
             if res.result:
                 plan.append(Fault(code, res.result, item=i, times=0))
     elif isinstance(rtds.payload, Asn1Payload):
-        outcome = _first_integer(rtds.payload.nodes)
+        outcome = _outcome_code(rtds.payload.nodes, code)
         if outcome:
             plan.append(Fault(code, outcome, times=0))
     elif isinstance(rtds.payload, GbzPayload) and isinstance(cmd.payload, GbzPayload):
@@ -324,13 +324,28 @@ def _legacy_faults(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -
     return {}
 
 
-def _first_integer(nodes: Any) -> int | None:
-    """The first INTEGER in a DER tree (the outcome code of ASN.1 responses)."""
+def _outcome_code(nodes: Any, message_code: int) -> int | None:
+    """The failure outcome of an ASN.1 response: the first INTEGER of the DER tree that
+    is a failure value of that use case's outcome enumeration (a CS02b response holds
+    other INTEGERs first, e.g. sequence numbers); else the first INTEGER at all."""
+    outcomes = FAULT_OUTCOMES.get(message_code)
+    if outcomes is not None:
+        valid = {int(m) for m in outcomes} - {0}
+        found = _first_integer(nodes, valid)
+        if found is not None:
+            return found
+    return _first_integer(nodes)
+
+
+def _first_integer(nodes: Any, among: set[int] | None = None) -> int | None:
+    """The first INTEGER in a DER tree (of the values in ``among``, when given)."""
     for node in nodes:
         if not node.constructed and node.tag_number == 2 and node.tag_class == 0:
-            return int.from_bytes(node.value, "big", signed=True)
-        if node.constructed:
-            found = _first_integer(node.value)
+            value = int.from_bytes(node.value, "big", signed=True)
+            if among is None or value in among:
+                return value
+        elif node.constructed:
+            found = _first_integer(node.value, among)
             if found is not None:
                 return found
     return None
