@@ -488,7 +488,8 @@ class HilReport:
 
     @property
     def fault_injected_conformant(self) -> int:
-        """Conformant ``_ERROR`` cases, their faults armed through the control API."""
+        """Conformant ``_ERROR`` cases (their faults, where the case has any, armed
+        through the control API), counted apart as the harness counts them."""
         return sum(r.status == CONFORMANT and r.fault_injected for r in self.results)
 
     @property
@@ -838,11 +839,12 @@ class HilConformance:
                 return self._na(
                     case, "an _ERROR case: its failure codes need fault injection (--control)", t0
                 )
-            faults = fault_plan_for(case)
-            if not faults:
+            plan = fault_plan_for(case)
+            if plan is None:
                 return self._na(
                     case, "an _ERROR case whose failure codes the control API cannot arm", t0
                 )
+            faults = plan
         try:
             rtds = decode(case.response)
         except GbcsError as e:
@@ -927,7 +929,7 @@ class HilConformance:
             "prepared": tuple(done),
             "reset": reset,
             "sent": sent.frame,
-            "fault_injected": bool(faults),
+            "fault_injected": case.error_variant,
         }
         if frame is None:
             return HilCaseResult(

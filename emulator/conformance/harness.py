@@ -289,16 +289,20 @@ def _faults_for(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> d
         return _legacy_faults(case, rtds, cmd)
 
 
-def fault_plan_for(case: ConformanceCase) -> list[Fault]:
+def fault_plan_for(case: ConformanceCase) -> list[Fault] | None:
     """The positional faults that reproduce an ``_ERROR`` case's failure codes (see
-    :func:`_faults_for`); empty when the case is no error variant, or when its codes can
-    only be set as device configuration (the older address / whole-message forms), which
-    a bench cannot arm through the control API."""
+    :func:`_faults_for`): empty when there is nothing to arm (no error variant, or one
+    whose command itself fails on any device, e.g. GCS31's rejected sampling request);
+    None when its codes can only be set as device configuration (the older address /
+    whole-message forms), which a bench cannot arm through the control API."""
     try:
         faults = _faults_for(case, decode(case.response), decode(case.command))
     except GbcsDecodeError:
+        return None
+    if not faults:
         return []
-    return list(faults.get("fault_plan", ()))
+    plan = faults.get("fault_plan")
+    return None if plan is None else list(plan)
 
 
 def _legacy_faults(case: ConformanceCase, rtds: GbcsMessage, cmd: GbcsMessage) -> dict[str, Any]:
