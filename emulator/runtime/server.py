@@ -8,7 +8,15 @@
 * A command's effects, counters and the frames it produced are committed to sqlite in
   one transaction before anything is published; an outbox task publishes and deletes
   them, retrying while the broker is away.
-* Worker ``w`` of ``K`` owns the sites whose index ``i`` has ``i % K == w``.
+* Worker ``w`` of ``K`` owns the sites whose index ``i`` has ``i % K == w``. With one
+  worker it subscribes ``gbcs/+/+/in`` and ``gbcs/+/+/control``; with several, each
+  subscribes ``gbcs/<site>/+/in`` and ``gbcs/<site>/+/control`` for its own sites only
+  (:meth:`Emulator.subscriptions`), so the broker never sends it another worker's frames.
+  The worker that owns a topic's site answers for everything on it: an unknown EUI or a
+  device of another site named there.
+* An alert storm (:meth:`Emulator.storm`) cuts the mains site by site in chunks, each
+  committed in one transaction, and lets the publisher send a chunk's alerts before it
+  cuts the next: alerts flow while the storm runs.
 * The control API (``control=True``, ``gbcs-emu run --control``): JSON requests on
   ``gbcs/<site>/<eui>/control`` run :func:`devices.control.execute_control` on the
   addressed device's site; its changes are committed like a command's, with the reply
@@ -27,7 +35,8 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,11 +60,45 @@ from .config import FleetConfig, derive_own_keys
 from .metrics import Metrics
 from .pki import DeviceCertificates
 from .statedir import StateError, ensure_dir, open_info, write_info
-from .store import StateStore, open_ledger
+from .store import OutboxEntry, StateStore, open_ledger
 
-__all__ = ["Emulator"]
+__all__ = ["STORM_CHUNK", "Emulator", "StormReport"]
 
 log = logging.getLogger("gbcs.emulator")
+
+#: Sites a storm cuts (and commits in one transaction) between two turns of the publisher.
+STORM_CHUNK = 50
+#: Outbox entries published at once, their acknowledgements awaited together.
+PUBLISH_WINDOW = 64
+
+#: Subscriptions of a worker that serves the whole fleet (also what earlier versions
+#: subscribed in every worker: a persistent session may still hold them).
+WILDCARD_FILTERS = ("gbcs/+/+/in", "gbcs/+/+/control")
+
+
+@dataclass(slots=True)
+class StormReport:
+    """What :meth:`Emulator.storm` did: sites cut, alerts produced, and when each chunk
+    was committed (``time.time()``), so delivery latency can be measured per alert."""
+
+    sites: int = 0
+    produced: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    #: per chunk: (index of its last site, alerts it produced, commit time)
+    chunks: list[tuple[int, int, float]] = field(default_factory=list)
+    complete: bool = False  # False: the emulator stopped before every site was cut
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form (``storm-<worker>.json`` of a storm worker)."""
+        return {
+            "sites": self.sites,
+            "produced": self.produced,
+            "started": self.started,
+            "finished": self.finished,
+            "chunks": [list(c) for c in self.chunks],
+            "complete": self.complete,
+        }
 
 
 class Emulator:
@@ -115,6 +158,8 @@ class Emulator:
         self._outbox = asyncio.Event()
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self._published = asyncio.Event()  # the publisher finished a batch (or idles)
+        self._running = False  # run()'s tasks (the publisher among them) are up
         self._fresh: set[int] = set()
 
     def close(self) -> None:
@@ -125,7 +170,39 @@ class Emulator:
     # ------------------------------------------------------------------- sites
 
     def owns(self, index: int) -> bool:
+        """True when site ``index`` is this worker's."""
         return index % self.workers == self.worker
+
+    def site_id(self, index: int) -> str:
+        """The id of site ``index`` (its topic level), without building its config."""
+        return self.config.site.site_id if self.config.sites == 1 else f"site-{index}"
+
+    def index_of_site(self, site_id: str) -> int | None:
+        """The fleet index of the site a topic names (None: no such site in the fleet)."""
+        if self.config.sites == 1:
+            return 0 if site_id == self.config.site.site_id else None
+        index = _index_of(site_id)
+        if index is None or not 0 <= index < self.config.sites or self.site_id(index) != site_id:
+            return None
+        return index
+
+    def subscriptions(self) -> list[str]:
+        """The topic filters this worker subscribes to: every site's when it serves the
+        whole fleet, else two per site it owns (commands and control requests)."""
+        if self.workers == 1:
+            return list(WILDCARD_FILTERS)
+        out = []
+        for index in range(self.worker, self.config.sites, self.workers):
+            site_id = self.site_id(index)
+            out += [f"gbcs/{site_id}/+/in", f"gbcs/{site_id}/+/control"]
+        return out
+
+    def _answers_for(self, site_id: str) -> bool:
+        """Whether this worker handles a message on a topic of ``site_id``: the owner of
+        the site does; for a site outside the fleet (which only a wildcard subscription
+        brings), worker 0 does, so it is counted once."""
+        index = self.index_of_site(site_id)
+        return self.worker == 0 if index is None else self.owns(index)
 
     def site(self, index: int) -> Site:
         """The hydrated site (built fresh on first use, else loaded from the store)."""
@@ -199,55 +276,76 @@ class Emulator:
     ) -> None:
         """Persist (``dirty`` device types only, when given) and queue ``outs``, then
         the ``extra`` (topic, payload) rows, in one transaction."""
-        cfg = self.config.site_config(index)
-        if index in self._fresh:
-            self._fresh.discard(index)
-            dirty = None
-        rows = []
-        for o in outs:
-            topic = self._topic_for(cfg.site_id, o, site.chf.eui)
-            rows.append((topic, o.frame))
-            if dirty is not None:  # whoever sent a frame changed (counters at least)
-                sender = site.device(bytes.fromhex(topic.split("/")[2]))
-                if sender is not None:
-                    dirty.add(sender.device_type.value)
-        rows.extend(extra)
+        self._commit_group([(index, site, outs)], now, schedule, dirty, extra)
+
+    def _commit_group(
+        self,
+        items: Sequence[tuple[int, Site, list[Outbound]]],
+        now: datetime,
+        schedule: bool = True,
+        dirty: set[str] | None = None,
+        extra: Sequence[tuple[str, bytes]] = (),
+    ) -> list[int]:
+        """:meth:`_commit` for several ``(index, site, outs)`` in one transaction (the
+        ``extra`` rows follow the last site's). Returns the outbox ids."""
+        entries = []
+        for n, (index, site, outs) in enumerate(items):
+            site_id = self.site_id(index)
+            changed = None if dirty is None else set(dirty)
+            if index in self._fresh:
+                self._fresh.discard(index)
+                changed = None
+            rows = []
+            for o in outs:
+                topic = self._topic_for(site_id, o, site.chf.eui)
+                rows.append((topic, o.frame))
+                if changed is not None:  # whoever sent a frame changed (counters at least)
+                    sender = site.device(bytes.fromhex(topic.split("/")[2]))
+                    if sender is not None:
+                        changed.add(sender.device_type.value)
+            if n == len(items) - 1:
+                rows.extend(extra)
+            entries.append((site_id, site.to_dict(changed), rows))
         try:
-            self.store.commit(cfg.site_id, site.to_dict(dirty), rows, time.time())
+            ids = self.store.commit_many(entries, time.time())
         except sqlite3.Error as e:
-            # Nothing was acknowledged: forget the in-memory changes, so the site reloads
+            # Nothing was acknowledged: forget the in-memory changes, so the sites reload
             # what is on disk and a retry of the same command is accepted, not a replay.
-            self.sites.pop(index, None)
+            for index, _, _ in items:
+                self.sites.pop(index, None)
+                self._fresh.discard(index)
             self.metrics.inc("errors.store")
-            raise StateError(f"cannot store site {cfg.site_id}: {e}") from None
-        if cfg.site_id not in self.used.sites:
-            self.used.add((cfg.site_id,))
-        for o in outs:
-            self.metrics.inc(f"out.{o.kind.value}")
-        if rows:
+            names = ", ".join(e[0] for e in entries[:3]) + (" …" if len(entries) > 3 else "")
+            raise StateError(f"cannot store site {names}: {e}") from None
+        new = [site_id for site_id, _, _ in entries if site_id not in self.used.sites]
+        if new:
+            self.used.add(new)
+        for index, site, outs in items:
+            for o in outs:
+                self.metrics.inc(f"out.{o.kind.value}")
+            if schedule:
+                self._schedule(index, site, now)
+        if ids:
             self._outbox.set()
-        if schedule:
-            self._schedule(index, site, now)
+        return ids
 
     def handle(self, message: BusMessage) -> int:
         """One incoming command: execute, persist, queue the answer. Returns frames queued."""
         t0 = time.perf_counter()
+        if not self._answers_for(message.site):
+            return 0  # another worker's site (under a wildcard subscription): it counts it
         try:
             eui = bytes.fromhex(message.eui)
         except ValueError:
-            if self.worker == 0:  # every worker sees it: count it once
-                self.metrics.inc("rejected.topic")
+            self.metrics.inc("rejected.topic")
             return 0
         index = self.config.site_of_eui(eui)
         if index is None:
-            if self.worker == 0:
-                self.metrics.inc("ignored.unknown_device")
+            self.metrics.inc("ignored.unknown_device")
             return 0
-        if not self.owns(index):
-            return 0  # another worker's site: it counts the command
         self.metrics.inc("commands")
-        if self.config.site_config(index).site_id != message.site:
-            self.metrics.inc("rejected.topic")
+        if self.site_id(index) != message.site:
+            self.metrics.inc("rejected.topic")  # a device of another site named here
             return 0
         site = self.site(index)
         now = self.clock.now()
@@ -272,27 +370,25 @@ class Emulator:
         The reply goes to ``gbcs/<site>/<eui>/control/reply`` of the request's topic and
         echoes the request's ``id`` (null when none could be read). An unknown EUI, a
         site id that is not the device's, or a payload that is not a UTF-8 JSON object
-        get an error reply; a request for another worker's site is left to it.
+        get an error reply from the worker that owns the topic's site (worker 0 for a
+        site outside the fleet); a request on another worker's site is left to it.
         """
+        if not self._answers_for(message.site):
+            return False
         if not self.control:
-            if self.worker == 0:  # every worker sees it: count it once
-                self.metrics.inc("rejected.control_disabled")
+            self.metrics.inc("rejected.control_disabled")
             return False
         request, problem = _parse_request(message.frame)
         rid = _request_id(request)
         eui = bytes.fromhex(message.eui)  # from_topic has checked it is 16 hex digits
         index = self.config.site_of_eui(eui)
         if index is None:
-            if self.worker != 0:
-                return False
             self.metrics.inc("control.rejected")
             text = f"no device {message.eui} in this emulator's fleet"
             self._reply_only(message, rid, "unknown_device", text)
             return True
-        if not self.owns(index):
-            return False
         self.metrics.inc("control.requests")
-        site_id = self.config.site_config(index).site_id
+        site_id = self.site_id(index)
         if site_id != message.site:
             text = f"device {message.eui} is in site {site_id!r}, not {message.site!r}"
             problem = ("wrong_site", text)
@@ -373,23 +469,99 @@ class Emulator:
         self._commit(index, site, outs, now)
         return outs
 
-    def power_cut(self, indices: range | list[int], seconds: float) -> int:
-        """A mains outage of ``seconds`` at every owned site of ``indices`` (a storm).
+    def power_cut(self, indices: Iterable[int], seconds: float) -> int:
+        """A mains outage of ``seconds`` at every owned site of ``indices``, at once.
 
         Each site loses mains now and gets it back ``seconds`` later (in emulated time);
         the resulting alerts (ECS80 from each ESME, AD1 from each CHF after > 180 s) go
         through the durable outbox like any other frame. Returns the alerts produced.
+        Nothing is published until it returns: a running emulator should use
+        :meth:`storm`, which lets the alerts out while it works.
         """
         now = self.clock.now()
         outage = timedelta(seconds=seconds)
+        owned = [i for i in indices if self.owns(i)]
         produced = 0
-        for i in indices:
-            if not self.owns(i):
-                continue
-            outs = self.apply(i, lambda s, t: s.lose_mains(t) + s.restore_mains(t + outage), now)
-            produced += sum(o.kind is not OutboundKind.RESPONSE for o in outs)
-        self.metrics.inc("storm_alerts", produced)
+        for start in range(0, len(owned), STORM_CHUNK):
+            produced += self._cut(owned[start : start + STORM_CHUNK], now, outage)[0]
         return produced
+
+    async def storm(
+        self,
+        indices: Iterable[int],
+        seconds: float,
+        *,
+        chunk: int = STORM_CHUNK,
+        progress: Callable[[StormReport], None] | None = None,
+    ) -> StormReport:
+        """:meth:`power_cut`, overlapping with publishing: ``chunk`` sites at a time.
+
+        Every owned site of ``indices`` loses mains at the same emulated instant. Each
+        chunk's effects and alerts are committed in one transaction; before cutting the
+        next chunk, the storm waits (while :meth:`run` is serving) until the publisher
+        has sent everything committed so far, so an alert waits about one chunk's work,
+        not the whole storm. A broker that is away therefore pauses the storm, and a
+        stopping emulator ends it (``complete`` false). ``progress`` is called after
+        every chunk.
+        """
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1 site, got {chunk}")
+        now = self.clock.now()
+        outage = timedelta(seconds=seconds)
+        owned = [i for i in indices if self.owns(i)]
+        report = StormReport(started=time.time())
+        self.metrics.gauges["storm_running"] = 1.0
+        try:
+            last_id: int | None = None
+            for start in range(0, len(owned), chunk):
+                if last_id is not None and self._running:
+                    await self._published_through(last_id)
+                else:
+                    await asyncio.sleep(0)
+                if self._stopping.is_set():
+                    break
+                part = owned[start : start + chunk]
+                produced, ids = self._cut(part, now, outage)
+                report.sites += len(part)
+                report.produced += produced
+                report.chunks.append((part[-1], produced, time.time()))
+                self.metrics.inc("storm_sites", len(part))
+                if ids:
+                    last_id = ids[-1]
+                if progress is not None:
+                    progress(report)
+            else:
+                report.complete = True
+        finally:
+            report.finished = time.time()
+            self.metrics.gauges["storm_running"] = 0.0
+        return report
+
+    def _cut(self, part: Sequence[int], now: datetime, outage: timedelta) -> tuple[int, list[int]]:
+        """Cut and restore mains at the (owned) sites ``part``, committed in one
+        transaction. Returns the alerts produced and their outbox ids."""
+        items: list[tuple[int, Site, list[Outbound]]] = []
+        try:
+            for i in part:
+                site = self.site(i)
+                items.append((i, site, site.lose_mains(now) + site.restore_mains(now + outage)))
+        except BaseException:
+            for i in part:  # uncommitted changes: reload those sites from disk
+                self.sites.pop(i, None)
+            raise
+        ids = self._commit_group(items, now)
+        produced = sum(o.kind is not OutboundKind.RESPONSE for _, _, outs in items for o in outs)
+        self.metrics.inc("storm_alerts", produced)
+        return produced, ids
+
+    async def _published_through(self, last_id: int) -> None:
+        """Wait until no outbox entry up to ``last_id`` is left (or the emulator stops)."""
+        while self._running and not self._stopping.is_set():
+            head = self.store.pending(1)
+            if not head or head[0].id > last_id:
+                return
+            self._published.clear()
+            await self._published.wait()
 
     # ------------------------------------------------------------------- tasks
 
@@ -425,30 +597,50 @@ class Emulator:
         backoff = 0.05
         while not self._stopping.is_set():
             entries = self.store.pending(500)
+            self._published.set()  # progress (or nothing left) for storm() to check
             if not entries:
                 self._outbox.clear()
                 await self._outbox.wait()
                 continue
-            for e in entries:
-                if e.attempts:
-                    # tried before (a crash or a lost PUBACK): subscribers may see it twice;
-                    # the frame itself is identical, so its originator counter dedupes it
-                    self.metrics.inc("published.maybe_duplicate")
-                self.store.attempt(e.id)
-                try:
-                    msg = BusMessage.from_topic(e.topic, e.frame)
-                    await self.bus.publish(msg)
-                except BusError:
-                    self.metrics.inc("broker.publish_failures")
+            for start in range(0, len(entries), PUBLISH_WINDOW):
+                if not await self._publish_window(entries[start : start + PUBLISH_WINDOW]):
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
                     break
-                except ValueError:
-                    log.error("dropping outbox entry %d with bad topic %r", e.id, e.topic)
-                self.store.sent(e.id)
-                self.metrics.inc("published")
                 backoff = 0.05
             self.metrics.gauges["outbox"] = self.store.outbox_size()
+
+    async def _publish_window(self, entries: Sequence[OutboxEntry]) -> bool:
+        """Publish ``entries`` concurrently (handed to the transport in outbox order, so
+        their acknowledgements overlap) and forget those acknowledged. False when the
+        bus failed some: they stay in the outbox, to be retried in order."""
+        for e in entries:
+            if e.attempts:
+                # tried before (a crash or a lost PUBACK): subscribers may see it twice;
+                # the frame itself is identical, so its originator counter dedupes it
+                self.metrics.inc("published.maybe_duplicate")
+            self.store.attempt(e.id)
+        results = await asyncio.gather(
+            *(self._publish_entry(e) for e in entries), return_exceptions=True
+        )
+        ok = True
+        for e, result in zip(entries, results, strict=True):
+            if isinstance(result, BusError):
+                self.metrics.inc("broker.publish_failures")
+                ok = False
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            self.store.sent(e.id)
+            self.metrics.inc("published")
+        return ok
+
+    async def _publish_entry(self, e: OutboxEntry) -> None:
+        try:
+            msg = BusMessage.from_topic(e.topic, e.frame)
+            await self.bus.publish(msg)
+        except ValueError:
+            log.error("dropping outbox entry %d with bad topic %r", e.id, e.topic)
 
     async def _stats_writer(self, path: Path) -> None:
         while not self._stopping.is_set():
@@ -461,9 +653,12 @@ class Emulator:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or the task is cancelled); state stays flushed."""
         await self.bus.start()
-        await self.bus.subscribe("gbcs/+/+/in")
-        # subscribed when off too, so that requests to a closed API are counted
-        await self.bus.subscribe("gbcs/+/+/control")
+        # control is subscribed when off too, so that requests to a closed API are counted
+        filters = self.subscriptions()
+        await self.bus.subscribe_many(filters)
+        if filters != list(WILDCARD_FILTERS):
+            for legacy in WILDCARD_FILTERS:  # a persistent session of an earlier version
+                await self.bus.unsubscribe(legacy)
         for site_id in self.store.site_ids():  # reschedule persisted sites with work due
             index = 0 if site_id == self.config.site_config(0).site_id else _index_of(site_id)
             if index is not None and self.owns(index):
@@ -477,6 +672,7 @@ class Emulator:
             asyncio.create_task(self._publisher()),
             asyncio.create_task(self._stats_writer(self.state_dir / f"stats-{self.worker}.json")),
         ]
+        self._running = True
         self.ready.set()
         stopper = asyncio.ensure_future(stop.wait() if stop is not None else asyncio.Future())
         failed: BaseException | None = None
@@ -487,7 +683,9 @@ class Emulator:
                     failed = t.exception()
         finally:
             stopper.cancel()
+            self._running = False
             self._stopping.set()
+            self._published.set()
             self._outbox.set()
             self._wake.set()
             for t in tasks:

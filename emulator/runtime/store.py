@@ -211,28 +211,40 @@ class StateStore:
         ``state["devices"]`` may hold only the devices that changed; the others keep
         their stored rows.
         """
+        return self.commit_many([(site, state, outbound)], now)
+
+    def commit_many(
+        self,
+        entries: Iterable[tuple[str, dict[str, Any] | None, Iterable[tuple[str, bytes]]]],
+        now: float = 0.0,
+    ) -> list[int]:
+        """:meth:`commit` for several sites, ``(site, state, outbound)`` each, in one
+        transaction (all or nothing). Returns the outbox ids, in order."""
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                if state is not None:
-                    own = {k: v for k, v in state.items() if k != "devices"}
-                    cur.execute(
-                        "INSERT INTO sites(site, state, updated) VALUES (?, ?, ?) "
-                        "ON CONFLICT(site) DO UPDATE SET state = excluded.state, "
-                        "updated = excluded.updated",
-                        (site, json.dumps(own, separators=(",", ":")), now),
-                    )
-                    for kind, dev in state.get("devices", {}).items():
-                        cur.execute(
-                            "INSERT INTO devices(site, kind, state) VALUES (?, ?, ?) "
-                            "ON CONFLICT(site, kind) DO UPDATE SET state = excluded.state",
-                            (site, kind, json.dumps(dev, separators=(",", ":"))),
-                        )
                 ids = []
-                for topic, frame in outbound:
-                    cur.execute("INSERT INTO outbox(topic, frame) VALUES (?, ?)", (topic, frame))
-                    ids.append(int(cur.lastrowid or 0))
+                for site, state, outbound in entries:
+                    if state is not None:
+                        own = {k: v for k, v in state.items() if k != "devices"}
+                        cur.execute(
+                            "INSERT INTO sites(site, state, updated) VALUES (?, ?, ?) "
+                            "ON CONFLICT(site) DO UPDATE SET state = excluded.state, "
+                            "updated = excluded.updated",
+                            (site, json.dumps(own, separators=(",", ":")), now),
+                        )
+                        for kind, dev in state.get("devices", {}).items():
+                            cur.execute(
+                                "INSERT INTO devices(site, kind, state) VALUES (?, ?, ?) "
+                                "ON CONFLICT(site, kind) DO UPDATE SET state = excluded.state",
+                                (site, kind, json.dumps(dev, separators=(",", ":"))),
+                            )
+                    for topic, frame in outbound:
+                        cur.execute(
+                            "INSERT INTO outbox(topic, frame) VALUES (?, ?)", (topic, frame)
+                        )
+                        ids.append(int(cur.lastrowid or 0))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

@@ -8,6 +8,11 @@ A worker shares its parent's lock on the state directory (the locked descriptor 
 passed down), dies with its parent (``PR_SET_PDEATHSIG`` plus a check of its parent
 pid) and, on a fatal error, writes the message to ``worker-<w>.error`` for the parent
 to report. The broker password comes through the environment, never the options.
+
+With ``storm_seconds`` a worker cuts the mains at its sites once it is serving
+(:meth:`~.server.Emulator.storm`, alerts published while it runs) and then writes
+``storm-<w>.json`` (:func:`storm_file`): sites cut, alerts produced and when each chunk
+was committed, for ``gbcs-emu storm`` to measure delivery latency per alert.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from .pki import ensure_pki
 from .server import Emulator
 from .statedir import StateError, acquire_lock, adopt_lock, load_info
 
-__all__ = ["WorkerOptions", "make_bus", "serve", "spawn", "stop_all"]
+__all__ = ["WorkerOptions", "make_bus", "serve", "spawn", "stop_all", "storm_file"]
 
 
 @dataclass(slots=True)
@@ -77,6 +82,11 @@ def spawn(opts: WorkerOptions, *, env: dict[str, str] | None = None) -> subproce
 def error_file(state_dir: Path, worker: int) -> Path:
     """Where worker ``worker`` leaves its fatal error for the parent."""
     return state_dir / f"worker-{worker}.error"
+
+
+def storm_file(state_dir: Path, worker: int) -> Path:
+    """Where worker ``worker`` writes its storm report (once its storm is over)."""
+    return state_dir / f"storm-{worker}.json"
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
@@ -166,7 +176,11 @@ async def _serve(opts: WorkerOptions, stop: asyncio.Event) -> None:
     ready = asyncio.create_task(emulator.ready.wait())
     await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
     if not runner.done():
-        emulator.power_cut(range(emulator.config.sites), opts.storm_seconds)
+        report = await emulator.storm(range(emulator.config.sites), opts.storm_seconds)
+        path = storm_file(Path(opts.state_dir), opts.worker)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(report.to_json()))
+        tmp.replace(path)  # readers never see half a report
     ready.cancel()
     await runner
 

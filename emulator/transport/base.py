@@ -18,11 +18,12 @@ what must not be lost in their outbox until publishing succeeds.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["Bus", "BusError", "BusMessage", "Channel", "topic_matches"]
+__all__ = ["Bus", "BusError", "BusMessage", "Channel", "TopicFilters", "topic_matches"]
 
 TOPIC_ROOT = "gbcs"
 
@@ -92,6 +93,76 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(p) == len(t)
 
 
+class TopicFilters:
+    """A set of MQTT topic filters matched in time proportional to the topic's depth,
+    not to the number of filters (a worker of a large fleet holds one per site).
+
+    Iterating yields the filters in the order they were added.
+    """
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self._order: dict[str, None] = {}
+        self._root: dict[str, Any] = {}  # level -> node; "" marks a filter's end
+        for p in patterns:
+            self.add(p)
+
+    def add(self, pattern: str) -> bool:
+        """Add ``pattern``; False if it was there already."""
+        if pattern in self._order:
+            return False
+        self._order[pattern] = None
+        node = self._root
+        for level in pattern.split("/"):
+            node = node.setdefault(level, {})
+        node[""] = True
+        return True
+
+    def discard(self, pattern: str) -> bool:
+        """Remove ``pattern``; False if it was not there."""
+        if pattern not in self._order:
+            return False
+        del self._order[pattern]
+        path = [self._root]
+        levels = pattern.split("/")
+        for level in levels:
+            path.append(path[-1][level])
+        del path[-1][""]
+        for level, parent, node in zip(
+            reversed(levels), reversed(path[:-1]), reversed(path[1:]), strict=True
+        ):
+            if node:
+                break
+            del parent[level]
+        return True
+
+    def matches(self, topic: str) -> bool:
+        """True when some filter matches ``topic`` (``+`` one level, ``#`` the rest)."""
+        levels = topic.split("/")
+        nodes = [self._root]
+        for level in levels:
+            following = []
+            for node in nodes:
+                if "#" in node:
+                    return True
+                for key in (level, "+"):
+                    child = node.get(key)
+                    if child is not None:
+                        following.append(child)
+            if not following:
+                return False
+            nodes = following
+        return any("" in n or "" in n.get("#", {}) for n in nodes)
+
+    def __contains__(self, pattern: object) -> bool:
+        return pattern in self._order
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
 class Bus(abc.ABC):
     """A connection to the transport."""
 
@@ -106,6 +177,17 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def subscribe(self, pattern: str) -> None:
         """Receive messages whose topic matches ``pattern`` (MQTT wildcards)."""
+
+    async def subscribe_many(self, patterns: Iterable[str]) -> None:
+        """Subscribe to every filter of ``patterns`` (transports that can batch them into
+        few requests override this; the default subscribes one at a time)."""
+        for p in patterns:
+            await self.subscribe(p)
+
+    async def unsubscribe(self, pattern: str) -> None:
+        """Stop receiving messages for ``pattern`` (a filter never subscribed is no
+        error: a persistent session may hold one from an earlier run)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot unsubscribe")
 
     @abc.abstractmethod
     async def publish(self, message: BusMessage) -> None:

@@ -4,9 +4,9 @@ messages the others publish to topics it subscribed to. For tests and ``demo``."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
-from .base import Bus, BusError, BusMessage, topic_matches
+from .base import Bus, BusError, BusMessage, TopicFilters
 
 __all__ = ["InProcessBus", "InProcessHub"]
 
@@ -22,7 +22,7 @@ class InProcessHub:
         if not self.up:
             raise BusError("in-process hub is down")
         for bus in self.buses:
-            if any(topic_matches(p, message.topic) for p in bus.patterns):
+            if bus.patterns.matches(message.topic):
                 bus.queue.put_nowait(message)
 
 
@@ -31,7 +31,7 @@ class InProcessBus(Bus):
 
     def __init__(self, hub: InProcessHub) -> None:
         self.hub = hub
-        self.patterns: list[str] = []
+        self.patterns = TopicFilters()
         self.queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
         self.started = False
 
@@ -47,7 +47,14 @@ class InProcessBus(Bus):
             self.queue.put_nowait(None)
 
     async def subscribe(self, pattern: str) -> None:
-        self.patterns.append(pattern)
+        self.patterns.add(pattern)
+
+    async def subscribe_many(self, patterns: Iterable[str]) -> None:
+        for p in patterns:
+            self.patterns.add(p)
+
+    async def unsubscribe(self, pattern: str) -> None:
+        self.patterns.discard(pattern)
 
     async def publish(self, message: BusMessage) -> None:
         if not self.started:

@@ -39,7 +39,7 @@ import random
 import socket
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -54,6 +54,10 @@ __all__ = ["BrokerAddress", "MqttBus", "parse_broker_url", "validate_topic_filte
 log = logging.getLogger(__name__)
 
 QOS = 1
+#: Topic filters per SUBSCRIBE packet, and such packets awaiting their SUBACK at once:
+#: a worker of a large fleet subscribes one filter per site and channel.
+SUBSCRIBE_BATCH = 1000
+SUBSCRIBE_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,8 @@ class MqttBus(Bus):
         if self.address.tls and tls_context is None:
             self._tls_context = ssl.create_default_context()
 
-        self._patterns: list[str] = []
+        self._patterns: dict[str, None] = {}  # insertion-ordered set
+        self._unsubscribing: dict[str, None] = {}  # to send on the next connection
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
         self._connected_event = asyncio.Event()
         self._refused = asyncio.Event()  # the broker refused the first connection
@@ -290,18 +295,48 @@ class MqttBus(Bus):
         :class:`ValueError` for an invalid filter; :class:`BusError` if the broker
         refuses it. While disconnected, the pattern is subscribed on reconnect.
         """
-        validate_topic_filter(pattern)
-        if pattern in self._patterns:
+        await self.subscribe_many([pattern])
+
+    async def subscribe_many(self, patterns: Iterable[str]) -> None:
+        """Subscribe every filter of ``patterns`` at QoS 1, :data:`SUBSCRIBE_BATCH` per
+        SUBSCRIBE packet with up to :data:`SUBSCRIBE_IN_FLIGHT` packets in flight.
+
+        Every filter is checked before any is sent (:class:`ValueError` for an invalid
+        one, nothing subscribed); :class:`BusError` if the broker refuses some. While
+        disconnected, they are subscribed on (re)connection.
+        """
+        wanted = list(dict.fromkeys(patterns))
+        for pattern in wanted:
+            validate_topic_filter(pattern)
+        fresh = [p for p in wanted if p not in self._patterns]
+        for pattern in fresh:
+            self._patterns[pattern] = None
+            self._unsubscribing.pop(pattern, None)
+        client = self._client if self.connected else None
+        if client is None or not fresh:
             return
-        self._patterns.append(pattern)
+        try:
+            await self._subscribe_batches(client, fresh)
+        except aiomqtt.MqttError as exc:
+            # The run task subscribes every pattern again after a reconnect.
+            log.info(
+                "subscribing %d filter(s) deferred to the next connection: %s", len(fresh), exc
+            )
+
+    async def unsubscribe(self, pattern: str) -> None:
+        """Unsubscribe ``pattern`` at the broker (now if connected, else on the next
+        connection: a persistent session keeps filters of earlier runs)."""
+        validate_topic_filter(pattern)
+        self._patterns.pop(pattern, None)
+        self._unsubscribing[pattern] = None
         client = self._client if self.connected else None
         if client is None:
             return
         try:
-            await self._subscribe(client, pattern)
+            await client.unsubscribe(pattern)
+            self._unsubscribing.pop(pattern, None)
         except aiomqtt.MqttError as exc:
-            # The run task subscribes every pattern again after a reconnect.
-            log.info("subscribe %s deferred to the next connection: %s", pattern, exc)
+            log.info("unsubscribe %s deferred to the next connection: %s", pattern, exc)
 
     async def publish(self, message: BusMessage) -> None:
         """Publish at QoS 1 and wait for the broker's PUBACK.
@@ -399,14 +434,18 @@ class MqttBus(Bus):
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
         _no_delay(client)
-        # Read the list live: subscribe() may add a pattern while this awaits.
-        i = 0
-        while i < len(self._patterns):
+        # Loop: subscribe() may add patterns while this awaits; they are sent here,
+        # since the client is not published as connected yet.
+        done: set[str] = set()
+        while pending := [p for p in self._patterns if p not in done]:
+            done.update(pending)
             try:
-                await self._subscribe(client, self._patterns[i])
+                await self._subscribe_batches(client, pending)
             except BusError as exc:
                 log.error("%s", exc)
-            i += 1
+        for pattern in list(self._unsubscribing):
+            await client.unsubscribe(pattern)
+            self._unsubscribing.pop(pattern, None)
         self._client = client
         self._lost = asyncio.get_running_loop().create_future()
         self.connections += 1
@@ -416,11 +455,35 @@ class MqttBus(Bus):
         self.last_error = None
         self._connected_event.set()
 
-    async def _subscribe(self, client: aiomqtt.Client, pattern: str) -> None:
-        result: Any = await client.subscribe(pattern, qos=QOS)
-        codes = list(result) if isinstance(result, list | tuple) else [result]
-        if any(getattr(c, "is_failure", False) or c == 0x80 for c in codes):
-            raise BusError(f"broker {self.url} refused subscription {pattern!r}: {codes}")
+    async def _subscribe_batches(self, client: aiomqtt.Client, patterns: list[str]) -> None:
+        """Subscribe ``patterns`` in batched SUBSCRIBE packets; :class:`BusError` naming
+        the refused filters (the others stay subscribed); ``MqttError`` if the
+        connection fails."""
+        gate = asyncio.Semaphore(SUBSCRIBE_IN_FLIGHT)
+
+        async def one(batch: list[str]) -> list[str]:
+            async with gate:
+                result: Any = await client.subscribe([(p, QOS) for p in batch])
+            codes = list(result) if isinstance(result, list | tuple) else [result]
+            return [
+                p
+                for p, c in zip(batch, codes, strict=False)
+                if getattr(c, "is_failure", False) or c == 0x80
+            ]
+
+        batches = [
+            patterns[i : i + SUBSCRIBE_BATCH] for i in range(0, len(patterns), SUBSCRIBE_BATCH)
+        ]
+        results = await asyncio.gather(*(one(b) for b in batches), return_exceptions=True)
+        refused: list[str] = []
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+            refused.extend(r)
+        if refused:
+            shown = ", ".join(repr(p) for p in refused[:3])
+            more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+            raise BusError(f"broker {self.url} refused subscription {shown}{more}")
 
     def _set_disconnected(self) -> None:
         self._connected_event.clear()

@@ -41,7 +41,7 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 
-from .base import Bus, BusError, BusMessage, topic_matches
+from .base import Bus, BusError, BusMessage, TopicFilters
 
 __all__ = [
     "CTRL_ERROR",
@@ -126,13 +126,13 @@ class _Peer:
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
-        self.patterns: list[str] = []
+        self.patterns = TopicFilters()
         peer = writer.get_extra_info("peername")
         self.name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.lock = asyncio.Lock()  # one frame at a time on the socket
 
     def wants(self, topic: str) -> bool:
-        return any(topic_matches(p, topic) for p in self.patterns)
+        return self.patterns.matches(topic)
 
     async def send(self, frame: bytes, timeout: float) -> None:
         async with self.lock:
@@ -161,7 +161,7 @@ class TcpServerBus(Bus):
         self._port = port
         self.max_frame = max_frame
         self.send_timeout = send_timeout
-        self.patterns: list[str] = []
+        self.patterns = TopicFilters()
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self._peers: dict[_Peer, asyncio.Task[None]] = {}
@@ -212,8 +212,11 @@ class TcpServerBus(Bus):
         """Receive client messages whose topic matches ``pattern``."""
         if not _valid_filter(pattern):
             raise ValueError(f"invalid topic filter {pattern!r}")
-        if pattern not in self.patterns:
-            self.patterns.append(pattern)
+        self.patterns.add(pattern)
+
+    async def unsubscribe(self, pattern: str) -> None:
+        """Stop receiving client messages for ``pattern``."""
+        self.patterns.discard(pattern)
 
     async def publish(self, message: BusMessage) -> None:
         """Send to every client subscribed to the topic; a client that cannot take it
@@ -292,15 +295,14 @@ class TcpServerBus(Bus):
                 raise FrameError("subscription filter is not UTF-8") from None
             if not _valid_filter(pattern):
                 raise FrameError(f"invalid topic filter {pattern!r}")
-            if pattern not in peer.patterns:
-                peer.patterns.append(pattern)
+            peer.patterns.add(pattern)
             await peer.send(encode_frame(CTRL_SUBACK, payload), self.send_timeout)
             return
         try:
             message = BusMessage.from_topic(topic, payload)
         except ValueError as exc:
             raise FrameError(str(exc)) from None
-        if any(topic_matches(p, topic) for p in self.patterns):
+        if self.patterns.matches(topic):
             self._queue.put_nowait(message)
 
 
