@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from gbcs.axdr import Data, DataType, decode_data_bytes, encode_data
 from gbcs.dlms import ActionResultCode, DataAccessResult, Obis
-from gbcs.errors import GbcsDecodeError
+from gbcs.errors import GbcsDecodeError, GbcsEncodeError
 
 __all__ = [
     "ActionHandler",
@@ -87,37 +89,89 @@ def same_type(a: Data, b: Data) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ModelSnapshot:
-    """What :meth:`CosemModel.snapshot` saved: object and attribute values by key."""
+    """What :meth:`CosemModel.snapshot` saved: the overlay values and the bound or added
+    objects, by key."""
 
-    objects: dict[ObjectKey, tuple[CosemObject, dict[int, Data]]]
+    values: dict[ObjectKey, dict[int, Any]]
+    views: dict[ObjectKey, CosemObject]
 
 
-@dataclass(slots=True)
 class CosemObject:
-    """One COSEM object: stored attributes, writable set, methods and bound behaviour."""
+    """One COSEM object: stored attributes, writable set, methods and bound behaviour.
+
+    Inside a :class:`CosemModel` an object is a *view* of the shared profile template:
+    ``attributes`` reads fall through to the template and writes land in the model's
+    overlay (copy-on-write), ``writable`` and ``methods`` are the template's frozen sets,
+    and the binding dicts (``getters``, ``setters``, ``actions``, ``selective``) exist
+    only on objects something was bound to.
+    """
+
+    __slots__ = (
+        "_key",
+        "actions",
+        "attributes",
+        "class_id",
+        "getters",
+        "methods",
+        "name",
+        "obis",
+        "selective",
+        "setters",
+        "writable",
+    )
 
     class_id: int
     obis: Obis
-    attributes: dict[int, Data] = field(default_factory=dict)
-    writable: set[int] = field(default_factory=set)
-    methods: set[int] = field(default_factory=set)
-    name: str = ""
-    #: Stored attributes that are not ``writable`` but were changed by the control API
-    #: (:mod:`devices.control`): they persist like writable ones.
-    overridden: set[int] = field(default_factory=set)
-    getters: dict[int, AttributeGetter] = field(default_factory=dict, repr=False)
-    setters: dict[int, AttributeSetter] = field(default_factory=dict, repr=False)
-    actions: dict[int, ActionHandler] = field(default_factory=dict, repr=False)
-    selective: dict[int, SelectiveGetter] = field(default_factory=dict, repr=False)
+    attributes: MutableMapping[int, Data]
+    writable: AbstractSet[int]
+    methods: AbstractSet[int]
+    name: str
+    getters: Mapping[int, AttributeGetter]
+    setters: Mapping[int, AttributeSetter]
+    actions: Mapping[int, ActionHandler]
+    selective: Mapping[int, SelectiveGetter]
+
+    def __init__(
+        self,
+        class_id: int,
+        obis: Obis,
+        attributes: MutableMapping[int, Data] | None = None,
+        writable: AbstractSet[int] | None = None,
+        methods: AbstractSet[int] | None = None,
+        name: str = "",
+    ) -> None:
+        self.class_id = class_id
+        self.obis = obis
+        self._key: ObjectKey = (class_id, obis.to_bytes())
+        self.attributes = {} if attributes is None else attributes
+        self.writable = set() if writable is None else writable
+        self.methods = set() if methods is None else methods
+        self.name = name
+        self.getters = _NO_BINDINGS
+        self.setters = _NO_BINDINGS
+        self.actions = _NO_BINDINGS
+        self.selective = _NO_BINDINGS
+
+    def __repr__(self) -> str:
+        return f"CosemObject({self.class_id}, {self.obis}, {dict(self.attributes)!r})"
 
     @property
     def key(self) -> ObjectKey:
-        return (self.class_id, self.obis.to_bytes())
+        return self._key
+
+    @property
+    def overridden(self) -> set[int]:
+        """Stored attributes that are not ``writable`` but were changed (e.g. by the
+        control API, :mod:`devices.control`): they persist like writable ones. A copy:
+        every changed value persists, so adding to it changes nothing."""
+        attrs = self.attributes
+        changed = attrs.changed() if isinstance(attrs, _Attributes) else set()
+        return {a for a in changed if a not in self.writable}
 
     def get(self, attribute: int) -> tuple[DataAccessResult, Data | None]:
         """The attribute's value, or the data-access-result explaining why not."""
         if attribute == 1:
-            return DataAccessResult.SUCCESS, Data.octet_string(self.obis.to_bytes())
+            return DataAccessResult.SUCCESS, Data.octet_string(self._key[1])
         getter = self.getters.get(attribute)
         if getter is not None:
             return DataAccessResult.SUCCESS, getter()
@@ -160,39 +214,168 @@ class CosemObject:
         return ActionResultCode.OBJECT_UNAVAILABLE, None
 
 
-class CosemModel:
-    """All COSEM objects of one device, with GET/SET/ACTION by (class id, OBIS)."""
+_NO_BINDINGS: Mapping[int, Any] = MappingProxyType({})
+_DELETED: Any = object()
 
-    def __init__(self, objects: Iterable[CosemObject] = ()) -> None:
-        self._objects: dict[ObjectKey, CosemObject] = {}
-        self._by_obis: dict[bytes, CosemObject] = {}
+
+class _Attributes(MutableMapping[int, Data]):
+    """Copy-on-write attribute values of one object in one model: reads fall through to
+    the (shared, never written) template values, writes land in the model's overlay.
+    A value written back to what the template holds leaves the overlay."""
+
+    __slots__ = ("_base", "_key", "_model")
+
+    def __init__(self, model: CosemModel, key: ObjectKey, base: Mapping[int, Data]) -> None:
+        self._model = model
+        self._key = key
+        self._base = base
+
+    def get(self, attribute: int, default: Any = None) -> Any:
+        over = self._model._values.get(self._key)
+        if over is not None:
+            v = over.get(attribute, _MISSING)
+            if v is not _MISSING:
+                return default if v is _DELETED else v
+        return self._base.get(attribute, default)
+
+    def __getitem__(self, attribute: int) -> Data:
+        v = self.get(attribute, _MISSING)
+        if v is _MISSING:
+            raise KeyError(attribute)
+        return v  # type: ignore[no-any-return]
+
+    def __contains__(self, attribute: object) -> bool:
+        return self.get(attribute, _MISSING) is not _MISSING  # type: ignore[arg-type]
+
+    def __setitem__(self, attribute: int, value: Data) -> None:
+        self._model._write(self._key, attribute, value, self._base.get(attribute, _MISSING))
+
+    def __delitem__(self, attribute: int) -> None:
+        if attribute not in self:
+            raise KeyError(attribute)
+        base = self._base.get(attribute, _MISSING)
+        self._model._write(self._key, attribute, _DELETED, base)
+
+    def __iter__(self) -> Iterator[int]:
+        over = self._model._values.get(self._key) or {}
+        for a in self._base:
+            if over.get(a) is not _DELETED:
+                yield a
+        for a, v in over.items():
+            if a not in self._base and v is not _DELETED:
+                yield a
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def changed(self) -> set[int]:
+        """Attributes whose value differs from the template (the overlay's keys)."""
+        return set(self._model._values.get(self._key) or ())
+
+
+_MISSING: Any = object()
+
+
+class _Template:
+    """One parsed profile: objects shared, never written, by every model built from it."""
+
+    __slots__ = ("index", "obis", "objects")
+
+    def __init__(self, objects: Iterable[CosemObject]) -> None:
+        self.objects: tuple[CosemObject, ...] = tuple(objects)
+        self.index: dict[ObjectKey, CosemObject] = {o.key: o for o in self.objects}
+        self.obis: frozenset[bytes] = frozenset(k[1] for k in self.index)
+
+
+_NO_TEMPLATE = _Template(())
+
+
+class CosemModel:
+    """All COSEM objects of one device, with GET/SET/ACTION by (class id, OBIS).
+
+    A model built by :func:`load_profile` shares its profile's parsed objects (the
+    *template*, one per profile and process) with every other model of that profile and
+    holds only its *overlay*: the attribute values that differ from the template, and
+    the objects something was bound to or that were added. :meth:`find` and
+    :meth:`lookup` hand out views whose ``attributes`` read through to the template and
+    write into the overlay.
+    """
+
+    def __init__(
+        self, objects: Iterable[CosemObject] = (), *, template: _Template | None = None
+    ) -> None:
+        self._template = _NO_TEMPLATE if template is None else template
+        #: Objects bound to or added: they carry this model's bindings.
+        self._views: dict[ObjectKey, CosemObject] = {}
+        self._extra_obis: set[bytes] = set()
+        #: The overlay: per object, attribute values that differ from the template.
+        self._values: dict[ObjectKey, dict[int, Any]] = {}
+        self._hex: dict[tuple[ObjectKey, int], str] = {}
+        self._encoded: dict[str, str] | None = None
         for o in objects:
             self.add(o)
 
+    # ------------------------------------------------------------------ objects
+
+    def _view(self, t: CosemObject) -> CosemObject:
+        v = CosemObject.__new__(CosemObject)
+        v.class_id = t.class_id
+        v.obis = t.obis
+        v._key = t._key
+        v.attributes = _Attributes(self, t._key, t.attributes)
+        v.writable = t.writable
+        v.methods = t.methods
+        v.name = t.name
+        v.getters = v.setters = v.actions = v.selective = _NO_BINDINGS
+        return v
+
+    def _get(self, key: ObjectKey) -> CosemObject | None:
+        obj = self._views.get(key)
+        if obj is None:
+            t = self._template.index.get(key)
+            if t is not None:
+                obj = self._view(t)
+        return obj
+
     def add(self, obj: CosemObject) -> CosemObject:
-        """Add (or replace) an object."""
-        self._objects[obj.key] = obj
-        self._by_obis[obj.obis.to_bytes()] = obj
+        """Add (or replace) an object; its current attribute values become its
+        template (later writes land in this model's overlay)."""
+        key = obj.key
+        attrs = obj.attributes
+        if not (isinstance(attrs, _Attributes) and attrs._model is self):
+            obj.attributes = _Attributes(self, key, dict(attrs))
+            self._values.pop(key, None)
+            self._invalidate()
+        self._views[key] = obj
+        if key not in self._template.index:
+            self._extra_obis.add(key[1])
         return obj
 
     def find(self, class_id: int, obis: Obis | bytes) -> CosemObject | None:
         """The object with this class id and OBIS, or None."""
         raw = obis if isinstance(obis, bytes) else obis.to_bytes()
-        return self._objects.get((class_id, raw))
+        return self._get((class_id, raw))
 
     def require(self, class_id: int, obis: str | Obis) -> CosemObject:
         """The object (creating an empty one if the profile lacks it) for binding."""
         o = obis if isinstance(obis, Obis) else Obis.parse(obis)
-        found = self.find(class_id, o)
-        return found if found is not None else self.add(CosemObject(class_id, o))
+        key = (class_id, o.to_bytes())
+        found = self._views.get(key)
+        if found is not None:
+            return found
+        t = self._template.index.get(key)
+        if t is None:
+            return self.add(CosemObject(class_id, o))
+        view = self._views[key] = self._view(t)
+        return view
 
     def lookup(self, class_id: int, obis: Obis) -> tuple[CosemObject | None, DataAccessResult]:
         """Object plus the result to answer when it is missing or of another class."""
         raw = obis.to_bytes()
-        obj = self._objects.get((class_id, raw))
+        obj = self._get((class_id, raw))
         if obj is not None:
             return obj, DataAccessResult.SUCCESS
-        if raw in self._by_obis:
+        if raw in self._template.obis or raw in self._extra_obis:
             return None, DataAccessResult.OBJECT_CLASS_INCONSISTENT
         return None, DataAccessResult.OBJECT_UNDEFINED
 
@@ -207,67 +390,142 @@ class CosemModel:
         """Attach live behaviour to an attribute."""
         obj = self.require(class_id, obis)
         if getter is not None:
-            obj.getters[attribute] = getter
+            if obj.getters is _NO_BINDINGS:
+                obj.getters = {}
+            obj.getters[attribute] = getter  # type: ignore[index]
         if setter is not None:
-            obj.setters[attribute] = setter
+            if obj.setters is _NO_BINDINGS:
+                obj.setters = {}
+            obj.setters[attribute] = setter  # type: ignore[index]
+            self._encoded = None  # a bound setter's value is not persisted here
 
     def bind_selective(
         self, class_id: int, obis: str | Obis, attribute: int, handler: SelectiveGetter
     ) -> None:
         """Attach a selective-access reader (e.g. a log's range read) to an attribute."""
-        self.require(class_id, obis).selective[attribute] = handler
+        obj = self.require(class_id, obis)
+        if obj.selective is _NO_BINDINGS:
+            obj.selective = {}
+        obj.selective[attribute] = handler  # type: ignore[index]
 
     def bind_method(
         self, class_id: int, obis: str | Obis, method: int, handler: ActionHandler
     ) -> None:
         """Attach a handler to a method."""
         obj = self.require(class_id, obis)
-        obj.methods.add(method)
-        obj.actions[method] = handler
+        if method not in obj.methods:
+            obj.methods = frozenset((*obj.methods, method))
+        if obj.actions is _NO_BINDINGS:
+            obj.actions = {}
+        obj.actions[method] = handler  # type: ignore[index]
 
     def objects(self) -> tuple[CosemObject, ...]:
-        """Every object, in insertion order."""
-        return tuple(self._objects.values())
+        """Every object, in profile order (then objects added to this model)."""
+        index = self._template.index
+        out = [self._views.get(t._key) or self._view(t) for t in self._template.objects]
+        out.extend(v for k, v in self._views.items() if k not in index)
+        return tuple(out)
 
     def __len__(self) -> int:
-        return len(self._objects)
+        index = self._template.index
+        return len(index) + sum(1 for k in self._views if k not in index)
+
+    # ------------------------------------------------------------------ overlay
+
+    def _write(self, key: ObjectKey, attribute: int, value: Any, base: Any) -> None:
+        over = self._values.get(key)
+        if (value is _DELETED and base is _MISSING) or (value is not _DELETED and base == value):
+            if over is not None and attribute in over:
+                del over[attribute]
+                if not over:
+                    del self._values[key]
+        else:
+            if over is None:
+                over = self._values[key] = {}
+            over[attribute] = value
+        self._hex.pop((key, attribute), None)
+        self._encoded = None
+
+    def _invalidate(self) -> None:
+        self._hex.clear()
+        self._encoded = None
+
+    def changed(self) -> dict[ObjectKey, dict[int, Data]]:
+        """The overlay: per object key, the attribute values that differ from the
+        template (deleted attributes left out). A copy."""
+        return {
+            k: {a: v for a, v in over.items() if v is not _DELETED}
+            for k, over in self._values.items()
+        }
 
     def snapshot(self) -> ModelSnapshot:
-        """Every object's stored attributes as they are now, cheaply (values are
-        immutable, so copying each attribute dict suffices): for :meth:`restore`."""
-        return ModelSnapshot({k: (o, dict(o.attributes)) for k, o in self._objects.items()})
+        """The overlay as it is now, cheaply (values are immutable): for :meth:`restore`."""
+        return ModelSnapshot({k: dict(v) for k, v in self._values.items()}, dict(self._views))
 
     def restore(self, snap: ModelSnapshot) -> None:
         """Back to :meth:`snapshot` exactly (objects added since are removed)."""
-        self._objects.clear()
-        self._by_obis.clear()
-        for obj, attributes in snap.objects.values():
-            obj.attributes = dict(attributes)
-            self.add(obj)
+        index = self._template.index
+        for key in [k for k in self._views if k not in snap.views and k not in index]:
+            del self._views[key]
+        self._views.update(snap.views)
+        self._extra_obis = {k[1] for k in self._views if k not in index}
+        self._values = {k: dict(v) for k, v in snap.values.items()}
+        self._invalidate()
 
-    # state: only stored (writable) attribute values persist; bound ones live elsewhere.
+    # state: only the overlay persists; bound setters' values live elsewhere.
     def to_dict(self) -> dict[str, str]:
-        """Stored values of writable attributes as ``{"class/obis/attr": hex}``."""
-        out: dict[str, str] = {}
-        for o in self._objects.values():
-            for a in sorted(o.writable | o.overridden if o.overridden else o.writable):
-                v = o.attributes.get(a)
-                if v is not None and a not in o.setters:
-                    out[f"{o.class_id}/{o.obis}/{a}"] = encode_data(v).hex()
-        return out
+        """Stored values that differ from the template as ``{"class/obis/attr": hex}``
+        (attributes with a bound setter are left out: their owner persists them).
+
+        The encoded form is cached per attribute until it is written, so saving a model
+        a command only read costs a dict copy.
+        """
+        if self._encoded is None:
+            out: dict[str, str] = {}
+            for key in sorted(self._values):
+                obj = self._views.get(key) or self._template.index.get(key)
+                if obj is None:
+                    continue
+                setters = obj.setters
+                prefix = f"{key[0]}/{obj.obis}/"
+                over = self._values[key]
+                for a in sorted(over):
+                    v = over[a]
+                    if v is _DELETED or a in setters:
+                        continue
+                    h = self._hex.get((key, a))
+                    if h is None:
+                        h = self._hex[(key, a)] = encode_data(v).hex()
+                    out[prefix + str(a)] = h
+            self._encoded = out
+        return dict(self._encoded)
 
     def load_dict(self, state: Mapping[str, str]) -> None:
-        """Restore values saved by :meth:`to_dict` (unknown keys are ignored)."""
+        """Restore values saved by :meth:`to_dict`, or by the full form earlier versions
+        wrote (every writable attribute): values not in ``state`` go back to the
+        template, except those with a bound setter. Unknown objects are ignored; a bad
+        entry raises :class:`ProfileError` and changes nothing."""
+        parsed: list[tuple[int, Obis, int, Data]] = []
         for key, hexval in state.items():
             try:
                 cid, obis, attr = key.split("/")
-                obj = self.find(int(cid), Obis.parse(obis))
-                if obj is not None:
-                    obj.attributes[int(attr)] = decode_data_bytes(bytes.fromhex(hexval))
-                    if int(attr) not in obj.writable:
-                        obj.overridden.add(int(attr))
-            except (ValueError, GbcsDecodeError) as e:
+                value = decode_data_bytes(bytes.fromhex(hexval))
+                parsed.append((int(cid), Obis.parse(obis), int(attr), value))
+            except (AttributeError, TypeError, ValueError, GbcsDecodeError, GbcsEncodeError) as e:
                 raise ProfileError(f"bad saved COSEM value {key!r}: {e}") from e
+        kept: dict[ObjectKey, dict[int, Any]] = {}
+        for key, over in self._values.items():
+            view = self._views.get(key)
+            if view is not None and view.setters:
+                mine = {a: v for a, v in over.items() if a in view.setters}
+                if mine:
+                    kept[key] = mine
+        self._values = kept
+        self._invalidate()
+        for cid, obis, attr, value in parsed:
+            obj = self.find(cid, obis)
+            if obj is not None:
+                obj.attributes[attr] = value
 
 
 def _parse_object(raw: Mapping[str, Any], where: str) -> CosemObject:
@@ -287,12 +545,14 @@ def _parse_object(raw: Mapping[str, Any], where: str) -> CosemObject:
         methods = {int(m) for m in raw.get("methods", [])}
     except (TypeError, ValueError) as e:
         raise ProfileError(f"{where} {obis}: 'writable'/'methods' must list integers") from e
-    return CosemObject(class_id, obis, attrs, writable, methods, str(raw.get("name", "")))
+    return CosemObject(
+        class_id, obis, attrs, frozenset(writable), frozenset(methods), str(raw.get("name", ""))
+    )
 
 
 @functools.cache
-def _bundled(name: str) -> tuple[CosemObject, ...]:
-    """A bundled profile parsed once (its objects are templates, copied per device)."""
+def _bundled(name: str) -> _Template:
+    """A bundled profile, parsed once per process: the template its models share."""
     try:
         text = resources.files("devices.profiles").joinpath(f"{name}.json").read_text()
     except FileNotFoundError as e:
@@ -300,26 +560,21 @@ def _bundled(name: str) -> tuple[CosemObject, ...]:
     objs = json.loads(text).get("objects")
     if not isinstance(objs, list):
         raise ProfileError("a profile needs an 'objects' list")
-    return tuple(_parse_object(o, f"objects[{i}]") for i, o in enumerate(objs))
-
-
-def _copy(o: CosemObject) -> CosemObject:
-    # Data values are immutable, so sharing them is safe; the containers are per device.
-    return CosemObject(
-        o.class_id, o.obis, dict(o.attributes), set(o.writable), set(o.methods), o.name
-    )
+    return _Template(_parse_object(o, f"objects[{i}]") for i, o in enumerate(objs))
 
 
 def load_profile(source: str | Mapping[str, Any]) -> CosemModel:
     """A model from a profile document, or from the name of a bundled profile.
 
     ``source`` is a mapping (already parsed JSON) or a bundled profile name such as
-    ``"esme"`` (``devices/profiles/esme.json``).
+    ``"esme"`` (``devices/profiles/esme.json``). Models of a bundled profile share its
+    parsed objects (parsed once per process); each holds only what it changed.
     """
     if isinstance(source, str):
-        return CosemModel(_copy(o) for o in _bundled(source))
+        return CosemModel(template=_bundled(source))
     doc = source
     objs = doc.get("objects") if isinstance(doc, Mapping) else None
     if not isinstance(objs, list):
         raise ProfileError("a profile needs an 'objects' list")
-    return CosemModel(_parse_object(o, f"objects[{i}]") for i, o in enumerate(objs))
+    template = _Template(_parse_object(o, f"objects[{i}]") for i, o in enumerate(objs))
+    return CosemModel(template=template)

@@ -69,6 +69,7 @@ cell (cellUsage 1), so :class:`CredentialState` keeps it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -736,6 +737,9 @@ class CredentialState:
     key_ids: dict[bytes, bytes] = field(default_factory=dict)
     pending_updates: list[PendingUpdate] = field(default_factory=list)
     issuer: CertificateIssuer | None = field(default=None, compare=False, repr=False)
+    #: ``key_ids`` is shared with other devices (one per key store or saved form):
+    #: :meth:`learn` copies it before writing.
+    _key_ids_shared: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
     def from_store(
@@ -753,15 +757,27 @@ class CredentialState:
             pp = store.public_key(supplier, KeyUsage.KA, prepayment=True)
             if pp is not None:
                 state.prepayment = AnchorCell(R.SUPPLIER, supplier, ka=pp)
+        generation = getattr(store, "generation", None)
+        hit = None if generation is None else _STORE_KEY_IDS.get(store)
+        if hit is not None and hit[0] == generation:
+            state.key_ids = hit[1]
+            state._key_ids_shared = True
+            return state
         for entry in store.entries():
             if entry.certificate is not None:
                 state.learn(entry.certificate)
+        if generation is not None:
+            _STORE_KEY_IDS[store] = (generation, state.key_ids)
+            state._key_ids_shared = True
         return state
 
     def learn(self, certificate: x509.Certificate) -> None:
         """Remember a certificate's SKI for its public key."""
         pub = certificate.public_key()
         if isinstance(pub, ec.EllipticCurvePublicKey):
+            if self._key_ids_shared:
+                self.key_ids = dict(self.key_ids)
+                self._key_ids_shared = False
             self.key_ids[key_identifier(pub)] = _certificate_key_id(certificate)
 
     def key_id(self, key: ec.EllipticCurvePublicKey | None) -> bytes:
@@ -780,15 +796,17 @@ class CredentialState:
         )
 
     def copy(self) -> CredentialState:
-        return CredentialState(
+        out = CredentialState(
             dict(self.certificates),
             dict(self.pending_keys),
             dict(self.installed_keys),
             self.prepayment,
-            dict(self.key_ids),
+            self.key_ids if self._key_ids_shared else dict(self.key_ids),
             list(self.pending_updates),
             self.issuer,
         )
+        out._key_ids_shared = self._key_ids_shared
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -796,7 +814,7 @@ class CredentialState:
             "pending_keys": {u.value: _pkcs8(k) for u, k in sorted(self.pending_keys.items())},
             "installed_keys": {u.value: _pkcs8(k) for u, k in sorted(self.installed_keys.items())},
             "prepayment": None if self.prepayment is None else self.prepayment.to_dict(),
-            "key_ids": {k.hex(): v.hex() for k, v in sorted(self.key_ids.items())},
+            "key_ids": _key_ids_hex(self.key_ids, self._key_ids_shared),
             "pending_updates": [p.to_dict() for p in self.pending_updates],
         }
 
@@ -808,19 +826,62 @@ class CredentialState:
         raises :class:`CredentialsError` for a bad dict."""
         try:
             pp = d.get("prepayment")
-            return cls(
+            state = cls(
                 {KeyUsage(u): bytes.fromhex(c) for u, c in d.get("certificates", {}).items()},
                 {KeyUsage(u): _load_private(k) for u, k in d.get("pending_keys", {}).items()},
                 {KeyUsage(u): _load_private(k) for u, k in d.get("installed_keys", {}).items()},
                 None if pp is None else AnchorCell.from_dict(pp),
-                {bytes.fromhex(k): bytes.fromhex(v) for k, v in d.get("key_ids", {}).items()},
+                _shared_key_ids(d.get("key_ids", {})),
                 [PendingUpdate.from_dict(p) for p in d.get("pending_updates", [])],
                 issuer,
             )
+            state._key_ids_shared = True
+            return state
         except CredentialsError:
             raise
         except (KeyError, TypeError, ValueError, UnsupportedAlgorithm) as e:
             raise CredentialsError(f"bad credential state: {e}") from None
+
+
+_STORE_KEY_IDS: weakref.WeakKeyDictionary[KeyStore, tuple[int, dict[bytes, bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per key store: the SKIs of its certificates, with the store generation they are of."""
+
+_SAVED_KEY_IDS: dict[tuple[tuple[str, str], ...], dict[bytes, bytes]] = {}
+"""Saved ``key_ids`` forms already parsed: devices that load the same one share it."""
+
+#: Serialised form of shared ``key_ids`` dicts by id (the entry keeps the dict alive).
+_KEY_IDS_HEX: dict[int, tuple[dict[bytes, bytes], dict[str, str]]] = {}
+
+_CACHE_LIMIT = 256
+
+
+def _shared_key_ids(saved: Any) -> dict[bytes, bytes]:
+    """The parsed ``key_ids`` of a saved state, one dict per distinct saved form (never
+    written: :class:`CredentialState` copies it before learning a key)."""
+    items = tuple(sorted((str(k), str(v)) for k, v in dict(saved).items()))
+    hit = _SAVED_KEY_IDS.get(items)
+    if hit is None:
+        hit = {bytes.fromhex(k): bytes.fromhex(v) for k, v in items}
+        if len(_SAVED_KEY_IDS) >= _CACHE_LIMIT:
+            _SAVED_KEY_IDS.clear()
+        _SAVED_KEY_IDS[items] = hit
+    return hit
+
+
+def _key_ids_hex(key_ids: dict[bytes, bytes], shared: bool) -> dict[str, str]:
+    """``key_ids`` as saved; a shared dict is serialised once."""
+    hit = _KEY_IDS_HEX.get(id(key_ids)) if shared else None
+    if hit is not None and hit[0] is key_ids:
+        return dict(hit[1])
+    text = {k.hex(): v.hex() for k, v in sorted(key_ids.items())}
+    if shared:
+        if len(_KEY_IDS_HEX) >= _CACHE_LIMIT:
+            _KEY_IDS_HEX.clear()
+        _KEY_IDS_HEX[id(key_ids)] = (key_ids, text)
+        return dict(text)
+    return text
 
 
 def load_certificate(

@@ -12,6 +12,8 @@ key that is not in a cell can never verify anything.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,15 +77,35 @@ def default_anchor_roles(device_type: str) -> tuple[RemotePartyRole, ...]:
     return ANCHOR_ROLES[device_type]
 
 
+#: DER hex of public keys by object id; the entry keeps its key alive, so an id is never
+#: reused while cached. Keys are immutable and few (organisations' keys, shared by every
+#: device through :func:`_load`), so each is serialised once per process.
+_DER_CACHE: dict[int, tuple[ec.EllipticCurvePublicKey, str]] = {}
+_DER_CACHE_LIMIT = 4096
+
+
 def _der(key: ec.EllipticCurvePublicKey) -> str:
-    return key.public_bytes(
+    hit = _DER_CACHE.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    text = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     ).hex()
+    if len(_DER_CACHE) >= _DER_CACHE_LIMIT:
+        _DER_CACHE.clear()
+    _DER_CACHE[id(key)] = (key, text)
+    return text
 
 
 def _load(hexder: str | None) -> ec.EllipticCurvePublicKey | None:
     if hexder is None:
         return None
+    return _load_cached(hexder)
+
+
+@functools.lru_cache(maxsize=1024)
+def _load_cached(hexder: str) -> ec.EllipticCurvePublicKey:
+    # One key object per DER text and process: every device's cells share it.
     key = serialization.load_der_public_key(bytes.fromhex(hexder))
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise GbcsSecurityError("trust anchor is not an EC key")
@@ -98,17 +120,30 @@ class AnchorCell:
     eui: bytes
     ka: ec.EllipticCurvePublicKey | None = None
     ds: ec.EllipticCurvePublicKey | None = None
+    #: The last :meth:`to_dict` and what it was made from (fields may be reassigned).
+    _saved: tuple[Any, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def key(self, usage: KeyUsage) -> ec.EllipticCurvePublicKey | None:
         return self.ka if usage is KeyUsage.KA else self.ds
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        saved = self._saved
+        if (
+            saved is not None
+            and saved[0] is self.role
+            and saved[1] == self.eui
+            and saved[2] is self.ka
+            and saved[3] is self.ds
+        ):
+            return dict(saved[4])
+        doc = {
             "role": int(self.role),
             "eui": eui_hex(self.eui),
             "ka": None if self.ka is None else _der(self.ka),
             "ds": None if self.ds is None else _der(self.ds),
         }
+        self._saved = (self.role, self.eui, self.ka, self.ds, doc)
+        return dict(doc)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AnchorCell:
@@ -135,7 +170,34 @@ class TrustAnchors:
         ``parties`` names the organisation EUI per role; without it the store must hold
         exactly one organisation certificate of that role (otherwise the choice would be
         arbitrary, so it raises). Roles with no organisation in the store stay empty.
+
+        The look-up is cached per store (until the store changes): hydrating many
+        devices against one store scans it once.
         """
+        roles = tuple(roles)
+        generation = getattr(store, "generation", None)
+        key = (roles, tuple(sorted((int(r), repr(e)) for r, e in (parties or {}).items())))
+        per_store = None
+        if generation is not None:
+            per_store = _ANCHOR_CACHE.setdefault(store, {})
+            hit = per_store.get(key)
+            if hit is not None and hit[0] == generation:
+                return cls({r: AnchorCell(c.role, c.eui, c.ka, c.ds) for r, c in hit[1].items()})
+        found = cls._scan(store, roles, parties)
+        if per_store is not None:
+            if len(per_store) > 64:
+                per_store.clear()
+            per_store[key] = (generation, found.cells)
+            return cls({r: AnchorCell(c.role, c.eui, c.ka, c.ds) for r, c in found.cells.items()})
+        return found
+
+    @classmethod
+    def _scan(
+        cls,
+        store: KeyStore,
+        roles: Iterable[RemotePartyRole],
+        parties: Mapping[RemotePartyRole, bytes] | None,
+    ) -> TrustAnchors:
         parties = dict(parties or {})
         cells: dict[RemotePartyRole, AnchorCell] = {}
         for role in roles:
@@ -194,6 +256,13 @@ class TrustAnchors:
     def from_dict(cls, d: Iterable[Mapping[str, Any]]) -> TrustAnchors:
         cells = [AnchorCell.from_dict(x) for x in d]
         return cls({c.role: c for c in cells})
+
+
+_ANCHOR_CACHE: weakref.WeakKeyDictionary[
+    KeyStore, dict[Any, tuple[int, dict[RemotePartyRole, AnchorCell]]]
+] = weakref.WeakKeyDictionary()
+"""Per key store: the anchors :meth:`TrustAnchors.from_store` found, with the store's
+generation they were found at."""
 
 
 @dataclass(frozen=True, slots=True)

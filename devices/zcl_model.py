@@ -55,6 +55,8 @@ Helpers the device behaviours use (all raise :class:`ZclModelError` on misuse):
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -565,7 +567,13 @@ class ZclModel:
     def __init__(self, profile: str = "", config: ModelConfig | None = None) -> None:
         self.profile = profile
         self.config = config if config is not None else ModelConfig()
-        self.clusters: dict[int, dict[int, ZclAttribute]] = {}
+        #: This model's own attributes: bound, written, added, or all of them once
+        #: :attr:`clusters` was used (``_full``).
+        self._own: dict[int, dict[int, ZclAttribute]] = {}
+        #: The shared template (a bundled profile parsed once per process); never written.
+        self._base: Mapping[int, Mapping[int, ZclAttribute]] = {}
+        self._full = True
+        self._template_name: str | None = None
         self.cluster_names: dict[int, str] = {}
         self.calendars: dict[str, CalendarState] = {}
         self.records: dict[str, Any] = {}
@@ -582,15 +590,76 @@ class ZclModel:
 
     # ---------------------------------------------------------------- attribute access
 
+    @property
+    def clusters(self) -> dict[int, dict[int, ZclAttribute]]:
+        """Every attribute by cluster, for code that edits the model wholesale. The first
+        use copies the template's attributes into this model (copy-on-write: the hot
+        paths never need it)."""
+        if not self._full:
+            own = self._own
+            merged: dict[int, dict[int, ZclAttribute]] = {}
+            for c, base in self._base.items():
+                mine = own.get(c, {})
+                attrs = {aid: mine.get(aid) or _copy_attribute(t) for aid, t in base.items()}
+                attrs.update((aid, a) for aid, a in mine.items() if aid not in attrs)
+                merged[c] = attrs
+            merged.update((c, attrs) for c, attrs in own.items() if c not in merged)
+            self._own = merged
+            self._full = True
+        return self._own
+
     def has_cluster(self, cluster: int) -> bool:
-        return cluster in self.clusters
+        return cluster in self._own or (not self._full and cluster in self._base)
+
+    def _peek(self, cluster: int, attribute_id: int) -> ZclAttribute | None:
+        """The attribute to *read* (possibly the shared template's: never write it)."""
+        own = self._own.get(cluster)
+        if own is not None:
+            a = own.get(attribute_id)
+            if a is not None:
+                return a
+        if self._full:
+            return None
+        base = self._base.get(cluster)
+        return None if base is None else base.get(attribute_id)
+
+    def _items(self, cluster: int) -> list[tuple[int, ZclAttribute]]:
+        """``(id, attribute)`` of a cluster to read, in profile order."""
+        own = self._own.get(cluster, {})
+        if self._full:
+            return list(own.items())
+        base = self._base.get(cluster, {})
+        out = [(aid, own.get(aid) or t) for aid, t in base.items()]
+        out += [(aid, a) for aid, a in own.items() if aid not in base]
+        return out
+
+    def _cluster_ids(self) -> list[int]:
+        ids = set(self._own)
+        if not self._full:
+            ids.update(self._base)
+        return sorted(ids)
 
     def attribute(self, cluster: int, attribute_id: int) -> ZclAttribute | None:
-        """The attribute, or None when the model lacks it."""
-        return self.clusters.get(cluster, {}).get(attribute_id)
+        """The attribute (this model's own copy, which may be changed), or None when the
+        model lacks it."""
+        own = self._own.get(cluster)
+        a = None if own is None else own.get(attribute_id)
+        if a is not None or self._full:
+            return a
+        t = self._base.get(cluster, {}).get(attribute_id)
+        if t is None:
+            return None
+        a = self._own.setdefault(cluster, {})[attribute_id] = _copy_attribute(t)
+        return a
 
     def _require(self, cluster: int, attribute_id: int) -> ZclAttribute:
         a = self.attribute(cluster, attribute_id)
+        if a is None:
+            raise ZclModelError(f"no attribute 0x{attribute_id:04X} in cluster 0x{cluster:04X}")
+        return a
+
+    def _peek_required(self, cluster: int, attribute_id: int) -> ZclAttribute:
+        a = self._peek(cluster, attribute_id)
         if a is None:
             raise ZclModelError(f"no attribute 0x{attribute_id:04X} in cluster 0x{cluster:04X}")
         return a
@@ -607,14 +676,14 @@ class ZclModel:
         """Declare (or replace) an attribute with its type and initial value."""
         if not _encodes(value.type_id, value.value):
             raise ZclModelError(f"0x{cluster:04X}/0x{attribute_id:04X}: value does not encode")
-        self.clusters.setdefault(cluster, {})[attribute_id] = ZclAttribute(
+        self._own.setdefault(cluster, {})[attribute_id] = ZclAttribute(
             value.type_id, value.value, writable, name
         )
 
     def read(self, cluster: int, attribute_id: int) -> ZclValue | None:
         """The attribute's current typed value (None when absent or its getter fails to
         produce a value of the declared type)."""
-        a = self.attribute(cluster, attribute_id)
+        a = self._peek(cluster, attribute_id)
         if a is None:
             return None
         v = a.current()
@@ -625,7 +694,7 @@ class ZclModel:
     def check(self, cluster: int, attribute_id: int, value: Any) -> int:
         """ZCL status a store of ``value`` would get: 0, 0x86 unsupported attribute or
         0x87 invalid value (does not fit the declared type)."""
-        a = self.attribute(cluster, attribute_id)
+        a = self._peek(cluster, attribute_id)
         if a is None:
             return 0x86
         if a.type_id in _UNSIGNED or a.type_id in _SIGNED:
@@ -671,7 +740,7 @@ class ZclModel:
     def write(self, cluster: int, attribute_id: int, value: ZclValue) -> int:
         """A remote Write Attributes record: 0x86 unsupported, 0x88 read only, 0x8D
         invalid data type, 0x87 invalid value, else the :meth:`store` status."""
-        a = self.attribute(cluster, attribute_id)
+        a = self._peek(cluster, attribute_id)
         if a is None:
             return 0x86
         if not a.writable:
@@ -699,7 +768,7 @@ class ZclModel:
 
     def get_int(self, cluster: int, attribute_id: int) -> int:
         """A numeric attribute's current value (bitmaps, (u)ints, enums, UTCTime ...)."""
-        a = self._require(cluster, attribute_id)
+        a = self._peek_required(cluster, attribute_id)
         v = a.current()
         numeric = a.type_id in _UNSIGNED or a.type_id in _SIGNED
         if not numeric or _check_int(a.type_id, v) is None:
@@ -709,7 +778,7 @@ class ZclModel:
     def set_int(self, cluster: int, attribute_id: int, value: int) -> None:
         """Set a numeric attribute; raises when it is absent, not numeric, out of range or
         refused by its bound setter."""
-        a = self._require(cluster, attribute_id)
+        a = self._peek_required(cluster, attribute_id)
         if a.type_id not in _UNSIGNED and a.type_id not in _SIGNED:
             raise ZclModelError(f"0x{cluster:04X}/0x{attribute_id:04X} is not numeric")
         st = self.store(cluster, attribute_id, value)
@@ -720,7 +789,7 @@ class ZclModel:
 
     def get_bytes(self, cluster: int, attribute_id: int) -> bytes | None:
         """A string attribute's bytes (None = the invalid string)."""
-        a = self._require(cluster, attribute_id)
+        a = self._peek_required(cluster, attribute_id)
         if a.type_id not in _STRINGS:
             raise ZclModelError(f"0x{cluster:04X}/0x{attribute_id:04X} is not a string")
         v = a.current()
@@ -728,7 +797,7 @@ class ZclModel:
 
     def set_bytes(self, cluster: int, attribute_id: int, value: bytes | None) -> None:
         """Set a string attribute (octet or character string)."""
-        a = self._require(cluster, attribute_id)
+        a = self._peek_required(cluster, attribute_id)
         if a.type_id not in _STRINGS:
             raise ZclModelError(f"0x{cluster:04X}/0x{attribute_id:04X} is not a string")
         st = self.store(cluster, attribute_id, None if value is None else bytes(value))
@@ -809,7 +878,7 @@ class ZclModel:
         information delivered, as RTDS shows for the GSME) and a Prepayment snapshot
         (payload type 0, debt/credit status), each when the model has the cluster."""
         meter = prepay = None
-        if METERING in self.clusters:
+        if self.has_cluster(METERING):
             blocks = tuple(self.get_int_or(METERING, a) for a in BLOCK_COUNTER_IDS)
             payload = BlockTierDeliveredNoBilling(
                 self.get_int_or(METERING, CURRENT_SUMMATION_DELIVERED),
@@ -818,7 +887,7 @@ class ZclModel:
                 blocks,
             )
             meter = self.add_snapshot(time, cause, 6, _entry_bytes(payload), prepayment=False)
-        if PREPAYMENT in self.clusters:
+        if self.has_cluster(PREPAYMENT):
             status = DebtCreditStatus(
                 self.get_int_or(PREPAYMENT, 0x0005),
                 self.get_int_or(PREPAYMENT, 0x0211),
@@ -887,11 +956,12 @@ class ZclModel:
         and the listed sampled-data sets. Event logs, event configuration and device
         management records stay the GPF's own."""
         for c in clusters:
-            mine = self.clusters.get(c, {})
-            for aid, a in source.clusters.get(c, {}).items():
-                b = mine.get(aid)
+            for aid, a in source._items(c):
+                b = self._peek(c, aid)
                 if b is not None and b.type_id == a.type_id:
-                    b.value = a.current()
+                    v = a.current()
+                    if b.value != v or type(b.value) is not type(v):
+                        self._require(c, aid).value = v
         self.calendars = {
             k: CalendarState.from_dict(v.to_dict(), k) for k, v in source.calendars.items()
         }
@@ -914,10 +984,9 @@ class ZclModel:
     def to_dict(self) -> dict[str, Any]:
         """Profile plus state as a JSON-able dict (bindings excluded)."""
         clusters: dict[str, Any] = {}
-        for c in sorted(self.clusters):
+        for c in self._cluster_ids():
             attrs = {}
-            for aid in sorted(self.clusters[c]):
-                a = self.clusters[c][aid]
+            for aid, a in sorted(self._items(c)):
                 doc: dict[str, Any] = {}
                 if a.name:
                     doc["name"] = a.name
@@ -933,6 +1002,47 @@ class ZclModel:
         return {
             "profile": self.profile,
             "clusters": clusters,
+            "config": self.config.to_dict(),
+            "state": self._state_dict(),
+        }
+
+    def overlay_dict(self) -> dict[str, Any]:
+        """What this model holds beyond its template, as a JSON-able dict: the attributes
+        whose type, value or access differ from the bundled profile's (``"attributes"``:
+        ``{"0xCCCC/0xAAAA": {"type", "hex", "access"}}``), plus ``config`` and ``state``
+        as in :meth:`to_dict`. :meth:`restore` and :meth:`from_dict` take it (the
+        template is named by ``"template"``). A model without a bundled template, or one
+        whose template attributes were deleted, gives :meth:`to_dict`'s full form."""
+        if self._template_name is None:
+            return self.to_dict()
+        attrs: dict[str, Any] = {}
+        for c, own in self._own.items():
+            base = self._base.get(c, {})
+            for aid, a in own.items():
+                t = base.get(aid)
+                if (
+                    t is None
+                    or t.type_id != a.type_id
+                    or t.writable != a.writable
+                    or type(t.value) is not type(a.value)
+                    or t.value != a.value
+                ):
+                    doc = {
+                        "type": f"0x{a.type_id:02X}",
+                        "hex": encode_value_hex(ZclValue(a.type_id, a.value)),
+                        "access": "rw" if a.writable else "r",
+                    }
+                    if a.name and t is None:
+                        doc["name"] = a.name
+                    attrs[f"0x{c:04X}/0x{aid:04X}"] = doc
+        if self._full and any(
+            aid not in self._own.get(c, {}) for c, base in self._base.items() for aid in base
+        ):
+            return self.to_dict()
+        return {
+            "profile": self.profile,
+            "template": self._template_name,
+            "attributes": attrs,
             "config": self.config.to_dict(),
             "state": self._state_dict(),
         }
@@ -970,9 +1080,14 @@ class ZclModel:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> ZclModel:
-        """A model from a profile document or :meth:`to_dict` output."""
+        """A model from a profile document, :meth:`to_dict` or :meth:`overlay_dict`
+        output."""
         if not isinstance(doc, Mapping):
             raise ZclModelError("a ZCL profile must be a JSON object")
+        if "clusters" not in doc and isinstance(doc.get("template"), str):
+            m = load_profile(doc["template"])
+            m.restore(doc)
+            return m
         m = cls(str(doc.get("profile", "")), ModelConfig.from_dict(doc.get("config")))
         clusters = doc.get("clusters")
         if not isinstance(clusters, Mapping):
@@ -1057,17 +1172,28 @@ class ZclModel:
             raise ZclModelError(f"state: {e}") from None
 
     def restore(self, doc: Mapping[str, Any]) -> None:
-        """Put back attribute values and state from :meth:`to_dict` output, keeping the
-        bindings (used to undo a message that could not be answered)."""
-        other = ZclModel.from_dict(doc)
-        for c, attrs in other.clusters.items():
-            mine = self.clusters.setdefault(c, {})
-            for aid, a in attrs.items():
-                b = mine.get(aid)
-                if b is None:
-                    mine[aid] = a
-                else:
-                    b.type_id, b.value, b.writable = a.type_id, a.value, a.writable
+        """Put back attribute values and state from :meth:`to_dict` or
+        :meth:`overlay_dict` output, keeping the bindings (used to undo a message that
+        could not be answered, and to load saved state). With the overlay form, the
+        attributes it does not name go back to the template's values. A bad document
+        raises :class:`ZclModelError` and changes nothing."""
+        if not isinstance(doc, Mapping):
+            raise ZclModelError("a ZCL model state must be a JSON object")
+        if "clusters" in doc:
+            other = ZclModel.from_dict(doc)
+            values = [(c, aid, a) for c, attrs in other._own.items() for aid, a in attrs.items()]
+        else:
+            other = ZclModel(str(doc.get("profile", "")), ModelConfig.from_dict(doc.get("config")))
+            other._load_state(doc.get("state") or {})
+            values = self._parse_overlay(doc.get("attributes", {}))
+            for c, own in self._own.items():
+                base = self._base.get(c, {})
+                for aid, b in own.items():
+                    t = base.get(aid)
+                    if t is not None:
+                        b.type_id, b.value, b.writable = t.type_id, t.value, t.writable
+        for c, aid, a in values:
+            self._put(c, aid, a)
         self.config = other.config
         for name in (
             "calendars",
@@ -1084,6 +1210,53 @@ class ZclModel:
             "debt_log",
         ):
             setattr(self, name, getattr(other, name))
+
+    def _parse_overlay(self, attrs: Any) -> list[tuple[int, int, ZclAttribute]]:
+        if not isinstance(attrs, Mapping):
+            raise ZclModelError("attributes: expected an object")
+        out = []
+        for key, adoc in attrs.items():
+            where = f"attributes.{key}"
+            ckey, _, akey = str(key).partition("/")
+            c, aid = _parse_id(ckey, f"{where} cluster"), _parse_id(akey, f"{where} attribute")
+            if not isinstance(adoc, Mapping):
+                raise ZclModelError(f"{where}: expected an object")
+            t = _parse_id(adoc.get("type"), f"{where} type", 0xFF)
+            try:
+                value = decode_value_hex(t, adoc.get("hex", ""))
+            except ZclModelError as e:
+                raise ZclModelError(f"{where}: {e}") from None
+            access = adoc.get("access", "r")
+            if access not in ("r", "rw"):
+                raise ZclModelError(f"{where}: access must be 'r' or 'rw'")
+            out.append(
+                (c, aid, ZclAttribute(t, value.value, access == "rw", str(adoc.get("name", ""))))
+            )
+        return out
+
+    def _put(self, cluster: int, attribute_id: int, a: ZclAttribute) -> None:
+        """Set an attribute's type, value and access as saved: into this model's own copy
+        when it has one, else into the overlay unless the template holds the same."""
+        own = self._own.get(cluster)
+        b = None if own is None else own.get(attribute_id)
+        if b is not None:
+            b.type_id, b.value, b.writable = a.type_id, a.value, a.writable
+            return
+        t = None if self._full else self._base.get(cluster, {}).get(attribute_id)
+        if t is not None:
+            if (
+                t.type_id == a.type_id
+                and t.writable == a.writable
+                and type(t.value) is type(a.value)
+                and t.value == a.value
+            ):
+                return
+            a.name = t.name
+        self._own.setdefault(cluster, {})[attribute_id] = a
+
+
+def _copy_attribute(t: ZclAttribute) -> ZclAttribute:
+    return ZclAttribute(t.type_id, t.value, t.writable, t.name)
 
 
 _SNAPSHOT_HEAD = 16  # id, time, found, command index, total commands, cause, payload type
@@ -1104,10 +1277,29 @@ def _entry_bytes(entry: Any) -> bytes:
         raise ZclModelError(f"snapshot payload out of range: {e}") from None
 
 
+@functools.cache
+def _bundled(name: str) -> tuple[ZclModel, dict[str, Any]]:
+    """A packaged profile parsed once per process: the prototype model whose attributes
+    are the template its models share (never handed out), and its ``state`` section."""
+    try:
+        text = (resources.files("devices.profiles") / f"{name}.json").read_text("utf-8")
+    except (FileNotFoundError, OSError) as e:
+        raise ZclModelError(f"no ZCL profile {name!r}: {e}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ZclModelError(f"profile {name}: invalid JSON ({e})") from None
+    proto = ZclModel.from_dict(doc)
+    return proto, proto._state_dict()
+
+
 def load_profile(name_or_mapping: str | Mapping[str, Any]) -> ZclModel:
     """A fresh model from a packaged profile (``"gsme"``, ``"gpf"``, ``"gsme_zcl"`` or
     ``"gsme_zcl.json"``; read with :mod:`importlib.resources` from ``devices.profiles``) or
-    from a profile mapping."""
+    from a profile mapping.
+
+    A packaged profile is parsed once per process; its models share the parsed
+    attributes as their template and copy one only when they bind or change it."""
     if isinstance(name_or_mapping, Mapping):
         return ZclModel.from_dict(name_or_mapping)
     name = str(name_or_mapping).lower()
@@ -1115,15 +1307,14 @@ def load_profile(name_or_mapping: str | Mapping[str, Any]) -> ZclModel:
         name = name[:-5]
     if not name.endswith("_zcl"):
         name += "_zcl"
-    try:
-        text = (resources.files("devices.profiles") / f"{name}.json").read_text("utf-8")
-    except (FileNotFoundError, OSError) as e:
-        raise ZclModelError(f"no ZCL profile {name_or_mapping!r}: {e}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ZclModelError(f"profile {name}: invalid JSON ({e})") from None
-    return ZclModel.from_dict(doc)
+    proto, state = _bundled(name)
+    m = ZclModel(proto.profile, dataclasses.replace(proto.config))
+    m._base = proto._own
+    m._full = False
+    m._template_name = name
+    m.cluster_names = dict(proto.cluster_names)
+    m._load_state(state)
+    return m
 
 
 def record_series_sample(model: ZclModel, sample_id: int, value: int, time: int) -> None:

@@ -132,7 +132,7 @@ class ZigbeeDevice(Device):
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
-        d["zcl"] = self.model.to_dict()
+        d["zcl"] = self.model.overlay_dict()
         d["gbz_pending"] = [
             {"command": p.to_dict(), "originator": eui_hex(o), "counter": c}
             for p, o, c in self.pending

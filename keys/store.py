@@ -316,6 +316,7 @@ class KeyStore:
     def __init__(self, *directories: str | Path) -> None:
         self._parts: dict[_Slot, _Parts] = {}
         self._entries: dict[_Slot, KeyEntry] = {}
+        self._generation = 0
         self._warnings: list[LoadWarning] = []
         self._cas: dict[Path, x509.Certificate] = {}
         for d in directories:
@@ -429,8 +430,10 @@ class KeyStore:
         except ValueError as exc:
             found.append(LoadWarning(sources[0] if sources else Path(), f"skipped: {exc}"))
             self._entries.pop(slot, None)
+            self._generation += 1
             return None
         self._entries[slot] = entry
+        self._generation += 1
         return entry
 
     # --- in-memory -------------------------------------------------------------------
@@ -472,6 +475,7 @@ class KeyStore:
             private=private_key,
         )
         self._entries[slot] = entry
+        self._generation += 1
         return entry
 
     def add_entry(self, entry: KeyEntry) -> None:
@@ -482,12 +486,20 @@ class KeyStore:
             private=entry.private_key,
         )
         self._entries[slot] = entry
+        self._generation += 1
 
     def remove(self, eui: EuiLike, usage: KeyUsage | str, *, prepayment: bool = False) -> bool:
         """Forget one entry; True if it existed."""
         slot = (as_eui(eui), KeyUsage.parse(usage), prepayment)
         self._parts.pop(slot, None)
+        self._generation += 1
         return self._entries.pop(slot, None) is not None
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever an entry is added, replaced or removed: callers that derive
+        data from the store cache it per store and generation."""
+        return self._generation
 
     # --- look-ups --------------------------------------------------------------------
 

@@ -30,9 +30,16 @@ def _damage(db: Path, kind: str) -> None:
     if kind == "half":
         data = data[: len(data) // 2]
     elif kind == "junk-inside":
+        # An index page: only the integrity scan reads it (the middle page of a small
+        # database may be one every open reads, e.g. the meta table's).
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        (root,) = con.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'index' ORDER BY rootpage"
+        ).fetchone()
+        con.close()
         page = 4096
-        middle = (len(data) // page // 2) * page
-        data = data[:middle] + bytes(range(256)) * (page // 256) + data[middle + page :]
+        at = (root - 1) * page
+        data = data[:at] + bytes(range(256)) * (page // 256) + data[at + page :]
     elif kind == "junk-header":
         data = b"\xde\xad\xbe\xef" * 25 + data[100:]
     elif kind == "empty":
