@@ -384,7 +384,7 @@ class ActionResult:
 
 AccessResponseSpec = GetResult | SetResult | ActionResult
 _RESULTS: dict[int, tuple[AccessResponseSpec, ...]] = {
-    c.CHOICE: tuple(_fast_factory(c)(r) for r in range(256))  # type: ignore[attr-defined]
+    c.CHOICE: tuple(map(_fast_factory(c), range(256)))  # type: ignore[attr-defined]
     for c in (GetResult, SetResult, ActionResult)
 }
 
@@ -1072,27 +1072,31 @@ def _specs_size(specs: tuple[AccessRequestSpec, ...]) -> int:
     return ber_length_size(len(specs)) + sum(_spec_size(s) for s in specs)
 
 
-def _find_parts(d: Data, pos: int, path: str, out: list[tuple[str, int, bytes]]) -> None:
-    """Collect protected blobs inside ``d`` (encoded at relative ``pos``)."""
-    if d.tag != _STRUCTURE and d.tag != _ARRAY:
-        return
+def _find_parts(d: Data, pos: int, path: str, out: list[tuple[str, int, bytes]]) -> int:
+    """Collect protected blobs inside ``d`` (encoded at relative ``pos``); returns the
+    encoded size of ``d``, so one walk finds every part without re-sizing subtrees."""
+    tag = d.tag
+    if tag != _STRUCTURE and tag != _ARRAY:
+        return encoded_size(d)
     items = d.value
-    pairs = set(_protected_pairs(items)) if d.tag == _STRUCTURE else set()
+    pairs = _protected_pairs(items) if tag == _STRUCTURE and len(items) > 1 else ()
     p = pos + 1 + ber_length_size(len(items))
     for i, x in enumerate(items):
-        if i - 1 in pairs:
+        if pairs and i - 1 in pairs:
             out.append((f"{path}[{i}]", p + 1 + ber_length_size(len(x.value)), x.value))
-        elif i not in pairs:
-            _find_parts(x, p, f"{path}[{i}]", out)
-        p += encoded_size(x)
+            p += encoded_size(x)
+        elif (pairs and i in pairs) or (x.tag != _STRUCTURE and x.tag != _ARRAY):
+            p += encoded_size(x)
+        else:
+            p += _find_parts(x, p, f"{path}[{i}]", out)
+    return p - pos
 
 
 def _list_parts(data: tuple[Data, ...], start: int, path: str) -> tuple[EncryptedPart, ...]:
     out: list[tuple[str, int, bytes]] = []
     p = start + ber_length_size(len(data))
     for i, d in enumerate(data):
-        _find_parts(d, p, f"{path}[{i}]", out)
-        p += encoded_size(d)
+        p += _find_parts(d, p, f"{path}[{i}]", out)
     return tuple(
         EncryptedPart(i, path, off, blob, PartContext.DLMS)
         for i, (path, off, blob) in enumerate(out)

@@ -41,6 +41,9 @@ class NoKeys:
         return None
 
 
+_NO_KEYS = NoKeys()
+
+
 @dataclass(frozen=True, slots=True)
 class PartReport:
     """One encrypted part: where it is, whether it decrypted, and what it says."""
@@ -199,23 +202,29 @@ def inspect_message(
     for bad bytes); key problems become verdicts, never exceptions.
     """
     msg = decode(data, lenient_payload=lenient_payload)
-    kp: KeyProvider = keys if keys is not None else NoKeys()
+    kp: KeyProvider = keys if keys is not None else _NO_KEYS
+    parts = msg.encrypted_parts()  # walked once: decryption and key notes both use it
     mac = check_mac(msg, kp, acb)
     sig = check_signature(msg, kp)
-    reports = []
-    for dp in decrypt_parts(msg, kp):
-        if dp.plaintext is None:
-            reports.append(PartReport(dp))
-            continue
-        try:
-            reports.append(PartReport(dp, decode_plaintext(dp)))
-        except GbcsDecodeError as e:
-            reports.append(PartReport(dp, None, str(e)))
-    notes = _key_notes(msg, kp, acb, now or datetime.now(UTC))
-    return Inspection(msg, lookup(msg.message_code), mac, sig, tuple(reports), notes)
+    reports: tuple[PartReport, ...] = ()
+    if parts:
+        reports = tuple(_part_report(dp) for dp in decrypt_parts(msg, kp, parts))
+    notes = _key_notes(msg, kp, acb, now, bool(parts))
+    return Inspection(msg, lookup(msg.message_code), mac, sig, reports, notes)
 
 
-def _key_notes(msg: GbcsMessage, keys: KeyProvider, acb: bytes, now: datetime) -> tuple[str, ...]:
+def _part_report(dp: DecryptedPart) -> PartReport:
+    if dp.plaintext is None:
+        return PartReport(dp)
+    try:
+        return PartReport(dp, decode_plaintext(dp))
+    except GbcsDecodeError as e:
+        return PartReport(dp, None, str(e))
+
+
+def _key_notes(
+    msg: GbcsMessage, keys: KeyProvider, acb: bytes, now: datetime | None, has_parts: bool
+) -> tuple[str, ...]:
     """Expired certificates among the keys this message's checks use.
 
     Expiry never fails a verification (the public test organisation certificates expired
@@ -228,13 +237,13 @@ def _key_notes(msg: GbcsMessage, keys: KeyProvider, acb: bytes, now: datetime) -
     wanted: list[tuple[bytes, str]] = []
     if msg.signature:
         wanted.append((msg.originator, "ds"))
-    if msg.mac is not None or msg.payload.encrypted_parts():
+    if msg.mac is not None or has_parts:
         wanted += [(eui, "ka") for eui in mac_parties(msg, acb)]
     notes = []
     for eui, usage in dict.fromkeys(wanted):
         e = entry(eui, usage)
         expired = getattr(e, "expired", None)
-        if callable(expired) and expired(now):
+        if callable(expired) and expired(now or datetime.now(UTC)):
             when = getattr(e, "not_after", None)
             date = when.date().isoformat() if when else "?"
             notes.append(f"{eui.hex().upper()} {usage.upper()} certificate expired on {date}")

@@ -158,9 +158,17 @@ def _part_key(header: GroupingHeader, keys: KeyProvider) -> tuple[bytes | None, 
     return derive_key(z, header.originator, ENCRYPTION_MODE, counter, party), ""
 
 
-def decrypt_parts(msg: GbcsMessage, keys: KeyProvider) -> tuple[DecryptedPart, ...]:
-    """Decrypt every encrypted part the payload carries (failures are reported, not raised)."""
-    parts = msg.encrypted_parts()
+def decrypt_parts(
+    msg: GbcsMessage,
+    keys: KeyProvider,
+    parts: tuple[EncryptedPart, ...] | None = None,
+) -> tuple[DecryptedPart, ...]:
+    """Decrypt every encrypted part the payload carries (failures are reported, not raised).
+
+    ``parts`` is ``msg.encrypted_parts()`` when the caller has already listed them.
+    """
+    if parts is None:
+        parts = msg.encrypted_parts()
     if not parts:
         return ()
     key, why = _part_key(msg.header, keys)

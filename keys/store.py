@@ -517,7 +517,7 @@ class KeyStore:
         self, eui: EuiLike, usage: KeyUsage | str, *, prepayment: bool = False
     ) -> KeyEntry | None:
         """The entry of a slot, None when absent (problematic entries included)."""
-        return self._entries.get((as_eui(eui), KeyUsage.parse(usage), prepayment))
+        return self._entries.get(_slot(eui, usage, prepayment))
 
     def _usable(self, eui: EuiLike, usage: KeyUsage | str, prepayment: bool) -> KeyEntry:
         eui_b = as_eui(eui)
@@ -557,10 +557,12 @@ class KeyStore:
 
         Satisfies ``gbcs.security.KeyProvider``.
         """
-        try:
-            return self.require_public_key(eui, usage, prepayment=prepayment)
-        except GbcsSecurityError:
+        # The decode path asks for absent keys all the time: a miss returns None
+        # without building and catching a GbcsSecurityError.
+        entry = self._entries.get(_slot(eui, usage, prepayment))
+        if entry is None or entry.usage_mismatch:
             return None
+        return entry.public_key
 
     def private_key(
         self, eui: EuiLike, usage: KeyUsage | str, *, prepayment: bool = False
@@ -569,10 +571,10 @@ class KeyStore:
 
         Satisfies ``gbcs.security.KeyProvider``.
         """
-        try:
-            return self.require_private_key(eui, usage, prepayment=prepayment)
-        except GbcsSecurityError:
+        entry = self._entries.get(_slot(eui, usage, prepayment))
+        if entry is None or entry.usage_mismatch or entry.key_mismatch:
             return None
+        return entry.private_key
 
     def certificate(
         self, eui: EuiLike, usage: KeyUsage | str, *, prepayment: bool = False
@@ -653,6 +655,17 @@ class KeyStore:
         """:meth:`add_entry` for each entry."""
         for e in entries:
             self.add_entry(e)
+
+
+def _slot(eui: EuiLike, usage: KeyUsage | str, prepayment: bool) -> _Slot:
+    """The slot key of a look-up; 8 bytes and ``"ka"``/``"ds"`` (the decode path's
+    arguments) skip the general parsers. Bad EUIs or usages raise ``ValueError``."""
+    eui_b = eui if type(eui) is bytes and len(eui) == 8 else as_eui(eui)
+    u = _USAGES.get(usage) or KeyUsage.parse(usage)
+    return eui_b, u, prepayment
+
+
+_USAGES: dict[str, KeyUsage] = {"ka": KeyUsage.KA, "ds": KeyUsage.DS}
 
 
 def _slot_order(slot: _Slot) -> tuple[bytes, str, bool]:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -13,12 +18,14 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from emulator.cli.inputs import iter_messages, parse_hex, read_file_bytes, read_stdin_text
-from emulator.cli.keyload import load_keys
 from gbcs.envelope import as_eui
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
 from gbcs.inspect import Inspection, inspect_message
-from gbcs.security import DEFAULT_ACB, Verdict
+from gbcs.security import DEFAULT_ACB, KeyProvider, Verdict
 from gbcs.tree import Field
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _HEX_SHOWN = 24
 _VERDICT_STYLE = {
@@ -67,6 +74,13 @@ def _acb(value: str) -> bytes:
 @click.option(
     "--lenient", is_flag=True, help="Show header and verdicts even when the payload is malformed."
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="With --batch: decode in N processes (0: one per CPU); output stays in input order.",
+)
 def decode_cmd(
     message: str | None,
     file_: Path | None,
@@ -75,6 +89,7 @@ def decode_cmd(
     as_json: bool,
     batch: bool,
     lenient: bool,
+    jobs: int,
 ) -> None:
     """Decode a GBCS message given as HEX, '-' (stdin) or --file.
 
@@ -82,11 +97,23 @@ def decode_cmd(
     signature verdicts (valid / invalid / no key) and any decrypted parts.
     """
     acb_eui = _acb(acb)
-    keys = load_keys(key_dirs)
+    if jobs != 1 and not batch:
+        raise click.UsageError("--jobs goes with --batch (a single message is one job)")
+    keys: KeyProvider | None = None
+    if key_dirs:  # keys (and X.509) are imported only when a key directory is given
+        from emulator.cli.keyload import load_keys
+
+        keys = load_keys(key_dirs)
     if batch:
         if message not in (None, "-"):
             raise click.UsageError("--batch reads --file or standard input, not an argument")
-        _batch(file_, keys, acb_eui, lenient)
+        items = iter_messages(file_, iter(sys.stdin))
+        spec = BatchSpec(key_dirs, acb_eui, lenient)
+        n = jobs or _cpu_count()
+        if n == 1:
+            _write_sequential(items, keys, spec)
+        else:
+            _write_parallel(items, spec, n)
         return
     data = _single_input(message, file_)
     try:
@@ -112,28 +139,108 @@ def _single_input(message: str | None, file_: Path | None) -> bytes:
     return parse_hex(message, "argument")
 
 
-def _batch(file_: Path | None, keys: Any, acb: bytes, lenient: bool) -> None:
-    out = sys.stdout
-    for ident, item in iter_messages(file_, iter(sys.stdin)):
-        rec: dict[str, Any] = {"id": ident}
-        if isinstance(item, str):
-            rec["error"] = item
+@dataclass(frozen=True, slots=True)
+class BatchSpec:
+    """What every batch worker needs: key directories (each worker loads its own store),
+    the ACB and whether payload errors are lenient."""
+
+    key_dirs: tuple[Path, ...]
+    acb: bytes
+    lenient: bool
+
+
+BatchItem = tuple[str, str | bytes]
+
+
+def batch_record(ident: str, item: str | bytes, keys: KeyProvider | None, spec: BatchSpec) -> str:
+    """The JSON line (with its newline) ``decode --batch`` writes for one input item: an
+    error string from reading the line, or the message bytes to decode and check."""
+    rec: dict[str, Any] = {"id": ident}
+    if isinstance(item, str):
+        rec["error"] = item
+    else:
+        try:
+            r = inspect_message(item, keys, acb=spec.acb, lenient_payload=spec.lenient)
+        except GbcsDecodeError as e:
+            rec["error"] = str(e)
+            rec["error_path"] = e.path
+            rec["error_offset"] = e.offset
         else:
+            rec.update(r.header())
+            rec["mac"] = r.mac.verdict.value
+            rec["signature"] = r.signature.verdict.value
+            rec["encrypted_parts"] = len(r.parts)
+            rec["decrypted_parts"] = r.decrypted_count
+            if r.key_notes:
+                rec["key_notes"] = list(r.key_notes)
+    return json.dumps(rec) + "\n"
+
+
+def _write_sequential(
+    items: Iterator[BatchItem], keys: KeyProvider | None, spec: BatchSpec
+) -> None:
+    write = sys.stdout.write
+    for ident, item in items:
+        write(batch_record(ident, item, keys, spec))
+
+
+_CHUNK = 128  # messages per task: large enough that pickling is a small share of the work
+
+_worker_keys: KeyProvider | None = None
+
+
+def _worker_init(spec: BatchSpec) -> None:
+    global _worker_keys
+    from keys.store import KeyStore
+
+    # The parent loaded these directories first and reported any warnings.
+    _worker_keys = KeyStore(*spec.key_dirs) if spec.key_dirs else None
+
+
+def _worker_run(spec: BatchSpec, chunk: list[BatchItem]) -> str:
+    return "".join(batch_record(ident, item, _worker_keys, spec) for ident, item in chunk)
+
+
+def _chunks(items: Iterator[BatchItem]) -> Iterator[list[BatchItem]]:
+    while chunk := list(islice(items, _CHUNK)):
+        yield chunk
+
+
+def _write_parallel(items: Iterator[BatchItem], spec: BatchSpec, jobs: int) -> None:
+    """Decode in ``jobs`` processes, writing chunks in input order; at most two chunks
+    per process are in flight, so memory stays bounded on any input size. An error
+    reading the input is raised after every line before it has been written, as in one
+    process."""
+    import multiprocessing as mp  # here, not at import: only --jobs needs it
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    out = sys.stdout
+    pending: deque[Future[str]] = deque()
+    with ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_worker_init, initargs=(spec,)
+    ) as pool:
+        try:
+            for chunk in _chunks(items):
+                pending.append(pool.submit(_worker_run, spec, chunk))
+                if len(pending) >= 2 * jobs:
+                    out.write(pending.popleft().result())
+        finally:
             try:
-                r = inspect_message(item, keys, acb=acb, lenient_payload=lenient)
-            except GbcsDecodeError as e:
-                rec["error"] = str(e)
-                rec["error_path"] = e.path
-                rec["error_offset"] = e.offset
-            else:
-                rec.update(r.header())
-                rec["mac"] = r.mac.verdict.value
-                rec["signature"] = r.signature.verdict.value
-                rec["encrypted_parts"] = len(r.parts)
-                rec["decrypted_parts"] = r.decrypted_count
-                if r.key_notes:
-                    rec["key_notes"] = list(r.key_notes)
-        out.write(json.dumps(rec) + "\n")
+                while pending:
+                    out.write(pending.popleft().result())
+            except BrokenProcessPool:
+                raise click.ClickException(
+                    "a decode worker process died; try fewer --jobs or --jobs 1"
+                ) from None
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
 
 
 def _label(f: Field) -> str:

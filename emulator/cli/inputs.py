@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 import sys
 from collections.abc import Iterator
@@ -70,11 +71,17 @@ def write_output(path: Path, data: bytes, option: str = "-o/--output") -> None:
 
 def parse_hex(text: str, where: str = "input") -> bytes:
     """Hex text to bytes; spaces, colons and a leading 0x are ignored."""
-    cleaned = "".join(text.split()).replace(":", "")
-    if cleaned[:2].lower() == "0x":
+    cleaned = "".join(text.split())
+    if ":" in cleaned:
+        cleaned = cleaned.replace(":", "")
+    if cleaned[:2] in ("0x", "0X"):
         cleaned = cleaned[2:]
     if not cleaned:
         raise click.ClickException(f"{where}: no hex data")
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        pass  # the slow scan below only runs to say what is wrong
     bad = next((i for i, c in enumerate(cleaned) if c not in _HEX), None)
     if bad is not None:
         c = cleaned[bad]
@@ -83,9 +90,10 @@ def parse_hex(text: str, where: str = "input") -> bytes:
             f"{where}: not hex (found {found} at digit {bad + 1}; allowed: 0-9 a-f A-F, "
             "spaces, colons, a leading 0x)"
         )
-    if len(cleaned) % 2:
-        raise click.ClickException(f"{where}: odd number of hex digits ({len(cleaned)})")
-    return bytes.fromhex(cleaned)
+    raise click.ClickException(f"{where}: odd number of hex digits ({len(cleaned)})")
+
+
+_HEX_TEXT = re.compile(r"[0-9A-Fa-f:xX\s]*")
 
 
 def read_file_bytes(path: Path) -> bytes:
@@ -95,7 +103,7 @@ def read_file_bytes(path: Path) -> bytes:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         return data
-    if text.strip() and all(c in _HEX or c.isspace() or c in ":xX" for c in text):
+    if text.strip() and _HEX_TEXT.fullmatch(text):
         return parse_hex(text, str(path))
     return data
 

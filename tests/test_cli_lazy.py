@@ -1,0 +1,165 @@
+"""``gbcs-emu`` loads a subcommand's module only when that command runs or shows help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from emulator.cli import COMMANDS, PLUGIN_HELP, LazyCommands, main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = (ROOT / "examples" / "messages" / "01-ecs42-command-signed.hex").read_text().strip()
+
+# Modules that only some subcommands need; none may load with the group or with decode.
+HEAVY = (
+    "emulator.conformance",
+    "emulator.runtime",
+    "emulator.headend",
+    "emulator.transport",
+    "hil",
+    "devices",
+)
+
+
+def short_help(text: str, limit: int) -> str:
+    return click.Command("x", help=text).get_short_help_str(limit)
+
+
+def _modules_after(code: str) -> list[str]:
+    """``sys.modules`` of a fresh interpreter after running ``code``."""
+    probe = (
+        f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)), file=sys.__stderr__)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    return json.loads(r.stderr.strip().splitlines()[-1])
+
+
+def _loaded(mods: list[str], prefix: str) -> list[str]:
+    return [m for m in mods if m == prefix or m.startswith(prefix + ".")]
+
+
+def test_importing_the_group_imports_no_subcommand() -> None:
+    mods = _modules_after("import emulator.cli")
+    for heavy in HEAVY:
+        assert not _loaded(mods, heavy), heavy
+    for spec in COMMANDS.values():
+        assert spec.module not in mods
+    assert "gbcs.codec" not in mods
+
+
+def test_decode_imports_only_what_decoding_needs() -> None:
+    code = (
+        "from emulator.cli import main\n"
+        f"try:\n    main(['decode', '--json', '{EXAMPLE}'])\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+    )
+    mods = _modules_after(code)
+    assert "emulator.cli.decode_cmd" in mods and "gbcs.inspect" in mods
+    for heavy in HEAVY:
+        assert not _loaded(mods, heavy), heavy
+    others = [s.module for n, s in COMMANDS.items() if n != "decode"]
+    assert not [m for m in others if m in mods]
+    assert "cryptography.x509" not in mods  # no --keys: no key store, no X.509
+    assert "concurrent.futures" not in mods  # only --jobs needs processes
+
+
+def test_group_help_lists_every_command_without_importing_any() -> None:
+    code = (
+        "from emulator.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    )
+    mods = _modules_after(code)
+    for spec in COMMANDS.values():
+        assert spec.module not in mods
+    assert not _loaded(mods, "hil")
+    r = CliRunner().invoke(main, ["--help"])
+    listed = [
+        line.split()[0]
+        for line in r.output.split("Commands:")[1].splitlines()
+        if line.startswith("  ") and line.split()
+    ]
+    assert listed == sorted(set(COMMANDS) | {"hil"})
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_table_lines_are_the_commands_own_help(name: str) -> None:
+    """The table must not go stale: each line is what click would print for the command."""
+    spec = COMMANDS[name]
+    cmd = getattr(__import__(spec.module, fromlist=[spec.attr]), spec.attr)
+    assert isinstance(cmd, click.Command) and cmd.name == name
+    assert main.commands[name] is cmd
+    for limit in (30, 45, 74, 1000):
+        assert short_help(spec.help, limit) == cmd.get_short_help_str(limit)
+
+
+def test_known_plugin_help_is_the_plugins_own() -> None:
+    cmd = main.commands["hil"]
+    for name, text in PLUGIN_HELP.items():
+        assert short_help(text, 1000) == main.commands[name].get_short_help_str(1000)
+    assert cmd.name == "hil"
+
+
+def test_every_command_resolves_and_runs_its_help() -> None:
+    assert set(main.commands) == set(COMMANDS) | {"hil"}
+    for name in main.commands:
+        r = CliRunner().invoke(main, [name, "--help"])
+        assert r.exit_code == 0, (name, r.output)
+        assert "Usage: " in r.output
+
+
+def test_package_attributes_stay_the_click_commands() -> None:
+    """``from emulator.cli import decode_cmd`` is the command, as before, even after the
+    submodule of that name has been imported."""
+    import importlib
+
+    importlib.import_module("emulator.cli.demo_cmd")
+    from emulator.cli import decode_cmd, demo_cmd, keys_group
+
+    assert isinstance(demo_cmd, click.Command) and demo_cmd.name == "demo"
+    assert isinstance(decode_cmd, click.Command) and decode_cmd.name == "decode"
+    assert isinstance(keys_group, click.Group)
+    with pytest.raises(AttributeError):
+        importlib.import_module("emulator.cli").no_such_command  # noqa: B018
+
+
+class _BrokenEntryPoint:
+    name = "broken"
+    value = "nowhere:cmd"
+
+    def load(self) -> Any:
+        raise ImportError("No module named 'nowhere'")
+
+
+class _NotACommand(_BrokenEntryPoint):
+    name = "notcmd"
+
+    def load(self) -> Any:
+        return object()
+
+
+def test_a_broken_plugin_is_skipped_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    cmds = LazyCommands()
+    cmds._plugins = {"broken": _BrokenEntryPoint(), "notcmd": _NotACommand()}
+    assert "broken" in cmds
+    assert cmds.get("broken") is None
+    assert cmds.get("notcmd") is None
+    err = capsys.readouterr().err
+    assert "warning: command plugin 'broken' not loaded: No module named 'nowhere'" in err
+    assert "warning: command plugin 'notcmd' not loaded: nowhere:cmd is not a click command" in err
+    assert "broken" not in cmds and "broken" not in list(cmds)
+    assert cmds.get("decode") is not None  # the built-ins are untouched
+
+
+def test_an_unknown_command_is_one_clear_line() -> None:
+    r = CliRunner().invoke(main, ["decod"])
+    assert r.exit_code == 2
+    assert "No such command 'decod'" in r.output and "decode" in r.output
+    assert r.exc_info is None or r.exc_info[0] is SystemExit
