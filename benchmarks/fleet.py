@@ -1,15 +1,29 @@
-"""Fleet figures: boot and memory, command throughput and latency, alert-storm rate.
+"""Fleet figures, each beside its same-run baseline: memory, throughput, latency, storms.
 
 Prints:
 
-* boot time and idle memory per device for N sites (default 100,000 = 400,000 devices):
-  sites are lazily hydrated, so an idle device costs its share of the fleet bookkeeping;
-  the memory of a *hydrated* site (its four devices in RAM) is printed too;
-* command throughput in-process (``Emulator.handle``, no transport) and over MQTT
-  through mosquitto (pipelined), with round-trip latency p50/p99 (one at a time);
-* alert-storm alerts/s through mosquitto with 1 and 2 workers (ratio printed).
+* boot time and idle memory per device for N sites (sites are lazily hydrated, so an
+  idle device costs its share of the fleet bookkeeping);
+* a hydrated site: RSS delta over N hydrated sites (after ``gc``) divided by N, and the
+  time to hydrate one;
+* the device core (``Site.receive``, no persistence) and the runtime in-process
+  (``Emulator.handle``: decode, verify, execute, persist, queue) on the same site, with
+  their ratio;
+* the runtime over MQTT, the emulator a worker process and the head-end this process:
+  pipelined commands/s, then round-trip latency p50/p99 while offering 1,000 commands/s;
+* an alert storm through the broker with 1 and 2 workers: alerts/s, latency, lost
+  alerts, and the workers' CPU seconds per alert (so scaling shows on a busy machine).
 
-Usage: python benchmarks/fleet.py [--sites N] [--storm-sites N] [--commands N]
+Every command is fresh (rising counters) and every one must be answered: the script
+exits 1 when any is refused or lost, so rejections are never timed as throughput. The
+broker is mosquitto on a free port when installed, else amqtt. Frames are built here
+(``emulator.headend``); ``../shared`` is not needed.
+
+``--quick`` uses small sizes (under 5 minutes on 2 cores); ``--json`` prints one JSON
+object instead of text.
+
+Usage: python benchmarks/fleet.py [--quick] [--json] [--sites N] [--hydrate N]
+       [--storm-sites N] [--commands N] [--rate R] [--paced-seconds S]
 """
 
 from __future__ import annotations
@@ -17,16 +31,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import resource
+import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulator.cli.storm_cmd import run_storm
+from _common import children_cpu_s, emit_json, fail, percentile, rss_kib, run_main
+
+from devices.outbound import OutboundKind
+from emulator.cli.storm_cmd import StormError, run_storm
 from emulator.headend.commands import CommandBuilder
 from emulator.runtime.clock import RealClock, VirtualClock
 from emulator.runtime.config import load_config
@@ -36,163 +55,404 @@ from emulator.transport.base import BusMessage, Channel
 from emulator.transport.inprocess import InProcessBus, InProcessHub
 from gbcs.axdr import Data
 from gbcs.dlms import AccessRequest, GetSpec, Obis, invoke_id_for_counter
+from gbcs.envelope import decode_envelope
+from gbcs.errors import GbcsDecodeError
 from keys.pki import DEFAULT_ORGANISATION_EUIS
 from keys.roles import RemotePartyRole as R
 from keys.store import KeyStore
 
 SUPPLIER = DEFAULT_ORGANISATION_EUIS[R.SUPPLIER]
+ACB = DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER]
 CONTROL = GetSpec(70, Obis.parse("0-0:96.3.10.255"), 3)
 
 
-def rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How big each part of the run is."""
+
+    sites: int  # booted (idle) sites
+    hydrate: int  # hydrated sites for the memory figure
+    commands: int  # commands per throughput figure
+    rate: float  # offered commands/s for the latency figure
+    paced_seconds: float  # how long that rate is offered
+    storm_sites: int
+
+
+FULL = Sizes(100_000, 1_000, 3_000, 1_000.0, 5.0, 2_000)
+QUICK = Sizes(10_000, 500, 2_000, 1_000.0, 2.0, 2_000)
 
 
 def read_command(builder: CommandBuilder, eui: bytes) -> bytes:
+    """A fresh non-critical read for ``eui`` (ECS45 0x0052, the load switch's status)."""
     c = builder.next_counter(SUPPLIER)
     req = AccessRequest(invoke_id_for_counter(c), (CONTROL,), (Data.null(),))
     return builder.command(SUPPLIER, eui, 0x0052, req, counter=c)
 
 
-async def boot_and_memory(sites: int, state: Path) -> None:
+# ------------------------------------------------------------------ memory
+
+
+def boot_and_idle(sites: int, state: Path) -> dict[str, float]:
+    """Boot a fleet of ``sites`` (none hydrated): seconds, and idle bytes per device."""
     keys = KeyStore(ensure_pki(state))
     gc.collect()
-    before = rss_kb()
+    before = rss_kib()
     t0 = time.perf_counter()
     cfg = load_config(None, sites=sites)
+    emu = Emulator(
+        cfg, InProcessBus(InProcessHub()), VirtualClock(datetime.now(UTC)), keys, state / "boot"
+    )
+    index = {cfg.site_config(i).eui("ESME"): i for i in range(sites)}  # a routing table
+    boot = time.perf_counter() - t0
+    gc.collect()
+    idle = (rss_kib() - before) * 1024 / (4 * sites)
+    emu.close()
+    del emu, index
+    gc.collect()
+    return {"boot_s": round(boot, 3), "idle_bytes_per_device": round(idle, 1)}
+
+
+def hydrated_sites(n: int, state: Path) -> dict[str, float]:
+    """RSS delta over ``n`` hydrated sites (after gc) / n, and ms to hydrate one."""
+    keys = KeyStore(ensure_pki(state))
+    cfg = load_config(None, sites=n + 1)
     emu = Emulator(
         cfg,
         InProcessBus(InProcessHub()),
         VirtualClock(datetime.now(UTC)),
         keys,
-        state / "boot",
-        cache_size=1000,
+        state / "hydrate",
+        cache_size=n + 1,  # none evicted: all n stay in RAM
     )
-    index = {cfg.site_config(i).eui("ESME"): i for i in range(sites)}  # routing table
-    boot = time.perf_counter() - t0
+    emu.site(0)  # first use of each lazily built module-level table is not a site's cost
     gc.collect()
-    idle = (rss_kb() - before) * 1024 / (4 * sites)
-    print(
-        f"boot {sites:,} sites ({4 * sites:,} devices): {boot:.2f} s;"
-        f" idle memory {idle:,.0f} B per device"
-    )
-    before = rss_kb()
+    before = rss_kib()
     t0 = time.perf_counter()
-    for i in range(1000):
+    for i in range(1, n + 1):
         emu.site(i)
-    hyd = time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    hydrated = len(emu.sites) - 1
     gc.collect()
-    per = (rss_kb() - before) * 1024 / 1000
-    print(f"hydrating a site (4 devices): {hyd:.2f} ms each, {per / 1024:,.0f} KiB each in RAM")
-    del emu, index
+    per = (rss_kib() - before) / hydrated
+    emu.close()
+    del emu
+    gc.collect()
+    return {"hydrated_site_kib": round(per, 1), "hydration_ms": round(dt * 1000 / hydrated, 3)}
 
 
-async def inprocess_throughput(n: int, state: Path) -> float:
+# ------------------------------------------------------------------ in-process
+
+
+def core_and_inprocess(n: int, state: Path) -> dict[str, float]:
+    """Device core (``Site.receive``) then ``Emulator.handle``, each on n fresh commands
+    to the same ESME; exits 1 when any command is not answered."""
     keys = KeyStore(ensure_pki(state))
-    cfg = load_config(None)
-    add_device_public_keys(keys, cfg, range(1), state / "inproc")
-    builder = CommandBuilder(keys, DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER])
-    emu = Emulator(cfg, InProcessBus(InProcessHub()), RealClock(), keys, state / "inproc")
-    esme = cfg.site.eui("ESME")
-    frames = [read_command(builder, esme) for _ in range(n)]
-    msgs = [BusMessage("site-0", esme.hex().upper(), Channel.IN, f) for f in frames]
-    emu.handle(msgs[0])
-    t0 = time.perf_counter()
-    for m in msgs[1:]:
-        emu.handle(m)
-    rate = (n - 1) / (time.perf_counter() - t0)
-    print(
-        f"in-process Emulator.handle (decode, verify, execute, persist, queue): "
-        f"{rate:,.0f} commands/s"
-    )
-    emu.store.close()
-    return rate
+    cfg = load_config(None, sites=1)
+    clock = RealClock()
+    emu = Emulator(cfg, InProcessBus(InProcessHub()), clock, keys, state / "inproc")
+    try:
+        add_device_public_keys(keys, cfg, range(1), state / "inproc")
+        builder = CommandBuilder(keys, ACB)
+        esme = cfg.site.eui("ESME")
+        site_id = cfg.site_config(0).site_id
+        site = emu.site(0)
+        device = site.device(esme)
+        if device is None:
+            fail("the fleet's site has no ESME")
+        # one command through handle first: the site's first save is not a command's cost
+        first = BusMessage(site_id, esme.hex().upper(), Channel.IN, read_command(builder, esme))
+        if emu.handle(first) < 1:
+            fail(f"warm-up command not answered ({device.last_rejection})")
+
+        core = [read_command(builder, esme) for _ in range(n)]
+        bad = 0
+        t0 = time.perf_counter()
+        for f in core:
+            outs = site.receive(f, clock.now())
+            if device.last_rejection is not None or not any(
+                o.kind is OutboundKind.RESPONSE for o in outs
+            ):
+                bad += 1
+        core_rate = n / (time.perf_counter() - t0)
+        if bad:
+            fail(f"device core: {bad} of {n} commands not answered ({device.last_rejection})")
+
+        msgs = [
+            BusMessage(site_id, esme.hex().upper(), Channel.IN, read_command(builder, esme))
+            for _ in range(n)
+        ]
+        t0 = time.perf_counter()
+        for m in msgs:
+            if emu.handle(m) < 1 or device.last_rejection is not None:
+                bad += 1
+        runtime_rate = n / (time.perf_counter() - t0)
+        if bad:
+            fail(f"Emulator.handle: {bad} of {n} commands not answered")
+    finally:
+        emu.close()
+    return {
+        "device_core_cmds_per_s": round(core_rate, 1),
+        "inprocess_cmds_per_s": round(runtime_rate, 1),
+        "inprocess_vs_core": round(runtime_rate / core_rate, 3),
+    }
 
 
-async def mqtt_throughput(n: int, state: Path) -> None:
-    from emulator.runtime.worker import WorkerOptions, serve
-    from emulator.transport.broker import best_available_broker
+# ------------------------------------------------------------------ MQTT
+
+
+class _Responses:
+    """Round trips by command counter, from the head-end's subscription."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, float] = {}
+        self.rtt: list[float] = []
+        self.unmatched = 0
+        self.last = 0.0
+        self.arrived = asyncio.Event()
+        self.want = 0
+
+    def on_response(self, frame: bytes) -> None:
+        t = time.perf_counter()
+        try:
+            counter = decode_envelope(frame).header.counter
+        except GbcsDecodeError:
+            self.unmatched += 1
+            return
+        t0 = self.sent.pop(counter, None)
+        if t0 is None:
+            self.unmatched += 1
+            return
+        self.rtt.append(t - t0)
+        self.last = t
+        if len(self.rtt) >= self.want:
+            self.arrived.set()
+
+    def expect(self, count: int) -> None:
+        self.rtt = []
+        self.want = count
+        self.arrived.clear()
+
+
+async def mqtt_figures(sizes: Sizes, state: Path, broker_url: str) -> dict[str, float]:
+    """The runtime as a worker process, the head-end here: pipelined commands/s, then
+    round-trip latency while offering ``sizes.rate`` commands/s."""
+    from emulator.runtime.launch import claim, start_workers, worker_failure
+    from emulator.runtime.worker import WorkerOptions, stop_all
     from emulator.transport.mqtt import MqttBus
 
-    broker = best_available_broker("mosquitto")
-    await broker.start()
-    keys = KeyStore(ensure_pki(state / "mqtt"))
-    cfg = load_config(None)
-    add_device_public_keys(keys, cfg, range(1), state / "mqtt")
-    builder = CommandBuilder(keys, DEFAULT_ORGANISATION_EUIS[R.ACCESS_CONTROL_BROKER])
-    stop = asyncio.Event()
-    worker = asyncio.create_task(serve(WorkerOptions(str(state / "mqtt"), broker.url), stop))
-    while not (state / "mqtt" / "stats-0.json").exists():
-        await asyncio.sleep(0.05)
-    bus = MqttBus(broker.url)
-    await bus.start()
-    await bus.subscribe("gbcs/+/+/out")
-    it = bus.messages().__aiter__()
-    esme = cfg.site.eui("ESME")
-    topic_eui = esme.hex().upper()
-    lat = []
-    for _ in range(300):
-        f = read_command(builder, esme)
+    cfg = load_config(None, sites=1)
+    held = claim(state, cfg, count=1, total=1, command="benchmarks/fleet.py")
+    procs = []
+    bus = MqttBus(broker_url)
+    reader: asyncio.Task[None] | None = None
+    try:
+        keys = KeyStore(ensure_pki(state))
+        add_device_public_keys(keys, cfg, range(1))  # claim() set the state's seed
+        builder = CommandBuilder(keys, ACB)
+        esme = cfg.site.eui("ESME")
+        topic = (cfg.site_config(0).site_id, esme.hex().upper())
+        procs = start_workers(held, WorkerOptions(str(state), broker_url, sites=1))
+        await bus.start()
+        await bus.subscribe("gbcs/+/+/out")
+        r = _Responses()
+
+        async def read() -> None:
+            async for m in bus.messages():
+                r.on_response(m.frame)
+
+        reader = asyncio.create_task(read())
+
+        async def send(frame: bytes) -> None:
+            r.sent[decode_envelope(frame).header.counter] = time.perf_counter()
+            await bus.publish(BusMessage(topic[0], topic[1], Channel.IN, frame))
+
+        async def wait_all(count: int, timeout: float, what: str) -> None:
+            try:
+                await asyncio.wait_for(r.arrived.wait(), timeout)
+            except TimeoutError:
+                fail(f"MQTT {what}: {len(r.rtt)} of {count} responses within {timeout:g} s")
+
+        # the worker is up once it answers (commands before its subscription are lost)
+        deadline = time.monotonic() + 60
+        while True:
+            r.expect(1)
+            r.sent.clear()
+            await send(read_command(builder, esme))
+            try:
+                await asyncio.wait_for(r.arrived.wait(), 1.0)
+                break
+            except TimeoutError:
+                if procs[0].poll() is not None:
+                    fail(worker_failure(state, 0, procs[0]))
+                if time.monotonic() > deadline:
+                    fail("the MQTT worker did not answer within 60 s")
+        r.sent.clear()
+        r.unmatched = 0
+
+        n = sizes.commands
+        frames = [read_command(builder, esme) for _ in range(n)]
+        r.expect(n)
         t0 = time.perf_counter()
-        await bus.publish(BusMessage("site-0", topic_eui, Channel.IN, f))
-        await asyncio.wait_for(it.__anext__(), 30)
-        lat.append(time.perf_counter() - t0)
-    lat.sort()
-    frames = [read_command(builder, esme) for _ in range(n)]
-    t0 = time.perf_counter()
-
-    async def send() -> None:
         for f in frames:
-            await bus.publish(BusMessage("site-0", topic_eui, Channel.IN, f))
+            await send(f)
+        await wait_all(n, 120, "pipelined")
+        pipelined = n / (r.last - t0)
 
-    sender = asyncio.create_task(send())
-    for _ in range(n):
-        await asyncio.wait_for(it.__anext__(), 60)
-    await sender
-    rate = n / (time.perf_counter() - t0)
+        total = max(1, int(sizes.rate * sizes.paced_seconds))
+        frames = [read_command(builder, esme) for _ in range(total)]
+        r.expect(total)
+        i = 0
+        t0 = time.perf_counter()
+        while i < total:
+            due = min(total, int((time.perf_counter() - t0) * sizes.rate) + 1)
+            while i < due:
+                await send(frames[i])
+                i += 1
+            await asyncio.sleep(0.0005)
+        offered = total / (time.perf_counter() - t0)
+        await wait_all(total, 120, f"at {sizes.rate:g}/s")
+        if r.unmatched:
+            fail(f"MQTT: {r.unmatched} responses matched no command sent")
+        return {
+            "mqtt_cmds_per_s": round(pipelined, 1),
+            "mqtt_offered_cmds_per_s": round(offered, 1),
+            "mqtt_p50_ms_at_1000": round(percentile(r.rtt, 50) * 1000, 2),
+            "mqtt_p99_ms_at_1000": round(percentile(r.rtt, 99) * 1000, 2),
+        }
+    finally:
+        if reader is not None:
+            reader.cancel()
+        await bus.close()
+        stop_all(procs, 20)
+        held.release()
+
+
+# ------------------------------------------------------------------ storms
+
+
+async def storm(sites: int, workers: int, broker_url: str) -> dict[str, Any]:
+    """One storm on the given broker, with the workers' CPU seconds (reaped children)."""
+    cpu0 = children_cpu_s()
+    try:
+        r = await run_storm(sites, workers, broker_url, 240, False, 600)
+    except StormError as e:
+        fail(f"storm with {workers} worker(s): {e}")
+    r["cpu_s"] = children_cpu_s() - cpu0
+    if not r["complete"]:
+        fail(f"storm with {workers} worker(s): {r['delivered']} of {r['produced']} alerts")
+    return r
+
+
+# ------------------------------------------------------------------ main
+
+
+def _print_text(out: dict[str, Any]) -> None:
+    print(f"broker: {out['broker']}; load average (1 min) {out['load_avg']:.2f}")
     print(
-        f"MQTT via mosquitto (emulator in this process): {rate:,.0f} commands/s pipelined;"
-        f" round trip p50 {lat[len(lat) // 2] * 1000:.1f} ms,"
-        f" p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms"
+        f"boot {out['boot_sites']:,} sites: {out['boot_s']:.2f} s;"
+        f" idle memory {out['idle_bytes_per_device']:,.0f} B per device"
     )
-    stop.set()
-    await worker
-    await bus.close()
-    await broker.aclose()
-
-
-async def storms(sites: int) -> None:
-    one = await run_storm(sites, 1, None, 240, False, 600)
-    two = await run_storm(sites, 2, None, 240, False, 600)
-    for r in (one, two):
+    print(
+        f"hydrated site ({out['hydrated_sites']} sites, RSS delta / N): "
+        f"{out['hydrated_site_kib']:,.0f} KiB; hydration {out['hydration_ms']:.2f} ms"
+    )
+    print(
+        f"device core (Site.receive): {out['device_core_cmds_per_s']:,.0f} commands/s;"
+        f" in-process Emulator.handle: {out['inprocess_cmds_per_s']:,.0f} commands/s"
+        f" ({out['inprocess_vs_core']:.2f}x the core)"
+    )
+    print(
+        f"MQTT, worker process: {out['mqtt_cmds_per_s']:,.0f} commands/s pipelined;"
+        f" offering {out['mqtt_offered_cmds_per_s']:,.0f}/s: round trip"
+        f" p50 {out['mqtt_p50_ms_at_1000']:.1f} ms, p99 {out['mqtt_p99_ms_at_1000']:.1f} ms"
+    )
+    for w in ("1w", "2w"):
         print(
-            f"storm {r['sites']:,} sites, {r['workers']} worker(s): {r['delivered']:,}/"
-            f"{r['produced']:,} delivered, lost {r['lost']}, {r['alerts_per_s']} alerts/s"
-            f" while delivering, {r['end_to_end_alerts_per_s']} alerts/s end to end,"
-            f" p99 {r['latency_p99_s']} s"
+            f"storm {out['storm_sites']:,} sites, {w[0]} worker(s):"
+            f" {out[f'storm_alerts_per_s_{w}']} alerts/s end to end,"
+            f" p50 {out[f'storm_p50_s_{w}']} s, p99 {out[f'storm_p99_s_{w}']} s,"
+            f" lost {out[f'storm_lost_{w}']},"
+            f" {out[f'storm_cpu_s_per_alert_{w}'] * 1000:.2f} ms worker CPU per alert"
         )
-    if one["end_to_end_alerts_per_s"] and two["end_to_end_alerts_per_s"]:
-        ratio = two["end_to_end_alerts_per_s"] / one["end_to_end_alerts_per_s"]
-        print(f"  end to end, 2 workers / 1 worker: {ratio:.2f}x")
+    print(f"  2 workers / 1 worker, end to end: {out['storm_2w_vs_1w']}x")
 
 
-async def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sites", type=int, default=100_000)
-    p.add_argument("--storm-sites", type=int, default=2_000)
-    p.add_argument("--commands", type=int, default=3_000)
-    args = p.parse_args()
-    with tempfile.TemporaryDirectory() as d:
+async def run(sizes: Sizes) -> dict[str, Any]:
+    """Every figure, as one dict."""
+    from emulator.transport.broker import best_available_broker
+
+    out: dict[str, Any] = {"load_avg_start": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory(prefix="gbcs-bench-fleet-") as d:
         state = Path(d)
-        await boot_and_memory(args.sites, state)
-        await inprocess_throughput(args.commands, state)
-        await mqtt_throughput(args.commands, state)
-    await storms(args.storm_sites)
+        out["boot_sites"] = sizes.sites
+        out.update(boot_and_idle(sizes.sites, state))
+        out["hydrated_sites"] = sizes.hydrate
+        out.update(hydrated_sites(sizes.hydrate, state))
+        out.update(core_and_inprocess(sizes.commands, state))
+        broker = best_available_broker()
+        try:
+            await broker.start()
+        except (OSError, RuntimeError, ImportError) as e:
+            fail(f"cannot start a broker ({type(broker).__name__}): {e}")
+        try:
+            out["broker"] = type(broker).__name__
+            out.update(await mqtt_figures(sizes, state / "mqtt", broker.url))
+            one = await storm(sizes.storm_sites, 1, broker.url)
+            two = await storm(sizes.storm_sites, 2, broker.url)
+        finally:
+            await broker.aclose()
+    out["storm_sites"] = sizes.storm_sites
+    for w, r in (("1w", one), ("2w", two)):
+        out[f"storm_alerts_per_s_{w}"] = r["end_to_end_alerts_per_s"]
+        out[f"storm_p50_s_{w}"] = r["latency_p50_s"]
+        out[f"storm_p99_s_{w}"] = r["latency_p99_s"]
+        out[f"storm_lost_{w}"] = r["lost"]
+        out[f"storm_cpu_s_per_alert_{w}"] = round(r["cpu_s"] / max(r["delivered"], 1), 6)
+    out["storm_p50_s"] = one["latency_p50_s"]
+    out["storm_lost"] = one["lost"] + two["lost"]
+    a1, a2 = one["end_to_end_alerts_per_s"], two["end_to_end_alerts_per_s"]
+    out["storm_2w_vs_1w"] = round(a2 / a1, 3) if a1 and a2 else None
+    out["load_avg"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes (under 5 minutes)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--sites", type=int, help="booted idle sites (100,000; quick 10,000)")
+    p.add_argument("--hydrate", type=int, help="hydrated sites, at least 200 (1,000; quick 500)")
+    p.add_argument(
+        "--commands", type=int, help="commands per throughput figure (3,000; quick 2,000)"
+    )
+    p.add_argument("--rate", type=float, help="offered commands/s for the latency (1,000)")
+    p.add_argument("--paced-seconds", type=float, help="seconds at that rate (5; quick 2)")
+    p.add_argument("--storm-sites", type=int, help="sites in each storm (2,000)")
+    args = p.parse_args()
+    base = QUICK if args.quick else FULL
+    sizes = Sizes(
+        args.sites if args.sites is not None else base.sites,
+        args.hydrate if args.hydrate is not None else base.hydrate,
+        args.commands if args.commands is not None else base.commands,
+        args.rate if args.rate is not None else base.rate,
+        args.paced_seconds if args.paced_seconds is not None else base.paced_seconds,
+        args.storm_sites if args.storm_sites is not None else base.storm_sites,
+    )
+    if sizes.hydrate < 200:
+        p.error(f"--hydrate {sizes.hydrate}: at least 200 sites, or RSS noise swamps the figure")
+    for name in ("sites", "commands", "storm_sites"):
+        if getattr(sizes, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if sizes.storm_sites < 2:
+        p.error("--storm-sites must be at least 2 (the second storm has 2 workers)")
+    if not (sizes.rate > 0 and sizes.paced_seconds > 0):
+        p.error("--rate and --paced-seconds must be positive")
+    out = asyncio.run(run(sizes))
+    if args.json:
+        emit_json(out)
+    else:
+        _print_text(out)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main)

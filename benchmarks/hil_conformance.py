@@ -41,8 +41,7 @@ from emulator.runtime.config import load_config
 ROOT = Path(__file__).resolve().parent.parent
 
 SITE_TOML = (
-    "[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\n"
-    f"top_up_value = {RTDS_TOP_UP_VALUE}\n"
+    f"[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\ntop_up_value = {RTDS_TOP_UP_VALUE}\n"
 )
 """The served site, as ``tests/test_hil_conformance.py`` writes it (``_site``)."""
 DEVICES = ("ESME", "GSME", "CHF", "GPF")
