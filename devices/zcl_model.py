@@ -266,6 +266,22 @@ def encode_value_hex(value: ZclValue) -> str:
     return value.encode()[1:].hex().upper()
 
 
+def _parse_attribute(adoc: object, where: str) -> ZclAttribute:
+    """One attribute of a profile or saved-state document: ``{"type", "hex", "access",
+    "name"}``; :class:`ZclModelError` names ``where`` and what is wrong."""
+    if not isinstance(adoc, Mapping):
+        raise ZclModelError(f"{where}: expected an object")
+    t = _parse_id(adoc.get("type"), f"{where} type", 0xFF)
+    try:
+        value = decode_value_hex(t, adoc.get("hex", ""))
+    except ZclModelError as e:
+        raise ZclModelError(f"{where}: {e}") from None
+    access = adoc.get("access", "r")
+    if access not in ("r", "rw"):
+        raise ZclModelError(f"{where}: access must be 'r' or 'rw'")
+    return ZclAttribute(t, value.value, access == "rw", str(adoc.get("name", "")))
+
+
 def _parse_id(text: Any, what: str, limit: int = 0xFFFF) -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         n = text
@@ -1105,19 +1121,7 @@ class ZclModel:
             for akey, adoc in attrs.items():
                 where = f"cluster {ckey} attribute {akey}"
                 aid = _parse_id(akey, where)
-                if not isinstance(adoc, Mapping):
-                    raise ZclModelError(f"{where}: expected an object")
-                t = _parse_id(adoc.get("type"), f"{where} type", 0xFF)
-                try:
-                    value = decode_value_hex(t, adoc.get("hex", ""))
-                except ZclModelError as e:
-                    raise ZclModelError(f"{where}: {e}") from None
-                access = adoc.get("access", "r")
-                if access not in ("r", "rw"):
-                    raise ZclModelError(f"{where}: access must be 'r' or 'rw'")
-                m.clusters[c][aid] = ZclAttribute(
-                    t, value.value, access == "rw", str(adoc.get("name", ""))
-                )
+                m.clusters[c][aid] = _parse_attribute(adoc, where)
         m._load_state(doc.get("state") or {})
         return m
 
@@ -1219,19 +1223,7 @@ class ZclModel:
             where = f"attributes.{key}"
             ckey, _, akey = str(key).partition("/")
             c, aid = _parse_id(ckey, f"{where} cluster"), _parse_id(akey, f"{where} attribute")
-            if not isinstance(adoc, Mapping):
-                raise ZclModelError(f"{where}: expected an object")
-            t = _parse_id(adoc.get("type"), f"{where} type", 0xFF)
-            try:
-                value = decode_value_hex(t, adoc.get("hex", ""))
-            except ZclModelError as e:
-                raise ZclModelError(f"{where}: {e}") from None
-            access = adoc.get("access", "r")
-            if access not in ("r", "rw"):
-                raise ZclModelError(f"{where}: access must be 'r' or 'rw'")
-            out.append(
-                (c, aid, ZclAttribute(t, value.value, access == "rw", str(adoc.get("name", ""))))
-            )
+            out.append((c, aid, _parse_attribute(adoc, where)))
         return out
 
     def _put(self, cluster: int, attribute_id: int, a: ZclAttribute) -> None:
