@@ -50,7 +50,7 @@ from emulator.headend.commands import CommandBuilder
 from emulator.runtime.clock import RealClock, VirtualClock
 from emulator.runtime.config import load_config
 from emulator.runtime.pki import add_device_public_keys, ensure_pki
-from emulator.runtime.server import Emulator
+from emulator.runtime.server import SERVE_BATCH, Emulator
 from emulator.transport.base import BusMessage, Channel
 from emulator.transport.inprocess import InProcessBus, InProcessHub
 from gbcs.axdr import Data
@@ -188,12 +188,28 @@ def core_and_inprocess(n: int, state: Path) -> dict[str, float]:
         runtime_rate = n / (time.perf_counter() - t0)
         if bad:
             fail(f"Emulator.handle: {bad} of {n} commands not answered")
+
+        # as the runtime serves a busy bus: what is queued is drained together (up to
+        # SERVE_BATCH) and committed in one transaction before any answer is published
+        msgs = [
+            BusMessage(site_id, esme.hex().upper(), Channel.IN, read_command(builder, esme))
+            for _ in range(n)
+        ]
+        answered = 0
+        t0 = time.perf_counter()
+        for i in range(0, n, SERVE_BATCH):
+            answered += emu.handle_many(msgs[i : i + SERVE_BATCH])
+        batch_rate = n / (time.perf_counter() - t0)
+        if answered < n or device.last_rejection is not None:
+            fail(f"Emulator.handle_many: {n - answered} of {n} commands not answered")
     finally:
         emu.close()
     return {
         "device_core_cmds_per_s": round(core_rate, 1),
         "inprocess_cmds_per_s": round(runtime_rate, 1),
         "inprocess_vs_core": round(runtime_rate / core_rate, 3),
+        "inprocess_batch_cmds_per_s": round(batch_rate, 1),
+        "inprocess_batch_vs_core": round(batch_rate / core_rate, 3),
     }
 
 
@@ -359,7 +375,9 @@ def _print_text(out: dict[str, Any]) -> None:
     print(
         f"device core (Site.receive): {out['device_core_cmds_per_s']:,.0f} commands/s;"
         f" in-process Emulator.handle: {out['inprocess_cmds_per_s']:,.0f} commands/s"
-        f" ({out['inprocess_vs_core']:.2f}x the core)"
+        f" ({out['inprocess_vs_core']:.2f}x the core); drained {SERVE_BATCH} at a time"
+        f" (Emulator.handle_many): {out['inprocess_batch_cmds_per_s']:,.0f} commands/s"
+        f" ({out['inprocess_batch_vs_core']:.2f}x)"
     )
     print(
         f"MQTT, worker process: {out['mqtt_cmds_per_s']:,.0f} commands/s pipelined;"

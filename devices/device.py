@@ -470,7 +470,12 @@ class Device:
             variant=self.config.signature_variant,
         )
         return Outbound(
-            frame, msg.originator, PeerKind.REMOTE_PARTY, OutboundKind.RESPONSE, msg.message_code
+            frame,
+            msg.originator,
+            PeerKind.REMOTE_PARTY,
+            OutboundKind.RESPONSE,
+            msg.message_code,
+            origin=self.eui,
         )
 
     def join_partners(self) -> dict[bytes, Partner]:
@@ -522,7 +527,7 @@ class Device:
             variant=self.config.signature_variant,
         )
         return Outbound(
-            frame, recipient, PeerKind.REMOTE_PARTY, OutboundKind.ALERT, code, spec.code
+            frame, recipient, PeerKind.REMOTE_PARTY, OutboundKind.ALERT, code, spec.code, self.eui
         )
 
     def alert_payload(self, spec: AlertSpec, counter: int, now: datetime) -> Payload:

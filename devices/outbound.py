@@ -31,6 +31,8 @@ class Outbound:
     ``to`` is the EUI-64 of the recipient: a remote party for WAN traffic, or the HAN
     peer (CHF, GSME) for tunnel traffic. ``code`` is the GBCS message code (responses,
     alerts) or the tunnel command; ``alert_code`` the GBCS alert code carried, if any.
+    ``origin`` is the frame's originator when its builder knows it (None: read it from
+    the frame), so that routing need not decode the envelope again.
     """
 
     frame: bytes
@@ -39,6 +41,7 @@ class Outbound:
     kind: OutboundKind
     code: int
     alert_code: int | None = None
+    origin: bytes | None = None
 
     def describe(self) -> str:
         """One line for logs and CLIs."""

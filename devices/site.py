@@ -56,6 +56,12 @@ class Site:
         self._pending_restores: list[datetime] = []
         #: How far the premises runs ahead of the caller's clock (see :meth:`run_on`).
         self.lead = timedelta(0)
+        #: Set when routing changed the CHF (queued or tunnelled a frame, forwarded an
+        #: alert, cut or restored its supply); the runtime persists the CHF then, and
+        #: clears the flag once it has.
+        self.chf_changed = False
+        #: The device the last :meth:`receive` delivered its frame to (None: none).
+        self.receiver: Device | None = None
 
     def local(self, now: datetime) -> datetime:
         """The premises time at caller time ``now`` (``now`` plus :attr:`lead`)."""
@@ -79,12 +85,16 @@ class Site:
 
     def _receive_at(self, frame: bytes, now: datetime) -> list[Outbound]:
         out = self._advance_at(now)
+        self.receiver = None
         try:
             recipient = decode_envelope(frame).header.recipient
         except GbcsDecodeError:
             # Unreadable frames reach the CHF, which logs and (per policy) alerts.
+            self.chf_changed = True
+            self.receiver = self.chf
             return out + self._route(self.chf.receive(frame, now), now)
         if self.gsme is not None and recipient == self.gsme.eui:
+            self.chf_changed = True
             self.chf.queue_for_gsme(recipient, frame, now)
             return out
         target = self.device(recipient)
@@ -92,6 +102,7 @@ class Site:
             return out
         if not self.chf.power.powered:
             return out  # the Comms Hub is down: nothing reaches the premises
+        self.receiver = target
         return out + self._route(target.receive(frame, now), now)
 
     # ------------------------------------------------------------------ time
@@ -116,6 +127,7 @@ class Site:
         out += self._apply_cuts(now)
         for t in sorted(x for x in self._pending_restores if x <= now):
             self._pending_restores.remove(t)
+            self.chf_changed = True
             out += self.chf.restore_power(t)
         for d in self.devices:
             out += self._route(d.advance(now), now)
@@ -129,6 +141,7 @@ class Site:
         cuts = self.esme.ch_supply_cuts[self._cuts_applied :]
         self._cuts_applied = len(self.esme.ch_supply_cuts)
         for cut in cuts:
+            self.chf_changed = True
             out += self.chf.lose_power(cut.start)
             if cut.end <= now:
                 out += self.chf.restore_power(cut.end)
@@ -165,13 +178,15 @@ class Site:
         while todo:
             o = todo.pop(0)
             if o.peer is PeerKind.REMOTE_PARTY:
-                origin = self._origin(o)
-                if o.kind is OutboundKind.ALERT and not self.chf.forward_alert(o, origin, now):
-                    continue
+                if o.kind is OutboundKind.ALERT:
+                    self.chf_changed = True  # DP119 consolidation counts what it forwards
+                    if not self.chf.forward_alert(o, self._origin(o), now):
+                        continue
                 wan.append(o)
                 continue
             if o.kind is not OutboundKind.TUNNEL:
                 continue
+            self.chf_changed = True
             if o.to == self.chf.eui and self.gsme is not None:
                 todo += self.chf.tunnel(self.gsme.eui, o.frame, now)
                 exchanged = True
@@ -183,6 +198,8 @@ class Site:
         return wan
 
     def _origin(self, o: Outbound) -> bytes:
+        if o.origin is not None:
+            return o.origin
         try:
             return decode_envelope(o.frame).header.originator
         except GbcsDecodeError:

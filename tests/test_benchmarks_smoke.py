@@ -121,6 +121,8 @@ def test_fleet_benchmark_quick_json() -> None:
             "device_core_cmds_per_s",
             "inprocess_cmds_per_s",
             "inprocess_vs_core",
+            "inprocess_batch_cmds_per_s",
+            "inprocess_batch_vs_core",
             "mqtt_cmds_per_s",
             "mqtt_p99_ms_at_1000",
             "hydrated_site_kib",

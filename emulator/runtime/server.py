@@ -7,7 +7,10 @@
   times ``Site.next_due`` names; there is no task or timer per device.
 * A command's effects, counters and the frames it produced are committed to sqlite in
   one transaction before anything is published; an outbox task publishes and deletes
-  them, retrying while the broker is away.
+  them, retrying while the broker is away. Commands that are already waiting on the bus
+  are drained together (up to :data:`SERVE_BATCH`) and committed in one transaction
+  (:meth:`Emulator.handle_many`, group commit). Only devices whose saved JSON would
+  change are rewritten.
 * Worker ``w`` of ``K`` owns the sites whose index ``i`` has ``i % K == w``. With one
   worker it subscribes ``gbcs/+/+/in`` and ``gbcs/+/+/control``; with several, each
   subscribes ``gbcs/<site>/+/in`` and ``gbcs/<site>/+/control`` for its own sites only
@@ -60,9 +63,9 @@ from .config import FleetConfig, derive_own_keys
 from .metrics import Metrics
 from .pki import DeviceCertificates
 from .statedir import StateError, ensure_dir, open_info, write_info
-from .store import OutboxEntry, StateStore, open_ledger
+from .store import OutboxEntry, SiteWrite, StateStore, open_ledger
 
-__all__ = ["STORM_CHUNK", "Emulator", "StormReport"]
+__all__ = ["SERVE_BATCH", "STORM_CHUNK", "Emulator", "StormReport"]
 
 log = logging.getLogger("gbcs.emulator")
 
@@ -70,6 +73,12 @@ log = logging.getLogger("gbcs.emulator")
 STORM_CHUNK = 50
 #: Outbox entries published at once, their acknowledgements awaited together.
 PUBLISH_WINDOW = 64
+#: Commands already queued on the bus that are executed and committed together.
+SERVE_BATCH = 64
+
+# One unit of work to commit: a site, the frames to queue, the device types it changed
+# (None: every device).
+_Work = tuple[int, Site, list[Outbound], set[str] | None]
 
 #: Subscriptions of a worker that serves the whole fleet (also what earlier versions
 #: subscribed in every worker: a persistent session may still hold them).
@@ -161,6 +170,9 @@ class Emulator:
         self._published = asyncio.Event()  # the publisher finished a batch (or idles)
         self._running = False  # run()'s tasks (the publisher among them) are up
         self._fresh: set[int] = set()
+        # Per hydrated site: what its rows on disk hold, as JSON text ("" for the site's
+        # own row), each device's without its ``last_advance`` (see _serialise).
+        self._saved: dict[int, dict[str, str]] = {}
 
     def close(self) -> None:
         """Close the store and ledger of an emulator used without :meth:`run`."""
@@ -242,7 +254,8 @@ class Emulator:
             self._fresh.add(index)  # its first save stores every device
         self.sites[index] = site
         while len(self.sites) > self.cache_size:
-            self.sites.popitem(last=False)  # already persisted
+            evicted, _ = self.sites.popitem(last=False)  # already persisted
+            self._saved.pop(evicted, None)
         self.metrics.gauges["sites_hydrated"] = len(self.sites)
         return site
 
@@ -257,10 +270,12 @@ class Emulator:
     def _topic_for(self, site_id: str, o: Outbound, fallback: bytes) -> str:
         if o.kind is OutboundKind.POWER_OUTAGE:
             return BusMessage(site_id, eui_hex(fallback).upper(), Channel.ALERT, b"").topic
-        try:
-            origin = decode_envelope(o.frame).header.originator
-        except GbcsDecodeError:
-            origin = fallback
+        origin = o.origin
+        if origin is None:
+            try:
+                origin = decode_envelope(o.frame).header.originator
+            except GbcsDecodeError:
+                origin = fallback
         channel = Channel.OUT if o.kind is OutboundKind.RESPONSE else Channel.ALERT
         return BusMessage(site_id, eui_hex(origin).upper(), channel, b"").topic
 
@@ -288,39 +303,69 @@ class Emulator:
     ) -> list[int]:
         """:meth:`_commit` for several ``(index, site, outs)`` in one transaction (the
         ``extra`` rows follow the last site's). Returns the outbox ids."""
-        entries = []
-        for n, (index, site, outs) in enumerate(items):
+        work = [(i, s, o, None if dirty is None else set(dirty)) for i, s, o in items]
+        return self._commit_work(work, now, schedule, extra)
+
+    def _commit_work(
+        self,
+        items: Sequence[_Work],
+        now: datetime,
+        schedule: bool = True,
+        extra: Sequence[tuple[str, bytes]] = (),
+        *,
+        hook: bool = False,
+    ) -> list[int]:
+        """Persist what ``items`` changed and queue their frames (then the ``extra``
+        rows), in order and in one transaction. A site named by several items is saved
+        once, with the last of them, after all its changes. Returns the outbox ids."""
+        changed: dict[int, set[str] | None] = {}
+        last: dict[int, int] = {}
+        rows_of: list[list[tuple[str, bytes]]] = []
+        for n, (index, site, outs, dirty) in enumerate(items):
             site_id = self.site_id(index)
-            changed = None if dirty is None else set(dirty)
-            if index in self._fresh:
-                self._fresh.discard(index)
-                changed = None
+            last[index] = n
+            mine = changed.get(index, set())
+            if dirty is None or mine is None or index in self._fresh or site.chf_changed:
+                mine = None  # the routing touched the hub: save every device that changed
+            else:
+                mine |= dirty
             rows = []
             for o in outs:
                 topic = self._topic_for(site_id, o, site.chf.eui)
                 rows.append((topic, o.frame))
-                if changed is not None:  # whoever sent a frame changed (counters at least)
+                if mine is not None:  # whoever sent a frame changed (counters at least)
                     sender = site.device(bytes.fromhex(topic.split("/")[2]))
                     if sender is not None:
-                        changed.add(sender.device_type.value)
-            if n == len(items) - 1:
-                rows.extend(extra)
-            entries.append((site_id, site.to_dict(changed), rows))
+                        mine.add(sender.device_type.value)
+            changed[index] = mine
+            rows_of.append(rows)
+        if rows_of:
+            rows_of[-1].extend(extra)
+        writes: list[SiteWrite] = []
+        saved: dict[int, dict[str, str]] = {}
+        for n, (index, site, _, _) in enumerate(items):
+            w = SiteWrite(self.site_id(index), outbound=rows_of[n])
+            if last[index] == n:
+                saved[index] = self._serialise(index, site, changed[index], w)
+            writes.append(w)
         try:
-            ids = self.store.commit_many(entries, time.time())
+            ids = self.store.commit_rows(writes, time.time(), hook=hook)
         except sqlite3.Error as e:
             # Nothing was acknowledged: forget the in-memory changes, so the sites reload
             # what is on disk and a retry of the same command is accepted, not a replay.
-            for index, _, _ in items:
-                self.sites.pop(index, None)
-                self._fresh.discard(index)
+            for index in last:
+                self._forget(index)
             self.metrics.inc("errors.store")
-            names = ", ".join(e[0] for e in entries[:3]) + (" …" if len(entries) > 3 else "")
+            names = ", ".join(w.site for w in writes[:3]) + (" …" if len(writes) > 3 else "")
             raise StateError(f"cannot store site {names}: {e}") from None
-        new = [site_id for site_id, _, _ in entries if site_id not in self.used.sites]
+        for index, texts in saved.items():
+            self._saved.setdefault(index, {}).update(texts)
+            self._fresh.discard(index)
+            items[last[index]][1].chf_changed = False
+        new = [w.site for w in writes if w.site not in self.used.sites]
         if new:
-            self.used.add(new)
-        for index, site, outs in items:
+            self.used.add(list(dict.fromkeys(new)))
+        for index, site, outs, _ in items:
             for o in outs:
                 self.metrics.inc(f"out.{o.kind.value}")
             if schedule:
@@ -329,39 +374,151 @@ class Emulator:
             self._outbox.set()
         return ids
 
+    def _serialise(
+        self, index: int, site: Site, changed: set[str] | None, w: SiteWrite
+    ) -> dict[str, str]:
+        """Fill ``w`` with the JSON of ``site``'s own state and of its ``changed`` devices
+        (None: all), leaving out any whose text equals what is on disk. Returns the texts
+        on disk once ``w`` is committed (for the next comparison).
+
+        A device's ``last_advance`` alone is not worth a write: a restart that finds the
+        older one runs the same time-driven catch-up, which changes nothing else (had it
+        done so, the text would differ). Counters and every other change are written.
+        """
+        on_disk = self._saved.get(index, {})
+        out: dict[str, str] = {}
+        own = site.to_dict(set())
+        del own["devices"]
+        text = json.dumps(own, separators=(",", ":"))
+        if on_disk.get("") != text:
+            w.own = out[""] = text
+        for d in site.devices:
+            kind = d.device_type.value
+            if changed is not None and kind not in changed:
+                continue
+            state = d.to_dict()
+            stamp = state.pop("last_advance", None)
+            key = json.dumps(state, separators=(",", ":"))
+            if on_disk.get(kind) == key:
+                continue
+            if stamp is not None:
+                state["last_advance"] = stamp
+            w.devices[kind] = json.dumps(state, separators=(",", ":"))
+            out[kind] = key
+        if w.devices and w.own is None:
+            w.own = text  # the site's "updated" time moves with its devices
+        return out
+
+    def _forget(self, index: int) -> None:
+        """Drop a site's uncommitted in-memory state: it reloads from disk when next used."""
+        self.sites.pop(index, None)
+        self._saved.pop(index, None)
+        self._fresh.discard(index)
+
     def handle(self, message: BusMessage) -> int:
         """One incoming command: execute, persist, queue the answer. Returns frames queued."""
         t0 = time.perf_counter()
+        now = self.clock.now()
+        work = self._execute(message, now)
+        if work is None:
+            return 0
+        self._commit_work([work], now)
+        self.metrics.latency.observe(time.perf_counter() - t0)
+        return len(work[2])
+
+    def handle_many(self, messages: Sequence[BusMessage]) -> int:
+        """Several incoming commands (group commit): execute them in order, then persist
+        all their effects and queue all their answers in one transaction, before any of
+        them can be published. Returns the frames queued.
+
+        A command that raises (a bug, not bad input) is logged and counted in ``errors``;
+        its site, which it may have half changed, is reloaded from disk and the batch's
+        earlier commands for that site run again on it, so every other command still
+        commits, each exactly once. A store failure commits none of them
+        (:class:`StateError`), and their sites reload from disk.
+        """
+        t0 = time.perf_counter()
+        now = self.clock.now()
+        done: list[tuple[BusMessage, _Work]] = []
+        for message in messages:
+            try:
+                work = self._execute(message, now)
+            except StateError:
+                raise
+            except Exception:
+                log.exception("error handling %s", message.topic)
+                self.metrics.inc("errors")
+                done = self._rerun_without(message, done, now)
+                continue
+            if work is not None:
+                done.append((message, work))
+        if not done:
+            return 0
+        self._commit_work([w for _, w in done], now, hook=True)
+        elapsed = time.perf_counter() - t0
+        for _ in done:
+            self.metrics.latency.observe(elapsed)
+        return sum(len(w[2]) for _, w in done)
+
+    def _rerun_without(
+        self, failed: BusMessage, done: list[tuple[BusMessage, _Work]], now: datetime
+    ) -> list[tuple[BusMessage, _Work]]:
+        """``failed`` raised: reload its site from disk and run the batch's earlier
+        commands for that site again (uncommitted, unpublished: they are executed once as
+        far as anyone outside can tell). Returns the batch's work without ``failed``."""
+        index = self.config.site_of_eui(bytes.fromhex(failed.eui))
+        if index is None:
+            return done
+        self._forget(index)
+        kept: list[tuple[BusMessage, _Work]] = []
+        for message, work in done:
+            if work[0] != index:
+                kept.append((message, work))
+                continue
+            try:
+                again = self._execute(message, now, count=False)
+            except Exception:
+                log.exception("error handling %s again", message.topic)
+                self.metrics.inc("errors")
+                self._forget(index)
+                return [(m, w) for m, w in kept if w[0] != index]
+            if again is not None:
+                kept.append((message, again))
+        return kept
+
+    def _execute(self, message: BusMessage, now: datetime, count: bool = True) -> _Work | None:
+        """Run one command on its site, uncommitted: the work to commit, or None when the
+        message is not this worker's or is refused before reaching a site (counted unless
+        ``count`` is false: a re-run)."""
         if not self._answers_for(message.site):
-            return 0  # another worker's site (under a wildcard subscription): it counts it
+            return None  # another worker's site (under a wildcard subscription): it counts it
+        inc = self.metrics.inc if count else _no_count
         try:
             eui = bytes.fromhex(message.eui)
         except ValueError:
-            self.metrics.inc("rejected.topic")
-            return 0
+            inc("rejected.topic")
+            return None
         index = self.config.site_of_eui(eui)
         if index is None:
-            self.metrics.inc("ignored.unknown_device")
-            return 0
-        self.metrics.inc("commands")
+            inc("ignored.unknown_device")
+            return None
+        inc("commands")
         if self.site_id(index) != message.site:
-            self.metrics.inc("rejected.topic")  # a device of another site named here
-            return 0
+            inc("rejected.topic")  # a device of another site named here
+            return None
         site = self.site(index)
-        now = self.clock.now()
         outs = site.receive(message.frame, now)
         target = site.device(eui)
         if target is not None and target.last_rejection is not None:
-            self.metrics.inc(f"rejected.{target.last_rejection.check.value}")
-        # The command changed its target, and the CHF routes (queues, tunnels) for the
-        # HAN. Other devices only caught up on time-driven state, which a restart
-        # recomputes identically from their saved state.
-        dirty = {"CHF"} | ({target.device_type.value} if target is not None else set())
+            inc(f"rejected.{target.last_rejection.check.value}")
+        # The command changed its target (and, through the site's routing, the CHF when
+        # it queued or tunnelled anything: Site.chf_changed). Other devices only caught up
+        # on time-driven state, which a restart recomputes identically from their saved
+        # state.
+        dirty = {d.device_type.value for d in (target, site.receiver) if d is not None}
         if site.gsme is not None and target is site.gpf:
             dirty.add("GSME")  # a read may have run a GSME wake-up first
-        self._commit(index, site, outs, now, dirty=dirty)
-        self.metrics.latency.observe(time.perf_counter() - t0)
-        return len(outs)
+        return index, site, outs, dirty
 
     def handle_control(self, message: BusMessage) -> bool:
         """One control request: execute, persist, queue the reply. Returns True when a
@@ -566,19 +723,53 @@ class Emulator:
     # ------------------------------------------------------------------- tasks
 
     async def _serve(self) -> None:
-        async for m in self.bus.messages():
-            if m.channel is not Channel.IN and m.channel is not Channel.CONTROL:
-                continue
+        """Take what the bus has received, up to :data:`SERVE_BATCH` messages without
+        waiting for more, and handle it: commands in runs, each run group-committed."""
+        inbox: asyncio.Queue[BusMessage | None] = asyncio.Queue()
+
+        async def pump() -> None:
             try:
-                if m.channel is Channel.CONTROL:
-                    self.handle_control(m)
-                else:
-                    self.handle(m)
-            except StateError:
-                raise  # damaged or unwritable state: serving on would lose or replay
-            except Exception:  # a bug must not stop the emulator; it is logged and counted
-                log.exception("error handling %s", m.topic)
-                self.metrics.inc("errors")
+                async for m in self.bus.messages():
+                    inbox.put_nowait(m)
+            finally:
+                inbox.put_nowait(None)
+
+        pumper = asyncio.create_task(pump())
+        try:
+            while True:
+                first = await inbox.get()
+                batch = [first]
+                while first is not None and len(batch) < SERVE_BATCH and not inbox.empty():
+                    batch.append(inbox.get_nowait())
+                self._serve_batch([m for m in batch if m is not None])
+                if None in batch:
+                    await pumper  # the bus ended: raise what ended it, if anything
+                    return
+        finally:
+            pumper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumper
+
+    def _serve_batch(self, batch: Sequence[BusMessage]) -> None:
+        run: list[BusMessage] = []
+        for m in [*batch, None]:
+            if m is not None and m.channel is Channel.IN:
+                run.append(m)
+                continue
+            if run:
+                self._guarded(self.handle_many, run)
+                run = []
+            if m is not None and m.channel is Channel.CONTROL:
+                self._guarded(self.handle_control, m)
+
+    def _guarded(self, handler: Callable[[Any], object], arg: Any) -> None:
+        try:
+            handler(arg)
+        except StateError:
+            raise  # damaged or unwritable state: serving on would lose or replay
+        except Exception:  # a bug must not stop the emulator; it is logged and counted
+            log.exception("error handling %s", getattr(arg, "topic", "a batch of commands"))
+            self.metrics.inc("errors")
 
     async def _scheduler(self) -> None:
         while not self._stopping.is_set():
@@ -619,20 +810,26 @@ class Emulator:
                 # tried before (a crash or a lost PUBACK): subscribers may see it twice;
                 # the frame itself is identical, so its originator counter dedupes it
                 self.metrics.inc("published.maybe_duplicate")
-            self.store.attempt(e.id)
+        self.store.attempt_many([e.id for e in entries])  # one transaction per window
         results = await asyncio.gather(
             *(self._publish_entry(e) for e in entries), return_exceptions=True
         )
         ok = True
+        sent: list[int] = []
+        failure: BaseException | None = None
         for e, result in zip(entries, results, strict=True):
             if isinstance(result, BusError):
                 self.metrics.inc("broker.publish_failures")
                 ok = False
                 continue
             if isinstance(result, BaseException):
-                raise result
-            self.store.sent(e.id)
+                failure = failure or result
+                continue
+            sent.append(e.id)
             self.metrics.inc("published")
+        self.store.sent_many(sent)
+        if failure is not None:
+            raise failure
         return ok
 
     async def _publish_entry(self, e: OutboxEntry) -> None:
@@ -699,6 +896,10 @@ class Emulator:
             self.used.close()
         if failed is not None:
             raise failed
+
+
+def _no_count(name: str, n: int = 1) -> None:
+    """A stand-in for ``Metrics.inc`` when a command runs again."""
 
 
 def _typed(d: object, cls: type) -> Any:

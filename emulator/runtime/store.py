@@ -5,21 +5,50 @@ transaction, so a command's effects, its counter and its response
 are on disk before the response is published. After a crash (even ``kill -9``) a restart
 loads exactly what was acknowledged and resends what had not been confirmed sent:
 duplicates are possible (and marked by the ``attempts`` count), losses are not.
+
+**Crash test hook.** ``GBCS_CRASH_AT=<point>`` in the environment (unset by default; for
+tests only) makes the process kill itself with ``SIGKILL`` the first time a group commit
+of commands (:meth:`StateStore.commit_rows` with ``hook=True``) reaches ``<point>``:
+
+* ``before-commit``: the states are serialised, no transaction has begun;
+* ``in-commit``: every row is written inside the transaction, which is not committed;
+* ``after-commit``: the transaction is committed, nothing of it has been published.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .statedir import StateDamaged, StateError, UsedSites
 
-__all__ = ["SCHEMA_VERSION", "OutboxEntry", "StateStore", "open_ledger"]
+__all__ = [
+    "CRASH_POINTS",
+    "SCHEMA_VERSION",
+    "OutboxEntry",
+    "SiteWrite",
+    "StateStore",
+    "crash_point",
+    "open_ledger",
+]
+
+#: The points :func:`crash_point` knows (see the module's docstring).
+CRASH_POINTS = ("before-commit", "in-commit", "after-commit")
+_CRASH_AT = os.environ.get("GBCS_CRASH_AT", "")
+
+
+def crash_point(point: str) -> None:
+    """Test hook: ``SIGKILL`` this process if ``GBCS_CRASH_AT`` names ``point``."""
+    if _CRASH_AT and point == _CRASH_AT:
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 SCHEMA_VERSION = 2
 """1: sites, devices and outbox (unversioned); 2: adds ``meta`` (worker, state id)."""
@@ -60,6 +89,18 @@ class OutboxEntry:
     topic: str
     frame: bytes
     attempts: int
+
+
+@dataclass(slots=True)
+class SiteWrite:
+    """What :meth:`StateStore.commit_rows` writes for one site: its own state as JSON text
+    (None: unchanged), the JSON text of the devices that changed (by type), and the
+    ``(topic, frame)`` rows to queue."""
+
+    site: str
+    own: str | None = None
+    devices: dict[str, str] = field(default_factory=dict)
+    outbound: Sequence[tuple[str, bytes]] = ()
 
 
 class StateStore:
@@ -220,35 +261,63 @@ class StateStore:
     ) -> list[int]:
         """:meth:`commit` for several sites, ``(site, state, outbound)`` each, in one
         transaction (all or nothing). Returns the outbox ids, in order."""
+        writes = []
+        for site, state, outbound in entries:
+            w = SiteWrite(site, outbound=list(outbound))
+            if state is not None:
+                own = {k: v for k, v in state.items() if k != "devices"}
+                w.own = json.dumps(own, separators=(",", ":"))
+                w.devices = {
+                    k: json.dumps(v, separators=(",", ":"))
+                    for k, v in state.get("devices", {}).items()
+                }
+            writes.append(w)
+        return self.commit_rows(writes, now)
+
+    def commit_rows(
+        self, writes: Iterable[SiteWrite], now: float = 0.0, *, hook: bool = False
+    ) -> list[int]:
+        """Write already serialised site states and queue their frames, in one
+        transaction (all or nothing), in order. Returns the outbox ids, in order.
+
+        A site's row is (re)written only with ``own`` text; a device's only when it is
+        in ``devices``. ``hook``: this is a group commit of commands, where the crash
+        test hook (:func:`crash_point`) may stop the process.
+        """
+        if hook:
+            crash_point("before-commit")
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 ids = []
-                for site, state, outbound in entries:
-                    if state is not None:
-                        own = {k: v for k, v in state.items() if k != "devices"}
+                for w in writes:
+                    if w.own is not None:
                         cur.execute(
                             "INSERT INTO sites(site, state, updated) VALUES (?, ?, ?) "
                             "ON CONFLICT(site) DO UPDATE SET state = excluded.state, "
                             "updated = excluded.updated",
-                            (site, json.dumps(own, separators=(",", ":")), now),
+                            (w.site, w.own, now),
                         )
-                        for kind, dev in state.get("devices", {}).items():
-                            cur.execute(
-                                "INSERT INTO devices(site, kind, state) VALUES (?, ?, ?) "
-                                "ON CONFLICT(site, kind) DO UPDATE SET state = excluded.state",
-                                (site, kind, json.dumps(dev, separators=(",", ":"))),
-                            )
-                    for topic, frame in outbound:
+                    if w.devices:
+                        cur.executemany(
+                            "INSERT INTO devices(site, kind, state) VALUES (?, ?, ?) "
+                            "ON CONFLICT(site, kind) DO UPDATE SET state = excluded.state",
+                            [(w.site, kind, text) for kind, text in w.devices.items()],
+                        )
+                    for topic, frame in w.outbound:
                         cur.execute(
                             "INSERT INTO outbox(topic, frame) VALUES (?, ?)", (topic, frame)
                         )
                         ids.append(int(cur.lastrowid or 0))
+                if hook:
+                    crash_point("in-commit")
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+        if hook:
+            crash_point("after-commit")
         return ids
 
     # ------------------------------------------------------------------ outbox
@@ -269,6 +338,27 @@ class StateStore:
         """The transport confirmed the frame: forget it."""
         with self._lock:
             self._db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+
+    def attempt_many(self, entry_ids: Sequence[int]) -> None:
+        """:meth:`attempt` for several entries, in one transaction."""
+        self._many("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", entry_ids)
+
+    def sent_many(self, entry_ids: Sequence[int]) -> None:
+        """:meth:`sent` for several entries, in one transaction."""
+        self._many("DELETE FROM outbox WHERE id = ?", entry_ids)
+
+    def _many(self, sql: str, entry_ids: Sequence[int]) -> None:
+        if not entry_ids:
+            return
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.executemany(sql, [(i,) for i in entry_ids])
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
 
     def outbox_size(self) -> int:
         with self._lock:
