@@ -290,6 +290,14 @@ class _Template:
 _NO_TEMPLATE = _Template(())
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_obis(text: str) -> tuple[Obis, bytes]:
+    """An OBIS code in text and its bytes, parsed once per process: every device binds
+    the same few dozen literals (Obis is immutable, so the result can be shared)."""
+    o = Obis.parse(text)
+    return o, o.to_bytes()
+
+
 class CosemModel:
     """All COSEM objects of one device, with GET/SET/ACTION by (class id, OBIS).
 
@@ -358,8 +366,11 @@ class CosemModel:
 
     def require(self, class_id: int, obis: str | Obis) -> CosemObject:
         """The object (creating an empty one if the profile lacks it) for binding."""
-        o = obis if isinstance(obis, Obis) else Obis.parse(obis)
-        key = (class_id, o.to_bytes())
+        if isinstance(obis, Obis):
+            o, raw = obis, obis.to_bytes()
+        else:
+            o, raw = _parse_obis(obis)
+        key = (class_id, raw)
         found = self._views.get(key)
         if found is not None:
             return found

@@ -788,7 +788,10 @@ class CredentialState:
         return self.key_ids.get(kid, kid)
 
     def own_keys(self, base: OwnKeys) -> OwnKeys:
-        """``base`` with the keys CS02d installed."""
+        """``base`` with the keys CS02d installed (``base`` itself when there are none,
+        so key pairs built on first use stay unbuilt)."""
+        if not self.installed_keys:
+            return base
         return OwnKeys(
             base.eui,
             self.installed_keys.get(KeyUsage.KA, base.ka),

@@ -19,8 +19,21 @@ from .trust import OwnKeys, TrustAnchors, default_anchor_roles
 __all__ = ["DEVICE_TYPES", "create_device", "device_class", "own_keys_from"]
 
 
+_CLASSES: dict[str, type[Device]] = {}
+_NO_OPTIONS_VALID: set[str] = set()
+
+
 def device_class(device_type: str) -> type[Device]:
     """The class emulating ``device_type`` (ESME, GSME, GPF, CHF; any case)."""
+    cls = _CLASSES.get(device_type)
+    if cls is None:
+        cls = _import_class(device_type)
+        if len(_CLASSES) < 64:  # a few spellings of four names
+            _CLASSES[device_type] = cls
+    return cls
+
+
+def _import_class(device_type: str) -> type[Device]:
     name = device_type.upper()
     if name == "ESME":
         from .esme import Esme
@@ -79,7 +92,12 @@ def create_device(
     """
     cls = device_class(device_type)
     if "options" in config:
-        validate_options(cls.device_type.value, config["options"])
+        opts, kind = config["options"], cls.device_type.value
+        # No options is valid or not alike for every device of a kind: checked once.
+        if not (type(opts) is dict and not opts and kind in _NO_OPTIONS_VALID):
+            validate_options(kind, opts)
+            if type(opts) is dict and not opts:
+                _NO_OPTIONS_VALID.add(kind)
     eui_b = as_eui(eui)
     own = own or own_keys_from(store, eui_b)
     if own.eui != eui_b:

@@ -309,16 +309,23 @@ class DeviceKeys:
         self.own = own
         self.anchors = anchors
         self.extra = dict(extra or {})
-        self._own_pub = {KeyUsage.KA: own.ka.public_key(), KeyUsage.DS: own.ds.public_key()}
+        # filled on first use: the own keys may be built lazily (DerivedOwnKeys)
+        self._own_pub: dict[KeyUsage, ec.EllipticCurvePublicKey] = {}
 
     def with_extra(self, eui: bytes, ka: ec.EllipticCurvePublicKey) -> DeviceKeys:
         """A copy that also knows ``eui``'s KA public key."""
-        return DeviceKeys(self.own, self.anchors, {**self.extra, as_eui(eui): ka})
+        out = DeviceKeys(self.own, self.anchors, {**self.extra, as_eui(eui): ka})
+        out._own_pub = self._own_pub  # same own keys: share what was computed
+        return out
 
     def public_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePublicKey | None:
         u = KeyUsage.parse(usage)
         if eui == self.own.eui:
-            return self._own_pub[u]
+            pub = self._own_pub.get(u)
+            if pub is None:
+                key = self.own.ka if u is KeyUsage.KA else self.own.ds
+                pub = self._own_pub[u] = key.public_key()
+            return pub
         if u is KeyUsage.KA and eui in self.extra:
             return self.extra[eui]
         return self.anchors.public_key(eui, u)

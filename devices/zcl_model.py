@@ -1282,7 +1282,10 @@ def _bundled(name: str) -> tuple[ZclModel, dict[str, Any]]:
     except json.JSONDecodeError as e:
         raise ZclModelError(f"profile {name}: invalid JSON ({e})") from None
     proto = ZclModel.from_dict(doc)
-    return proto, proto._state_dict()
+    state = proto._state_dict()
+    # copied from the prototype's parsed dict by load_profile, not parsed again per model
+    state.pop("event_configuration")
+    return proto, state
 
 
 def load_profile(name_or_mapping: str | Mapping[str, Any]) -> ZclModel:
@@ -1306,6 +1309,7 @@ def load_profile(name_or_mapping: str | Mapping[str, Any]) -> ZclModel:
     m._template_name = name
     m.cluster_names = dict(proto.cluster_names)
     m._load_state(state)
+    m.event_configuration = dict(proto.event_configuration)  # int -> int: a copy is fresh
     return m
 
 

@@ -40,6 +40,7 @@ Errors: every invalid argument or state dict raises :class:`LoadError`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -492,5 +493,12 @@ def profile_from_option(value: Any) -> LoadProfile:
     if isinstance(value, bool):
         raise LoadError(f"a load profile cannot be {value!r}")
     if isinstance(value, int | float):
-        return LoadProfile.constant(int(value))
+        return _constant_profile(int(value))
     return LoadProfile.from_dict(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _constant_profile(import_w: int) -> LoadProfile:
+    # every device of a fleet gets the same constant load: a LoadProfile is frozen, so
+    # one is shared (an invalid value raises and is not cached)
+    return LoadProfile.constant(import_w)

@@ -72,6 +72,7 @@ Errors: :class:`MaxDemandError` (invalid argument or state dict) and its subclas
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -505,6 +506,12 @@ def default_schedule(
     """
     if not isinstance(start, SwitchTime) or not isinstance(end, SwitchTime):
         raise MaxDemandError("default_schedule needs two SwitchTime values")
+    return _default_schedule(start, end)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_schedule(start: SwitchTime, end: SwitchTime) -> Schedule:
+    # every ESME of a fleet asks for the same window: entries are frozen, so share them
     return (_gbcs_entry(1, SELECTOR_START, start), _gbcs_entry(2, SELECTOR_END, end))
 
 

@@ -5,9 +5,11 @@ file (see ``examples/site.toml``, documented field by field) overrides any of it
 is N copies of the site with EUIs allocated deterministically: site ``i`` gets
 ``base + 4 i + {0 ESME, 1 GSME, 2 CHF, 3 GPF}``.
 
-Device key pairs are derived from the fleet's seed and the EUI (HKDF-SHA256 to a P-256
+Device key pairs are derived from the fleet's seed and the EUI (SHA-256 to a P-256
 scalar), so 400,000 devices need no key storage and a restart gives each device the same
-keys. This is test material, like the PKI the runtime generates: it secures nothing.
+keys; each pair is built on first use (:class:`DerivedOwnKeys`), so hydrating a site
+costs no EC arithmetic. This is test material, like the PKI the runtime generates: it
+secures nothing.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ __all__ = [
     "DEVICE_OFFSETS",
     "MAX_SITES",
     "ConfigError",
+    "DerivedOwnKeys",
     "FleetConfig",
     "SiteConfig",
     "default_site",
     "derive_own_keys",
+    "derive_private_scalar",
     "load_config",
 ]
 
@@ -105,18 +109,74 @@ def default_site() -> SiteConfig:
     return SiteConfig()
 
 
-def derive_own_keys(seed: bytes | None, eui: bytes) -> OwnKeys:
-    """Deterministic KA and DS key pairs for a device (test material)."""
-    if seed is None:
-        raise ValueError("the fleet seed is not resolved (open the state directory first)")
+def derive_private_scalar(seed: bytes, label: bytes, eui: bytes) -> int:
+    """The P-256 private scalar of a device key: SHA-256 over the seed, the usage label
+    (``b"ka"`` or ``b"ds"``) and the EUI, reduced into ``[1, n - 1]``."""
+    d = hashlib.sha256(b"gbcs-emu device key\x00" + seed + b"\x00" + label + eui).digest()
+    return int.from_bytes(d, "big") % (_P256_ORDER - 1) + 1
 
-    def key(label: bytes) -> ec.EllipticCurvePrivateKey:
-        d = hashlib.sha256(b"gbcs-emu device key\x00" + seed + b"\x00" + label + eui).digest()
-        scalar = int.from_bytes(d, "big") % (_P256_ORDER - 1) + 1
+
+class DerivedOwnKeys(OwnKeys):
+    """:class:`OwnKeys` derived from the fleet seed, each key pair built on first use.
+
+    Building an EC key computes its public point (a scalar multiplication); a hydrated
+    site needs none of its eight keys until a command reaches one of its devices, so the
+    derivation waits until ``ka`` or ``ds`` is first read. The keys are those
+    :func:`derive_own_keys` always gave: the scalar depends only on the seed, the label
+    and the EUI.
+    """
+
+    __slots__ = ("_ds", "_ka", "_seed")
+
+    _seed: bytes
+    _ka: ec.EllipticCurvePrivateKey | None
+    _ds: ec.EllipticCurvePrivateKey | None
+
+    def __init__(self, eui: bytes, seed: bytes) -> None:
+        # OwnKeys is frozen: set the slots the way its own __init__ does.
+        object.__setattr__(self, "eui", eui)
+        object.__setattr__(self, "_seed", seed)
+        object.__setattr__(self, "_ka", None)
+        object.__setattr__(self, "_ds", None)
+
+    @property
+    def ka(self) -> ec.EllipticCurvePrivateKey:
+        """The key-agreement private key."""
+        if self._ka is None:
+            object.__setattr__(self, "_ka", self._derive(b"ka"))
+        assert self._ka is not None
+        return self._ka
+
+    @property
+    def ds(self) -> ec.EllipticCurvePrivateKey:
+        """The digital-signing private key."""
+        if self._ds is None:
+            object.__setattr__(self, "_ds", self._derive(b"ds"))
+        assert self._ds is not None
+        return self._ds
+
+    @property
+    def derived(self) -> tuple[bool, bool]:
+        """Whether the KA and the DS key pair have been built yet."""
+        return self._ka is not None, self._ds is not None
+
+    def _derive(self, label: bytes) -> ec.EllipticCurvePrivateKey:
+        scalar = derive_private_scalar(self._seed, label, self.eui)
         return ec.derive_private_key(scalar, ec.SECP256R1())
 
-    eui = as_eui(eui)
-    return OwnKeys(eui, key(b"ka"), key(b"ds"))
+    def __reduce__(self) -> tuple[type[DerivedOwnKeys], tuple[bytes, bytes]]:
+        return DerivedOwnKeys, (self.eui, self._seed)
+
+    def __repr__(self) -> str:
+        return f"DerivedOwnKeys(eui={eui_hex(self.eui).upper()})"
+
+
+def derive_own_keys(seed: bytes | None, eui: bytes) -> OwnKeys:
+    """Deterministic KA and DS key pairs for a device (test material), built when first
+    used (see :class:`DerivedOwnKeys`)."""
+    if seed is None:
+        raise ValueError("the fleet seed is not resolved (open the state directory first)")
+    return DerivedOwnKeys(as_eui(eui), bytes(seed))
 
 
 MAX_SITES = 10_000_000
