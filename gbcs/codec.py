@@ -7,11 +7,11 @@ Decoding any byte string either succeeds or raises :class:`~gbcs.errors.GbcsDeco
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from gbcs.asn1 import TYPED_MESSAGE_CODES, decode_asn1
 from gbcs.cosem_time import DlmsDateTime
-from gbcs.dlms import decode_dlms
 from gbcs.envelope import (
     MAC_HEADER_PREFIX,
     MAC_LENGTH,
@@ -27,13 +27,29 @@ from gbcs.envelope import (
     envelope_fields,
 )
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
-from gbcs.gbz import decode_gbz
 from gbcs.payload import EncryptedPart, OpaquePayload, Payload, PayloadKind
 from gbcs.tree import Field
 from gbcs.wire import ber_length_size
 
 _DLMS_TAGS = frozenset((0xD9, 0xDA, 0x0F))
 _GBZ_PROFILE = b"\x01\x09"
+
+# The payload decoders are imported on first use: a process that only sees DLMS never
+# loads the GBZ/ZCL or ASN.1 modules (a third of the CLI's start-up).
+_DECODERS: dict[str, Callable[..., Any]] = {}
+
+
+def _decoder(kind: str) -> Callable[..., Any]:
+    dec = _DECODERS.get(kind)
+    if dec is None:
+        if kind == "dlms":
+            from gbcs.dlms import decode_dlms as dec
+        elif kind == "gbz":
+            from gbcs.gbz import decode_gbz as dec
+        else:
+            from gbcs.asn1 import decode_asn1 as dec
+        _DECODERS[kind] = dec
+    return dec
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +143,23 @@ class GbcsMessage:
 
     def encrypted_parts(self) -> tuple[EncryptedPart, ...]:
         """Encrypted parts with offsets made absolute in the message bytes."""
+        parts = self.payload.encrypted_parts()
+        if not parts:
+            return ()
         base = self.content_offset()
-        return tuple(replace(p, offset=p.offset + base) for p in self.payload.encrypted_parts())
+        return tuple(
+            EncryptedPart(
+                p.index,
+                p.path,
+                p.offset + base,
+                p.blob,
+                p.context,
+                p.cluster,
+                p.command,
+                p.frame_control,
+            )
+            for p in parts
+        )
 
     def fields(self) -> tuple[Field, ...]:
         """Display tree of the whole message (header, payload, signature, MAC)."""
@@ -168,6 +199,8 @@ def check_payload_fits(header: GroupingHeader, payload: Payload, content: bytes)
             raise GbcsEncodeError(
                 f"DER content starting {content[:2].hex().upper()} would be read as DLMS or GBZ"
             )
+        from gbcs.asn1 import TYPED_MESSAGE_CODES
+
         if getattr(payload, "typed", None) is not None and (
             header.message_code not in TYPED_MESSAGE_CODES
         ):
@@ -184,10 +217,10 @@ def decode_payload(buf: bytes, start: int, end: int, cra: Cra, message_code: int
         raise GbcsDecodeError("payload", start, "empty content")
     first = buf[start]
     if first in _DLMS_TAGS:
-        return decode_dlms(buf, start, end, "payload")
+        return _decoder("dlms")(buf, start, end, "payload")
     if buf[start : start + 2] == _GBZ_PROFILE:
-        return decode_gbz(buf, start, end, "payload", alert=cra is Cra.ALERT)
-    return decode_asn1(buf, start, end, "payload", message_code, cra=int(cra))
+        return _decoder("gbz")(buf, start, end, "payload", alert=cra is Cra.ALERT)
+    return _decoder("asn1")(buf, start, end, "payload", message_code, cra=int(cra))
 
 
 def decode(data: bytes, *, lenient_payload: bool = False) -> GbcsMessage:

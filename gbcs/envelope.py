@@ -12,11 +12,11 @@ through :mod:`gbcs.codec`; cryptography lives in :mod:`gbcs.security`.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import NamedTuple, NoReturn
-
-import construct as cs
+from functools import cache
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from gbcs.cosem_time import DlmsDateTime
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
@@ -56,18 +56,30 @@ class SignatureForm(StrEnum):
     PRESENT = "present"  # 40 ‖ r ‖ s
 
 
-# DF 09 CRA counter 08 originator 08 recipient: 29 fixed bytes.
-_GS_FIXED = cs.Struct(
-    "tag" / cs.Const(b"\xdf"),
-    "transaction_id_length" / cs.Const(b"\x09"),
-    "cra" / cs.Int8ub,
-    "counter" / cs.Int64ub,
-    "originator_length" / cs.Const(b"\x08"),
-    "originator" / cs.Bytes(8),
-    "recipient_length" / cs.Const(b"\x08"),
-    "recipient" / cs.Bytes(8),
-).compile()
+if TYPE_CHECKING:
+    import construct as cs
+
+# DF 09 CRA counter 08 originator 08 recipient: 29 fixed bytes. Well-formed headers are
+# read with one unpack; the construct declaration (loaded on first need) reads the
+# malformed ones, so their errors name the field construct names.
+_GS_STRUCT = struct.Struct(">BBBQB8sB8s")
 _GS_FIXED_SIZE = 29
+
+
+@cache
+def _gs_fixed() -> cs.Construct:
+    import construct as cs
+
+    return cs.Struct(
+        "tag" / cs.Const(b"\xdf"),
+        "transaction_id_length" / cs.Const(b"\x09"),
+        "cra" / cs.Int8ub,
+        "counter" / cs.Int64ub,
+        "originator_length" / cs.Const(b"\x08"),
+        "originator" / cs.Bytes(8),
+        "recipient_length" / cs.Const(b"\x08"),
+        "recipient" / cs.Bytes(8),
+    ).compile()
 
 
 def eui_hex(eui: bytes) -> str:
@@ -156,13 +168,15 @@ class GroupingHeader:
         dt = b"\x00" if self.date_time is None else b"\x0c" + self.date_time.to_bytes()
         oi = self.other.encode()
         _u64(self.counter, "originator counter")
-        fixed = _GS_FIXED.build(
-            {
-                "cra": int(self.cra),
-                "counter": self.counter,
-                "originator": as_eui(self.originator),
-                "recipient": as_eui(self.recipient),
-            }
+        fixed = _GS_STRUCT.pack(
+            0xDF,
+            0x09,
+            int(self.cra),
+            self.counter,
+            8,
+            as_eui(self.originator),
+            8,
+            as_eui(self.recipient),
         )
         return b"".join(
             (fixed, dt, encode_ber_length(len(oi)), oi, encode_ber_length(content_length))
@@ -311,14 +325,25 @@ def _decode_mac_header(buf: bytes) -> tuple[int, int, int]:
 def _decode_grouping_header(
     buf: bytes, start: int, end: int
 ) -> tuple[GroupingHeader, int, int, int, int, int]:
-    r = Reader(buf, start, end, "general_signing")
-    fixed = parse_fixed(_GS_FIXED, r, _GS_FIXED_SIZE, "grouping_header")
-    cra = _CRAS.get(fixed.cra)
+    if (
+        end - start >= _GS_FIXED_SIZE
+        and buf[start] == 0xDF
+        and buf[start + 1] == 0x09
+        and buf[start + 11] == 0x08
+        and buf[start + 20] == 0x08
+    ):
+        _, _, cra_flag, counter, _, originator, _, recipient = _GS_STRUCT.unpack_from(buf, start)
+    else:
+        r = Reader(buf, start, end, "general_signing")
+        fixed = parse_fixed(_gs_fixed(), r, _GS_FIXED_SIZE, "grouping_header")
+        cra_flag, counter = fixed.cra, fixed.counter
+        originator, recipient = fixed.originator, fixed.recipient
+    cra = _CRAS.get(cra_flag)
     if cra is None:
         _fail(
             "general_signing.grouping_header.cra",
             start + 2,
-            f"CRA flag must be 01, 02 or 03, found {fixed.cra:02X}",
+            f"CRA flag must be 01, 02 or 03, found {cra_flag:02X}",
         )
     dt_start = p = start + _GS_FIXED_SIZE
     if p >= end:
@@ -354,7 +379,7 @@ def _decode_grouping_header(
             content_start,
             f"needs {content_length} byte(s), {end - content_start} left",
         )
-    header = GroupingHeader(cra, fixed.counter, fixed.originator, fixed.recipient, other, date_time)
+    header = GroupingHeader(cra, counter, originator, recipient, other, date_time)
     return header, dt_start, oi_start, cl_start, content_start, content_end
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from gbcs.axdr import TYPE_NAMES, Data, data_field
 from gbcs.codec import GbcsMessage, decode
+from gbcs.envelope import Cra
 from gbcs.errors import GbcsDecodeError
 from gbcs.security import (
     DEFAULT_ACB,
@@ -28,7 +29,7 @@ from gbcs.security import (
     mac_parties,
 )
 from gbcs.tree import Field
-from gbcs.usecases import UseCase, lookup, message_code_name
+from gbcs.usecases import UseCase, lookup, message_code_name, use_case_name
 
 
 class NoKeys:
@@ -42,6 +43,7 @@ class NoKeys:
 
 
 _NO_KEYS = NoKeys()
+_CRA_TITLES = {c: c.name.title() for c in Cra}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +82,15 @@ class Inspection:
     """Everything ``decode`` reports about one message."""
 
     message: GbcsMessage
-    use_case: UseCase | None
     mac: Check
     signature: Check
     parts: tuple[PartReport, ...]
     key_notes: tuple[str, ...] = ()
+
+    @property
+    def use_case(self) -> UseCase | None:
+        """The registered use case of the message code (``None`` when unknown)."""
+        return lookup(self.message.message_code)
 
     @property
     def decrypted_count(self) -> int:
@@ -97,10 +103,11 @@ class Inspection:
         lay = m.layout
         content_len = (lay.content_end - lay.content_start) if lay else len(m.content())
         dt = h.date_time
+        cra = h.cra
         out: dict[str, Any] = {
-            "envelope": m.envelope.value,
-            "cra_flag": int(h.cra),
-            "cra": h.cra.name.title(),
+            "envelope": m.envelope._value_,
+            "cra_flag": cra._value_,
+            "cra": _CRA_TITLES[cra],
             "originator_counter": str(h.counter),
             "originator_counter_hex": f"{h.counter:016X}",
             "originator": h.originator.hex().upper(),
@@ -110,7 +117,7 @@ class Inspection:
             "message_code": f"0x{h.message_code:04X}",
             "message_code_name": message_code_name(h.message_code),
             "content_length": content_len,
-            "payload_kind": m.payload.kind.value,
+            "payload_kind": m.payload.kind._value_,
         }
         oi = h.other
         if oi.srp_id is not None:
@@ -127,7 +134,7 @@ class Inspection:
         """Header, verdicts, parts and the full display tree as JSON-ready data."""
         return {
             "header": self.header(),
-            "use_case": self.use_case.name if self.use_case else None,
+            "use_case": use_case_name(self.message.message_code),
             "mac": {"verdict": self.mac.verdict.value, "detail": self.mac.detail},
             "signature": {"verdict": self.signature.verdict.value, "detail": self.signature.detail},
             "encrypted_parts": len(self.parts),
@@ -195,8 +202,13 @@ def inspect_message(
     acb: bytes = DEFAULT_ACB,
     lenient_payload: bool = False,
     now: datetime | None = None,
+    decode_parts: bool = True,
 ) -> Inspection:
     """Decode ``data`` and check its MAC, signature and encrypted parts.
+
+    With ``decode_parts`` false, decrypted plaintexts are kept as bytes and not decoded
+    (``PartReport.decoded`` stays ``None``): for callers that only count parts, such as
+    ``decode --batch``.
 
     Raises :class:`GbcsDecodeError` for malformed input (the only exception it raises
     for bad bytes); key problems become verdicts, never exceptions.
@@ -208,9 +220,13 @@ def inspect_message(
     sig = check_signature(msg, kp)
     reports: tuple[PartReport, ...] = ()
     if parts:
-        reports = tuple(_part_report(dp) for dp in decrypt_parts(msg, kp, parts))
+        decrypted = decrypt_parts(msg, kp, parts)
+        if decode_parts:
+            reports = tuple(_part_report(dp) for dp in decrypted)
+        else:
+            reports = tuple(PartReport(dp) for dp in decrypted)
     notes = _key_notes(msg, kp, acb, now, bool(parts))
-    return Inspection(msg, lookup(msg.message_code), mac, sig, reports, notes)
+    return Inspection(msg, mac, sig, reports, notes)
 
 
 def _part_report(dp: DecryptedPart) -> PartReport:
@@ -240,10 +256,15 @@ def _key_notes(
     if msg.mac is not None or has_parts:
         wanted += [(eui, "ka") for eui in mac_parties(msg, acb)]
     notes = []
+    clock = now
     for eui, usage in dict.fromkeys(wanted):
         e = entry(eui, usage)
         expired = getattr(e, "expired", None)
-        if callable(expired) and expired(now or datetime.now(UTC)):
+        if not callable(expired):
+            continue
+        if clock is None:  # one clock reading per message
+            clock = datetime.now(UTC)
+        if expired(clock):
             when = getattr(e, "not_after", None)
             date = when.date().isoformat() if when else "?"
             notes.append(f"{eui.hex().upper()} {usage.upper()} certificate expired on {date}")

@@ -16,18 +16,16 @@ usage)`` (``keys.KeyStore`` is one); usage is ``"ka"`` or ``"ds"``.
 
 from __future__ import annotations
 
+import importlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Protocol
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gbcs.axdr import decode_data
 from gbcs.codec import GbcsMessage, check_payload_fits
-from gbcs.crypto import ecdsa
-from gbcs.crypto.gmac import compute_mac, verify_mac
-from gbcs.crypto.kdf import derive_key, shared_secret
-from gbcs.crypto.part_cipher import decrypt_part, encrypt_part, part_key_inputs
+from gbcs.crypto.sigform import check_signature_encoding
 from gbcs.envelope import (
     Cra,
     Envelope,
@@ -40,10 +38,26 @@ from gbcs.envelope import (
 from gbcs.errors import GbcsSecurityError
 from gbcs.payload import EncryptedPart, PartContext, Payload
 from gbcs.wire import Reader
-from gbcs.zcl import decode_zcl_payload
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from gbcs.crypto.ecdsa import SignatureVariant
 
 DEFAULT_ACB = bytes.fromhex("90B3D51F30000002")
 ENCRYPTION_MODE = 4
+
+# The crypto modules load ``cryptography`` (a tenth of the CLI's start-up); they are
+# imported the first time a key is actually used, so a decode without keys skips them.
+_CRYPTO: dict[str, Any] = {}
+
+
+def _c(name: str) -> Any:
+    """The ``gbcs.crypto`` submodule ``name``, imported on first use."""
+    mod = _CRYPTO.get(name)
+    if mod is None:
+        mod = _CRYPTO[name] = importlib.import_module(f"gbcs.crypto.{name}")
+    return mod
 
 
 class KeyProvider(Protocol):
@@ -88,8 +102,43 @@ def mac_parties(msg: GbcsMessage, acb: bytes = DEFAULT_ACB) -> tuple[bytes, byte
     return msg.originator, msg.recipient
 
 
+# ECDH results per (key provider, its generation, EUI a, EUI b): a batch of messages
+# between the same parties looks the keys up and checks the cache of Z once, not per
+# message. Only providers with an integer ``generation`` that changes whenever a key is
+# added, replaced or removed (``keys.KeyStore``) are cached, and an entry answers only
+# for the very provider object it was made with (it holds it, so its id() stays unique).
+_PAIRS: OrderedDict[tuple[int, int, bytes, bytes], tuple[object, bytes | None]] = OrderedDict()
+_PAIRS_SIZE = 4096
+_PAIRS_LOCK = threading.Lock()
+
+
+def clear_pair_cache() -> None:
+    """Forget every cached ECDH result of :func:`check_mac` and the part decryption."""
+    with _PAIRS_LOCK:
+        _PAIRS.clear()
+
+
 def _ecdh(keys: KeyProvider, a: bytes, b: bytes) -> tuple[bytes | None, str]:
     """ECDH secret between a and b's KA keys, from whichever private key is available."""
+    gen = getattr(keys, "generation", None)
+    ck = None
+    if type(gen) is int and type(a) is bytes and type(b) is bytes:
+        ck = (id(keys), gen, a, b)
+        hit = _PAIRS.get(ck)
+        if hit is not None and hit[0] is keys:
+            if hit[1] is not None:
+                return hit[1], ""
+            return None, _no_pair(a, b)
+    z = _ecdh_uncached(keys, a, b)
+    if ck is not None:
+        with _PAIRS_LOCK:
+            _PAIRS[ck] = (keys, z)
+            if len(_PAIRS) > _PAIRS_SIZE:
+                _PAIRS.popitem(last=False)
+    return (z, "") if z is not None else (None, _no_pair(a, b))
+
+
+def _ecdh_uncached(keys: KeyProvider, a: bytes, b: bytes) -> bytes | None:
     for mine, theirs in ((a, b), (b, a)):
         priv = keys.private_key(mine, "ka")
         if priv is None:
@@ -97,11 +146,14 @@ def _ecdh(keys: KeyProvider, a: bytes, b: bytes) -> tuple[bytes | None, str]:
         pub = keys.public_key(theirs, "ka")
         if pub is None:
             continue
-        return shared_secret(priv, pub), ""
+        return _c("kdf").shared_secret(priv, pub)  # type: ignore[no-any-return]
+    return None
+
+
+def _no_pair(a: bytes, b: bytes) -> str:
     return (
-        None,
         f"needs the KA private key of {a.hex().upper()} or {b.hex().upper()}"
-        " and the other's KA public key",
+        " and the other's KA public key"
     )
 
 
@@ -110,7 +162,7 @@ def _mac_key(msg: GbcsMessage, keys: KeyProvider, acb: bytes) -> tuple[bytes | N
     z, why = _ecdh(keys, a, b)
     if z is None:
         return None, why
-    return derive_key(z, msg.originator, int(msg.cra), msg.counter, msg.recipient), ""
+    return _c("kdf").derive_key(z, msg.originator, int(msg.cra), msg.counter, msg.recipient), ""
 
 
 def check_mac(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> Check:
@@ -120,7 +172,7 @@ def check_mac(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> 
     key, why = _mac_key(msg, keys, acb)
     if key is None:
         return Check(Verdict.NO_KEY, why)
-    if verify_mac(key, msg.originator, msg.gs_apdu(), msg.mac):
+    if _c("gmac").verify_mac(key, msg.originator, msg.gs_apdu(), msg.mac):
         return Check(Verdict.VALID)
     return Check(Verdict.INVALID, "MAC does not match")
 
@@ -131,31 +183,33 @@ def check_signature(msg: GbcsMessage, keys: KeyProvider) -> Check:
         return Check(Verdict.ABSENT, "no signature field")
     if msg.signature_form is SignatureForm.NULL:
         return Check(Verdict.NULL, "null signature")
-    problem = ecdsa.check_signature_encoding(msg.signature)
+    problem = check_signature_encoding(msg.signature)
     if problem:
         return Check(Verdict.INVALID, problem)
     pub = keys.public_key(msg.originator, "ds")
     if pub is None:
         return Check(Verdict.NO_KEY, f"needs the DS public key of {msg.originator.hex().upper()}")
-    if ecdsa.verify(pub, msg.signed_data(), msg.signature):
+    if _c("ecdsa").verify(pub, msg.signed_data(), msg.signature):
         return Check(Verdict.VALID)
     return Check(Verdict.INVALID, "signature does not verify")
 
 
 def _part_key(header: GroupingHeader, keys: KeyProvider) -> tuple[bytes | None, str]:
     oi = header.other
-    party, counter = part_key_inputs(
+    device = header.originator if header.cra is not Cra.COMMAND else header.recipient
+    # The party is the supplementary remote party if any, else the recipient (as
+    # part_key_inputs says, which also checks the inputs once a key is there to use).
+    z, why = _ecdh(keys, device, header.recipient if oi.srp_id is None else oi.srp_id)
+    if z is None:
+        return None, why
+    party, counter = _c("part_cipher").part_key_inputs(
         header.originator,
         header.recipient,
         header.counter,
         oi.srp_id,
         oi.supplementary_originator_counter,
     )
-    device = header.originator if header.cra is not Cra.COMMAND else header.recipient
-    z, why = _ecdh(keys, device, party)
-    if z is None:
-        return None, why
-    return derive_key(z, header.originator, ENCRYPTION_MODE, counter, party), ""
+    return _c("kdf").derive_key(z, header.originator, ENCRYPTION_MODE, counter, party), ""
 
 
 def decrypt_parts(
@@ -178,7 +232,9 @@ def decrypt_parts(
             out.append(DecryptedPart(p, None, why))
             continue
         try:
-            out.append(DecryptedPart(p, decrypt_part(key, msg.originator, p.blob)))
+            out.append(
+                DecryptedPart(p, _c("part_cipher").decrypt_part(key, msg.originator, p.blob))
+            )
         except GbcsSecurityError as e:
             out.append(DecryptedPart(p, None, str(e)))
     return tuple(out)
@@ -194,6 +250,8 @@ def decode_plaintext(part: DecryptedPart) -> object:
         value = decode_data(r, "data")
         r.done("data")
         return value
+    from gbcs.zcl import decode_zcl_payload  # GBZ only: DLMS-only use never loads ZCL
+
     return decode_zcl_payload(
         part.part.cluster or 0,
         part.part.frame_control or 0,
@@ -214,20 +272,20 @@ def part_key_for(header: GroupingHeader, keys: KeyProvider) -> bytes:
 
 def seal_part(key: bytes, originator: bytes, plaintext: bytes) -> bytes:
     """Encrypt one sensitive part into its ``31 00000000 ‖ ct ‖ tag`` blob."""
-    return encrypt_part(key, as_eui(originator), plaintext)
+    return _c("part_cipher").encrypt_part(key, as_eui(originator), plaintext)
 
 
 def sign(
     msg: GbcsMessage,
     private_key: ec.EllipticCurvePrivateKey,
-    variant: ecdsa.SignatureVariant = ecdsa.SignatureVariant.CNSA,
+    variant: SignatureVariant | str = "cnsa",
     **kwargs: object,
 ) -> GbcsMessage:
     """``msg`` with a fresh 64-byte r‖s signature over its signed bytes."""
     unsigned = replace(
         msg, signature_form=SignatureForm.ABSENT, signature=b"", mac=None, raw=None, layout=None
     )
-    sig = ecdsa.sign(private_key, unsigned.signed_data(), variant, **kwargs)  # type: ignore[arg-type]
+    sig = _c("ecdsa").sign(private_key, unsigned.signed_data(), variant, **kwargs)
     return replace(unsigned, signature_form=SignatureForm.PRESENT, signature=sig, mac=None)
 
 
@@ -237,7 +295,7 @@ def apply_mac(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> 
     key, why = _mac_key(plain, keys, acb)
     if key is None:
         raise GbcsSecurityError(f"cannot MAC: {why}")
-    mac = compute_mac(key, msg.originator, plain.gs_apdu())
+    mac = _c("gmac").compute_mac(key, msg.originator, plain.gs_apdu())
     return replace(plain, envelope=Envelope.GENERAL_CIPHERING, mac=mac)
 
 
@@ -249,7 +307,7 @@ def protect(
     sign_key: ec.EllipticCurvePrivateKey | None = None,
     mac: bool = True,
     acb: bytes = DEFAULT_ACB,
-    variant: ecdsa.SignatureVariant = ecdsa.SignatureVariant.CNSA,
+    variant: SignatureVariant | str = "cnsa",
 ) -> bytes:
     """Encode, sign (when ``sign_key``) and MAC (when ``mac``) a message in one pass.
 
@@ -261,7 +319,7 @@ def protect(
     check_payload_fits(header, payload, content)
     if sign_key is not None:
         unsigned = encode_general_signing(header, content, SignatureForm.ABSENT)
-        sig = ecdsa.sign(sign_key, unsigned[1:], variant)
+        sig = _c("ecdsa").sign(sign_key, unsigned[1:], variant)
         gs = encode_general_signing(header, content, SignatureForm.PRESENT, sig)
     else:
         gs = encode_general_signing(header, content, SignatureForm.NULL)
@@ -278,5 +336,7 @@ def protect(
     z, why = _ecdh(keys, a, b)
     if z is None:
         raise GbcsSecurityError(f"cannot MAC: {why}")
-    key = derive_key(z, header.originator, int(header.cra), header.counter, header.recipient)
-    return encode_general_ciphering(gs, compute_mac(key, header.originator, gs))
+    key = _c("kdf").derive_key(
+        z, header.originator, int(header.cra), header.counter, header.recipient
+    )
+    return encode_general_ciphering(gs, _c("gmac").compute_mac(key, header.originator, gs))

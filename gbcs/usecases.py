@@ -17,12 +17,11 @@ whose targets name its type.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from importlib import resources
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from gbcs.errors import GbcsError
 from gbcs.usecase_table import ROWS
@@ -165,6 +164,9 @@ def parse_overrides(data: Mapping[str, Any], where: str = OVERRIDES_FILE) -> dic
 
 def load_overrides() -> dict[int, Override]:
     """The shipped overrides, checked (:class:`OverridesError` names what is wrong)."""
+    import tomllib
+    from importlib import resources
+
     text = resources.files("gbcs").joinpath(OVERRIDES_FILE).read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
@@ -241,32 +243,68 @@ def _load(overrides: Mapping[int, Override]) -> dict[int, UseCase]:
     return {code: _apply(uc, overrides.get(code)) for code, uc in out.items()}
 
 
-_OVERRIDES = load_overrides()
-_REGISTRY = _load(_OVERRIDES)
-_BY_NAME = {uc.name.upper(): uc for uc in _REGISTRY.values()}
+class _Tables(NamedTuple):
+    overrides: dict[int, Override]
+    registry: dict[int, UseCase]
+    by_name: dict[str, UseCase]
+
+
+@cache
+def _tables() -> _Tables:
+    """The registry, built on first use (a decode that only names its message code
+    never needs it: see :func:`message_code_name`)."""
+    ov = load_overrides()
+    registry = _load(ov)
+    return _Tables(ov, registry, {uc.name.upper(): uc for uc in registry.values()})
+
+
+@cache
+def _names() -> dict[int, tuple[str, str]]:
+    """``code -> (name, label)`` straight from the table: overrides never change a name
+    or title, so these agree with the registry's use cases."""
+    out = {}
+    for row in ROWS:
+        code, name, title = row[0], row[1], row[2]
+        out[code] = (name, title if title.startswith(name) else f"{name} {title}")
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    # The module-level tables of earlier versions, now built on first use.
+    if name in ("_OVERRIDES", "_REGISTRY", "_BY_NAME"):
+        return _tables()[("_OVERRIDES", "_REGISTRY", "_BY_NAME").index(name)]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def lookup(code: int) -> UseCase | None:
     """The use case of a message code, or ``None`` for an unknown code."""
-    return _REGISTRY.get(code)
+    return _tables().registry.get(code)
 
 
 def by_name(name: str) -> UseCase | None:
     """Look a use case up by its name (``"ECS17b"``, case-insensitive)."""
-    return _BY_NAME.get(name.upper())
+    return _tables().by_name.get(name.upper())
 
 
 def all_use_cases() -> tuple[UseCase, ...]:
     """Every registered message code, in code order."""
-    return tuple(_REGISTRY[c] for c in sorted(_REGISTRY))
+    registry = _tables().registry
+    return tuple(registry[c] for c in sorted(registry))
 
 
 def overrides() -> Mapping[int, Override]:
     """The rows of the overrides file, by message code."""
-    return _OVERRIDES
+    return _tables().overrides
+
+
+def use_case_name(code: int) -> str | None:
+    """The use case name of a message code (``"ECS17b"``), or ``None`` when unregistered;
+    the same as ``lookup(code).name`` without building the registry."""
+    entry = _names().get(code)
+    return entry[0] if entry else None
 
 
 def message_code_name(code: int) -> str:
     """A readable name for any code (``"unknown message code 0x1234"`` when unregistered)."""
-    uc = _REGISTRY.get(code)
-    return uc.label if uc else f"unknown message code 0x{code:04X}"
+    entry = _names().get(code)
+    return entry[1] if entry else f"unknown message code 0x{code:04X}"

@@ -7,7 +7,7 @@ Two tools live here:
   the message the user handed in, whatever nesting level raised it.
 * BER definite lengths (GBCS uses the 1-byte, ``0x81``, ``0x82`` and ``0x83`` forms),
   both as plain functions and as a ``construct`` field (:data:`BerLength`) that also
-  compiles.
+  compiles (built on first access: importing this module does not load ``construct``).
 
 Fixed-layout structures are declared with ``construct`` (compiled) and parsed through
 :func:`parse_fixed`, which turns any construct failure into a ``GbcsDecodeError`` with the
@@ -16,11 +16,13 @@ field path and absolute offset.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
-import construct as cs
+from functools import cache
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
+
+if TYPE_CHECKING:
+    import construct as cs
 
 MAX_BER_LENGTH = 0xFFFFFF
 
@@ -142,55 +144,66 @@ class Reader:
             self.fail(field, f"{self.end - self.pos} unexpected trailing byte(s)")
 
 
-class _BerLength(cs.Construct):  # type: ignore[misc]
-    """``construct`` field for a BER definite length (shortest form on build)."""
+@cache
+def _ber_length_field() -> Any:
+    """The :data:`BerLength` construct field, built on first use (importing construct
+    costs more than the rest of the envelope decoder, which does not need it)."""
+    import construct as cs
 
-    def _parse(self, stream: Any, context: Any, path: str) -> int:
-        first = cs.stream_read(stream, 1, path)[0]
-        if first < 0x80:
-            return first
-        n = first & 0x7F
-        if n == 0 or n > 3:
-            raise cs.ExplicitError(f"unsupported BER length form 0x{first:02X}", path=path)
-        return int.from_bytes(cs.stream_read(stream, n, path), "big")
+    class _BerLength(cs.Construct):  # type: ignore[misc]
+        """``construct`` field for a BER definite length (shortest form on build)."""
 
-    def _build(self, obj: int, stream: Any, context: Any, path: str) -> int:
-        try:
-            cs.stream_write(stream, encode_ber_length(obj), None, path)
-        except GbcsEncodeError as e:
-            raise cs.ExplicitError(str(e), path=path) from None
-        return obj
+        def _parse(self, stream: Any, context: Any, path: str) -> int:
+            first = cs.stream_read(stream, 1, path)[0]
+            if first < 0x80:
+                return first
+            n = first & 0x7F
+            if n == 0 or n > 3:
+                raise cs.ExplicitError(f"unsupported BER length form 0x{first:02X}", path=path)
+            return int.from_bytes(cs.stream_read(stream, n, path), "big")
 
-    def _sizeof(self, context: Any, path: str) -> int:
-        raise cs.SizeofError("BER length is variable-size", path=path)
+        def _build(self, obj: int, stream: Any, context: Any, path: str) -> int:
+            try:
+                cs.stream_write(stream, encode_ber_length(obj), None, path)
+            except GbcsEncodeError as e:
+                raise cs.ExplicitError(str(e), path=path) from None
+            return obj
 
-    def _emitparse(self, code: Any) -> str:
-        code.append(
-            """
-            def parse_ber_length(io, this):
-                first = io.read(1)
-                if len(first) != 1:
-                    raise StreamError('stream read less than specified amount')
-                first = first[0]
-                if first < 0x80:
-                    return first
-                n = first & 0x7F
-                if n == 0 or n > 3:
-                    raise ExplicitError('unsupported BER length form')
-                data = io.read(n)
-                if len(data) != n:
-                    raise StreamError('stream read less than specified amount')
-                return int.from_bytes(data, 'big')
-            """
-        )
-        return "parse_ber_length(io, this)"
+        def _sizeof(self, context: Any, path: str) -> int:
+            raise cs.SizeofError("BER length is variable-size", path=path)
 
-    def _emitbuild(self, code: Any) -> str:
-        code.append("from gbcs.wire import encode_ber_length")
-        return "(io.write(encode_ber_length(obj)), obj)[1]"
+        def _emitparse(self, code: Any) -> str:
+            code.append(
+                """
+                def parse_ber_length(io, this):
+                    first = io.read(1)
+                    if len(first) != 1:
+                        raise StreamError('stream read less than specified amount')
+                    first = first[0]
+                    if first < 0x80:
+                        return first
+                    n = first & 0x7F
+                    if n == 0 or n > 3:
+                        raise ExplicitError('unsupported BER length form')
+                    data = io.read(n)
+                    if len(data) != n:
+                        raise StreamError('stream read less than specified amount')
+                    return int.from_bytes(data, 'big')
+                """
+            )
+            return "parse_ber_length(io, this)"
+
+        def _emitbuild(self, code: Any) -> str:
+            code.append("from gbcs.wire import encode_ber_length")
+            return "(io.write(encode_ber_length(obj)), obj)[1]"
+
+    return _BerLength()
 
 
-BerLength = _BerLength()
+def __getattr__(name: str) -> Any:
+    if name == "BerLength":
+        return _ber_length_field()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_fixed(struct: cs.Construct, r: Reader, size: int, field: str) -> Any:
@@ -199,6 +212,8 @@ def parse_fixed(struct: cs.Construct, r: Reader, size: int, field: str) -> Any:
     Construct failures (a ``Const`` mismatch, an enum value out of range) become
     :class:`GbcsDecodeError` naming ``field`` plus construct's own sub-path.
     """
+    import construct as cs  # already loaded: ``struct`` is a construct
+
     start = r.pos
     data = r.take(size, field)
     try:

@@ -163,3 +163,123 @@ def test_an_unknown_command_is_one_clear_line() -> None:
     assert r.exit_code == 2
     assert "No such command 'decod'" in r.output and "decode" in r.output
     assert r.exc_info is None or r.exc_info[0] is SystemExit
+
+
+# Loaded on first use only: a DLMS message needs none of them, and without keys no
+# cryptography; rich only when the tree is rendered.
+CLUSTER_MODULES = (
+    "gbcs.zcl.price",
+    "gbcs.zcl.metering",
+    "gbcs.zcl.messaging",
+    "gbcs.zcl.prepayment",
+    "gbcs.zcl.calendar",
+    "gbcs.zcl.device_management",
+    "gbcs.zcl.events",
+)
+
+
+def _decode_modules(*args: str) -> list[str]:
+    code = (
+        "from emulator.cli import main\n"
+        f"try:\n    main(['decode', {', '.join(repr(a) for a in args)}])\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+    )
+    return _modules_after(code)
+
+
+def test_decoding_dlms_loads_no_zcl_gbz_asn1_crypto_or_rich() -> None:
+    mods = _decode_modules("--json", EXAMPLE)
+    assert "gbcs.dlms" in mods
+    for absent in (*CLUSTER_MODULES, "gbcs.zcl", "gbcs.gbz", "gbcs.asn1", "gbcs.der"):
+        assert absent not in mods, absent
+    assert not _loaded(mods, "cryptography")  # signed, but no --keys: nothing to verify
+    assert not _loaded(mods, "construct")  # well-formed envelopes are read with struct
+    assert not _loaded(mods, "rich")  # --json renders no tree
+    assert "tomllib" not in mods  # the use-case registry is not built to name a code
+
+
+def test_the_tree_output_loads_rich_and_still_no_zcl() -> None:
+    mods = _decode_modules(EXAMPLE)
+    assert "rich.console" in mods and "rich.tree" in mods
+    assert not [m for m in CLUSTER_MODULES if m in mods]
+
+
+def _gbz_message_hex() -> str:
+    from gbcs.codec import build
+    from gbcs.envelope import Cra, Envelope, GroupingHeader, OtherInformation, SignatureForm
+    from gbcs.gbz import GbzComponent, GbzPayload
+    from gbcs.zcl import GetCurrentPrice
+
+    header = GroupingHeader(
+        Cra.COMMAND,
+        1,
+        bytes.fromhex("90B3D51F30010000"),
+        bytes.fromhex("00DB1234567890A1"),
+        OtherInformation(0x0054),
+    )
+    payload = GbzPayload((GbzComponent.command(0x0700, GetCurrentPrice(1)),))
+    msg = build(
+        header, payload, envelope=Envelope.GENERAL_SIGNING, signature_form=SignatureForm.NULL
+    )
+    return msg.encode().hex().upper()
+
+
+def test_decoding_gbz_loads_only_the_cluster_it_carries() -> None:
+    hx = _gbz_message_hex()
+    mods = _decode_modules("--json", hx)
+    assert "gbcs.gbz" in mods and "gbcs.zcl" in mods
+    assert [m for m in CLUSTER_MODULES if m in mods] == ["gbcs.zcl.price"]
+    r = CliRunner().invoke(main, ["decode", "--json", hx])
+    assert r.exit_code == 0, r.output
+    tree = json.dumps(json.loads(r.output)["tree"])
+    assert "Get Current Price" in tree  # named from the lazily loaded cluster module
+
+
+def test_zcl_names_load_their_cluster_module_on_first_use() -> None:
+    probe = (
+        "import sys\n"
+        "import gbcs.zcl as z\n"
+        "assert 'gbcs.zcl.calendar' not in sys.modules\n"
+        "from gbcs.zcl import PublishDayProfile\n"
+        "assert 'gbcs.zcl.calendar' in sys.modules\n"
+        "assert PublishDayProfile is sys.modules['gbcs.zcl.calendar'].PublishDayProfile\n"
+        "assert 'gbcs.zcl.price' not in sys.modules\n"
+        "assert z.command_name(0x0700, 0x09, 0x00) == 'Publish Price'\n"
+        "assert 'gbcs.zcl.price' in sys.modules\n"
+        "assert 'PublishPrice' in dir(z)\n"
+        "try:\n    z.NoSuchRecord\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit('no AttributeError')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_typed_commands_keep_cluster_order_whatever_loaded_first() -> None:
+    """typed_commands() lists clusters in id order and each cluster's commands in
+    definition order, even when a later cluster was loaded first."""
+    probe = (
+        "import json\n"
+        "import gbcs.zcl.events, gbcs.zcl.calendar\n"
+        "from gbcs.zcl import typed_commands\n"
+        "print(json.dumps([list(k) for k in typed_commands()]), file=sys.__stderr__)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr
+    late_first = [tuple(k) for k in json.loads(r.stderr.strip().splitlines()[-1])]
+    from gbcs.zcl import typed_commands
+    from gbcs.zcl.names import CLUSTER_MODULES as REGISTRY
+
+    in_order = list(typed_commands())
+    assert late_first == in_order
+    clusters = [k[0] for k in in_order]
+    assert clusters == sorted(clusters) and set(clusters) == set(REGISTRY)
+    for cls in typed_commands().values():  # every registered cluster maps to its module
+        assert REGISTRY[cls.CLUSTER] == cls.__module__

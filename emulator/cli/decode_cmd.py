@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.tree import Tree
 
 from emulator.cli.inputs import iter_messages, parse_hex, read_file_bytes, read_stdin_text
 from gbcs.envelope import as_eui
@@ -26,6 +23,8 @@ from gbcs.tree import Field
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+
+    from rich.tree import Tree
 
 _HEX_SHOWN = 24
 _VERDICT_STYLE = {
@@ -160,7 +159,9 @@ def batch_record(ident: str, item: str | bytes, keys: KeyProvider | None, spec: 
         rec["error"] = item
     else:
         try:
-            r = inspect_message(item, keys, acb=spec.acb, lenient_payload=spec.lenient)
+            r = inspect_message(
+                item, keys, acb=spec.acb, lenient_payload=spec.lenient, decode_parts=False
+            )
         except GbcsDecodeError as e:
             rec["error"] = str(e)
             rec["error_path"] = e.path
@@ -244,6 +245,8 @@ def _cpu_count() -> int:
 
 
 def _label(f: Field) -> str:
+    from rich.markup import escape
+
     raw = f.raw.hex(" ").upper()
     if len(f.raw) > _HEX_SHOWN:
         raw = f.raw[:_HEX_SHOWN].hex(" ").upper() + f" … ({len(f.raw)} bytes)"
@@ -260,6 +263,11 @@ def _add(node: Tree, f: Field) -> None:
 
 
 def _render(r: Inspection) -> None:
+    # rich is imported here, not at module load: --json and --batch never need it.
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
     console = Console()
     h = r.header()
     title = f"GBCS {h['cra']} {h['message_code']} {escape(h['message_code_name'])}"

@@ -31,9 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from gbcs.crypto.p256 import SCALAR_BYTES, N, base_mul, check_public_key, private_scalar
+from gbcs.crypto.sigform import SIGNATURE_LENGTH as SIGNATURE_LENGTH
+from gbcs.crypto.sigform import check_signature_encoding as check_signature_encoding
 from gbcs.errors import GbcsSecurityError
 
-SIGNATURE_LENGTH = 64
 KSource = Callable[[int], bytes]
 """A source of random bytes for the ``gbcs`` variant: ``source(nbytes) -> nbytes bytes``."""
 
@@ -161,25 +162,6 @@ def sign(
         if rs is not None:
             return _encode(*rs)
     raise GbcsSecurityError("k source produced r == 0 or s == 0 repeatedly")
-
-
-def check_signature_encoding(signature: bytes) -> str | None:
-    """Why ``signature`` cannot be a valid GBCS ECDSA signature, or ``None`` if its form is fine.
-
-    Reasons: ``"length N, expected 64"``, ``"r out of range"``, ``"s out of range"``
-    (``r`` and ``s`` must both lie in ``[1, n-1]``).
-    """
-    if not isinstance(signature, bytes | bytearray | memoryview):
-        return f"not bytes ({type(signature).__name__})"
-    if len(signature) != SIGNATURE_LENGTH:
-        return f"length {len(signature)}, expected {SIGNATURE_LENGTH}"
-    r = int.from_bytes(signature[:SCALAR_BYTES], "big")
-    s = int.from_bytes(signature[SCALAR_BYTES:], "big")
-    if not 0 < r < N:
-        return "r out of range"
-    if not 0 < s < N:
-        return "s out of range"
-    return None
 
 
 def verify_detail(

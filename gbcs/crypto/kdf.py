@@ -191,5 +191,21 @@ def derive_key(z: bytes, originator: bytes, mode: int, counter: int, recipient: 
     """The 16-byte AES key ``SHA-256(00000001 ‖ Z ‖ OtherInfo)[:16]``."""
     if not isinstance(z, bytes | bytearray) or len(z) != SECRET_LENGTH:
         raise GbcsSecurityError(f"shared secret Z must be {SECRET_LENGTH} bytes")
-    info = other_info(originator, mode, counter, recipient)
+    if (  # the decode path's arguments: skip the general checks, same bytes
+        type(originator) is bytes
+        and type(recipient) is bytes
+        and len(originator) == len(recipient) == SYSTEM_TITLE_LENGTH
+        and type(mode) is int
+        and 1 <= mode <= 4
+        and type(counter) is int
+        and 0 <= counter <= _MAX_COUNTER
+    ):
+        info = b"".join(
+            (ALGORITHM_ID, originator, _MODE_BYTES[mode], counter.to_bytes(8, "big"), recipient)
+        )
+    else:
+        info = other_info(originator, mode, counter, recipient)
     return hashlib.sha256(b"\x00\x00\x00\x01" + z + info).digest()[:KEY_LENGTH]
+
+
+_MODE_BYTES = {m: bytes((0x09, m)) for m in (1, 2, 3, 4)}

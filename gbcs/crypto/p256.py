@@ -13,18 +13,18 @@ import threading
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gbcs.crypto.sigform import SCALAR_BYTES as SCALAR_BYTES
+from gbcs.crypto.sigform import N as N
 from gbcs.errors import GbcsSecurityError
 
 P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
 A = P - 3
 B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 GX = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
 GY = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
 G = (GX, GY)
 
 CURVE = ec.SECP256R1()
-SCALAR_BYTES = 32
 RAW_POINT_LENGTH = 65  # 04 ‖ X(32) ‖ Y(32)
 
 Point = tuple[int, int]  # affine (x, y); the point at infinity is never handed out

@@ -20,7 +20,9 @@ cluster (:mod:`~gbcs.zcl.price`, :mod:`~gbcs.zcl.metering`, :mod:`~gbcs.zcl.mess
 :mod:`~gbcs.zcl.prepayment`, :mod:`~gbcs.zcl.calendar`,
 :mod:`~gbcs.zcl.device_management`, :mod:`~gbcs.zcl.events`) and
 :mod:`~gbcs.zcl.dispatch` (decoding by cluster and command id). This package
-re-exports the public API: import from ``gbcs.zcl``.
+re-exports the public API: import from ``gbcs.zcl``. The cluster modules load on first
+use (a name of theirs asked of this package, or a command of their cluster decoded,
+named or listed), so a process that never meets a cluster never pays for its records.
 
 ZCL fields are little-endian. Every typed record re-encodes to the exact bytes it was
 decoded from. Cluster-specific records keep bytes they do not model in ``trailing``
@@ -31,6 +33,9 @@ put after Publish Price). Timestamps are ZigBee ``UTCTime`` values: seconds sinc
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from gbcs.zcl.datatypes import (
     ZCL_EPOCH,
     ZclDate,
@@ -39,6 +44,15 @@ from gbcs.zcl.datatypes import (
     format_utc,
     utc_from_datetime,
     utc_to_datetime,
+)
+from gbcs.zcl.dispatch import (
+    ZclPayload,
+    check_zcl_header,
+    decode_zcl_command,
+    decode_zcl_payload,
+    decode_zcl_slice,
+    general_commands,
+    typed_commands,
 )
 from gbcs.zcl.foundation import (
     AttributeReadRecord,
@@ -63,122 +77,27 @@ from gbcs.zcl.names import (
     command_name,
 )
 
-# The cluster modules register their commands as they load; importing them in cluster
-# id order keeps typed_commands() in that order.
-# isort: off
-from gbcs.zcl.price import (
-    GetBillingPeriod,
-    GetCurrentPrice,
-    PriceMatrixEntry,
-    PublishBillingPeriod,
-    PublishBlockPeriod,
-    PublishCalorificValue,
-    PublishConversionFactor,
-    PublishPrice,
-    PublishPriceMatrix,
-    PublishTariffInformation,
-)
-from gbcs.zcl.metering import (
-    BlockTierDeliveredNoBilling,
-    ChangeSupply,
-    GetSampledData,
-    GetSampledDataResponse,
-    GetSnapshot,
-    PublishSnapshot,
-    SetSupplyStatus,
-    SetUncontrolledFlowThreshold,
-    StartSampling,
-    StartSamplingResponse,
-    SupplyStatusResponse,
-    TouDeliveredNoBilling,
-)
-from gbcs.zcl.messaging import (
-    DisplayMessage,
-)
-from gbcs.zcl.prepayment import (
-    ChangeDebt,
-    ChangePaymentMode,
-    ChangePaymentModeResponse,
-    ConsumerTopUp,
-    ConsumerTopUpResponse,
-    CreditAdjustment,
-    DebtCreditStatus,
-    DebtLogEntry,
-    EmergencyCreditSetup,
-    GetDebtRepaymentLog,
-    GetPrepaySnapshot,
-    GetTopUpLog,
-    PublishDebtLog,
-    PublishPrepaySnapshot,
-    PublishTopUpLog,
-    SelectAvailableEmergencyCredit,
-    SetLowCreditWarningLevel,
-    SetMaximumCreditLimit,
-    SetOverallDebtCap,
-    TopUpLogEntry,
-)
-from gbcs.zcl.calendar import (
-    DayScheduleEntry,
-    GetDayProfiles,
-    GetSeasons,
-    GetSpecialDays,
-    GetWeekProfiles,
-    PublishCalendar,
-    PublishDayProfile,
-    PublishSeasons,
-    PublishSpecialDays,
-    PublishWeekProfile,
-    SeasonEntry,
-    SpecialDayEntry,
-)
-from gbcs.zcl.device_management import (
-    EventConfigurationEntry,
-    GetEventConfiguration,
-    PublishChangeOfSupplier,
-    PublishChangeOfTenancy,
-    ReportEventConfiguration,
-    RequestNewPasswordResponse,
-    SetEventConfiguration,
-    UpdateCin,
-    UpdateSiteId,
-)
-from gbcs.zcl.events import (
-    ClearEventLogRequest,
-    ClearEventLogResponse,
-    EventLogEntry,
-    GetEventLog,
-    PublishEventLog,
-)
-from gbcs.zcl.dispatch import (
-    ZclPayload,
-    check_zcl_header,
-    decode_zcl_command,
-    decode_zcl_payload,
-    decode_zcl_slice,
-    general_commands,
-    typed_commands,
-)
-
 # Record kinds and internals, importable from here as before the split into modules.
+# isort: off
 from gbcs.zcl.datatypes import (
     MAX_DEPTH as MAX_DEPTH,
     _fixed_size as _fixed_size,
 )
 from gbcs.zcl.records import (
+    _OCT as _OCT,
+    BM8 as BM8,
     BM16 as BM16,
     BM32 as BM32,
-    BM8 as BM8,
     DATE as DATE,
     DAYS7 as DAYS7,
-    E16 as E16,
     E8 as E8,
-    _OCT as _OCT,
+    E16 as E16,
     S32 as S32,
+    U8 as U8,
     U16 as U16,
     U24 as U24,
     U32 as U32,
     U48 as U48,
-    U8 as U8,
     UTC_T as UTC_T,
     _Kind as _Kind,
     _ListSpec as _ListSpec,
@@ -186,6 +105,195 @@ from gbcs.zcl.records import (
     _SubPayload as _SubPayload,
 )
 # isort: on
+
+# The cluster modules (~80 record classes) load on first use: when one of their names is
+# asked of this package, or when a command of their cluster is decoded or named
+# (``names.CLUSTER_MODULES``). typed_commands() lists them in cluster id order.
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "price": (
+        "GetBillingPeriod",
+        "GetCurrentPrice",
+        "PriceMatrixEntry",
+        "PublishBillingPeriod",
+        "PublishBlockPeriod",
+        "PublishCalorificValue",
+        "PublishConversionFactor",
+        "PublishPrice",
+        "PublishPriceMatrix",
+        "PublishTariffInformation",
+    ),
+    "metering": (
+        "BlockTierDeliveredNoBilling",
+        "ChangeSupply",
+        "GetSampledData",
+        "GetSampledDataResponse",
+        "GetSnapshot",
+        "PublishSnapshot",
+        "SetSupplyStatus",
+        "SetUncontrolledFlowThreshold",
+        "StartSampling",
+        "StartSamplingResponse",
+        "SupplyStatusResponse",
+        "TouDeliveredNoBilling",
+    ),
+    "messaging": ("DisplayMessage",),
+    "prepayment": (
+        "ChangeDebt",
+        "ChangePaymentMode",
+        "ChangePaymentModeResponse",
+        "ConsumerTopUp",
+        "ConsumerTopUpResponse",
+        "CreditAdjustment",
+        "DebtCreditStatus",
+        "DebtLogEntry",
+        "EmergencyCreditSetup",
+        "GetDebtRepaymentLog",
+        "GetPrepaySnapshot",
+        "GetTopUpLog",
+        "PublishDebtLog",
+        "PublishPrepaySnapshot",
+        "PublishTopUpLog",
+        "SelectAvailableEmergencyCredit",
+        "SetLowCreditWarningLevel",
+        "SetMaximumCreditLimit",
+        "SetOverallDebtCap",
+        "TopUpLogEntry",
+    ),
+    "calendar": (
+        "DayScheduleEntry",
+        "GetDayProfiles",
+        "GetSeasons",
+        "GetSpecialDays",
+        "GetWeekProfiles",
+        "PublishCalendar",
+        "PublishDayProfile",
+        "PublishSeasons",
+        "PublishSpecialDays",
+        "PublishWeekProfile",
+        "SeasonEntry",
+        "SpecialDayEntry",
+    ),
+    "device_management": (
+        "EventConfigurationEntry",
+        "GetEventConfiguration",
+        "PublishChangeOfSupplier",
+        "PublishChangeOfTenancy",
+        "ReportEventConfiguration",
+        "RequestNewPasswordResponse",
+        "SetEventConfiguration",
+        "UpdateCin",
+        "UpdateSiteId",
+    ),
+    "events": (
+        "ClearEventLogRequest",
+        "ClearEventLogResponse",
+        "EventLogEntry",
+        "GetEventLog",
+        "PublishEventLog",
+    ),
+}
+_LAZY: dict[str, str] = {
+    name: f"gbcs.zcl.{module}" for module, names in _LAZY_MODULES.items() for name in names
+}
+
+if TYPE_CHECKING:
+    from gbcs.zcl.calendar import (
+        DayScheduleEntry,
+        GetDayProfiles,
+        GetSeasons,
+        GetSpecialDays,
+        GetWeekProfiles,
+        PublishCalendar,
+        PublishDayProfile,
+        PublishSeasons,
+        PublishSpecialDays,
+        PublishWeekProfile,
+        SeasonEntry,
+        SpecialDayEntry,
+    )
+    from gbcs.zcl.device_management import (
+        EventConfigurationEntry,
+        GetEventConfiguration,
+        PublishChangeOfSupplier,
+        PublishChangeOfTenancy,
+        ReportEventConfiguration,
+        RequestNewPasswordResponse,
+        SetEventConfiguration,
+        UpdateCin,
+        UpdateSiteId,
+    )
+    from gbcs.zcl.events import (
+        ClearEventLogRequest,
+        ClearEventLogResponse,
+        EventLogEntry,
+        GetEventLog,
+        PublishEventLog,
+    )
+    from gbcs.zcl.messaging import (
+        DisplayMessage,
+    )
+    from gbcs.zcl.metering import (
+        BlockTierDeliveredNoBilling,
+        ChangeSupply,
+        GetSampledData,
+        GetSampledDataResponse,
+        GetSnapshot,
+        PublishSnapshot,
+        SetSupplyStatus,
+        SetUncontrolledFlowThreshold,
+        StartSampling,
+        StartSamplingResponse,
+        SupplyStatusResponse,
+        TouDeliveredNoBilling,
+    )
+    from gbcs.zcl.prepayment import (
+        ChangeDebt,
+        ChangePaymentMode,
+        ChangePaymentModeResponse,
+        ConsumerTopUp,
+        ConsumerTopUpResponse,
+        CreditAdjustment,
+        DebtCreditStatus,
+        DebtLogEntry,
+        EmergencyCreditSetup,
+        GetDebtRepaymentLog,
+        GetPrepaySnapshot,
+        GetTopUpLog,
+        PublishDebtLog,
+        PublishPrepaySnapshot,
+        PublishTopUpLog,
+        SelectAvailableEmergencyCredit,
+        SetLowCreditWarningLevel,
+        SetMaximumCreditLimit,
+        SetOverallDebtCap,
+        TopUpLogEntry,
+    )
+    from gbcs.zcl.price import (
+        GetBillingPeriod,
+        GetCurrentPrice,
+        PriceMatrixEntry,
+        PublishBillingPeriod,
+        PublishBlockPeriod,
+        PublishCalorificValue,
+        PublishConversionFactor,
+        PublishPrice,
+        PublishPriceMatrix,
+        PublishTariffInformation,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CLUSTER_NAMES",

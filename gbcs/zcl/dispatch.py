@@ -13,7 +13,7 @@ from gbcs.zcl.foundation import (
     ZclHeader,
     decode_zcl_header,
 )
-from gbcs.zcl.names import _REGISTRY
+from gbcs.zcl.names import _REGISTRY, CLUSTER_MODULES, load_all_clusters, load_cluster
 from gbcs.zcl.records import _CLUSTER_DECODERS, _Record
 
 ZclPayload = ZclCommand
@@ -22,8 +22,12 @@ ZclPayload = ZclCommand
 
 def typed_commands() -> dict[tuple[int, bool, int], type[ZclCommand]]:
     """The cluster-specific commands decoded into typed records:
-    ``(cluster, server_to_client, command id) -> record class``."""
-    return dict(_REGISTRY)
+    ``(cluster, server_to_client, command id) -> record class``, in cluster id order
+    and, within a cluster, in definition order (whichever cluster loaded first)."""
+    load_all_clusters()
+    rank = {module: i for i, module in enumerate(CLUSTER_MODULES.values())}
+    # sorted() is stable: within one module the registration order stays.
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: rank.get(kv[1].__module__, len(rank))))
 
 
 def general_commands() -> dict[int, type[ZclCommand]]:
@@ -37,7 +41,10 @@ def decode_zcl_slice(
     """Decode ``buf[pos:end]`` as the payload of the given command, without copying the
     buffer; error offsets are absolute in ``buf``."""
     if frame_control & 0x07 == 0x01:
-        dec = _CLUSTER_DECODERS.get((frame_control & 0x08) << 21 | cluster << 8 | command_id)
+        key = (frame_control & 0x08) << 21 | cluster << 8 | command_id
+        dec = _CLUSTER_DECODERS.get(key)
+        if dec is None and load_cluster(cluster):
+            dec = _CLUSTER_DECODERS.get(key)
     elif frame_control & 0x03 == 0:
         dec = _GENERAL.get(command_id)
     else:
@@ -65,7 +72,10 @@ def decode_zcl_command(
         hdr, pos = decode_zcl_header(buf, pos, end, "zcl")
     fc = hdr.frame_control
     if fc & 0x07 == 0x01:
-        dec = _CLUSTER_DECODERS.get((fc & 0x08) << 21 | cluster << 8 | hdr.command_id)
+        key = (fc & 0x08) << 21 | cluster << 8 | hdr.command_id
+        dec = _CLUSTER_DECODERS.get(key)
+        if dec is None and load_cluster(cluster):
+            dec = _CLUSTER_DECODERS.get(key)
     elif fc & 0x03 == 0:
         dec = _GENERAL.get(hdr.command_id)
     else:

@@ -13,11 +13,11 @@ from gbcs.errors import GbcsDecodeError, GbcsEncodeError
 from gbcs.tree import Field
 from gbcs.zcl.datatypes import ZclValue, _decode_value, _join
 from gbcs.zcl.names import (
-    _REGISTRY,
     DATA_TYPE_NAMES,
     _status_text,
     attribute_name,
     command_name,
+    registered_command,
 )
 
 # --------------------------------------------------------------------------- ZCL header
@@ -508,7 +508,7 @@ class DefaultResponse(ZclCommand):
         # A default response answers a command sent in the opposite direction.
         name = None
         if cluster is not None:
-            cls = _REGISTRY.get((cluster, not frame_control & 0x08, self.command_id))
+            cls = registered_command(cluster, not frame_control & 0x08, self.command_id)
             name = cls.NAME if cls else None
         cmd = f"0x{self.command_id:02X}" + (f" ({name})" if name else "")
         return (

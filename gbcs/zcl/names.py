@@ -256,6 +256,52 @@ _OTHER_COMMAND_NAMES: dict[tuple[int, bool, int], str] = {
 # ``_command`` decorator of :mod:`gbcs.zcl.records` as the cluster modules load.
 _REGISTRY: dict[tuple[int, bool, int], type[Any]] = {}
 
+CLUSTER_MODULES: dict[int, str] = {
+    0x0700: "gbcs.zcl.price",
+    0x0702: "gbcs.zcl.metering",
+    0x0703: "gbcs.zcl.messaging",
+    0x0705: "gbcs.zcl.prepayment",
+    0x0707: "gbcs.zcl.calendar",
+    0x0708: "gbcs.zcl.device_management",
+    0x0709: "gbcs.zcl.events",
+}
+"""Cluster id -> the module defining its typed commands, in cluster id order.
+
+A cluster module is imported the first time one of its commands is decoded, named or
+listed (most messages need none or one of them, and together they cost far more at
+start-up than the rest of the codec)."""
+
+# Clusters whose module has not been asked for yet (a direct import of the module
+# leaves its id here; asking again is then a cheap no-op).
+_UNLOADED: set[int] = set(CLUSTER_MODULES)
+
+
+def load_cluster(cluster: int | None) -> bool:
+    """Import the typed commands of ``cluster`` if that has not been done; ``True`` when
+    this call imported something (so a registry look-up that missed is worth repeating)."""
+    if cluster not in _UNLOADED:
+        return False
+    import importlib
+
+    importlib.import_module(CLUSTER_MODULES[cluster])  # type: ignore[index]
+    _UNLOADED.discard(cluster)  # type: ignore[arg-type]
+    return True
+
+
+def load_all_clusters() -> None:
+    """Import every cluster module (what listing all typed commands needs)."""
+    for cluster in CLUSTER_MODULES:
+        load_cluster(cluster)
+
+
+def registered_command(cluster: int, server_to_client: bool, command_id: int) -> type[Any] | None:
+    """The typed record class of a cluster-specific command, loading its cluster first."""
+    key = (cluster, server_to_client, command_id)
+    cls = _REGISTRY.get(key)
+    if cls is None and load_cluster(cluster):
+        cls = _REGISTRY.get(key)
+    return cls
+
 
 def command_name(cluster: int | None, frame_control: int, command_id: int) -> str | None:
     """Name of the command a ZCL header designates (``None`` if unknown)."""
@@ -265,5 +311,5 @@ def command_name(cluster: int | None, frame_control: int, command_id: int) -> st
     if ft != 1 or cluster is None:
         return None
     key = (cluster, bool(frame_control & 0x08), command_id)
-    cls = _REGISTRY.get(key)
+    cls = registered_command(*key)
     return cls.NAME if cls is not None else _OTHER_COMMAND_NAMES.get(key)
