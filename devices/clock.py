@@ -35,6 +35,9 @@ class DeviceClock:
         """The device's idea of the time, or None while the clock is invalid."""
         if self.status is ClockStatus.INVALID:
             return None
+        if now.tzinfo is UTC:
+            # the common case: skips the conversion, and the addition when not offset
+            return now + timedelta(seconds=self.offset) if self.offset else now
         return _utc(now) + timedelta(seconds=self.offset)
 
     def set(self, now: datetime, device_time: datetime) -> float:

@@ -73,6 +73,11 @@ _READS = (GetSpec, GetWithSelectionSpec)
 _READ_ACTIONS = {(30, 1)}
 
 
+def _log(saved: DeviceLog | dict[str, Any]) -> DeviceLog:
+    """A log from :meth:`Device.to_dict` (a dict) or :meth:`Device.snapshot_state` (a copy)."""
+    return saved.copy() if isinstance(saved, DeviceLog) else DeviceLog.from_dict(saved)
+
+
 def _reads_only(spec: object) -> bool:
     if isinstance(spec, _READS):
         return True
@@ -191,6 +196,9 @@ class Device:
 
     device_type: ClassVar[DeviceType]
     speaks_dlms: ClassVar[bool] = True
+    #: True while :meth:`snapshot_state` runs: :meth:`to_dict` (and the subclasses'
+    #: extensions) then hold stateful parts as in-memory copies instead of encoding them.
+    _snapshotting: bool = False
 
     def __init__(
         self,
@@ -246,11 +254,12 @@ class Device:
         msg = result.message
         if result.replay_protected:
             self.counters[msg.originator] = msg.counter
+        t = self.device_time(now)
         ctx = CommandContext(
             result,
             now,
-            self.device_time(now),
-            response_header(msg, result.use_case, self.eui, self.device_time(now)),
+            t,
+            response_header(msg, result.use_case, self.eui, t),
             self.response_keys(msg),
             self.next_counter,
         )
@@ -330,9 +339,17 @@ class Device:
         return self.snapshot_state()
 
     def snapshot_state(self) -> dict[str, Any]:
-        """The state to restore with :meth:`load_state` if a command fails half-way
-        (subclasses may hold parts of it as cheaper in-memory snapshots)."""
-        return self.to_dict()
+        """The state to restore with :meth:`load_state` if a command fails half-way.
+
+        It has the keys of :meth:`to_dict`, but stateful parts are held as independent
+        in-memory copies rather than serialised (encoding them cost more than executing
+        most commands): it is for :meth:`load_state` in this process only, never JSON.
+        """
+        self._snapshotting = True
+        try:
+            return self.to_dict()
+        finally:
+            self._snapshotting = False
 
     def _roll_back(
         self, saved: dict[str, Any], own: OwnKeys, msg: GbcsMessage, verified: Verified
@@ -575,6 +592,22 @@ class Device:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything that must survive a restart, as plain JSON-able data."""
+        if self._snapshotting:
+            return {
+                "type": self.device_type.value,
+                "eui": eui_hex(self.eui),
+                "counters": {eui_hex(k): v for k, v in self.counters.items()},
+                "own_counter": self.own_counter,
+                "clock": self.clock.to_dict(),
+                "anchors": self.anchors.copy(),
+                "event_log": self.event_log.copy(),
+                "security_log": self.security_log.copy(),
+                "credentials": self.credentials.copy(),
+                "firmware": self.firmware.copy(),
+                "joins": self.joins.copy(),
+                "faults": self.faults.to_dict(),
+                "last_advance": self._last_advance,
+            }
         return {
             "type": self.device_type.value,
             "eui": eui_hex(self.eui),
@@ -601,27 +634,40 @@ class Device:
         self.own_counter = int(state.get("own_counter", self.own_counter))
         if "clock" in state:
             self.clock = DeviceClock.from_dict(state["clock"])
+        # An in-memory snapshot (snapshot_state) holds copies: copied again, so that
+        # the snapshot itself never aliases live state.
         if "anchors" in state:
-            self.anchors = TrustAnchors.from_dict(state["anchors"])
+            a = state["anchors"]
+            self.anchors = a.copy() if isinstance(a, TrustAnchors) else TrustAnchors.from_dict(a)
             self.keys = DeviceKeys(self.own, self.anchors)
         if "event_log" in state:
-            self.event_log = DeviceLog.from_dict(state["event_log"])
+            self.event_log = _log(state["event_log"])
         if "security_log" in state:
-            self.security_log = DeviceLog.from_dict(state["security_log"])
+            self.security_log = _log(state["security_log"])
         if "credentials" in state:
+            c = state["credentials"]
             issuer = self.credentials.issuer  # not state: the device keeps its issuer
-            self.credentials = CredentialState.from_dict(state["credentials"], issuer)
+            if isinstance(c, CredentialState):
+                self.credentials = c.copy()
+                self.credentials.issuer = issuer
+            else:
+                self.credentials = CredentialState.from_dict(c, issuer)
             # key pairs installed by CS02d are part of the saved credentials
             self.own = self.credentials.own_keys(self.own)
             self.keys = DeviceKeys(self.own, self.anchors)
         if "firmware" in state:
-            self.firmware = FirmwareState.from_dict(state["firmware"])
+            f = state["firmware"]
+            self.firmware = f.copy() if isinstance(f, FirmwareState) else FirmwareState.from_dict(f)
         if "joins" in state:
-            self.joins = HanJoins.from_dict(state["joins"])
+            j = state["joins"]
+            self.joins = j.copy() if isinstance(j, HanJoins) else HanJoins.from_dict(j)
         if "faults" in state:
             self.faults = FaultPlan.from_dict(state["faults"])
         la = state.get("last_advance")
-        self._last_advance = None if la is None else datetime.fromisoformat(la)
+        if isinstance(la, datetime) or la is None:
+            self._last_advance = la
+        else:
+            self._last_advance = datetime.fromisoformat(la)
 
     def describe_use_case(self, uc: UseCase) -> str:
         return uc.label

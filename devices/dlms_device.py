@@ -71,7 +71,6 @@ class DlmsDevice(Device):
         now: datetime | None = None,
         model: CosemModel | None = None,
     ) -> None:
-        self._snapshotting = False
         super().__init__(config, own, anchors, now=now)
         self.model = model if model is not None else load_profile(self.profile_name)
         self._preset: datetime | None = None
@@ -202,15 +201,6 @@ class DlmsDevice(Device):
         d = super().to_dict()
         d["cosem"] = self.model.snapshot() if self._snapshotting else self.model.to_dict()
         return d
-
-    def snapshot_state(self) -> dict[str, Any]:
-        """:meth:`to_dict`, with the COSEM model as a cheap in-memory snapshot (encoding
-        every attribute would cost ten times more) for a rollback."""
-        self._snapshotting = True
-        try:
-            return self.to_dict()
-        finally:
-            self._snapshotting = False
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)

@@ -292,6 +292,19 @@ class Esme(DlmsDevice):
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
+        if self._snapshotting:
+            # In-memory copies for a rollback; the auxiliary state end lives in the COSEM
+            # overlay, which the model's snapshot already holds.
+            d["esme"] = {
+                "power": PowerState(self.power.off_since),
+                "control_state": self.control_state,
+                "power_log": self.power_log.copy(),
+                "alcs_log": self.alcs_log.copy(),
+                "ch_supply_cuts": list(self.ch_supply_cuts),
+                "load": self.load.copy(),
+                "md": self.md.copy(),
+            }
+            return d
         d["esme"] = {
             "power": self.power.to_dict(),
             "control_state": self.control_state,
@@ -316,23 +329,38 @@ class Esme(DlmsDevice):
                 aux_end = decode_data_bytes(bytes.fromhex(str(e["aux_state_end"])))
             except (ValueError, GbcsDecodeError) as err:
                 raise ProfileError(f"bad saved esme.aux_state_end: {err}") from err
-        self.power = PowerState.from_dict(e.get("power", {}))
+        # Parts of an in-memory snapshot (snapshot_state) are copied again, never aliased.
+        power = e.get("power", {})
+        self.power = (
+            PowerState(power.off_since)
+            if isinstance(power, PowerState)
+            else PowerState.from_dict(power)
+        )
         self.control_state = int(e.get("control_state", ControlState.CONNECTED))
         if "power_log" in e:
-            self.power_log = DeviceLog.from_dict(e["power_log"])
+            self.power_log = _log(e["power_log"])
         if "alcs_log" in e:
-            self.alcs_log = DeviceLog.from_dict(e["alcs_log"])
-        self.ch_supply_cuts = [
-            Outage(datetime.fromisoformat(a), datetime.fromisoformat(b))
-            for a, b in e.get("ch_supply_cuts", [])
-        ]
+            self.alcs_log = _log(e["alcs_log"])
+        cuts = e.get("ch_supply_cuts", [])
+        if cuts and isinstance(cuts[0], Outage):
+            self.ch_supply_cuts = list(cuts)
+        else:
+            self.ch_supply_cuts = [
+                Outage(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in cuts
+            ]
         if "load" in e:
-            self.load = LoadModel.from_dict(e["load"])
+            ld = e["load"]
+            self.load = ld.copy() if isinstance(ld, LoadModel) else LoadModel.from_dict(ld)
         if "md" in e:
-            self.md = MaxDemand.from_dict(e["md"])
+            md = e["md"]
+            self.md = md.copy() if isinstance(md, MaxDemand) else MaxDemand.from_dict(md)
         super().load_state(state)
         if aux_end is not None:
             self.model.require(1, AUX_STATE_END).attributes[2] = aux_end
+
+
+def _log(saved: DeviceLog | dict[str, Any]) -> DeviceLog:
+    return saved.copy() if isinstance(saved, DeviceLog) else DeviceLog.from_dict(saved)
 
 
 def _dlu(value: int) -> Data:

@@ -90,6 +90,13 @@ class DeviceLog:
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(self._entries)
 
+    def copy(self) -> DeviceLog:
+        """An independent copy (entries are immutable)."""
+        out = DeviceLog.__new__(DeviceLog)
+        out.capacity = self.capacity
+        out._entries = self._entries.copy()
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {"capacity": self.capacity, "entries": [e.to_dict() for e in self._entries]}
 

@@ -249,6 +249,13 @@ class TrustAnchors:
         """Install a cell (credential replacement)."""
         self.cells[cell.role] = cell
 
+    def copy(self) -> TrustAnchors:
+        """An independent copy (cells are copied: credential replacement reassigns their
+        fields; the keys themselves are immutable)."""
+        return TrustAnchors(
+            {r: AnchorCell(c.role, c.eui, c.ka, c.ds) for r, c in self.cells.items()}
+        )
+
     def to_dict(self) -> list[dict[str, Any]]:
         return [c.to_dict() for _, c in sorted(self.cells.items())]
 

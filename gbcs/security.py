@@ -27,6 +27,7 @@ from gbcs.axdr import decode_data
 from gbcs.codec import GbcsMessage, check_payload_fits
 from gbcs.crypto.sigform import check_signature_encoding
 from gbcs.envelope import (
+    SIGNATURE_LENGTH,
     Cra,
     Envelope,
     GroupingHeader,
@@ -320,7 +321,10 @@ def protect(
     if sign_key is not None:
         unsigned = encode_general_signing(header, content, SignatureForm.ABSENT)
         sig = _c("ecdsa").sign(sign_key, unsigned[1:], variant)
-        gs = encode_general_signing(header, content, SignatureForm.PRESENT, sig)
+        if len(sig) == SIGNATURE_LENGTH:  # the signed form, without encoding the header again
+            gs = unsigned + b"\x40" + sig
+        else:
+            gs = encode_general_signing(header, content, SignatureForm.PRESENT, sig)
     else:
         gs = encode_general_signing(header, content, SignatureForm.NULL)
     if not mac:

@@ -422,6 +422,15 @@ class LoadModel:
 
     # -- persistence -------------------------------------------------------------------
 
+    def copy(self) -> LoadModel:
+        """An independent copy (every field but the pending list is an immutable value,
+        the profile included): an in-memory rollback snapshot."""
+        out = LoadModel.__new__(LoadModel)
+        for name in LoadModel.__slots__:
+            setattr(out, name, getattr(self, name))
+        out._pending = list(self._pending)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able state (profile included)."""
         return {

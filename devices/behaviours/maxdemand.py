@@ -829,6 +829,16 @@ class MaxDemand:
 
     # -- persistence -------------------------------------------------------------------
 
+    def copy(self) -> MaxDemand:
+        """An independent copy (registers, reset times and schedule entries are immutable
+        values, so copying the two dicts is enough): an in-memory rollback snapshot."""
+        out = MaxDemand.__new__(MaxDemand)
+        out._capture_at = self._capture_at
+        out._schedule = self._schedule
+        out._registers = dict(self._registers)
+        out._resets = dict(self._resets)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able state."""
         return {

@@ -30,7 +30,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from gbcs.crypto.p256 import SCALAR_BYTES, N, base_mul, check_public_key, private_scalar
+from gbcs.crypto.p256 import (
+    SCALAR_BYTES,
+    N,
+    base_mul,
+    check_private_key,
+    check_public_key,
+    private_scalar,
+)
 from gbcs.crypto.sigform import SIGNATURE_LENGTH as SIGNATURE_LENGTH
 from gbcs.crypto.sigform import check_signature_encoding as check_signature_encoding
 from gbcs.errors import GbcsSecurityError
@@ -140,16 +147,19 @@ def sign(
     :class:`GbcsSecurityError` for an unusable key, an unknown variant, a ``k_source`` with
     another variant, or a source that keeps producing ``r == 0`` / ``s == 0``.
     """
-    try:
-        variant = SignatureVariant(variant)
-    except ValueError:
-        raise GbcsSecurityError(f"unknown signature variant {variant!r}") from None
+    if variant is not SignatureVariant.CNSA:
+        try:
+            variant = SignatureVariant(variant)
+        except ValueError:
+            raise GbcsSecurityError(f"unknown signature variant {variant!r}") from None
     if k_source is not None and variant is not SignatureVariant.GBCS:
         raise GbcsSecurityError("k_source only applies to the gbcs signature variant")
-    d = private_scalar(private_key)  # also checks the key is P-256 private
     if variant is SignatureVariant.CNSA:
+        # OpenSSL draws k itself: the scalar (private_numbers(), ~6 us) is not needed.
+        check_private_key(private_key)
         r, s = decode_dss_signature(private_key.sign(bytes(data), _ECDSA_SHA256))
         return _encode(r, s)
+    d = private_scalar(private_key)
     e = _hash_int(data)
     nonces: Iterator[int]
     if variant is SignatureVariant.GBCS:
