@@ -7,10 +7,13 @@
   times ``Site.next_due`` names; there is no task or timer per device.
 * A command's effects, counters and the frames it produced are committed to sqlite in
   one transaction before anything is published; an outbox task publishes and deletes
-  them, retrying while the broker is away. Commands that are already waiting on the bus
-  are drained together (up to :data:`SERVE_BATCH`) and committed in one transaction
-  (:meth:`Emulator.handle_many`, group commit). Only devices whose saved JSON would
-  change are rewritten.
+  them, retrying while the broker is away, with up to :data:`PUBLISH_WINDOW` entries
+  awaiting their acknowledgement (a sliding window: each PUBACK makes room for the next
+  entry). Commands that are already waiting on the bus are drained together and
+  committed in one transaction (:meth:`Emulator.handle_many`, group commit), in groups
+  sized to about :data:`SERVE_BUDGET` seconds of work (at most :data:`SERVE_BATCH`);
+  the loop yields after each group, so its answers are published while the next one
+  runs. Only devices whose saved JSON would change are rewritten.
 * Worker ``w`` of ``K`` owns the sites whose index ``i`` has ``i % K == w``. With one
   worker it subscribes ``gbcs/+/+/in`` and ``gbcs/+/+/control``; with several, each
   subscribes ``gbcs/<site>/+/in`` and ``gbcs/<site>/+/control`` for its own sites only
@@ -65,16 +68,28 @@ from .pki import DeviceCertificates
 from .statedir import StateError, ensure_dir, open_info, write_info
 from .store import OutboxEntry, SiteWrite, StateStore, open_ledger
 
-__all__ = ["SERVE_BATCH", "STORM_CHUNK", "Emulator", "StormReport"]
+__all__ = [
+    "PUBLISH_WINDOW",
+    "SERVE_BATCH",
+    "SERVE_BUDGET",
+    "STORM_CHUNK",
+    "Emulator",
+    "StormReport",
+]
 
 log = logging.getLogger("gbcs.emulator")
 
 #: Sites a storm cuts (and commits in one transaction) between two turns of the publisher.
 STORM_CHUNK = 50
-#: Outbox entries published at once, their acknowledgements awaited together.
+#: Outbox entries handed to the transport and not yet acknowledged, at most.
 PUBLISH_WINDOW = 64
-#: Commands already queued on the bus that are executed and committed together.
+#: Commands already queued on the bus that are executed and committed together, at most.
 SERVE_BATCH = 64
+#: Seconds of work a group of commands is sized for (from the time recent groups took per
+#: command): the first command of a group waits for the whole group before its answer
+#: can leave, so a backlog is worked off in groups of about this long, each published
+#: while the next runs, not in groups of :data:`SERVE_BATCH` whatever they cost.
+SERVE_BUDGET = 0.005
 
 # One unit of work to commit: a site, the frames to queue, the device types it changed
 # (None: every device).
@@ -401,9 +416,8 @@ class Emulator:
             key = json.dumps(state, separators=(",", ":"))
             if on_disk.get(kind) == key:
                 continue
-            if stamp is not None:
-                state["last_advance"] = stamp
-            w.devices[kind] = json.dumps(state, separators=(",", ":"))
+            # the stamp spliced into the text rather than the whole state encoded again
+            w.devices[kind] = key if stamp is None else _with_first(key, "last_advance", stamp)
             out[kind] = key
         if w.devices and w.own is None:
             w.own = text  # the site's "updated" time moves with its devices
@@ -735,16 +749,25 @@ class Emulator:
                 inbox.put_nowait(None)
 
         pumper = asyncio.create_task(pump())
+        limit = SERVE_BATCH
+        per_command = 0.0  # seconds, a moving average over recent groups
         try:
             while True:
                 first = await inbox.get()
                 batch = [first]
-                while first is not None and len(batch) < SERVE_BATCH and not inbox.empty():
+                while first is not None and len(batch) < limit and not inbox.empty():
                     batch.append(inbox.get_nowait())
+                t0 = time.perf_counter()
                 self._serve_batch([m for m in batch if m is not None])
+                per_command, limit = _group_size(
+                    (time.perf_counter() - t0) / len(batch), per_command
+                )
                 if None in batch:
                     await pumper  # the bus ended: raise what ended it, if anything
                     return
+                # inbox.get() does not yield while messages wait: without this turn, a
+                # backlog would be worked off before any of its answers is published
+                await asyncio.sleep(0)
         finally:
             pumper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -787,50 +810,84 @@ class Emulator:
     async def _publisher(self) -> None:
         backoff = 0.05
         while not self._stopping.is_set():
-            entries = self.store.pending(500)
-            self._published.set()  # progress (or nothing left) for storm() to check
-            if not entries:
-                self._outbox.clear()
-                await self._outbox.wait()
-                continue
-            for start in range(0, len(entries), PUBLISH_WINDOW):
-                if not await self._publish_window(entries[start : start + PUBLISH_WINDOW]):
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 2.0)
-                    break
+            if await self._publish_stream():
                 backoff = 0.05
-            self.metrics.gauges["outbox"] = self.store.outbox_size()
+                continue
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
-    async def _publish_window(self, entries: Sequence[OutboxEntry]) -> bool:
-        """Publish ``entries`` concurrently (handed to the transport in outbox order, so
-        their acknowledgements overlap) and forget those acknowledged. False when the
-        bus failed some: they stay in the outbox, to be retried in order."""
-        for e in entries:
-            if e.attempts:
-                # tried before (a crash or a lost PUBACK): subscribers may see it twice;
-                # the frame itself is identical, so its originator counter dedupes it
-                self.metrics.inc("published.maybe_duplicate")
-        self.store.attempt_many([e.id for e in entries])  # one transaction per window
-        results = await asyncio.gather(
-            *(self._publish_entry(e) for e in entries), return_exceptions=True
-        )
-        ok = True
-        sent: list[int] = []
+    async def _publish_stream(self) -> bool:
+        """Publish the outbox as it grows, up to :data:`PUBLISH_WINDOW` entries in flight
+        (a sliding window: an acknowledgement makes room for the next entry at once,
+        rather than after the whole window). Entries are handed to the transport in
+        outbox order; each is marked attempted (one transaction per turn) before it is
+        handed over, and only acknowledged ones are deleted (one transaction per turn).
+        Returns False when the bus failed some (after the rest settled): they stay in the
+        outbox, to be retried in order from its head; True when stopping."""
+        last = 0  # the highest id handed to the transport by this stream
+        inflight: dict[int, asyncio.Task[None]] = {}
+        acked: list[int] = []
+        refused = False
         failure: BaseException | None = None
-        for e, result in zip(entries, results, strict=True):
-            if isinstance(result, BusError):
+
+        def settled(entry_id: int, task: asyncio.Task[None]) -> None:
+            nonlocal refused, failure
+            inflight.pop(entry_id, None)
+            if task.cancelled():
+                pass  # the publisher is stopping: the entry stays in the outbox
+            elif isinstance(task.exception(), BusError):
                 self.metrics.inc("broker.publish_failures")
-                ok = False
-                continue
-            if isinstance(result, BaseException):
-                failure = failure or result
-                continue
-            sent.append(e.id)
-            self.metrics.inc("published")
-        self.store.sent_many(sent)
-        if failure is not None:
-            raise failure
-        return ok
+                refused = True
+            elif task.exception() is not None:
+                failure = failure or task.exception()
+            else:
+                acked.append(entry_id)
+                self.metrics.inc("published")
+            self._outbox.set()  # the publisher has work: a flush, or room in the window
+
+        try:
+            while not self._stopping.is_set():
+                self._outbox.clear()  # before looking, so that no wake-up is lost
+                room = PUBLISH_WINDOW - len(inflight)
+                if refused or failure is not None or room <= 0:
+                    entries = []
+                else:
+                    entries = self.store.pending_after(last, room)
+                if acked or entries:
+                    self.store.sent_and_attempt(acked, [e.id for e in entries])
+                    if acked:
+                        acked.clear()
+                        self._published.set()
+                if refused or failure is not None:
+                    if not inflight:
+                        if failure is not None:
+                            raise failure
+                        return False
+                    await self._outbox.wait()
+                    continue
+                if entries:
+                    for e in entries:
+                        if e.attempts:
+                            # tried before (a crash or a lost PUBACK): subscribers may see
+                            # it twice; the frame itself is identical, so its originator
+                            # counter dedupes it
+                            self.metrics.inc("published.maybe_duplicate")
+                    for e in entries:
+                        task = asyncio.ensure_future(self._publish_entry(e))
+                        inflight[e.id] = task
+                        task.add_done_callback(lambda t, i=e.id: settled(i, t))
+                    last = entries[-1].id
+                elif not inflight:
+                    self._published.set()  # nothing left: storm() checks the outbox
+                await self._outbox.wait()
+            return True
+        finally:
+            for task in list(inflight.values()):
+                task.cancel()
+            if inflight:
+                await asyncio.wait(list(inflight.values()))
+            if acked:
+                self.store.sent_many(acked)
 
     async def _publish_entry(self, e: OutboxEntry) -> None:
         try:
@@ -900,6 +957,22 @@ class Emulator:
 
 def _no_count(name: str, n: int = 1) -> None:
     """A stand-in for ``Metrics.inc`` when a command runs again."""
+
+
+def _group_size(last: float, average: float) -> tuple[float, int]:
+    """The moving average of seconds per command, given the ``last`` group's and the
+    ``average`` so far (0: none yet), and how many commands fit :data:`SERVE_BUDGET`
+    (1 to :data:`SERVE_BATCH`)."""
+    average = last if average <= 0 else 0.8 * average + 0.2 * last
+    if average <= 0:
+        return average, SERVE_BATCH
+    return average, max(1, min(SERVE_BATCH, int(SERVE_BUDGET / average)))
+
+
+def _with_first(text: str, name: str, value: Any) -> str:
+    """The JSON object ``text`` (compact) with ``name: value`` added as its first member."""
+    head = f"{{{json.dumps(name)}:{json.dumps(value, separators=(',', ':'))}"
+    return head + ("}" if text == "{}" else "," + text[1:])
 
 
 def _typed(d: object, cls: type) -> Any:

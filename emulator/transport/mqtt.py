@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
 
 from .base import Bus, BusError, BusMessage
@@ -58,6 +59,9 @@ QOS = 1
 #: a worker of a large fleet subscribes one filter per site and channel.
 SUBSCRIBE_BATCH = 1000
 SUBSCRIBE_IN_FLIGHT = 8
+#: QoS 1 publications the MQTT client keeps on the wire unacknowledged (paho's default,
+#: 20, would hold back part of a publisher's window until PUBACKs free room).
+MAX_INFLIGHT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +204,7 @@ class MqttBus(Bus):
         self._connected_event = asyncio.Event()
         self._refused = asyncio.Event()  # the broker refused the first connection
         self._client: aiomqtt.Client | None = None
-        self._lost: asyncio.Future[None] | None = None  # done when this connection ends
+        self._acks: dict[int, asyncio.Future[None]] = {}  # PUBACKs awaited, by message id
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.connections = 0  # successful connections so far
@@ -341,35 +345,58 @@ class MqttBus(Bus):
     async def publish(self, message: BusMessage) -> None:
         """Publish at QoS 1 and wait for the broker's PUBACK.
 
-        Raises :class:`BusError` at once while disconnected, and as soon as the
-        connection drops before the acknowledgement.
+        Raises :class:`BusError` at once while disconnected, as soon as the connection
+        drops before the acknowledgement, and after ``publish_timeout`` without one.
         """
         topic = message.topic
         if any(c in topic for c in "+#\0"):
             raise ValueError(f"cannot publish to {topic!r}: wildcard or NUL in topic")
-        client, lost = self._client, self._lost
-        if not self.connected or client is None or lost is None:
+        client = self._client
+        if not self.connected or client is None:
             raise BusError(
                 f"not connected to {self.url}"
                 + (f" ({self.last_error})" if self.last_error else "")
             )
-        pub = asyncio.ensure_future(
-            client.publish(topic, message.frame, qos=QOS, timeout=self.publish_timeout)
-        )
+        # paho directly, its PUBACK awaited on one future (see _on_puback): aiomqtt's
+        # publish costs two tasks, an event and a scan of its pending calls per message.
         try:
-            await asyncio.wait({pub, lost}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            pub.cancel()
-            raise
-        if not pub.done():
-            pub.cancel()
-            await asyncio.wait({pub})
-            if not pub.cancelled():
-                pub.exception()  # retrieved: the connection loss is the error to report
-            raise BusError(f"connection to {self.url} lost before the broker acknowledged")
-        exc = pub.exception()
-        if exc is not None:
+            info = client._client.publish(topic, message.frame, qos=QOS)
+        except ValueError as exc:  # paho: payload too large, bad topic
             raise BusError(f"publish to {self.url} failed: {exc}") from exc
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise BusError(f"publish to {self.url} failed: {paho.error_string(info.rc)}")
+        if info.is_published():
+            return
+        loop = asyncio.get_running_loop()
+        ack: asyncio.Future[None] = loop.create_future()
+        self._acks[info.mid] = ack
+        timer = loop.call_later(self.publish_timeout, self._expire, info.mid, ack)
+        try:
+            await ack
+        finally:
+            timer.cancel()
+            if self._acks.get(info.mid) is ack:
+                del self._acks[info.mid]
+
+    def _on_puback(self, mid: int) -> bool:
+        """paho's on_publish for a message :meth:`publish` awaits: True when it was one."""
+        ack = self._acks.pop(mid, None)
+        if ack is None:
+            return False
+        if not ack.done():
+            ack.set_result(None)
+        return True
+
+    def _expire(self, mid: int, ack: asyncio.Future[None]) -> None:
+        if self._acks.get(mid) is ack:
+            del self._acks[mid]
+        if not ack.done():
+            ack.set_exception(
+                BusError(
+                    f"publish to {self.url} failed: no acknowledgement within "
+                    f"{self.publish_timeout:g} s"
+                )
+            )
 
     async def messages(self) -> AsyncIterator[BusMessage]:  # type: ignore[override]
         """Received messages, across reconnects, until :meth:`close`."""
@@ -398,6 +425,14 @@ class MqttBus(Bus):
         )
         # aiomqtt warns past 10 concurrent calls; a busy publisher has more in flight.
         client.pending_calls_threshold = 100_000
+        client._client.max_inflight_messages_set(MAX_INFLIGHT)
+        chained = client._client.on_publish
+
+        def on_publish(*args: Any) -> None:  # (client, userdata, mid, reason, properties)
+            if not self._on_puback(args[2]) and chained is not None:
+                chained(*args)
+
+        client._client.on_publish = on_publish
         return client
 
     async def _run(self) -> None:
@@ -447,7 +482,6 @@ class MqttBus(Bus):
             await client.unsubscribe(pattern)
             self._unsubscribing.pop(pattern, None)
         self._client = client
-        self._lost = asyncio.get_running_loop().create_future()
         self.connections += 1
         if self.connections > 1:
             self.reconnects += 1
@@ -488,9 +522,12 @@ class MqttBus(Bus):
     def _set_disconnected(self) -> None:
         self._connected_event.clear()
         self._client = None
-        lost, self._lost = self._lost, None
-        if lost is not None and not lost.done():
-            lost.set_result(None)
+        acks, self._acks = self._acks, {}  # message ids restart with the next client
+        for ack in acks.values():
+            if not ack.done():
+                ack.set_exception(
+                    BusError(f"connection to {self.url} lost before the broker acknowledged")
+                )
 
     def _on_message(self, message: aiomqtt.Message) -> None:
         payload = message.payload
