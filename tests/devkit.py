@@ -135,3 +135,42 @@ def alerts(out: list[Any]) -> list[Any]:
     from devices.outbound import OutboundKind
 
     return [o for o in out if o.kind is OutboundKind.ALERT]
+
+
+def send_use_case(
+    b: Bench,
+    site: Any,
+    kind: str,
+    name: str,
+    now: datetime,
+    *,
+    role: RemotePartyRole | None = None,
+    **args: Any,
+) -> dict[str, Any]:
+    """A use case from the head-end catalogue, sent to ``site``'s ``kind`` device (a GSME
+    answers at its next wake-up); the response verified and its values returned."""
+    from devices.outbound import OutboundKind
+    from emulator.headend import usecases
+    from emulator.headend.usecases import BuildContext, ResponseView
+    from gbcs.codec import decode
+    from gbcs.security import Verdict, check_mac, check_signature, decode_plaintext, decrypt_parts
+
+    entry = usecases.get(name)
+    role = role or entry.role_for(kind)
+    me = {R.SUPPLIER: SUPPLIER, R.NETWORK_OPERATOR: NETWORK_OPERATOR, R.ACCESS_CONTROL_BROKER: ACB}[
+        role
+    ]
+    counter = b.builder.next_counter(me)
+    parsed = entry.parse_args(args)
+    payload = entry.build_parsed(parsed, BuildContext(counter, me, EUIS[kind], role, now))
+    frame = b.builder.command(
+        me, EUIS[kind], entry.message_code, payload, counter=counter, critical=entry.critical
+    )
+    out = site.receive(frame, now)
+    if kind == "GSME":
+        out += site.advance(site.gsme.next_wake)
+    (rsp,) = [decode(o.frame) for o in out if o.kind is OutboundKind.RESPONSE]
+    check = check_signature(rsp, b.store) if entry.critical else check_mac(rsp, b.store, ACB)
+    assert check.verdict is Verdict.VALID, check
+    plain = tuple(decode_plaintext(p) for p in decrypt_parts(rsp, b.store))
+    return entry.values(ResponseView(rsp, plain, parsed))

@@ -19,7 +19,7 @@ from devices.cosem import load_profile
 from devices.outbound import Outbound, OutboundKind
 from devices.site import Site
 from emulator.headend import usecases
-from emulator.headend.usecases import BuildContext, ResponseView
+from emulator.headend.usecases import BuildContext
 from gbcs.axdr import BitString, CompactArray, Data, DataType, TypeDescription
 from gbcs.codec import GbcsMessage, decode
 from gbcs.cosem_time import DlmsDate, DlmsDateTime, DlmsTime
@@ -27,11 +27,10 @@ from gbcs.security import (
     Verdict,
     check_mac,
     check_signature,
-    decode_plaintext,
-    decrypt_parts,
 )
 from keys.roles import RemotePartyRole
 from tests.devkit import ACB, EUIS, NETWORK_OPERATOR, SUPPLIER, T0, Bench, bench
+from tests.devkit import send_use_case as send
 
 R = RemotePartyRole
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -69,31 +68,6 @@ def ok(site: Site, kind: str, request: dict[str, Any], now: datetime = T1) -> di
     assert res.reply["ok"] is True, res.reply
     assert res.reply["id"] == request["id"]
     return res.reply["result"]
-
-
-def send(
-    b: Bench, site: Site, kind: str, name: str, now: datetime, *, role: R | None = None, **args: Any
-) -> dict[str, Any]:
-    """A use case from the head-end catalogue, sent to the site; its verified values."""
-    entry = usecases.get(name)
-    role = role or entry.role_for(kind)
-    me = {R.SUPPLIER: SUPPLIER, R.NETWORK_OPERATOR: NETWORK_OPERATOR, R.ACCESS_CONTROL_BROKER: ACB}[
-        role
-    ]
-    counter = b.builder.next_counter(me)
-    parsed = entry.parse_args(args)
-    payload = entry.build_parsed(parsed, BuildContext(counter, me, EUIS[kind], role, now))
-    frame = b.builder.command(
-        me, EUIS[kind], entry.message_code, payload, counter=counter, critical=entry.critical
-    )
-    out = site.receive(frame, now)
-    if kind == "GSME":
-        out += site.advance(site.gsme.next_wake)  # type: ignore[union-attr]
-    (rsp,) = [decode(o.frame) for o in out if o.kind is OutboundKind.RESPONSE]
-    check = check_signature(rsp, b.store) if entry.critical else check_mac(rsp, b.store, ACB)
-    assert check.verdict is Verdict.VALID, check
-    plain = tuple(decode_plaintext(p) for p in decrypt_parts(rsp, b.store))
-    return entry.values(ResponseView(rsp, plain, parsed))
 
 
 def _alerts(outs: list[Outbound]) -> list[GbcsMessage]:
