@@ -227,10 +227,8 @@ def verify_command(
         acb = anchors.eui(R.ACCESS_CONTROL_BROKER)
         if acb is None:
             return Rejected(Check.MAC, "no Access Control Broker trust anchor", msg, uc)
-        mac = check_mac(msg, keys, acb)
-        if mac.verdict is not Verdict.VALID:
-            detail = f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": ")
-            return Rejected(Check.MAC, detail, msg, uc)
+        if (bad := _mac_rejected(msg, uc, keys, acb)) is not None:
+            return bad
     replay = replay_protected(uc)
     if replay and (refused := _replayed(msg, uc, counters)) is not None:
         return refused
@@ -245,6 +243,15 @@ def verify_command(
     if (unreadable := _unreadable(msg, uc)) is not None:
         return unreadable
     return Verified(msg, uc, role, replay, critical)
+
+
+def _mac_rejected(msg: GbcsMessage, uc: UseCase, keys: DeviceKeys, peer: bytes) -> Rejected | None:
+    """The rejection of a command whose MAC (``peer`` KA ↔ my KA) does not verify."""
+    mac = check_mac(msg, keys, peer)
+    if mac.verdict is Verdict.VALID:
+        return None
+    detail = f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": ")
+    return Rejected(Check.MAC, detail, msg, uc)
 
 
 def _replayed(msg: GbcsMessage, uc: UseCase, counters: Mapping[bytes, int]) -> Rejected | None:
@@ -287,10 +294,9 @@ def _verify_from_partner(
         )
     if msg.envelope is not Envelope.GENERAL_CIPHERING:
         return Rejected(Check.MAC, "command has no MAC", msg, uc)
-    mac = check_mac(msg, keys.with_extra(msg.originator, partner.ka), msg.originator)
-    if mac.verdict is not Verdict.VALID:
-        detail = f"MAC {mac.verdict.value}: {mac.detail}".rstrip(": ")
-        return Rejected(Check.MAC, detail, msg, uc)
+    partner_keys = keys.with_extra(msg.originator, partner.ka)
+    if (bad := _mac_rejected(msg, uc, partner_keys, msg.originator)) is not None:
+        return bad
     replay = replay_protected(uc)
     if replay and (refused := _replayed(msg, uc, counters)) is not None:
         return refused
