@@ -4,7 +4,7 @@ A socat pty pair ignores the baud rate, so a run over it measures the emulator, 
 line. Here the two ports are linked by a relay that delivers each byte no earlier than a
 115200-baud 8N1 line would have carried it (11,520 bytes/s each way; ``--baud`` to
 choose; ``benchmarks/paced_line.py``). One end serves ``gbcs-emu hil serve --device site
---control`` with the site config of ``tests/test_hil_conformance.py`` (a GSME that wakes
+--control`` with ``hil.conformance.SERVED_SITE_TOML`` (a GSME that wakes
 every second); the other runs ``gbcs-emu hil conformance --control`` for each device
 type with the arguments of that test's ``_conformance`` helper.
 
@@ -35,15 +35,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.paced_line import BITS_PER_BYTE_8N1, paced_ports
-from emulator.conformance.harness import RTDS_TOP_UP_VALUE
 from emulator.runtime.config import load_config
+from hil.conformance import SERVED_SITE_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SITE_TOML = (
-    f"[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\ntop_up_value = {RTDS_TOP_UP_VALUE}\n"
-)
-"""The served site, as ``tests/test_hil_conformance.py`` writes it (``_site``)."""
 DEVICES = ("ESME", "GSME", "CHF", "GPF")
 RESPONSE_TIMEOUT = "15"  # as the test's _conformance: above the GSME's wake interval
 START_TIMEOUT = 120.0
@@ -106,7 +102,7 @@ def run_once(device: str, baud: int, paced: bool, interop: Path) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix="hilconf-bench-") as d:
         tmp = Path(d)
         config = tmp / "site.toml"
-        config.write_text(SITE_TOML)
+        config.write_text(SERVED_SITE_TOML)
         eui = load_config(config).site_config(0).eui(device).hex().upper()
         state = tmp / "state"
         with paced_ports(baud if paced else None) as link:

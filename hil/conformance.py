@@ -101,6 +101,7 @@ from emulator.conformance.harness import (
     PREPARATION,
     RTDS_PARTIES,
     RTDS_PPMID,
+    RTDS_TOP_UP_VALUE,
     RUN_AFTER_PREPARATION,
     fault_plan_for,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "NO_RESPONSE",
     "ORDER",
     "RTDS_TIME",
+    "SERVED_SITE_TOML",
     "Bench",
     "HilCaseResult",
     "HilConformance",
@@ -164,6 +166,14 @@ ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The groups cases run in, in this order; a use case belongs to the first group whose
 names prefix its name (reads and updates by the registry's read/update column)."""
+
+
+SERVED_SITE_TOML = (
+    f"[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\ntop_up_value = {RTDS_TOP_UP_VALUE}\n"
+)
+"""A site config for an emulated site served to this run (``hil serve --config``): a GSME
+that wakes every second (answers within ``--timeout 15``), with the harness's gas flow
+(l/h) and top-up value (what RTDS CS01b's UTRN is worth: UTRN values are not modelled)."""
 
 
 class HilSetupError(Exception):

@@ -25,7 +25,6 @@ import pytest
 from emulator.conformance.cases import ConformanceCase, load_cases
 from emulator.conformance.harness import (
     CONFORMANT,
-    RTDS_TOP_UP_VALUE,
     fault_plan_for,
     preparation_commands,
     run_conformance,
@@ -38,6 +37,7 @@ from hil.conformance import (
     DIFFERS,
     NOT_APPLICABLE,
     ORDER,
+    SERVED_SITE_TOML,
     HilCaseResult,
     HilReport,
     case_group,
@@ -50,11 +50,6 @@ from tests.test_hil import linked_ports, served
 
 ROOT = Path(__file__).resolve().parent.parent
 DELTA = timedelta(days=4000, hours=5, minutes=3, seconds=7)
-SITE_TOML = (
-    f"[gsme]\nwake_interval_seconds = 1\ngas_profile = 60\ntop_up_value = {RTDS_TOP_UP_VALUE}\n"
-)
-"""The served site: a GSME that wakes every second, with the harness's gas flow (l/h) and
-its top-up value (what RTDS CS01b's UTRN is worth: UTRN values are not modelled)."""
 
 
 # ------------------------------------------------------------------ unit
@@ -182,7 +177,7 @@ async def _inprocess_run(device: str, tmp: Path, exprs: tuple[str, ...] = ()) ->
 
     d = require_interop()
     config = tmp / "site.toml"
-    config.write_text(SITE_TOML)
+    config.write_text(SERVED_SITE_TOML)
     cfg = load_config(config)
     state = tmp / "state"
     held = claim(state, cfg, command="test")
@@ -285,7 +280,7 @@ def _conformance(
 
 def _site(tmp: Path) -> Path:
     config = tmp / "site.toml"
-    config.write_text(SITE_TOML)
+    config.write_text(SERVED_SITE_TOML)
     return config
 
 
