@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from emulator.runtime.clock import VirtualClock
 from emulator.runtime.config import load_config
 from emulator.runtime.pki import add_device_public_keys, ensure_pki
 from emulator.runtime.server import Emulator
+from emulator.runtime.statetools import device_states
 from emulator.transport.base import Bus, BusMessage, Channel, topic_matches
 from emulator.transport.broker import ChildBroker
 from emulator.transport.inprocess import InProcessBus, InProcessHub
@@ -347,12 +347,9 @@ async def test_a_malformed_payload_over_a_real_broker(broker: ChildBroker, tmp_p
 
 
 def _device_rows(state: Path) -> dict[str, str]:
-    """The devices' stored state, read by another connection (what a restart would see)."""
-    db = sqlite3.connect(f"file:{state / 'state-0.db'}?mode=ro", uri=True)
-    try:
-        return dict(db.execute("SELECT kind, state FROM devices").fetchall())
-    finally:
-        db.close()
+    """The devices' stored state (snapshots and deltas), read by another connection (what
+    a restart would see), as JSON text."""
+    return {kind: json.dumps(s) for _, kind, s in device_states(state / "state-0.db")}
 
 
 # ------------------------------------------------------------ with the control core

@@ -143,6 +143,12 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> Any:
 # ------------------------------------------------------- persist only what changed
 
 
+def _delta_rows(emu: Emulator) -> list[tuple[str, dict[str, Any]]]:
+    with sqlite3.connect(emu.store.path) as db:
+        rows = db.execute("SELECT kind, delta FROM deltas WHERE site = ? ORDER BY seq", (SITE,))
+        return [(kind, json.loads(text)) for kind, text in rows]
+
+
 def test_a_read_rewrites_no_device_and_a_restart_still_reads_the_same(tmp_path: Path) -> None:
     kit = Kit(tmp_path)
     emu = kit.emulator()
@@ -155,17 +161,24 @@ def test_a_read_rewrites_no_device_and_a_restart_still_reads_the_same(tmp_path: 
         return real(ws, now, hook=hook)
 
     emu.store.commit_rows = spy  # type: ignore[method-assign]
-    emu.handle(kit.read())  # the first save of a fresh site stores every device
-    assert set(writes[0][0].devices) == {"CHF", "ESME", "GSME", "GPF"}
-    rows = _device_rows(emu)
+    emu.handle(kit.read())  # a fresh site: no full save, only its row and what changed
+    first = writes[0][0]
+    assert first.devices == {} and first.own is not None
+    assert "created" in json.loads(first.own)  # its factory state's time
+    assert set(first.deltas) <= {"CHF", "ESME", "GSME", "GPF"}
+    assert all("anchors" not in d.get("s", {}) for _, d in _delta_rows(emu))
+    deltas = _delta_rows(emu)
     emu.handle(kit.read())  # same instant: no time-driven change either
-    assert writes[1][0].devices == {} and writes[1][0].own is None
+    assert writes[1][0].devices == {} and writes[1][0].deltas == {}
+    assert writes[1][0].own is None
     assert len(writes[1][0].outbound) == 1  # the response is still queued
-    assert _device_rows(emu) == rows
-    emu.handle(kit.disconnect())  # a change (and a counter): the ESME is rewritten
-    assert set(writes[2][0].devices) == {"ESME"}
-    stored = json.loads(_device_rows(emu)["ESME"])
-    assert stored["counters"]  # the accepted critical command's counter is on disk
+    assert _delta_rows(emu) == deltas and _device_rows(emu) == {}
+    emu.handle(kit.disconnect())  # a change (and a counter): one ESME delta
+    assert set(writes[2][0].deltas) == {"ESME"} and writes[2][0].devices == {}
+    kind, delta = _delta_rows(emu)[-1]
+    assert kind == "ESME" and [p for p, _ in delta["p"] if p[0] == "counters"]
+    saved = emu.store.load_site(SITE)
+    assert saved is not None and saved["devices"]["ESME"]["counters"]  # the counter is on disk
     emu.close()
     again = kit.emulator()
     try:

@@ -13,7 +13,7 @@ import pytest
 
 from devices.policy import Check
 from emulator.runtime.statedir import LEGACY_SEED, StateDamaged, StateError, load_info
-from emulator.runtime.store import StateStore
+from emulator.runtime.store import SCHEMA_VERSION, StateStore
 from tests.statekit import Fleet, cli, digest, mode
 
 DEAD_BROKER = "mqtt://127.0.0.1:9"  # never reached: the state is refused first
@@ -143,7 +143,7 @@ def test_state_written_before_versioning_opens_with_its_counters(tmp_path: Path)
     assert info is not None and info.seed_source == "legacy"
     assert info.seed_bytes == LEGACY_SEED and info.databases == ["state-0.db"]
     con = sqlite3.connect(state / "state-0.db")
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     con.close()
 
 

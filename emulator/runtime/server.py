@@ -44,6 +44,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,10 @@ from keys.store import KeyStore
 from ..transport.base import Bus, BusError, BusMessage, Channel
 from .clock import Clock
 from .config import FleetConfig, derive_own_keys
+from .deltas import DeltaError, DeviceRecord, apply_delta, changes
 from .metrics import Metrics
 from .pki import DeviceCertificates
-from .statedir import StateError, ensure_dir, open_info, write_info
+from .statedir import StateDamaged, StateError, ensure_dir, open_info, write_info
 from .store import OutboxEntry, SiteWrite, StateStore, open_ledger
 
 __all__ = [
@@ -98,6 +100,17 @@ _Work = tuple[int, Site, list[Outbound], set[str] | None]
 #: Subscriptions of a worker that serves the whole fleet (also what earlier versions
 #: subscribed in every worker: a persistent session may still hold them).
 WILDCARD_FILTERS = ("gbcs/+/+/in", "gbcs/+/+/control")
+
+
+@dataclass(slots=True)
+class _OnDisk:
+    """What the store holds for a hydrated site: the time it was built (its factory
+    state's), its own row's JSON (None: never written) and a record per device."""
+
+    created: datetime
+    own: str | None = None
+    devices: dict[str, DeviceRecord] = field(default_factory=dict)
+    exposed: bool = False  # handed out by site() before its factory state was recorded
 
 
 @dataclass(slots=True)
@@ -184,10 +197,8 @@ class Emulator:
         self.ready = asyncio.Event()
         self._published = asyncio.Event()  # the publisher finished a batch (or idles)
         self._running = False  # run()'s tasks (the publisher among them) are up
-        self._fresh: set[int] = set()
-        # Per hydrated site: what its rows on disk hold, as JSON text ("" for the site's
-        # own row), each device's without its ``last_advance`` (see _serialise).
-        self._saved: dict[int, dict[str, str]] = {}
+        # Per hydrated site: what the store holds for it (see _serialise).
+        self._saved: dict[int, _OnDisk] = {}
 
     def close(self) -> None:
         """Close the store and ledger of an emulator used without :meth:`run`."""
@@ -232,13 +243,34 @@ class Emulator:
         return self.worker == 0 if index is None else self.owns(index)
 
     def site(self, index: int) -> Site:
-        """The hydrated site (built fresh on first use, else loaded from the store)."""
+        """The hydrated site (built fresh on first use, else loaded from the store).
+
+        A caller may change the devices it holds directly (tests and tools do): a fresh
+        site handed out here has its first write saved in full, since its factory state
+        can no longer be told from those changes.
+        """
+        site = self._site(index)
+        disk = self._saved[index]
+        if not disk.devices:
+            disk.exposed = True
+        return site
+
+    def _site(self, index: int) -> Site:
+        """:meth:`site` for the emulator's own use (it records changes itself).
+
+        A site's devices are built at their factory state, at the time the site was first
+        built (stored with it), then what the store holds is applied: each device's
+        snapshot, or for a device without one its deltas on top of that factory state.
+        """
         s = self.sites.get(index)
         if s is not None:
             self.sites.move_to_end(index)
             return s
         cfg = self.config.site_config(index)
-        now = self.clock.now()
+        saved = self.store.load_site(cfg.site_id)
+        created = self.clock.now()
+        if saved is not None and "created" in saved:
+            created = datetime.fromisoformat(saved["created"])
         made: dict[str, Any] = {}
         for kind in cfg.devices:
             own = derive_own_keys(self.config.seed, cfg.eui(kind))
@@ -248,7 +280,7 @@ class Emulator:
                 self.keys,
                 own=own,
                 parties=self.config.parties or None,
-                now=now,
+                now=created,
                 certificates=self.certificates.issuer(own),
                 options=dict(cfg.options.get(kind, {})),
             )
@@ -260,19 +292,63 @@ class Emulator:
             _typed(made.get("GSME"), Gsme),
             _typed(made.get("GPF"), Gpf),
         )
-        saved = self.store.load_site(cfg.site_id)
+        disk = _OnDisk(created)
         if saved is not None:
-            site.load_state(saved)
+            self._load(cfg.site_id, site, saved, disk)
             self.metrics.inc("sites_loaded")
         else:
-            self.metrics.inc("sites_created")
-            self._fresh.add(index)  # its first save stores every device
+            self.metrics.inc("sites_created")  # its records are taken by _for_change
+        self._saved[index] = disk
         self.sites[index] = site
         while len(self.sites) > self.cache_size:
             evicted, _ = self.sites.popitem(last=False)  # already persisted
             self._saved.pop(evicted, None)
         self.metrics.gauges["sites_hydrated"] = len(self.sites)
         return site
+
+    def _for_change(self, index: int) -> Site:
+        """:meth:`site`, about to be changed: a fresh site's factory state is recorded
+        first (what the store holds for it without a row), so that its first write is
+        only what changed. Taken here rather than at hydration, where a site that is only
+        looked at would pay for it."""
+        site = self._site(index)
+        disk = self._saved[index]
+        if not disk.devices and not disk.exposed:
+            for d in site.devices:
+                state = d.to_dict()
+                del state["last_advance"]
+                disk.devices[d.device_type.value] = DeviceRecord(state)
+        return site
+
+    def _load(self, site_id: str, site: Site, saved: dict[str, Any], disk: _OnDisk) -> None:
+        """Load ``saved`` into the factory-fresh ``site`` and record in ``disk`` what the
+        store holds."""
+        pending = saved.pop("device_deltas", {})
+        states = saved["devices"]
+        counts = self.store.delta_counts(site_id)
+        for d in site.devices:
+            kind = d.device_type.value
+            if kind in pending:  # no snapshot: its deltas apply to the factory state
+                state = d.to_dict()
+                try:
+                    for delta in pending[kind]:
+                        apply_delta(state, delta)
+                except DeltaError as e:
+                    raise StateDamaged(
+                        f"{self.store.path}: site {site_id} {kind}: a stored delta is damaged "
+                        f"({e}); it was not changed. Restore a backup ('gbcs-emu state restore')"
+                    ) from None
+                states[kind] = state
+        site.load_state(saved)
+        for d in site.devices:
+            kind = d.device_type.value
+            state = d.to_dict()  # what the device holds now, in containers of its own
+            del state["last_advance"]
+            disk.devices[kind] = DeviceRecord(
+                state, snapshot=kind in states and kind not in pending, deltas=counts.get(kind, 0)
+            )
+        own = {k: v for k, v in saved.items() if k != "devices"}
+        disk.own = json.dumps(own, separators=(",", ":"))
 
     def _schedule(self, index: int, site: Site, now: datetime) -> None:
         due = site.next_due(now)
@@ -340,7 +416,7 @@ class Emulator:
             site_id = self.site_id(index)
             last[index] = n
             mine = changed.get(index, set())
-            if dirty is None or mine is None or index in self._fresh or site.chf_changed:
+            if dirty is None or mine is None or site.chf_changed:
                 mine = None  # the routing touched the hub: save every device that changed
             else:
                 mine |= dirty
@@ -357,7 +433,7 @@ class Emulator:
         if rows_of:
             rows_of[-1].extend(extra)
         writes: list[SiteWrite] = []
-        saved: dict[int, dict[str, str]] = {}
+        saved: dict[int, list[Callable[[], None]]] = {}
         for n, (index, site, _, _) in enumerate(items):
             w = SiteWrite(self.site_id(index), outbound=rows_of[n])
             if last[index] == n:
@@ -373,9 +449,9 @@ class Emulator:
             self.metrics.inc("errors.store")
             names = ", ".join(w.site for w in writes[:3]) + (" …" if len(writes) > 3 else "")
             raise StateError(f"cannot store site {names}: {e}") from None
-        for index, texts in saved.items():
-            self._saved.setdefault(index, {}).update(texts)
-            self._fresh.discard(index)
+        for index, done in saved.items():
+            for committed in done:
+                committed()
             items[last[index]][1].chf_changed = False
         new = [w.site for w in writes if w.site not in self.used.sites]
         if new:
@@ -391,43 +467,53 @@ class Emulator:
 
     def _serialise(
         self, index: int, site: Site, changed: set[str] | None, w: SiteWrite
-    ) -> dict[str, str]:
-        """Fill ``w`` with the JSON of ``site``'s own state and of its ``changed`` devices
-        (None: all), leaving out any whose text equals what is on disk. Returns the texts
-        on disk once ``w`` is committed (for the next comparison).
+    ) -> list[Callable[[], None]]:
+        """Fill ``w`` with what ``site``'s ``changed`` devices (None: all) changed since
+        the store last saw them (:func:`.deltas.changes`: deltas, now and then a snapshot)
+        and its own row when that changed. Returns what records the write as on disk once
+        ``w`` is committed.
 
-        A device's ``last_advance`` alone is not worth a write: a restart that finds the
-        older one runs the same time-driven catch-up, which changes nothing else (had it
-        done so, the text would differ). Counters and every other change are written.
+        A site's first write always includes its own row (with the time it was built, which
+        its factory state derives from), so a site in the ledger is always in the store.
         """
-        on_disk = self._saved.get(index, {})
-        out: dict[str, str] = {}
-        own = site.to_dict(set())
-        del own["devices"]
-        text = json.dumps(own, separators=(",", ":"))
-        if on_disk.get("") != text:
-            w.own = out[""] = text
+        disk = self._saved[index]
+        done: list[Callable[[], None]] = []
+        if not disk.devices:
+            # Changed without _for_change (a caller of site() that changed a device
+            # itself): what changed is unknown, so every device is saved in full.
+            for d in site.devices:
+                kind = d.device_type.value
+                state = d.to_dict()
+                w.devices[kind] = json.dumps(state, separators=(",", ":"))
+                del state["last_advance"]
+                done.append(partial(disk.devices.__setitem__, kind, DeviceRecord(state, True)))
+            changed = set()
         for d in site.devices:
             kind = d.device_type.value
             if changed is not None and kind not in changed:
                 continue
-            state = d.to_dict()
-            stamp = state.pop("last_advance", None)
-            key = json.dumps(state, separators=(",", ":"))
-            if on_disk.get(kind) == key:
+            change = changes(disk.devices[kind], d.to_dict())
+            if change is None:
                 continue
-            # the stamp spliced into the text rather than the whole state encoded again
-            w.devices[kind] = key if stamp is None else _with_first(key, "last_advance", stamp)
-            out[kind] = key
-        if w.devices and w.own is None:
-            w.own = text  # the site's "updated" time moves with its devices
-        return out
+            if change.snapshot is not None:
+                w.devices[kind] = change.snapshot
+            elif change.delta is not None:
+                w.deltas[kind] = change.delta
+            done.append(change.committed)
+        own = site.to_dict(set())
+        del own["devices"]
+        own["created"] = disk.created.isoformat()
+        text = json.dumps(own, separators=(",", ":"))
+        if disk.own != text or ((w.devices or w.deltas) and w.own is None):
+            # the site's "updated" time moves with its devices
+            w.own = text
+            done.append(lambda: setattr(disk, "own", text))
+        return done
 
     def _forget(self, index: int) -> None:
         """Drop a site's uncommitted in-memory state: it reloads from disk when next used."""
         self.sites.pop(index, None)
         self._saved.pop(index, None)
-        self._fresh.discard(index)
 
     def handle(self, message: BusMessage) -> int:
         """One incoming command: execute, persist, queue the answer. Returns frames queued."""
@@ -520,7 +606,7 @@ class Emulator:
         if self.site_id(index) != message.site:
             inc("rejected.topic")  # a device of another site named here
             return None
-        site = self.site(index)
+        site = self._for_change(index)
         outs = site.receive(message.frame, now)
         target = site.device(eui)
         if target is not None and target.last_rejection is not None:
@@ -567,7 +653,7 @@ class Emulator:
             self.metrics.inc("control.rejected")
             self._reply_only(message, rid, *problem)
             return True
-        site = self.site(index)
+        site = self._for_change(index)
         now = self.clock.now()
         try:
             result = execute_control(site, eui, request, now)
@@ -609,12 +695,12 @@ class Emulator:
             _, index = heapq.heappop(self._heap)
             if index in done:
                 continue  # duplicate entry: the site already ran at this time
-            site = self.site(index)
+            site = self._for_change(index)
             outs = site.advance(now)
             self._commit(index, site, outs, now, schedule=False)
             done.add(index)
         for index in done:
-            site = self.site(index)
+            site = self._site(index)
             due = site.next_due(now)
             if due is not None:
                 # a behaviour that stays due would spin: it runs again one second later
@@ -635,7 +721,7 @@ class Emulator:
         if not self.owns(index):
             raise ValueError(f"site {index} belongs to another worker")
         now = self.clock.now() if at is None else at
-        site = self.site(index)
+        site = self._for_change(index)
         outs = action(site, now)
         self._commit(index, site, outs, now)
         return outs
@@ -714,7 +800,7 @@ class Emulator:
         items: list[tuple[int, Site, list[Outbound]]] = []
         try:
             for i in part:
-                site = self.site(i)
+                site = self._for_change(i)
                 items.append((i, site, site.lose_mains(now) + site.restore_mains(now + outage)))
         except BaseException:
             for i in part:  # uncommitted changes: reload those sites from disk
@@ -916,7 +1002,7 @@ class Emulator:
         for site_id in self.store.site_ids():  # reschedule persisted sites with work due
             index = 0 if site_id == self.config.site_config(0).site_id else _index_of(site_id)
             if index is not None and self.owns(index):
-                site = self.site(index)
+                site = self._site(index)
                 self._schedule(index, site, self.clock.now())
         if self.store.outbox_size():
             self._outbox.set()

@@ -39,7 +39,7 @@ from .statedir import (
     touch_private,
     write_info,
 )
-from .store import StateStore
+from .store import StateStore, assemble_site
 
 __all__ = ["Finding", "backup", "check", "counters_of", "migrate", "restore"]
 
@@ -112,9 +112,21 @@ def check(state: Path) -> list[Finding]:
             try:
                 sites = {r[0] for r in con.execute("SELECT site FROM sites")}
                 outbox = con.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+                deltas = (
+                    con.execute("SELECT COUNT(*) FROM deltas").fetchone()[0]
+                    if "deltas" in tables
+                    else 0
+                )
             finally:
                 con.close()
         except sqlite3.DatabaseError as e:
+            out.append(Finding(str(path), False, f"damaged: {e}"))
+            continue
+        try:
+            for _ in device_states(path):  # every snapshot and delta reads and applies
+                pass
+        except (StateDamaged, sqlite3.DatabaseError) as e:
             out.append(Finding(str(path), False, f"damaged: {e}"))
             continue
         ledger_path = state / f"used-{_worker_of(db)}.txt"
@@ -129,7 +141,14 @@ def check(state: Path) -> list[Finding]:
                 Finding(str(path), False, f"{len(lost)} used site(s) have no state: {lost[:5]}")
             )
         else:
-            out.append(Finding(str(path), True, f"{len(sites)} site(s), {outbox} frame(s) queued"))
+            out.append(
+                Finding(
+                    str(path),
+                    True,
+                    f"{len(sites)} site(s), {outbox} frame(s) queued, "
+                    f"{deltas} delta(s) not yet in snapshots",
+                )
+            )
     for p in [state / INFO_NAME, state / "run.json", *state.glob("state-*.db")]:
         if p.exists() and p.stat().st_mode & 0o077:
             out.append(Finding(str(p), False, f"mode {p.stat().st_mode & 0o777:o}: should be 600"))
@@ -143,20 +162,40 @@ def counters_of(path: Path) -> dict[tuple[str, str], dict[str, int]]:
     """Every device's security counters in a database: ``(site, type) -> {name: value}``.
 
     ``own`` is the device's own originator counter; ``from:<eui>`` the last counter
-    accepted from each remote party.
+    accepted from each remote party. Deltas count (a device without a snapshot shows what
+    its deltas set: a factory device has accepted nothing); a damaged row raises
+    :class:`StateDamaged`.
     """
-    con = _ro(path)
-    try:
-        rows = con.execute("SELECT site, kind, state FROM devices").fetchall()
-    finally:
-        con.close()
     out: dict[tuple[str, str], dict[str, int]] = {}
-    for site, kind, text in rows:
-        state = json.loads(text)
+    for site, kind, state in device_states(path):
         c = {f"from:{k}": int(v) for k, v in state.get("counters", {}).items()}
         c["own"] = int(state.get("own_counter", 0))
         out[(site, kind)] = c
     return out
+
+
+def device_states(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(site, type, state)`` for every device stored in a database (read-only), each
+    its snapshot with its deltas applied; databases of every schema version."""
+    con = _ro(path)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        sites = con.execute("SELECT site, state FROM sites ORDER BY site").fetchall()
+        devs: dict[str, list[tuple[str, str]]] = {}
+        for site, kind, text in con.execute("SELECT site, kind, state FROM devices"):
+            devs.setdefault(site, []).append((kind, text))
+        deltas: dict[str, list[tuple[int, str, str]]] = {}
+        if "deltas" in tables:
+            for seq, site, kind, text in con.execute(
+                "SELECT seq, site, kind, delta FROM deltas ORDER BY seq"
+            ):
+                deltas.setdefault(site, []).append((seq, kind, text))
+    finally:
+        con.close()
+    for site, own in sites:
+        state = assemble_site(path, site, own, devs.get(site, ()), deltas.get(site, ()))
+        for kind, dev in state["devices"].items():
+            yield site, kind, dev
 
 
 def _rollbacks(current: Path, candidate: Path) -> Iterator[str]:

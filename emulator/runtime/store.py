@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .deltas import DeltaError, apply_delta
 from .statedir import StateDamaged, StateError, UsedSites
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "OutboxEntry",
     "SiteWrite",
     "StateStore",
+    "assemble_site",
     "crash_point",
     "open_ledger",
 ]
@@ -68,8 +70,10 @@ def crash_point(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-SCHEMA_VERSION = 2
-"""1: sites, devices and outbox (unversioned); 2: adds ``meta`` (worker, state id)."""
+SCHEMA_VERSION = 3
+"""1: sites, devices and outbox (unversioned); 2: adds ``meta`` (worker, state id);
+3: adds ``deltas`` (each device's changes since its snapshot, see :mod:`.deltas`). An
+older file is upgraded when it is opened: its rows are snapshots with no deltas."""
 
 _MAGIC = b"SQLite format 3\x00"
 _TABLES = {"sites", "devices", "outbox"}
@@ -92,6 +96,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     frame BLOB NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS deltas (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    site TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    delta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deltas_by_site ON deltas(site, seq);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -112,13 +123,15 @@ class OutboxEntry:
 @dataclass(slots=True)
 class SiteWrite:
     """What :meth:`StateStore.commit_rows` writes for one site: its own state as JSON text
-    (None: unchanged), the JSON text of the devices that changed (by type), and the
+    (None: unchanged), new device snapshots as JSON text (by type; a snapshot replaces the
+    device's row and drops its deltas), device deltas to append (by type), and the
     ``(topic, frame)`` rows to queue."""
 
     site: str
     own: str | None = None
     devices: dict[str, str] = field(default_factory=dict)
     outbound: Sequence[tuple[str, bytes]] = ()
+    deltas: dict[str, str] = field(default_factory=dict)
 
 
 class StateStore:
@@ -259,17 +272,27 @@ class StateStore:
     # ------------------------------------------------------------------- sites
 
     def load_site(self, site: str) -> dict[str, Any] | None:
-        """The site's saved state: its own fields plus ``devices`` by type."""
+        """The site's saved state: its own fields plus ``devices`` by type, each its
+        snapshot with its deltas applied.
+
+        A device with deltas but no snapshot yet starts from its factory state, which only
+        the emulator can build: its deltas are also given as they are, in order, under
+        ``device_deltas`` (and ``devices`` shows them applied to an empty state).
+        Damaged rows raise :class:`StateDamaged`.
+        """
         with self._lock:
             row = self._db.execute("SELECT state FROM sites WHERE site = ?", (site,)).fetchone()
             devs = self._db.execute(
                 "SELECT kind, state FROM devices WHERE site = ?", (site,)
             ).fetchall()
+            deltas = self._db.execute(
+                "SELECT seq, kind, delta FROM deltas WHERE site = ? ORDER BY seq", (site,)
+            ).fetchall()
         if row is None:
+            if devs or deltas:
+                raise StateDamaged(f"{self.path}: site {site} has device rows but no site row")
             return None
-        state: dict[str, Any] = json.loads(row[0])
-        state["devices"] = {k: json.loads(v) for k, v in devs}
-        return state
+        return assemble_site(self.path, site, row[0], devs, deltas)
 
     def site_ids(self) -> list[str]:
         with self._lock:
@@ -339,6 +362,15 @@ class StateStore:
                             "INSERT INTO devices(site, kind, state) VALUES (?, ?, ?) "
                             "ON CONFLICT(site, kind) DO UPDATE SET state = excluded.state",
                             [(w.site, kind, text) for kind, text in w.devices.items()],
+                        )
+                        cur.executemany(
+                            "DELETE FROM deltas WHERE site = ? AND kind = ?",
+                            [(w.site, kind) for kind in w.devices],
+                        )
+                    if w.deltas:
+                        cur.executemany(
+                            "INSERT INTO deltas(site, kind, delta) VALUES (?, ?, ?)",
+                            [(w.site, kind, text) for kind, text in w.deltas.items()],
                         )
                     for topic, frame in w.outbound:
                         cur.execute(
@@ -441,11 +473,26 @@ class StateStore:
             return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
 
     def rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every stored device state: ``(site, kind, state)`` (for checks and migrations)."""
+        """Every stored device state: ``(site, kind, state)``, deltas applied (for checks
+        and migrations; a device without a snapshot shows only what its deltas set)."""
+        for site in self.site_ids():
+            saved = self.load_site(site)
+            if saved is not None:
+                for kind, state in saved["devices"].items():
+                    yield site, kind, state
+
+    def delta_counts(self, site: str) -> dict[str, int]:
+        """How many deltas each device of ``site`` has since its snapshot."""
         with self._lock:
-            rows = self._db.execute("SELECT site, kind, state FROM devices").fetchall()
-        for site, kind, state in rows:
-            yield str(site), str(kind), json.loads(state)
+            rows = self._db.execute(
+                "SELECT kind, COUNT(*) FROM deltas WHERE site = ? GROUP BY kind", (site,)
+            ).fetchall()
+        return {str(k): int(n) for k, n in rows}
+
+    def delta_count(self) -> int:
+        """Deltas not yet folded into snapshots."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM deltas").fetchone()[0])
 
     def copy_site_from(self, other: StateStore, site: str) -> None:
         """Copy one site's rows from ``other`` as they are (a migration moves sites)."""
@@ -455,6 +502,9 @@ class StateStore:
             ).fetchone()
             devs = other._db.execute(
                 "SELECT kind, state FROM devices WHERE site = ?", (site,)
+            ).fetchall()
+            deltas = other._db.execute(
+                "SELECT kind, delta FROM deltas WHERE site = ? ORDER BY seq", (site,)
             ).fetchall()
         if own is None:
             raise KeyError(site)
@@ -469,6 +519,11 @@ class StateStore:
                 cur.executemany(
                     "INSERT OR REPLACE INTO devices(site, kind, state) VALUES (?, ?, ?)",
                     [(site, k, v) for k, v in devs],
+                )
+                cur.execute("DELETE FROM deltas WHERE site = ?", (site,))
+                cur.executemany(
+                    "INSERT INTO deltas(site, kind, delta) VALUES (?, ?, ?)",
+                    [(site, k, v) for k, v in deltas],
                 )
                 cur.execute("COMMIT")
             except BaseException:
@@ -548,6 +603,44 @@ class _Checkpointer:
         finally:
             if db is not None:
                 db.close()
+
+
+def assemble_site(
+    path: Path,
+    site: str,
+    own: str,
+    devices: Iterable[tuple[str, str]],
+    deltas: Iterable[tuple[int, str, str]],
+) -> dict[str, Any]:
+    """A site's state from its rows (see :meth:`StateStore.load_site`): the site row's
+    JSON, ``(kind, snapshot)`` rows and ``(seq, kind, delta)`` rows in order."""
+    try:
+        state: dict[str, Any] = json.loads(own)
+        if not isinstance(state, dict):
+            raise ValueError("the site row is not an object")
+        devs: dict[str, Any] = {}
+        for kind, text in devices:
+            devs[kind] = json.loads(text)
+            if not isinstance(devs[kind], dict):
+                raise ValueError(f"the {kind} snapshot is not an object")
+    except ValueError as e:
+        raise StateDamaged(f"{path}: site {site}: {e}; it was not changed") from None
+    snapshots = set(devs)
+    pending: dict[str, list[Any]] = {}
+    for seq, kind, text in deltas:
+        try:
+            delta = json.loads(text)
+            if kind not in snapshots:
+                pending.setdefault(kind, []).append(json.loads(text))
+            apply_delta(devs.setdefault(kind, {}), delta)
+        except (ValueError, DeltaError) as e:
+            raise StateDamaged(
+                f"{path}: site {site} {kind}: delta {seq} is damaged ({e}); it was not changed"
+            ) from None
+    state["devices"] = devs
+    if pending:
+        state["device_deltas"] = pending
+    return state
 
 
 def open_ledger(store: StateStore, path: Path) -> UsedSites:
