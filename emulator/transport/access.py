@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .mqtt import MqttBus, parse_broker_url
+from .mqtt import MqttBus, parse_broker_urls
 
 __all__ = [
     "PASSWORD_ENV",
@@ -35,7 +35,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True, slots=True)
 class BrokerAccess:
-    """A broker URL (never with a password) plus what is needed to log in and verify it."""
+    """A broker URL, or several separated by commas (never with a password), plus what is
+    needed to log in and verify them."""
 
     url: str
     password: str | None = None
@@ -45,7 +46,7 @@ class BrokerAccess:
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS context for ``mqtts://`` (CA file, client certificate), else None."""
-        if not parse_broker_url(self.url).tls:
+        if not any(a.tls for a in parse_broker_urls(self.url)):
             return None
         ctx = ssl.create_default_context(cafile=self.cafile)
         if self.certfile:
@@ -93,12 +94,13 @@ def from_cli(
     keyfile: str | None = None,
     param_hint: str = "--broker",
 ) -> BrokerAccess:
-    """Validate a command's broker options (click errors name the option)."""
+    """Validate a command's broker options (click errors name the option); ``url`` may
+    list several brokers (nodes of one cluster) separated by commas."""
     try:
-        address = parse_broker_url(url)
+        addresses = parse_broker_urls(url)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint=param_hint) from None
-    if address.password is not None:
+    if any(a.password is not None for a in addresses):
         raise click.BadParameter(
             f"the URL carries a password, which would show in 'ps' and logs; give only "
             f"the user in the URL and the password in ${PASSWORD_ENV} or "
@@ -115,11 +117,11 @@ def from_cli(
     keyfile = _readable(keyfile, "--keyfile")
     if keyfile and not certfile:
         raise click.BadParameter("--keyfile needs --certfile", param_hint="--keyfile")
-    if (cafile or certfile) and not address.tls:
+    if (cafile or certfile) and not any(a.tls for a in addresses):
         raise click.BadParameter(
             "--cafile/--certfile apply to TLS: use an mqtts:// URL", param_hint=param_hint
         )
-    access = BrokerAccess(str(address), password, cafile, certfile, keyfile)
+    access = BrokerAccess(",".join(map(str, addresses)), password, cafile, certfile, keyfile)
     try:
         access.tls_context()
     except (ssl.SSLError, OSError) as e:

@@ -29,6 +29,14 @@ amqtt keeps persistent sessions in memory only and expires those of anonymous cl
 URLs: ``mqtt://host[:port]`` (1883), ``mqtt://user:password@host:port``,
 ``mqtts://host[:port]`` (8883, TLS with the system's CA store unless ``tls_context``
 is given). Percent-escapes in the user and password are decoded.
+
+Several brokers (the nodes of one cluster): a list of URLs, or one string of URLs
+separated by commas. Every URL is checked before anything connects. The first
+connection tries them in order; when a connection is lost or an attempt fails, the
+next attempt goes to the next URL (round robin, with the same back-off), with the same
+client id, so a persistent session resumes on whichever node answers, if the cluster
+replicates sessions (see ``docs/broker-cluster.md``). :attr:`MqttBus.connected_url`
+names the node in use and :attr:`MqttBus.reconnects` counts the reconnections.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import socket
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -50,7 +58,13 @@ from aiomqtt.exceptions import MqttConnectError
 
 from .base import Bus, BusError, BusMessage
 
-__all__ = ["BrokerAddress", "MqttBus", "parse_broker_url", "validate_topic_filter"]
+__all__ = [
+    "BrokerAddress",
+    "MqttBus",
+    "parse_broker_url",
+    "parse_broker_urls",
+    "validate_topic_filter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +119,32 @@ def parse_broker_url(url: str) -> BrokerAddress:
     )
 
 
+def parse_broker_urls(urls: str | Iterable[str]) -> tuple[BrokerAddress, ...]:
+    """Parse broker URLs: one URL, URLs separated by commas, or an iterable of either.
+
+    Every URL is checked (:class:`ValueError` naming the first bad one and its place in
+    the list); an empty list, an empty entry or the same host and port twice is refused.
+    """
+    items = [urls] if isinstance(urls, str) else list(urls)
+    pieces = [piece.strip() for item in items for piece in item.split(",")]
+    if not any(pieces):
+        raise ValueError("no broker URL given")
+    addresses: list[BrokerAddress] = []
+    for n, piece in enumerate(pieces, 1):
+        # Not the whole list: another entry may carry a password.
+        where = f" (entry {n} of {len(pieces)})" if len(pieces) > 1 else ""
+        if not piece:
+            raise ValueError(f"empty broker URL{where}")
+        try:
+            address = parse_broker_url(piece)
+        except ValueError as exc:
+            raise ValueError(f"{exc}{where}") from None
+        if any((a.host, a.port) == (address.host, address.port) for a in addresses):
+            raise ValueError(f"broker {address.host}:{address.port} is listed twice{where}")
+        addresses.append(address)
+    return tuple(addresses)
+
+
 def validate_topic_filter(pattern: str) -> None:
     """Raise :class:`ValueError` unless ``pattern`` is a valid MQTT topic filter."""
     if not pattern or "\0" in pattern or len(pattern.encode()) > 65535:
@@ -149,24 +189,27 @@ class MqttBus(Bus):
     """A :class:`~.base.Bus` on an MQTT broker, reconnecting until closed.
 
     Args:
-        url: ``mqtt://[user:password@]host[:port]`` or ``mqtts://...``.
+        url: ``mqtt://[user:password@]host[:port]`` or ``mqtts://...``; or several
+            (nodes of one cluster): a list of such URLs or one string of them
+            separated by commas, tried in order, then round robin (see the module).
         client_id: MQTT client identifier (default: random ``gbcs-<hex>``).
         persistent: connect with clean-session 0 so the broker keeps the subscriptions
             and queues QoS 1 messages while this client is away (needs ``client_id``).
         connect_timeout: seconds :meth:`start` waits for the first connection
             (``BusError`` after that, and the bus is closed); ``None`` to return at once
-            and connect in the background.
+            and connect in the background. With several brokers, one attempt gets an
+            equal share of it (at least 1 s), so every one is tried in that time.
         publish_timeout: seconds :meth:`publish` waits for the broker's PUBACK.
         keepalive: MQTT keepalive in seconds (how fast a silent dead link is noticed).
         reconnect_min, reconnect_max: backoff bounds in seconds between attempts.
-        tls_context: TLS settings for ``mqtts://`` (default: system CAs).
+        tls_context: TLS settings for the ``mqtts://`` URLs (default: system CAs).
         password: the broker password (overrides one in the URL; see
             :mod:`.access` for keeping it off command lines).
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | Iterable[str],
         *,
         client_id: str | None = None,
         persistent: bool = False,
@@ -178,11 +221,12 @@ class MqttBus(Bus):
         tls_context: ssl.SSLContext | None = None,
         password: str | None = None,
     ) -> None:
-        self.address = parse_broker_url(url)
+        addresses = parse_broker_urls(url)
         if password is not None:
-            from dataclasses import replace
-
-            self.address = replace(self.address, password=password)
+            addresses = tuple(replace(a, password=password) for a in addresses)
+        #: Every broker URL, in the order given; :attr:`address` is the one in use.
+        self.addresses: tuple[BrokerAddress, ...] = addresses
+        self._index = 0  # the address in use or tried next
         if persistent and not client_id:
             raise ValueError("a persistent MQTT session needs a fixed client_id")
         if client_id is not None and not client_id:
@@ -195,14 +239,15 @@ class MqttBus(Bus):
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
         self._tls_context = tls_context
-        if self.address.tls and tls_context is None:
+        if any(a.tls for a in addresses) and tls_context is None:
             self._tls_context = ssl.create_default_context()
 
         self._patterns: dict[str, None] = {}  # insertion-ordered set
         self._unsubscribing: dict[str, None] = {}  # to send on the next connection
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
         self._connected_event = asyncio.Event()
-        self._refused = asyncio.Event()  # the broker refused the first connection
+        self._refused = asyncio.Event()  # every broker refused the first connection
+        self._refusals: set[int] = set()  # indices of the brokers that refused it
         self._client: aiomqtt.Client | None = None
         self._acks: dict[int, asyncio.Future[None]] = {}  # PUBACKs awaited, by message id
         self._task: asyncio.Task[None] | None = None
@@ -215,9 +260,30 @@ class MqttBus(Bus):
     # -- state -------------------------------------------------------------------------
 
     @property
+    def address(self) -> BrokerAddress:
+        """The broker in use, or tried next while disconnected."""
+        return self.addresses[self._index]
+
+    @property
     def url(self) -> str:
-        """The broker address (without the password)."""
+        """The broker address in use, or tried next (without the password)."""
         return str(self.address)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every broker address, in the order given (without passwords)."""
+        return tuple(str(a) for a in self.addresses)
+
+    @property
+    def connected_url(self) -> str | None:
+        """The broker address this bus is connected to; None while disconnected."""
+        return self.url if self.connected else None
+
+    def _where(self) -> str:
+        """The broker(s) for an error message: the URL, or every URL of a list."""
+        if len(self.addresses) == 1:
+            return self.url
+        return "any of " + ", ".join(self.urls)
 
     @property
     def connected(self) -> bool:
@@ -234,7 +300,7 @@ class MqttBus(Bus):
             await asyncio.wait_for(self._connected_event.wait(), timeout)
         except TimeoutError:
             raise BusError(
-                f"not connected to {self.url} after {timeout:g} s"
+                f"not connected to {self._where()} after {timeout:g} s"
                 + (f": {self.last_error}" if self.last_error else "")
             ) from None
         if self._closed:
@@ -272,9 +338,9 @@ class MqttBus(Bus):
         if self.connected:
             return
         if self._refused.is_set():
-            raise BusError(f"{self.url} refused the connection: {self.last_error}")
+            raise BusError(f"{self._where()} refused the connection: {self.last_error}")
         raise BusError(
-            f"not connected to {self.url} after {timeout:g} s"
+            f"not connected to {self._where()} after {timeout:g} s"
             + (f": {self.last_error}" if self.last_error else "")
         )
 
@@ -354,7 +420,7 @@ class MqttBus(Bus):
         client = self._client
         if not self.connected or client is None:
             raise BusError(
-                f"not connected to {self.url}"
+                f"not connected to {self._where()}"
                 + (f" ({self.last_error})" if self.last_error else "")
             )
         # paho directly, its PUBACK awaited on one future (see _on_puback): aiomqtt's
@@ -409,17 +475,26 @@ class MqttBus(Bus):
 
     # -- the connection task -----------------------------------------------------------
 
-    def _new_client(self) -> aiomqtt.Client:
+    def _attempt_timeout(self) -> float:
+        """Seconds one connection attempt may take. With several brokers, a share of
+        ``connect_timeout``: a node that swallows packets must not use up the whole first
+        connection's time before the others are tried."""
+        total = self.connect_timeout or 10.0
+        if len(self.addresses) == 1:
+            return total
+        return max(1.0, total / len(self.addresses))
+
+    def _new_client(self, address: BrokerAddress) -> aiomqtt.Client:
         client = aiomqtt.Client(
-            self.address.host,
-            self.address.port,
-            username=self.address.username,
-            password=self.address.password,
+            address.host,
+            address.port,
+            username=address.username,
+            password=address.password,
             identifier=self.client_id,
             clean_session=not self.persistent,
             keepalive=self.keepalive,
-            timeout=self.connect_timeout or 10.0,
-            tls_context=self._tls_context,
+            timeout=self._attempt_timeout(),
+            tls_context=self._tls_context if address.tls else None,
             queue_type=_forwarding_queue(self._on_message),
             logger=log.getChild("client"),  # paho's own messages (socket errors...)
         )
@@ -439,7 +514,8 @@ class MqttBus(Bus):
         delay = self.reconnect_min
         while not self._closed:
             previous_error = self.last_error
-            client = self._new_client()
+            url = self.url
+            client = self._new_client(self.address)
             try:
                 async with client:
                     await self._on_connected(client)
@@ -452,18 +528,23 @@ class MqttBus(Bus):
                 cause = f" ({exc.__cause__})" if exc.__cause__ else ""
                 self.last_error = (str(exc) or type(exc).__name__) + cause
                 if isinstance(exc, MqttConnectError) and not self.connections:
-                    self._refused.set()
+                    self._refusals.add(self._index)
+                    if len(self._refusals) == len(self.addresses):
+                        self._refused.set()
                 if self.connected:
-                    log.warning("MQTT connection to %s lost: %s", self.url, self.last_error)
+                    log.warning("MQTT connection to %s lost: %s", url, self.last_error)
                 elif self.last_error != previous_error:  # say it once, not every retry
-                    log.warning("MQTT connect to %s failed: %s", self.url, self.last_error)
+                    log.warning("MQTT connect to %s failed: %s", url, self.last_error)
                 else:
-                    log.debug("MQTT connect to %s failed: %s", self.url, self.last_error)
+                    log.debug("MQTT connect to %s failed: %s", url, self.last_error)
             except Exception as exc:  # never let the connection task die: log, retry
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("MQTT connection to %s failed unexpectedly", self.url)
+                log.exception("MQTT connection to %s failed unexpectedly", url)
             finally:
                 self._set_disconnected()
+            # The next attempt goes to the next broker of the list (a cluster's node
+            # that is still up, with luck); a single broker is simply tried again.
+            self._index = (self._index + 1) % len(self.addresses)
             await asyncio.sleep(delay * random.uniform(1.0, 1.25))
             delay = min(delay * 2, self.reconnect_max)
 
@@ -543,4 +624,7 @@ class MqttBus(Bus):
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
-        return f"<MqttBus {self.url} id={self.client_id} {state} reconnects={self.reconnects}>"
+        more = f" (+{len(self.addresses) - 1} more)" if len(self.addresses) > 1 else ""
+        return (
+            f"<MqttBus {self.url}{more} id={self.client_id} {state} reconnects={self.reconnects}>"
+        )
