@@ -5,7 +5,8 @@ Prints:
 * boot time and idle memory per device for N sites (sites are lazily hydrated, so an
   idle device costs its share of the fleet bookkeeping);
 * a hydrated site: RSS delta over N hydrated sites (after ``gc``) divided by N, and the
-  time to hydrate one;
+  time to hydrate one; then the same once each has been used (a mains cut and restore,
+  committed: the store's record of each device is then held too);
 * the device core (``Site.receive``, no persistence) and the runtime in-process
   (``Emulator.handle``: decode, verify, execute, persist, queue) on the same site, with
   their ratio;
@@ -134,10 +135,19 @@ def hydrated_sites(n: int, state: Path) -> dict[str, float]:
     hydrated = len(emu.sites) - 1
     gc.collect()
     per = (rss_kib() - before) / hydrated
+    # then used: a mains cut and restore at each, committed (the store's record of what
+    # each device holds is kept while the site stays hydrated)
+    emu.power_cut(range(1, n + 1), 200)
+    gc.collect()
+    used = (rss_kib() - before) / hydrated
     emu.close()
     del emu
     gc.collect()
-    return {"hydrated_site_kib": round(per, 1), "hydration_ms": round(dt * 1000 / hydrated, 3)}
+    return {
+        "hydrated_site_kib": round(per, 1),
+        "hydration_ms": round(dt * 1000 / hydrated, 3),
+        "used_site_kib": round(used, 1),
+    }
 
 
 # ------------------------------------------------------------------ in-process
@@ -369,7 +379,8 @@ def _print_text(out: dict[str, Any]) -> None:
     )
     print(
         f"hydrated site ({out['hydrated_sites']} sites, RSS delta / N): "
-        f"{out['hydrated_site_kib']:,.0f} KiB; hydration {out['hydration_ms']:.2f} ms"
+        f"{out['hydrated_site_kib']:,.0f} KiB; hydration {out['hydration_ms']:.2f} ms;"
+        f" used (a mains cut committed) {out['used_site_kib']:,.0f} KiB"
     )
     print(
         f"device core (Site.receive): {out['device_core_cmds_per_s']:,.0f} commands/s;"
