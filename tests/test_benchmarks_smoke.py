@@ -127,6 +127,7 @@ def test_fleet_benchmark_quick_json() -> None:
             "mqtt_p99_ms_at_1000",
             "hydrated_site_kib",
             "hydration_ms",
+            "used_site_kib",
             "storm_alerts_per_s_1w",
             "storm_alerts_per_s_2w",
             "storm_p50_s",

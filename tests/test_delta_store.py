@@ -342,3 +342,43 @@ def test_a_fresh_site_changed_by_its_caller_is_saved_in_full(tmp_path: Path) -> 
         assert held.image_hash.hex() in json.dumps(reloaded.firmware.to_dict())
     finally:
         again.close()
+
+
+def test_fresh_sites_share_one_stored_factory_template_per_kind(tmp_path: Path) -> None:
+    """Sites other than the one a template was taken from reload exactly: what differs
+    from the template (their EUIs, clocks, what commands did) is in their deltas."""
+    fleet = Fleet.create(tmp_path / "s", sites=4)
+    emu = fleet.emulator()
+    db = fleet.state / "state-0.db"
+    try:
+        emu.power_cut([0, 1, 2, 3], 200)
+        for i in (1, 2, 3):
+            frame = schedule_set(fleet.builder, fleet.esme(i), i, i)
+            assert emu.handle(fleet.message(i, frame)) == 1
+        live = {i: _states(emu, i) for i in (1, 2, 3)}
+    finally:
+        emu.close()
+    assert _rows(db, "templates") == 4  # one per device kind, not per site
+    assert _rows(db, "devices") == 0
+    again = fleet.emulator()
+    try:
+        for i in (1, 2, 3):
+            assert _states(again, i) == live[i]
+    finally:
+        again.close()
+    assert all(c is not None for c in fleet.replay_checks())
+
+
+def test_a_missing_factory_template_is_refused_loudly(tmp_path: Path) -> None:
+    fleet = Fleet.create(tmp_path / "s")
+    fleet.accept(1)
+    db = fleet.state / "state-0.db"
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM templates")
+    emu = fleet.emulator()
+    try:
+        with pytest.raises(StateDamaged, match=r"factory template .* damaged"):
+            emu.site(0)
+    finally:
+        emu.close()
+    assert [f for f in check(fleet.state) if not f.ok]

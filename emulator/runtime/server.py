@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
 import json
 import logging
@@ -64,10 +65,10 @@ from keys.store import KeyStore
 from ..transport.base import Bus, BusError, BusMessage, Channel
 from .clock import Clock
 from .config import FleetConfig, derive_own_keys
-from .deltas import DeltaError, DeviceRecord, apply_delta, changes
+from .deltas import DeviceRecord, changes
 from .metrics import Metrics
 from .pki import DeviceCertificates
-from .statedir import StateDamaged, StateError, ensure_dir, open_info, write_info
+from .statedir import StateError, ensure_dir, open_info, write_info
 from .store import OutboxEntry, SiteWrite, StateStore, open_ledger
 
 __all__ = [
@@ -111,6 +112,8 @@ class _OnDisk:
     own: str | None = None
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     exposed: bool = False  # handed out by site() before its factory state was recorded
+    options: dict[str, str] = field(default_factory=dict)  # device options (JSON) by type
+    factory: dict[str, str] = field(default_factory=dict)  # factory template id by type
 
 
 @dataclass(slots=True)
@@ -199,6 +202,11 @@ class Emulator:
         self._running = False  # run()'s tasks (the publisher among them) are up
         # Per hydrated site: what the store holds for it (see _serialise).
         self._saved: dict[int, _OnDisk] = {}
+        # Factory templates (see _for_change): by (kind, options, key store generation)
+        # their id and state; their JSON by id; the ids already in the store.
+        self._templates: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {}
+        self._template_text: dict[str, str] = {}
+        self._stored_templates: set[str] = self.store.template_ids()
 
     def close(self) -> None:
         """Close the store and ledger of an emulator used without :meth:`run`."""
@@ -298,6 +306,10 @@ class Emulator:
             self.metrics.inc("sites_loaded")
         else:
             self.metrics.inc("sites_created")  # its records are taken by _for_change
+            disk.options = {
+                kind: json.dumps(cfg.options.get(kind, {}), sort_keys=True, default=str)
+                for kind in cfg.devices
+            }
         self._saved[index] = disk
         self.sites[index] = site
         while len(self.sites) > self.cache_size:
@@ -307,46 +319,42 @@ class Emulator:
         return site
 
     def _for_change(self, index: int) -> Site:
-        """:meth:`site`, about to be changed: a fresh site's factory state is recorded
-        first (what the store holds for it without a row), so that its first write is
-        only what changed. Taken here rather than at hydration, where a site that is only
-        looked at would pay for it."""
+        """:meth:`site`, about to be changed. A fresh site's devices are recorded as
+        holding their kind's *factory template*: the factory state of the first device of
+        that kind, options and key store built by this process, stored once (by content
+        hash) with the first site that uses it. Their first writes are then only what
+        differs from it (their EUI, their clocks, what the change did), and a reload
+        rebuilds them exactly from the template and those deltas."""
         site = self._site(index)
         disk = self._saved[index]
         if not disk.devices and not disk.exposed:
             for d in site.devices:
-                state = d.to_dict()
-                del state["last_advance"]
-                disk.devices[d.device_type.value] = DeviceRecord(state)
+                kind = d.device_type.value
+                key = (kind, disk.options.get(kind, "{}"), self.keys.generation)
+                made = self._templates.get(key)
+                if made is None:
+                    state = d.to_dict()
+                    del state["last_advance"]
+                    text = json.dumps(state, separators=(",", ":"), sort_keys=True)
+                    tid = hashlib.sha256(text.encode()).hexdigest()[:32]
+                    made = self._templates[key] = (tid, state)
+                    self._template_text[tid] = text
+                # the template's sections are shared, never changed in place
+                disk.devices[kind] = DeviceRecord(dict(made[1]))
+                disk.factory[kind] = made[0]
         return site
 
     def _load(self, site_id: str, site: Site, saved: dict[str, Any], disk: _OnDisk) -> None:
-        """Load ``saved`` into the factory-fresh ``site`` and record in ``disk`` what the
-        store holds."""
-        pending = saved.pop("device_deltas", {})
-        states = saved["devices"]
+        """Load ``saved`` (:meth:`StateStore.load_site`) into the factory-fresh ``site``
+        and record in ``disk`` what the store holds."""
         counts = self.store.delta_counts(site_id)
-        for d in site.devices:
-            kind = d.device_type.value
-            if kind in pending:  # no snapshot: its deltas apply to the factory state
-                state = d.to_dict()
-                try:
-                    for delta in pending[kind]:
-                        apply_delta(state, delta)
-                except DeltaError as e:
-                    raise StateDamaged(
-                        f"{self.store.path}: site {site_id} {kind}: a stored delta is damaged "
-                        f"({e}); it was not changed. Restore a backup ('gbcs-emu state restore')"
-                    ) from None
-                states[kind] = state
         site.load_state(saved)
         for d in site.devices:
             kind = d.device_type.value
             state = d.to_dict()  # what the device holds now, in containers of its own
             del state["last_advance"]
-            disk.devices[kind] = DeviceRecord(
-                state, snapshot=kind in states and kind not in pending, deltas=counts.get(kind, 0)
-            )
+            disk.devices[kind] = DeviceRecord(state, deltas=counts.get(kind, 0))
+        disk.factory = dict(saved.get("factory", {}))
         own = {k: v for k, v in saved.items() if k != "devices"}
         disk.own = json.dumps(own, separators=(",", ":"))
 
@@ -449,6 +457,8 @@ class Emulator:
             self.metrics.inc("errors.store")
             names = ", ".join(w.site for w in writes[:3]) + (" …" if len(writes) > 3 else "")
             raise StateError(f"cannot store site {names}: {e}") from None
+        for w in writes:
+            self._stored_templates.update(w.templates)
         for index, done in saved.items():
             for committed in done:
                 committed()
@@ -503,6 +513,11 @@ class Emulator:
         own = site.to_dict(set())
         del own["devices"]
         own["created"] = disk.created.isoformat()
+        if disk.factory:
+            own["factory"] = disk.factory
+            for tid in disk.factory.values():
+                if tid not in self._stored_templates:
+                    w.templates[tid] = self._template_text[tid]
         text = json.dumps(own, separators=(",", ":"))
         if disk.own != text or ((w.devices or w.deltas) and w.own is None):
             # the site's "updated" time moves with its devices

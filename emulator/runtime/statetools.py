@@ -176,7 +176,8 @@ def counters_of(path: Path) -> dict[tuple[str, str], dict[str, int]]:
 
 def device_states(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """``(site, type, state)`` for every device stored in a database (read-only), each
-    its snapshot with its deltas applied; databases of every schema version."""
+    its snapshot (or factory template) with its deltas applied; databases of every
+    schema version. Damage raises :class:`StateDamaged`."""
     con = _ro(path)
     try:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -185,15 +186,30 @@ def device_states(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
         for site, kind, text in con.execute("SELECT site, kind, state FROM devices"):
             devs.setdefault(site, []).append((kind, text))
         deltas: dict[str, list[tuple[int, str, str]]] = {}
+        templates: dict[str, str] = {}
         if "deltas" in tables:
             for seq, site, kind, text in con.execute(
                 "SELECT seq, site, kind, delta FROM deltas ORDER BY seq"
             ):
                 deltas.setdefault(site, []).append((seq, kind, text))
+        if "templates" in tables:
+            templates = dict(con.execute("SELECT id, state FROM templates").fetchall())
     finally:
         con.close()
+
+    def template(tid: str) -> dict[str, Any]:
+        try:
+            state = json.loads(templates[tid])
+        except (KeyError, ValueError) as e:
+            raise StateDamaged(
+                f"{path}: factory template {tid} is missing or damaged ({e})"
+            ) from None
+        if not isinstance(state, dict):
+            raise StateDamaged(f"{path}: factory template {tid} is not an object")
+        return state
+
     for site, own in sites:
-        state = assemble_site(path, site, own, devs.get(site, ()), deltas.get(site, ()))
+        state = assemble_site(path, site, own, devs.get(site, ()), deltas.get(site, ()), template)
         for kind, dev in state["devices"].items():
             yield site, kind, dev
 

@@ -30,7 +30,7 @@ import os
 import signal
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,10 @@ def crash_point(point: str) -> None:
 
 SCHEMA_VERSION = 3
 """1: sites, devices and outbox (unversioned); 2: adds ``meta`` (worker, state id);
-3: adds ``deltas`` (each device's changes since its snapshot, see :mod:`.deltas`). An
-older file is upgraded when it is opened: its rows are snapshots with no deltas."""
+3: adds ``deltas`` (each device's changes since its snapshot, see :mod:`.deltas`) and
+``templates`` (factory states that devices without a snapshot start from, by content
+hash). An older file is upgraded when it is opened: its rows are snapshots without
+deltas."""
 
 _MAGIC = b"SQLite format 3\x00"
 _TABLES = {"sites", "devices", "outbox"}
@@ -103,6 +105,10 @@ CREATE TABLE IF NOT EXISTS deltas (
     delta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deltas_by_site ON deltas(site, seq);
+CREATE TABLE IF NOT EXISTS templates (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -132,6 +138,8 @@ class SiteWrite:
     devices: dict[str, str] = field(default_factory=dict)
     outbound: Sequence[tuple[str, bytes]] = ()
     deltas: dict[str, str] = field(default_factory=dict)
+    #: Factory templates its deltas start from, by id (kept if already stored).
+    templates: dict[str, str] = field(default_factory=dict)
 
 
 class StateStore:
@@ -273,12 +281,9 @@ class StateStore:
 
     def load_site(self, site: str) -> dict[str, Any] | None:
         """The site's saved state: its own fields plus ``devices`` by type, each its
-        snapshot with its deltas applied.
-
-        A device with deltas but no snapshot yet starts from its factory state, which only
-        the emulator can build: its deltas are also given as they are, in order, under
-        ``device_deltas`` (and ``devices`` shows them applied to an empty state).
-        Damaged rows raise :class:`StateDamaged`.
+        snapshot (or its factory template) with its deltas applied (:func:`assemble_site`).
+        A device with neither (never changed since it was built) is absent: it is its
+        factory state. Damaged rows raise :class:`StateDamaged`.
         """
         with self._lock:
             row = self._db.execute("SELECT state FROM sites WHERE site = ?", (site,)).fetchone()
@@ -292,7 +297,7 @@ class StateStore:
             if devs or deltas:
                 raise StateDamaged(f"{self.path}: site {site} has device rows but no site row")
             return None
-        return assemble_site(self.path, site, row[0], devs, deltas)
+        return assemble_site(self.path, site, row[0], devs, deltas, self.template)
 
     def site_ids(self) -> list[str]:
         with self._lock:
@@ -366,6 +371,11 @@ class StateStore:
                         cur.executemany(
                             "DELETE FROM deltas WHERE site = ? AND kind = ?",
                             [(w.site, kind) for kind in w.devices],
+                        )
+                    if w.templates:
+                        cur.executemany(
+                            "INSERT OR IGNORE INTO templates(id, state) VALUES (?, ?)",
+                            list(w.templates.items()),
                         )
                     if w.deltas:
                         cur.executemany(
@@ -481,6 +491,31 @@ class StateStore:
                 for kind, state in saved["devices"].items():
                     yield site, kind, state
 
+    def template(self, template_id: str) -> dict[str, Any]:
+        """A stored factory template, freshly parsed (:class:`StateDamaged` when it is
+        missing or damaged: the devices that start from it could not be rebuilt)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM templates WHERE id = ?", (template_id,)
+            ).fetchone()
+        try:
+            if row is None:
+                raise ValueError("missing")
+            state = json.loads(row[0])
+            if not isinstance(state, dict):
+                raise ValueError("not an object")
+        except ValueError as e:
+            raise StateDamaged(
+                f"{self.path}: factory template {template_id} is damaged ({e}); "
+                "it was not changed. Restore a backup ('gbcs-emu state restore')"
+            ) from None
+        return state
+
+    def template_ids(self) -> set[str]:
+        """The ids of every stored factory template."""
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT id FROM templates")}
+
     def delta_counts(self, site: str) -> dict[str, int]:
         """How many deltas each device of ``site`` has since its snapshot."""
         with self._lock:
@@ -506,6 +541,7 @@ class StateStore:
             deltas = other._db.execute(
                 "SELECT kind, delta FROM deltas WHERE site = ? ORDER BY seq", (site,)
             ).fetchall()
+            templates = other._db.execute("SELECT id, state FROM templates").fetchall()
         if own is None:
             raise KeyError(site)
         with self._lock:
@@ -524,6 +560,9 @@ class StateStore:
                 cur.executemany(
                     "INSERT INTO deltas(site, kind, delta) VALUES (?, ?, ?)",
                     [(site, k, v) for k, v in deltas],
+                )
+                cur.executemany(
+                    "INSERT OR IGNORE INTO templates(id, state) VALUES (?, ?)", templates
                 )
                 cur.execute("COMMIT")
             except BaseException:
@@ -611,9 +650,13 @@ def assemble_site(
     own: str,
     devices: Iterable[tuple[str, str]],
     deltas: Iterable[tuple[int, str, str]],
+    template: Callable[[str], dict[str, Any]],
 ) -> dict[str, Any]:
     """A site's state from its rows (see :meth:`StateStore.load_site`): the site row's
-    JSON, ``(kind, snapshot)`` rows and ``(seq, kind, delta)`` rows in order."""
+    JSON, ``(kind, snapshot)`` rows, ``(seq, kind, delta)`` rows in order, and
+    ``template(id)``, a fresh copy of a stored factory template. A device's state is its
+    snapshot, else the factory template its site row names (``factory``), with its
+    deltas applied. Damage raises :class:`StateDamaged`."""
     try:
         state: dict[str, Any] = json.loads(own)
         if not isinstance(state, dict):
@@ -623,23 +666,24 @@ def assemble_site(
             devs[kind] = json.loads(text)
             if not isinstance(devs[kind], dict):
                 raise ValueError(f"the {kind} snapshot is not an object")
+        factory = state.get("factory", {})
+        if not isinstance(factory, dict):
+            raise ValueError("its factory templates are not an object")
     except ValueError as e:
         raise StateDamaged(f"{path}: site {site}: {e}; it was not changed") from None
-    snapshots = set(devs)
-    pending: dict[str, list[Any]] = {}
     for seq, kind, text in deltas:
         try:
-            delta = json.loads(text)
-            if kind not in snapshots:
-                pending.setdefault(kind, []).append(json.loads(text))
-            apply_delta(devs.setdefault(kind, {}), delta)
+            if kind not in devs:
+                tid = factory.get(kind)
+                if not isinstance(tid, str):
+                    raise DeltaError("no snapshot and no factory template to start from")
+                devs[kind] = template(tid)
+            apply_delta(devs[kind], json.loads(text))
         except (ValueError, DeltaError) as e:
             raise StateDamaged(
                 f"{path}: site {site} {kind}: delta {seq} is damaged ({e}); it was not changed"
             ) from None
     state["devices"] = devs
-    if pending:
-        state["device_deltas"] = pending
     return state
 
 
