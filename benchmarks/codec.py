@@ -11,7 +11,12 @@ decode: envelope only (the baseline), full decode, and ``decode --batch`` per li
 keys. CLI start-up: median of ``--runs`` runs of ``python -c pass`` (the baseline)
 beside ``gbcs-emu decode HEX``, each a fresh process.
 
-Usage: python benchmarks/codec.py [--repeat N] [--runs N] [--json]
+With keys, every signature is verified: ``verify_floor_us_keys`` is the share of signed
+messages times one ECDSA P-256 verify from ``openssl speed ecdsap256`` in the same run
+(``cryptography``'s rate, labelled so, without openssl), the part of each message's cost
+no decoder can go under; ``batch_us_keys_beyond_verify`` is the rest.
+
+Usage: python benchmarks/codec.py [--repeat N] [--runs N] [--verify-seconds N] [--json]
 """
 
 from __future__ import annotations
@@ -168,6 +173,21 @@ def startup(runs: int, hex_message: str) -> dict[str, float]:
     }
 
 
+def verify_floor(signed_share: float, seconds: int) -> dict[str, Any]:
+    """One P-256 verify (``openssl speed``, else ``cryptography``) and what it costs each
+    message of the corpus on average: every signed message is verified once."""
+    from _common import cryptography_ecdsa, openssl_ecdsa  # the script's own directory
+
+    rates = openssl_ecdsa(seconds) or cryptography_ecdsa(seconds)
+    verify_us = 1e6 / rates.verify_per_s
+    return {
+        "ecdsa_source": rates.source,
+        "verify_us": verify_us,
+        "signed_share": signed_share,
+        "verify_floor_us_keys": signed_share * verify_us,
+    }
+
+
 def mix(frames: Iterable[bytes]) -> dict[str, int]:
     """What the corpus holds: payload kinds, signed messages, messages with parts."""
     counts: Counter[str] = Counter()
@@ -185,6 +205,9 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=7, help="timed passes per figure (best kept)")
     p.add_argument("--copies", type=int, default=20, help="copies of the corpus per pass")
     p.add_argument("--runs", type=int, default=15, help="process runs per start-up figure")
+    p.add_argument(
+        "--verify-seconds", type=int, default=1, help="seconds of openssl speed for the floor"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     args = p.parse_args()
     if args.runs < 10:
@@ -213,6 +236,10 @@ def main() -> None:
     }
     for k in ("full_decode_us", "batch_us_no_keys", "batch_us_keys"):
         figures[k.replace("_us", "_ratio")] = figures[k] / env_us
+    figures.update(verify_floor(figures["mix"]["signed"] / len(frames), args.verify_seconds))
+    figures["batch_us_keys_beyond_verify"] = (
+        figures["batch_us_keys"] - figures["verify_floor_us_keys"]
+    )
     figures.update(startup(args.runs, lines[0]))
     figures["startup_ratio"] = figures["decode_s"] / figures["python_pass_s"]
     figures["cpus"] = os.cpu_count()
@@ -245,6 +272,11 @@ def main() -> None:
         value = figures[key]
         mark = "" if target is None else f"{'≤' if value <= target else '>'}{target:g}"
         print(f"{label:<36} {value:>9.1f} {value / env_us:>11.2f}x {mark:>8}")
+    print(
+        f"  of which ECDSA verify ({figures['ecdsa_source']}: {figures['verify_us']:.1f} µs "
+        f"x {figures['signed_share']:.0%} signed) {figures['verify_floor_us_keys']:.1f}, "
+        f"the rest {figures['batch_us_keys_beyond_verify']:.1f}"
+    )
     print(f"{'start-up (median of ' + str(args.runs) + ' runs)':<36} {'s':>9}")
     print(f"{'python -c pass (baseline)':<36} {figures['python_pass_s']:>9.3f}")
     ok = "≤" if figures["decode_s"] <= TARGETS["startup_s"] else ">"

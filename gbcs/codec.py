@@ -7,8 +7,9 @@ Decoding any byte string either succeeds or raises :class:`~gbcs.errors.GbcsDeco
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from gbcs.cosem_time import DlmsDateTime
@@ -33,6 +34,10 @@ from gbcs.wire import ber_length_size
 
 _DLMS_TAGS = frozenset((0xD9, 0xDA, 0x0F))
 _GBZ_PROFILE = b"\x01\x09"
+# A DLMS protected blob (``gbcs.dlms._is_protected_blob``) is an octet-string of at least
+# 17 bytes whose first byte is 31: on the wire ``09``, a BER length of at least 0x11, then
+# ``31``. Content without that sequence has no part, so its data need not be walked.
+_DLMS_BLOB = re.compile(rb"\x09(?:[\x11-\x7f]|\x81.|\x82..|\x83...)\x31", re.DOTALL)
 
 # The payload decoders are imported on first use: a process that only sees DLMS never
 # loads the GBZ/ZCL or ASN.1 modules (a third of the CLI's start-up).
@@ -143,6 +148,15 @@ class GbcsMessage:
 
     def encrypted_parts(self) -> tuple[EncryptedPart, ...]:
         """Encrypted parts with offsets made absolute in the message bytes."""
+        lay = self.layout
+        if (
+            lay is not None
+            and self.raw is not None
+            and lay.content_start < lay.content_end
+            and self.raw[lay.content_start] in _DLMS_TAGS
+            and _DLMS_BLOB.search(self.raw, lay.content_start, lay.content_end) is None
+        ):
+            return ()
         parts = self.payload.encrypted_parts()
         if not parts:
             return ()
@@ -248,16 +262,23 @@ def decode(data: bytes, *, lenient_payload: bool = False) -> GbcsMessage:
         raise GbcsDecodeError("<internal>", 0, "nesting too deep") from None
     except Exception as e:  # safety net: only GbcsDecodeError may escape (fuzz-tested)
         raise GbcsDecodeError("<internal>", 0, f"decoder bug ({type(e).__name__}: {e})") from e
-    return GbcsMessage(
-        header=env.header,
-        payload=payload,
-        envelope=env.envelope,
-        signature_form=env.signature_form,
-        signature=env.signature,
-        mac=env.mac,
-        raw=buf,
-        layout=lay,
-    )
+    # GbcsMessage(...) without the frozen dataclass's __init__: the same object, with its
+    # fields set through their slots (decoding is the CLI's hot path).
+    m = object.__new__(GbcsMessage)
+    s_header, s_payload, s_env, s_form, s_sig, s_mac, s_raw, s_lay = _SET_MESSAGE
+    s_header(m, env.header)
+    s_payload(m, payload)
+    s_env(m, env.envelope)
+    s_form(m, env.signature_form)
+    s_sig(m, env.signature)
+    s_mac(m, env.mac)
+    s_raw(m, buf)
+    s_lay(m, lay)
+    return m
+
+
+# In field order; a field added to GbcsMessage makes the unpacking in decode() fail loudly.
+_SET_MESSAGE = tuple(GbcsMessage.__dict__[f.name].__set__ for f in fields(GbcsMessage))
 
 
 def build(

@@ -13,7 +13,7 @@ through :mod:`gbcs.codec`; cryptography lives in :mod:`gbcs.security`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import IntEnum, StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
@@ -298,7 +298,17 @@ def _decode_mac_header(buf: bytes) -> tuple[int, int, int]:
             0,
             f"expected {MAC_HEADER_PREFIX.hex().upper()}, found {got.hex().upper()}",
         )
-    length, sec_start = _ber(buf, 7, n, "mac_header.ciphered_length")
+    # The usual length forms inline (minimal encodings only); the rest, and every
+    # malformed one, through _ber and its errors.
+    first = buf[7] if n > 7 else -1
+    if 0 <= first < 0x80:
+        length, sec_start = first, 8
+    elif first == 0x81 and n > 8 and buf[8] >= 0x80:
+        length, sec_start = buf[8], 9
+    elif first == 0x82 and n > 9 and buf[8]:
+        length, sec_start = (buf[8] << 8) | buf[9], 10
+    else:
+        length, sec_start = _ber(buf, 7, n, "mac_header.ciphered_length")
     if length < len(SECURITY_HEADER) + MAC_LENGTH + 1:
         _fail("mac_header.ciphered_length", 7, f"{length} is too short")
     if buf[sec_start : sec_start + 5] != SECURITY_HEADER:
@@ -368,10 +378,21 @@ def _decode_grouping_header(
             f"must be 00 or 0C, found {dt_len:02X}",
         )
     oi_start = p
-    other, cl_start = _decode_other_information(buf, p, end)
-    content_length, content_start = _ber(
-        buf, cl_start, end, "general_signing.grouping_header.content_length"
-    )
+    if p + 3 <= end and buf[p] == _OI_CODE:  # code only, as _decode_other_information reads it
+        code = (buf[p + 1] << 8) | buf[p + 2]
+        other = _CODE_ONLY.get(code) or _code_only(code)
+        cl_start = p + 3
+    else:
+        other, cl_start = _decode_other_information(buf, p, end)
+    first = buf[cl_start] if cl_start < end else -1  # as in _decode_mac_header
+    if 0 <= first < 0x80:
+        content_length, content_start = first, cl_start + 1
+    elif first == 0x81 and cl_start + 1 < end and buf[cl_start + 1] >= 0x80:
+        content_length, content_start = buf[cl_start + 1], cl_start + 2
+    else:
+        content_length, content_start = _ber(
+            buf, cl_start, end, "general_signing.grouping_header.content_length"
+        )
     content_end = content_start + content_length
     if content_end > end:
         _fail(
@@ -379,8 +400,34 @@ def _decode_grouping_header(
             content_start,
             f"needs {content_length} byte(s), {end - content_start} left",
         )
-    header = GroupingHeader(cra, counter, originator, recipient, other, date_time)
+    header = _new_header(cra, counter, originator, recipient, other, date_time)
     return header, dt_start, oi_start, cl_start, content_start, content_end
+
+
+# In field order; a field added to GroupingHeader makes the unpacking below fail loudly.
+_SET_HEADER = tuple(GroupingHeader.__dict__[f.name].__set__ for f in fields(GroupingHeader))
+
+
+def _new_header(
+    cra: Cra,
+    counter: int,
+    originator: bytes,
+    recipient: bytes,
+    other: OtherInformation,
+    date_time: DlmsDateTime | None,
+) -> GroupingHeader:
+    """``GroupingHeader(...)`` for decoded values, without the frozen dataclass's
+    ``__init__`` (a tenth of the envelope decode): the same object, fields set through
+    their slots."""
+    h = object.__new__(GroupingHeader)
+    s_cra, s_counter, s_orig, s_rcpt, s_other, s_dt = _SET_HEADER
+    s_cra(h, cra)
+    s_counter(h, counter)
+    s_orig(h, originator)
+    s_rcpt(h, recipient)
+    s_other(h, other)
+    s_dt(h, date_time)
+    return h
 
 
 _CRAS = {c.value: c for c in Cra}
@@ -390,6 +437,11 @@ _OI_VALID = "2, 10, 18, 26 or a certificate after byte 18"
 _OI = "general_signing.grouping_header.other_information"
 
 
+def _code_only(code: int) -> OtherInformation:
+    oi = _CODE_ONLY[code] = OtherInformation(code)
+    return oi
+
+
 def _decode_other_information(buf: bytes, start: int, end: int) -> tuple[OtherInformation, int]:
     length, p = _ber(buf, start, end, f"{_OI}.length")
     oi_end = p + length
@@ -397,10 +449,7 @@ def _decode_other_information(buf: bytes, start: int, end: int) -> tuple[OtherIn
         _fail(_OI, p, f"needs {length} byte(s), {end - p} left")
     if length == _OI_CODE:
         code = (buf[p] << 8) | buf[p + 1]
-        oi = _CODE_ONLY.get(code)
-        if oi is None:
-            oi = _CODE_ONLY[code] = OtherInformation(code)
-        return oi, oi_end
+        return _CODE_ONLY.get(code) or _code_only(code), oi_end
     if length not in (_OI_SRP, _OI_SRP_COUNTER, _OI_SUPP_COUNTER) and length <= _OI_SUPP_COUNTER:
         _fail(f"{_OI}.length", start, f"{length} is not a valid length ({_OI_VALID})")
     code = (buf[p] << 8) | buf[p + 1]

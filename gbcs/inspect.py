@@ -8,7 +8,10 @@ tree (``tree``), rendering is the CLI's business.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +37,9 @@ from gbcs.usecases import UseCase, lookup, message_code_name, use_case_name
 
 class NoKeys:
     """A key provider with no keys (verdicts become "no key")."""
+
+    #: It never changes, so what the security layer derives from it may be cached.
+    generation = 0
 
     def public_key(self, eui: bytes, usage: str) -> None:
         return None
@@ -113,7 +119,7 @@ class Inspection:
             "originator": h.originator.hex().upper(),
             "recipient": h.recipient.hex().upper(),
             "date_time_hex": "00" if dt is None else "0C" + dt.to_bytes().hex().upper(),
-            "date_time": None if dt is None else _iso(dt),
+            "date_time": None if dt is None else header_iso(dt),
             "message_code": f"0x{h.message_code:04X}",
             "message_code_name": message_code_name(h.message_code),
             "content_length": content_len,
@@ -188,7 +194,9 @@ def _short(v: Any) -> str:
     return s if len(s) <= 400 else s[:397] + "..."
 
 
-def _iso(dt: Any) -> str | None:
+def header_iso(dt: Any) -> str | None:
+    """The header's ``date_time`` as ``decode`` reports it: ISO 8601 without a zone when
+    fully specified, else the COSEM text."""
     py = dt.to_datetime()
     if py is None:
         return str(dt)
@@ -225,8 +233,20 @@ def inspect_message(
             reports = tuple(_part_report(dp) for dp in decrypted)
         else:
             reports = tuple(PartReport(dp) for dp in decrypted)
-    notes = _key_notes(msg, kp, acb, now, bool(parts))
-    return Inspection(msg, mac, sig, reports, notes)
+    notes = () if keys is None else _key_notes(msg, kp, acb, now, bool(parts))
+    # Inspection(...) without the frozen dataclass's __init__ (the CLI's hot path): the
+    # same object, fields set through their slots in field order.
+    r = object.__new__(Inspection)
+    s_msg, s_mac, s_sig, s_parts, s_notes = _SET_INSPECTION
+    s_msg(r, msg)
+    s_mac(r, mac)
+    s_sig(r, sig)
+    s_parts(r, reports)
+    s_notes(r, notes)
+    return r
+
+
+_SET_INSPECTION = tuple(Inspection.__dict__[f.name].__set__ for f in fields(Inspection))
 
 
 def _part_report(dp: DecryptedPart) -> PartReport:
@@ -247,28 +267,63 @@ def _key_notes(
     on 2025-10-29); it is reported so a user knows. Only key providers that expose
     certificate entries (``entry(eui, usage)`` with ``expired(now)``) can report it.
     """
+    ds = msg.header.originator if msg.signature else None
+    a, b = mac_parties(msg, acb) if msg.mac is not None or has_parts else (None, None)
+    if ds is None and a is None:
+        return ()
+    plan = _notes_plan(keys, ds, a, b)
+    if not plan:
+        return ()
+    clock = now if now is not None else datetime.now(UTC)  # one clock reading per message
+    return tuple([note for expired, note in plan if expired(clock)])
+
+
+# Per key that can expire: its ``expired(now)`` and the note that says it has.
+_Plan = tuple[tuple[Callable[[datetime], bool], str], ...]
+# The entries whose expiry a message's checks would report, per (key provider, its
+# generation, DS party, KA parties): entries never change within one generation (the
+# ``keys.KeyStore`` contract), so a batch looks them up once per set of parties. As in
+# :mod:`gbcs.security`, an entry holds its provider, so its id() stays unique.
+_PLANS: OrderedDict[tuple[object, ...], tuple[object, _Plan]] = OrderedDict()
+_PLANS_SIZE = 4096
+_PLANS_LOCK = threading.Lock()
+
+
+def _notes_plan(keys: KeyProvider, ds: bytes | None, a: bytes | None, b: bytes | None) -> _Plan:
+    """The keys a message between these parties uses that can expire, in report order:
+    the originator's DS key, then the KA keys of the MAC parties (each key once)."""
+    gen = getattr(keys, "generation", None)
+    ck = (id(keys), gen, ds, a, b) if type(gen) is int else None
+    if ck is not None:
+        hit = _PLANS.get(ck)
+        if hit is not None and hit[0] is keys:
+            return hit[1]
+    found = _plan_uncached(keys, ds, a, b)
+    if ck is not None:
+        with _PLANS_LOCK:
+            _PLANS[ck] = (keys, found)
+            if len(_PLANS) > _PLANS_SIZE:
+                _PLANS.popitem(last=False)
+    return found
+
+
+def _plan_uncached(keys: KeyProvider, ds: bytes | None, a: bytes | None, b: bytes | None) -> _Plan:
     entry = getattr(keys, "entry", None)
     if not callable(entry):
         return ()
-    wanted: list[tuple[bytes, str]] = []
-    if msg.signature:
-        wanted.append((msg.originator, "ds"))
-    if msg.mac is not None or has_parts:
-        wanted += [(eui, "ka") for eui in mac_parties(msg, acb)]
-    notes = []
-    clock = now
+    wanted: list[tuple[bytes, str]] = [] if ds is None else [(ds, "ds")]
+    if a is not None and b is not None:
+        wanted += [(a, "ka"), (b, "ka")]
+    plan = []
     for eui, usage in dict.fromkeys(wanted):
         e = entry(eui, usage)
         expired = getattr(e, "expired", None)
-        if not callable(expired):
-            continue
-        if clock is None:  # one clock reading per message
-            clock = datetime.now(UTC)
-        if expired(clock):
+        if callable(expired):
             when = getattr(e, "not_after", None)
             date = when.date().isoformat() if when else "?"
-            notes.append(f"{eui.hex().upper()} {usage.upper()} certificate expired on {date}")
-    return tuple(notes)
+            note = f"{eui.hex().upper()} {usage.upper()} certificate expired on {date}"
+            plan.append((expired, note))
+    return tuple(plan)
 
 
-__all__ = ["Inspection", "NoKeys", "PartReport", "Verdict", "inspect_message"]
+__all__ = ["Inspection", "NoKeys", "PartReport", "Verdict", "header_iso", "inspect_message"]

@@ -98,9 +98,10 @@ class DecryptedPart:
 
 def mac_parties(msg: GbcsMessage, acb: bytes = DEFAULT_ACB) -> tuple[bytes, bytes]:
     """The two EUIs whose KA keys key this message's MAC."""
-    if msg.cra is Cra.COMMAND:
-        return as_eui(acb), msg.recipient
-    return msg.originator, msg.recipient
+    h = msg.header
+    if h.cra is Cra.COMMAND:
+        return (acb if type(acb) is bytes and len(acb) == 8 else as_eui(acb)), h.recipient
+    return h.originator, h.recipient
 
 
 # ECDH results per (key provider, its generation, EUI a, EUI b): a batch of messages
@@ -108,7 +109,7 @@ def mac_parties(msg: GbcsMessage, acb: bytes = DEFAULT_ACB) -> tuple[bytes, byte
 # message. Only providers with an integer ``generation`` that changes whenever a key is
 # added, replaced or removed (``keys.KeyStore``) are cached, and an entry answers only
 # for the very provider object it was made with (it holds it, so its id() stays unique).
-_PAIRS: OrderedDict[tuple[int, int, bytes, bytes], tuple[object, bytes | None]] = OrderedDict()
+_PAIRS: OrderedDict[tuple[int, int, bytes, bytes], tuple[object, bytes | None, str]] = OrderedDict()
 _PAIRS_SIZE = 4096
 _PAIRS_LOCK = threading.Lock()
 
@@ -121,22 +122,25 @@ def clear_pair_cache() -> None:
 
 def _ecdh(keys: KeyProvider, a: bytes, b: bytes) -> tuple[bytes | None, str]:
     """ECDH secret between a and b's KA keys, from whichever private key is available."""
+    own_cache = getattr(keys, "ecdh_secret", None)  # a provider that caches Z itself
+    if own_cache is not None:
+        z = own_cache(a, b)
+        return (z, "") if z is not None else (None, _no_pair(a, b))
     gen = getattr(keys, "generation", None)
     ck = None
     if type(gen) is int and type(a) is bytes and type(b) is bytes:
         ck = (id(keys), gen, a, b)
         hit = _PAIRS.get(ck)
         if hit is not None and hit[0] is keys:
-            if hit[1] is not None:
-                return hit[1], ""
-            return None, _no_pair(a, b)
+            return hit[1], hit[2]
     z = _ecdh_uncached(keys, a, b)
+    why = "" if z is not None else _no_pair(a, b)
     if ck is not None:
         with _PAIRS_LOCK:
-            _PAIRS[ck] = (keys, z)
+            _PAIRS[ck] = (keys, z, why)
             if len(_PAIRS) > _PAIRS_SIZE:
                 _PAIRS.popitem(last=False)
-    return (z, "") if z is not None else (None, _no_pair(a, b))
+    return z, why
 
 
 def _ecdh_uncached(keys: KeyProvider, a: bytes, b: bytes) -> bytes | None:
@@ -163,36 +167,63 @@ def _mac_key(msg: GbcsMessage, keys: KeyProvider, acb: bytes) -> tuple[bytes | N
     z, why = _ecdh(keys, a, b)
     if z is None:
         return None, why
-    return _c("kdf").derive_key(z, msg.originator, int(msg.cra), msg.counter, msg.recipient), ""
+    h = msg.header
+    return _c("kdf").derive_key(z, h.originator, h.cra._value_, h.counter, h.recipient), ""
+
+
+# Checks are immutable: the verdicts that carry a fixed detail are made once.
+_MAC_ABSENT = Check(Verdict.ABSENT, "general-signing only")
+_MAC_VALID = Check(Verdict.VALID)
+_MAC_INVALID = Check(Verdict.INVALID, "MAC does not match")
+_SIG_ABSENT = Check(Verdict.ABSENT, "no signature field")
+_SIG_NULL = Check(Verdict.NULL, "null signature")
+_SIG_VALID = Check(Verdict.VALID)
+_SIG_INVALID = Check(Verdict.INVALID, "signature does not verify")
+
+
+# "No key" verdicts name the missing keys' EUIs: one instance per text, up to a bound.
+_NO_KEY_CHECKS: dict[str, Check] = {}
+_NO_KEY_CHECKS_SIZE = 4096
+
+
+def _no_key(why: str) -> Check:
+    check = _NO_KEY_CHECKS.get(why)
+    if check is None:
+        if len(_NO_KEY_CHECKS) >= _NO_KEY_CHECKS_SIZE:
+            _NO_KEY_CHECKS.clear()
+        check = _NO_KEY_CHECKS[why] = Check(Verdict.NO_KEY, why)
+    return check
 
 
 def check_mac(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> Check:
     """Verify the MAC over the exact General-Signing bytes."""
     if msg.envelope is Envelope.GENERAL_SIGNING or msg.mac is None:
-        return Check(Verdict.ABSENT, "general-signing only")
+        return _MAC_ABSENT
     key, why = _mac_key(msg, keys, acb)
     if key is None:
-        return Check(Verdict.NO_KEY, why)
+        return _no_key(why)
     if _c("gmac").verify_mac(key, msg.originator, msg.gs_apdu(), msg.mac):
-        return Check(Verdict.VALID)
-    return Check(Verdict.INVALID, "MAC does not match")
+        return _MAC_VALID
+    return _MAC_INVALID
 
 
 def check_signature(msg: GbcsMessage, keys: KeyProvider) -> Check:
     """Verify the originator's ECDSA signature (only a DS key is ever used)."""
-    if msg.signature_form is SignatureForm.ABSENT:
-        return Check(Verdict.ABSENT, "no signature field")
-    if msg.signature_form is SignatureForm.NULL:
-        return Check(Verdict.NULL, "null signature")
+    form = msg.signature_form
+    if form is SignatureForm.ABSENT:
+        return _SIG_ABSENT
+    if form is SignatureForm.NULL:
+        return _SIG_NULL
     problem = check_signature_encoding(msg.signature)
     if problem:
         return Check(Verdict.INVALID, problem)
-    pub = keys.public_key(msg.originator, "ds")
+    originator = msg.header.originator
+    pub = keys.public_key(originator, "ds")
     if pub is None:
-        return Check(Verdict.NO_KEY, f"needs the DS public key of {msg.originator.hex().upper()}")
+        return _no_key(f"needs the DS public key of {originator.hex().upper()}")
     if _c("ecdsa").verify(pub, msg.signed_data(), msg.signature):
-        return Check(Verdict.VALID)
-    return Check(Verdict.INVALID, "signature does not verify")
+        return _SIG_VALID
+    return _SIG_INVALID
 
 
 def _part_key(header: GroupingHeader, keys: KeyProvider) -> tuple[bytes | None, str]:

@@ -9,17 +9,19 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
+from json.encoder import encode_basestring_ascii as _js  # json.dumps's own escaper
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from emulator.cli.inputs import iter_messages, parse_hex, read_file_bytes, read_stdin_text
-from gbcs.envelope import as_eui
+from gbcs.envelope import Cra, Envelope, as_eui
 from gbcs.errors import GbcsDecodeError, GbcsEncodeError
-from gbcs.inspect import Inspection, inspect_message
+from gbcs.inspect import Inspection, header_iso, inspect_message
 from gbcs.security import DEFAULT_ACB, KeyProvider, Verdict
 from gbcs.tree import Field
+from gbcs.usecases import message_code_name
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -153,28 +155,99 @@ BatchItem = tuple[str, str | bytes]
 
 def batch_record(ident: str, item: str | bytes, keys: KeyProvider | None, spec: BatchSpec) -> str:
     """The JSON line (with its newline) ``decode --batch`` writes for one input item: an
-    error string from reading the line, or the message bytes to decode and check."""
-    rec: dict[str, Any] = {"id": ident}
+    error string from reading the line, or the message bytes to decode and check.
+
+    The line is the ``json.dumps`` of ``{"id", **header, "mac", "signature",
+    "encrypted_parts", "decrypted_parts"[, "key_notes"]}`` (see :func:`_record_json`)."""
     if isinstance(item, str):
-        rec["error"] = item
+        return json.dumps({"id": ident, "error": item}) + "\n"
+    try:
+        r = inspect_message(
+            item, keys, acb=spec.acb, lenient_payload=spec.lenient, decode_parts=False
+        )
+    except GbcsDecodeError as e:
+        rec = {"id": ident, "error": str(e), "error_path": e.path, "error_offset": e.offset}
+        return json.dumps(rec) + "\n"
+    return _record_json(ident, r)
+
+
+# Fragments of the batch JSON line that depend on one enum value or message code only,
+# each exactly as ``json.dumps`` (default separators, ASCII escapes) writes it.
+_ENVELOPE_JSON = {e: f'"envelope": {_js(e._value_)}, ' for e in Envelope}
+_CRA_JSON = {c: f'"cra_flag": {c._value_}, "cra": {_js(c.name.title())}, ' for c in Cra}
+_VERDICT_JSON = {v: _js(v._value_) for v in Verdict}
+_KIND_JSON: dict[object, str] = {}
+_CODE_JSON: dict[int, str] = {}  # at most 65,536 entries, one per message code
+
+
+def _code_json(code: int) -> str:
+    frag = _CODE_JSON.get(code)
+    if frag is None:
+        frag = _CODE_JSON[code] = (
+            f'"message_code": "0x{code:04X}", "message_code_name": {_js(message_code_name(code))}'
+        )
+    return frag
+
+
+_EUI_HEX: dict[bytes, str] = {}  # a log names few parties; bounded all the same
+
+
+def _eui_hex(eui: bytes) -> str:
+    text = _EUI_HEX.get(eui)
+    if text is None:
+        if len(_EUI_HEX) >= 4096:
+            _EUI_HEX.clear()
+        text = _EUI_HEX[eui] = eui.hex().upper()
+    return text
+
+
+def _record_json(ident: str, r: Inspection) -> str:
+    """``json.dumps`` of a successful batch record, written directly: the same bytes as
+    ``json.dumps({"id": ident, **r.header(), ...})`` without building the dicts."""
+    m = r.message
+    h = m.header
+    lay = m.layout
+    content_len = (lay.content_end - lay.content_start) if lay else len(m.content())
+    dt = h.date_time
+    if dt is None:
+        dt_json = '"date_time_hex": "00", "date_time": null'
     else:
-        try:
-            r = inspect_message(
-                item, keys, acb=spec.acb, lenient_payload=spec.lenient, decode_parts=False
-            )
-        except GbcsDecodeError as e:
-            rec["error"] = str(e)
-            rec["error_path"] = e.path
-            rec["error_offset"] = e.offset
-        else:
-            rec.update(r.header())
-            rec["mac"] = r.mac.verdict.value
-            rec["signature"] = r.signature.verdict.value
-            rec["encrypted_parts"] = len(r.parts)
-            rec["decrypted_parts"] = r.decrypted_count
-            if r.key_notes:
-                rec["key_notes"] = list(r.key_notes)
-    return json.dumps(rec) + "\n"
+        iso = header_iso(dt)
+        dt_json = (
+            f'"date_time_hex": "0C{dt.to_bytes().hex().upper()}", '
+            f'"date_time": {"null" if iso is None else _js(iso)}'
+        )
+    kind = m.payload.kind
+    kind_json = _KIND_JSON.get(kind)
+    if kind_json is None:
+        kind_json = _KIND_JSON[kind] = _js(kind._value_)
+    c = h.counter
+    out = (
+        f'{{"id": {_js(ident)}, {_ENVELOPE_JSON[m.envelope]}{_CRA_JSON[h.cra]}'
+        f'"originator_counter": "{c}", "originator_counter_hex": "{c:016X}", '
+        f'"originator": "{_eui_hex(h.originator)}", "recipient": "{_eui_hex(h.recipient)}", '
+        f"{dt_json}, {_code_json(h.other.message_code)}"
+        f', "content_length": {content_len}, "payload_kind": {kind_json}'
+    )
+    oi = h.other
+    if oi.srp_id is not None:
+        out += f', "supplementary_remote_party_id": "{oi.srp_id.hex().upper()}"'
+    if oi.srp_counter is not None:
+        out += f', "supplementary_remote_party_counter": "{oi.srp_counter}"'
+    if oi.supplementary_originator_counter is not None:
+        out += f', "supplementary_originator_counter": "{oi.supplementary_originator_counter}"'
+    if oi.certificate is not None:
+        out += f', "supplementary_remote_party_certificate_length": {len(oi.certificate)}'
+    parts = r.parts
+    decrypted = sum(1 for p in parts if p.part.plaintext is not None) if parts else 0
+    out += (
+        f', "mac": {_VERDICT_JSON[r.mac.verdict]}'
+        f', "signature": {_VERDICT_JSON[r.signature.verdict]}'
+        f', "encrypted_parts": {len(parts)}, "decrypted_parts": {decrypted}'
+    )
+    if r.key_notes:
+        out += f', "key_notes": [{", ".join(_js(n) for n in r.key_notes)}]'
+    return out + "}\n"
 
 
 def _write_sequential(

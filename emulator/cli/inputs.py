@@ -71,6 +71,16 @@ def write_output(path: Path, data: bytes, option: str = "-o/--output") -> None:
 
 def parse_hex(text: str, where: str = "input") -> bytes:
     """Hex text to bytes; spaces, colons and a leading 0x are ignored."""
+    if text[:2] not in ("0x", "0X") and ":" not in text:
+        # Plain hex (log lines): bytes.fromhex reads it as the cleaning below would, and
+        # skips ASCII whitespace between pairs; anything else takes the general path.
+        try:
+            data = bytes.fromhex(text)
+        except ValueError:
+            pass
+        else:
+            if data:
+                return data
     cleaned = "".join(text.split())
     if ":" in cleaned:
         cleaned = cleaned.replace(":", "")
@@ -112,7 +122,8 @@ def iter_lines(lines: Iterator[str], where: str) -> Iterator[tuple[str, str | by
     """``(id, bytes-or-error)`` per non-empty line of ``hex`` or ``id<TAB>hex``."""
     for n, line in enumerate(_text_lines(lines, where), 1):
         line = line.rstrip("\r\n")
-        if not line.strip() or line.lstrip().startswith("#"):
+        head = line.lstrip()
+        if not head or head[0] == "#":
             continue
         ident, _, rest = line.partition("\t")
         if not rest:
