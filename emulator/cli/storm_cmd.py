@@ -269,7 +269,13 @@ async def run_storm(
 @click.command("storm")
 @click.option("--sites", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--broker", help="mqtt[s]:// URL (default: start mosquitto, else amqtt).")
+@click.option(
+    "--broker",
+    help=(
+        "mqtt[s]:// URL, or several (nodes of one cluster) separated by commas "
+        "(default: start mosquitto, else amqtt)."
+    ),
+)
 @broker_access_options
 @click.option(
     "--outage-seconds",
