@@ -44,6 +44,16 @@ COMMANDS: dict[str, LazyCommand] = {
         "demo_cmd",
         "Run a scripted end-to-end scenario on one emulated site and print a summary.",
     ),
+    "duis": LazyCommand(
+        "emulator.cli.duis_cmd",
+        "duis_group",
+        "DUIS XML: verify and sign XML signatures, validate against the DUIS XSD.",
+    ),
+    "fleet": LazyCommand(
+        "emulator.cli.fleet_cmd",
+        "fleet_group",
+        "A fleet definition shared by emulator hosts and head-ends: init, show, release.",
+    ),
     "keys": LazyCommand(
         "emulator.cli.keys_cmd",
         "keys_group",

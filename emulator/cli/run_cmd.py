@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -21,6 +21,10 @@ from emulator.runtime.launch import Claim, claim, start_workers, worker_failure
 from emulator.runtime.statedir import StateError, private_write
 from emulator.runtime.worker import WorkerOptions, stop_all
 from emulator.transport.access import BrokerAccess, broker_access_options, optional_from_cli
+
+if TYPE_CHECKING:
+    from emulator.runtime.claims import ShardClaimer
+    from emulator.runtime.fleetdef import FleetDefinition
 
 DEFAULT_STATE = Path("gbcs-state")
 DEVICE_KEYS = "device-keys"  # public keys of the first sites' devices, for decode --keys
@@ -175,6 +179,13 @@ def parse_shard(shard: str | None, workers: int) -> tuple[int, int]:
     "see docs/control.md). It can rewrite meters: registers, clocks, firmware, power, "
     "factory reset, for anyone who can publish there. Off by default.",
 )
+@click.option(
+    "--fleet",
+    "fleet_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Serve this host's shard of the fleet defined in DIR (gbcs-emu fleet init): sites, "
+    "seed, PKI and device configuration come from it; the shard is claimed on the broker.",
+)
 @click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
 @click.option("--quiet", is_flag=True, help="No live table.")
 @click.option("--check", is_flag=True, help="Validate everything, report, and exit.")
@@ -194,13 +205,15 @@ def run_cmd(
     shard: str | None,
     seed: str | None,
     control: bool,
+    fleet_dir: Path | None,
     duration: float | None,
     quiet: bool,
     check: bool,
 ) -> None:
     """Serve emulated sites until Ctrl-C, with a live table; state is flushed on exit."""
+    definition = _fleet_definition(fleet_dir, config=config, sites=sites, seed=seed)
     try:
-        cfg = load_config(config, sites=sites)
+        cfg = definition.config if definition is not None else load_config(config, sites=sites)
         from emulator.runtime.clock import parse_clock
 
         parse_clock(clock)
@@ -211,6 +224,8 @@ def run_cmd(
     first, total = parse_shard(shard, workers)
     if tcp_port is not None and workers > 1:
         raise click.BadParameter("TCP serves one worker; use MQTT for several", "--workers")
+    if tcp_port is not None and definition is not None:
+        raise click.BadParameter("a fleet host serves on a broker, not TCP", param_hint="--tcp")
     if tcp_port is not None and broker is not None:
         raise click.BadParameter("give --broker or --tcp, not both", param_hint="--tcp")
     if duration is not None and duration <= 0:
@@ -225,11 +240,28 @@ def run_cmd(
     seed_bytes = seed.encode() if seed is not None else None
     if seed is not None and not seed:
         raise click.BadParameter("an empty seed", param_hint="--seed")
+    if definition is None:
+        _refuse_fleet_state(state)
     if check:
+        if definition is not None:
+            _check_fleet_state(state, definition)
         _check(state, cfg, seed_bytes, first, workers, total, access, control)
         return
+    bind = None
+    if definition is not None:
+        from emulator.runtime.fleetdef import bind_state
+
+        if access is not None:
+            _precheck_claims(state, definition, access, first, workers, total)
+
+        def bind(directory: Path) -> None:
+            nonlocal config
+            config = bind_state(directory, definition)
+
     try:
-        held = claim(state, cfg, first=first, count=workers, total=total, seed=seed_bytes)
+        held = claim(
+            state, cfg, first=first, count=workers, total=total, seed=seed_bytes, bind=bind
+        )
     except StateError as e:
         raise click.ClickException(str(e)) from None
     try:
@@ -245,6 +277,7 @@ def run_cmd(
                 duration,
                 quiet,
                 control,
+                definition,
             )
         )
     finally:
@@ -296,9 +329,11 @@ async def _run(
     duration: float | None,
     quiet: bool,
     control: bool = False,
+    definition: FleetDefinition | None = None,
 ) -> int:
     state = held.state
     sites = cfg.sites
+    claimer: ShardClaimer | None = None
     console = Console()
     err = Console(stderr=True)
     embedded = None
@@ -352,6 +387,10 @@ async def _run(
             keyfile=access.keyfile if access else None,
             control=control,
         )
+        # An embedded broker is this host's alone: no other host can claim there.
+        if definition is not None and access is not None and embedded is None:
+            phase(f"claiming {held.layout.count} worker(s) of fleet {definition.id}")
+            claimer = await _claim_shard(held, definition, access, sites)
         phase(f"starting {held.layout.count} worker(s)")
         procs = start_workers(held, template, env=access.child_env() if access else None)
         ids = list(held.layout.worker_ids())
@@ -360,6 +399,10 @@ async def _run(
                 break
             phase(f"workers ready: {len(read_stats(state))} of {len(procs)}")
             await asyncio.sleep(0.1)
+    except BaseException:
+        if claimer is not None:
+            await claimer.release()
+        raise
     finally:
         if status is not None:
             status.stop()
@@ -379,6 +422,8 @@ async def _run(
             metrics_server = await _serve_metrics(state, metrics_port)
         except OSError as e:
             stop_all(procs, 15)
+            if claimer is not None:
+                await claimer.release()
             if embedded is not None:
                 await embedded.stop()
             raise click.ClickException(
@@ -407,6 +452,9 @@ async def _run(
         while not stop.is_set():
             if duration is not None and time.monotonic() - started >= duration:
                 break
+            if claimer is not None and claimer.conflict is not None:
+                failure = f"shard claim lost: {claimer.conflict}"
+                break
             gone = [(w, p) for w, p in zip(ids, procs, strict=True) if p.poll() is not None]
             if gone:
                 failure = "; ".join(worker_failure(state, w, p) for w, p in gone)
@@ -419,6 +467,8 @@ async def _run(
         if live is not None:
             live.stop()
         stop_all(procs, 15)
+        if claimer is not None:
+            await claimer.release()
         if metrics_server is not None:
             metrics_server.close()
         if embedded is not None:
@@ -429,6 +479,106 @@ async def _run(
         return 1
     console.print("stopped; state flushed in " + str(state))
     return 0
+
+
+def _fleet_definition(
+    fleet_dir: Path | None, *, config: Path | None, sites: int | None, seed: str | None
+) -> FleetDefinition | None:
+    """The ``--fleet`` definition, loaded and checked (None without ``--fleet``)."""
+    if fleet_dir is None:
+        return None
+    given = [n for n, v in (("--config", config), ("--sites", sites), ("--seed", seed)) if v]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} conflict(s) with --fleet: the fleet definition in "
+            f"{fleet_dir} gives the sites, the seed and the device configuration"
+        )
+    from emulator.runtime.fleetdef import FleetDefinition, FleetDefinitionError
+
+    try:
+        return FleetDefinition.load(fleet_dir)
+    except FleetDefinitionError as e:
+        raise click.ClickException(f"--fleet: {e}") from None
+
+
+def _refuse_fleet_state(state: Path) -> None:
+    """A state directory imported from a fleet definition is only started with it."""
+    from emulator.runtime.fleetdef import bound_fleet
+
+    try:
+        bound = bound_fleet(state) if state.is_dir() else None
+    except StateError as e:
+        raise click.ClickException(str(e)) from None
+    if bound is not None:
+        raise click.ClickException(
+            f"state directory {state} belongs to fleet {bound['id']}: start it with "
+            f"--fleet {bound.get('definition', 'DIR')}"
+        )
+
+
+def _check_fleet_state(state: Path, definition: FleetDefinition) -> None:
+    """``run --check --fleet``: the state directory may be used for this fleet."""
+    from emulator.runtime.fleetdef import bound_fleet
+    from emulator.runtime.statedir import load_info
+
+    try:
+        bound = bound_fleet(state) if state.is_dir() else None
+        if bound is None and state.is_dir() and load_info(state) is not None:
+            raise StateError(f"state directory {state} was made without a fleet definition")
+    except StateError as e:
+        raise click.ClickException(str(e)) from None
+    if bound is not None and bound["id"] != definition.id:
+        raise click.ClickException(
+            f"state directory {state} belongs to fleet {bound['id']}, not to fleet "
+            f"{definition.id} ({definition.dir}); give another --state"
+        )
+
+
+def _precheck_claims(
+    state: Path,
+    definition: FleetDefinition,
+    access: BrokerAccess,
+    first: int,
+    workers: int,
+    total: int,
+) -> None:
+    """Refuse a shard another host already claims before the state directory is touched
+    (a new one would record the refused layout); the full claim follows in :func:`_run`."""
+    from emulator.runtime.claims import ClaimError, ShardClaim, check_claims
+    from emulator.runtime.statedir import load_info
+
+    try:
+        info = load_info(state) if state.is_dir() else None
+    except StateError as e:
+        raise click.ClickException(str(e)) from None
+    mine = ShardClaim.new(
+        definition.id, info.id if info else "-", first, workers, total, definition.config.sites
+    )
+    try:
+        asyncio.run(check_claims(access, mine, str(definition.dir)))
+    except ClaimError as e:
+        raise click.ClickException(str(e)) from None
+
+
+async def _claim_shard(
+    held: Claim, definition: FleetDefinition, access: BrokerAccess, sites: int
+) -> ShardClaimer:
+    """Claim this host's workers of the fleet on the broker (see
+    :mod:`emulator.runtime.claims`): an overlapping claim refuses the start."""
+    from emulator.runtime.claims import ClaimError, ShardClaim, ShardClaimer
+
+    layout = held.layout
+    claimer = ShardClaimer(
+        access,
+        ShardClaim.new(
+            definition.id, held.info.id, layout.first, layout.count, layout.workers, sites
+        ),
+    )
+    try:
+        await claimer.acquire(dir_hint=str(definition.dir))
+    except ClaimError as e:
+        raise click.ClickException(str(e)) from None
+    return claimer
 
 
 async def _serve_metrics(state: Path, port: int) -> asyncio.AbstractServer:

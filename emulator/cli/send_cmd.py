@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +31,7 @@ from emulator.headend.client import HeadEnd, RequestTimeout
 from emulator.headend.identity import CounterStore, HeadEndError, parse_role, parties_from_store
 from emulator.headend.usecases import CatalogEntry, all_names, get, is_typed
 from emulator.processes import pid_alive
-from emulator.runtime.config import ConfigError, load_config
+from emulator.runtime.config import ConfigError, FleetConfig, load_config
 from emulator.runtime.pki import add_device_public_keys
 from emulator.transport.access import PASSWORD_ENV, BrokerAccess, broker_access_options, from_cli
 from emulator.transport.base import Bus, BusError
@@ -119,6 +120,13 @@ def _param_text(entry: CatalogEntry, name: str) -> str:
     f"the password comes from ${PASSWORD_ENV} or --broker-password-file.",
 )
 @broker_access_options
+@click.option(
+    "--fleet",
+    "fleet_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Address any device of the fleet defined in DIR (gbcs-emu fleet init), on every "
+    "host, instead of --state; needs --broker. Counters are kept in DIR.",
+)
 @click.option("--target-type", help="ESME, GSME, GPF or CHF (picks the default sender).")
 @click.option(
     "--timeout",
@@ -139,6 +147,7 @@ def send_cmd(
     cafile: str | None,
     certfile: str | None,
     keyfile: str | None,
+    fleet_dir: Path | None,
     target_type: str | None,
     timeout: float,
     as_json: bool,
@@ -169,6 +178,100 @@ def send_cmd(
         eui = as_eui(target)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--to") from None
+    if fleet_dir is not None:
+        url, access, config, index, keys = _from_fleet(
+            fleet_dir, eui, target, broker, broker_password_file, cafile, certfile, keyfile
+        )
+        state = fleet_dir  # the head-end's counters live beside the definition
+    else:
+        url, access, config, index, keys = _from_state(
+            state, eui, target, broker, broker_password_file, cafile, certfile, keyfile
+        )
+    bus = _bus(url, timeout, access)
+    # The bus logs each failed connect attempt; the one error line below says it all.
+    logging.getLogger("emulator.transport").setLevel(logging.ERROR)
+    counters = _counters(state)
+    try:
+        reply = asyncio.run(
+            _send(
+                bus,
+                keys,
+                counters,
+                config.site_config(index).site_id,
+                eui,
+                entry.name,
+                as_role,
+                target_type,
+                timeout,
+                kwargs,
+            )
+        )
+    except _Unreachable as e:
+        what = f"--fleet {fleet_dir}" if fleet_dir is not None else f"--state {state}"
+        raise click.ClickException(
+            f"cannot reach broker {_where(bus, url)}: {e}; is gbcs-emu run running with {what}?"
+        ) from None
+    except RequestTimeout:
+        raise click.ClickException(
+            f"no answer from {target.upper()} to {entry.name} within {timeout:g} s "
+            f"(is the emulator on {_where(bus, url)} serving it? a GSME answers at its next "
+            "wake-up: raise --timeout)"
+        ) from None
+    except (HeadEndError, BusError, TimeoutError, OSError) as e:
+        raise click.ClickException(f"{entry.name} to {target.upper()}: {e}") from None
+    finally:
+        counters.close()
+    _print_reply(reply, target, as_json)
+
+
+def _from_fleet(
+    fleet_dir: Path,
+    eui: bytes,
+    target: str,
+    broker: str | None,
+    password_file: str | None,
+    cafile: str | None,
+    certfile: str | None,
+    keyfile: str | None,
+) -> tuple[str, BrokerAccess | None, FleetConfig, int, KeyStore]:
+    """``--fleet``: broker, config, site index and keys from the fleet definition alone."""
+    from emulator.runtime.fleetdef import FleetDefinition, FleetDefinitionError
+
+    if broker is None:
+        raise click.UsageError("--fleet needs --broker URLS (the fleet's broker nodes)")
+    if click.get_current_context().get_parameter_source("state") is not ParameterSource.DEFAULT:
+        raise click.UsageError("give --fleet or --state, not both")
+    try:
+        definition = FleetDefinition.load(fleet_dir)
+    except FleetDefinitionError as e:
+        raise click.ClickException(f"--fleet: {e}") from None
+    config = definition.config
+    index = config.site_of_eui(eui)
+    if index is None:
+        raise click.BadParameter(
+            f"{target} is not a device of fleet {definition.id} ({config.sites} site(s), "
+            f"first ESME {config.site_config(0).eui('ESME').hex().upper()})",
+            param_hint="--to",
+        )
+    access = _access(broker, fleet_dir, {}, broker, password_file, cafile, certfile, keyfile)
+    try:
+        keys = definition.head_end_keys(range(index, index + 1))
+    except FleetDefinitionError as e:
+        raise click.ClickException(str(e)) from None
+    return access.url if access is not None else broker, access, config, index, keys
+
+
+def _from_state(
+    state: Path,
+    eui: bytes,
+    target: str,
+    broker: str | None,
+    broker_password_file: str | None,
+    cafile: str | None,
+    certfile: str | None,
+    keyfile: str | None,
+) -> tuple[str, BrokerAccess | None, FleetConfig, int, KeyStore]:
+    """``--state``: broker, config, site index and keys from a running emulator's state."""
     if state.exists() and not state.is_dir():
         raise click.BadParameter(f"{state} is a file, not a state directory", param_hint="--state")
     info = _run_info(state, broker)
@@ -204,40 +307,11 @@ def send_cmd(
         raise click.ClickException(f"cannot read the PKI in {pki}: {os_reason(e)}") from None
     _resolve_seed(config, state)
     add_device_public_keys(keys, config, range(index, index + 1))
-    bus = _bus(url, timeout, access)
-    # The bus logs each failed connect attempt; the one error line below says it all.
-    logging.getLogger("emulator.transport").setLevel(logging.ERROR)
-    counters = _counters(state)
-    try:
-        reply = asyncio.run(
-            _send(
-                bus,
-                keys,
-                counters,
-                config.site_config(index).site_id,
-                eui,
-                entry.name,
-                as_role,
-                target_type,
-                timeout,
-                kwargs,
-            )
-        )
-    except _Unreachable as e:
-        raise click.ClickException(
-            f"cannot reach broker {_where(bus, url)}: {e}; is gbcs-emu run running with "
-            f"--state {state}?"
-        ) from None
-    except RequestTimeout:
-        raise click.ClickException(
-            f"no answer from {target.upper()} to {entry.name} within {timeout:g} s "
-            f"(is the emulator on {_where(bus, url)} serving it? a GSME answers at its next "
-            "wake-up: raise --timeout)"
-        ) from None
-    except (HeadEndError, BusError, TimeoutError, OSError) as e:
-        raise click.ClickException(f"{entry.name} to {target.upper()}: {e}") from None
-    finally:
-        counters.close()
+    return url, access, config, index, keys
+
+
+def _print_reply(reply: Any, target: str, as_json: bool) -> None:
+    """The verified answer: a table of values, or one JSON object."""
     if as_json:
         click.echo(
             json.dumps(
@@ -359,7 +433,8 @@ def _counters(state: Path) -> CounterStore:
         return CounterStore(path, first=int(time.time()))
     except (HeadEndError, sqlite3.Error, OSError) as e:
         raise click.ClickException(
-            f"cannot open the head-end counters {path}: {e} (send needs a writable --state)"
+            f"cannot open the head-end counters {path}: {e} (send needs a writable --state, "
+            "or --fleet directory)"
         ) from None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -89,15 +90,19 @@ def claim(
     total: int = 1,
     seed: bytes | None = None,
     command: str = "gbcs-emu run",
+    bind: Callable[[Path], None] | None = None,
 ) -> Claim:
     """Lock ``state`` and make it ready for workers ``first..first+count-1`` of ``total``.
 
     ``seed`` (``--seed``) overrides the config's. Raises a
     :class:`~.statedir.StateError` (locked, damaged, other layout) with nothing changed
-    but, on a first start, the new ``state.json``, databases and PKI.
+    but, on a first start, the new ``state.json``, databases and PKI. ``bind`` runs
+    first under the lock (``run --fleet`` imports or checks the fleet definition there).
     """
     lock = acquire_lock(state, command=command)
     try:
+        if bind is not None:
+            bind(state)
         wanted = seed if seed is not None else config.seed
         info = open_info(state, seed=wanted, seed_source="option" if seed is not None else "config")
         config.seed = info.seed_bytes if wanted is None else wanted
