@@ -21,7 +21,14 @@ Frames are built by the benchmark itself (the head-end catalogue, the emulator's
 PKI) unless ``--rtds`` asks for DCC's RTDS commands (re-MAC'd and re-signed with fresh
 counters) from ``GBCS_INTEROP_DIR`` (default ``../shared/interop``).
 
-Usage: python benchmarks/devices.py [--seconds S] [--commands N] [--rtds] [--json]
+``--breakdown`` adds, per workload, where a command's time goes: microseconds per
+command in each stage of ``receive()`` (envelope and payload decode, MAC check, signature
+check with the ECDSA verify in it, rollback snapshot, execution, building and protecting
+the response with the ECDSA sign in it, time-driven behaviour, and the rest), measured on
+another batch of fresh frames with a timer around each stage (so slightly slower than
+the untimed figure; JSON key ``breakdown_us``).
+
+Usage: python benchmarks/devices.py [--seconds S] [--commands N] [--rtds] [--breakdown] [--json]
 """
 
 from __future__ import annotations
@@ -123,6 +130,74 @@ def measure(w: Workload, seconds: float, max_commands: int) -> Measured:
         runs.append(done / dt)
         total += done
     return Measured(runs, total)
+
+
+# ------------------------------------------------------------------ where the time goes
+
+#: Stage label -> (module, attribute) of a function ``receive()`` calls once per command.
+#: Labels starting with two spaces run inside the stage above them.
+_MODULE_STAGES: dict[str, tuple[str, str]] = {
+    "decode (envelope + payload)": ("devices.pipeline", "decode"),
+    "MAC check": ("devices.pipeline", "check_mac"),
+    "signature check": ("devices.pipeline", "check_signature"),
+    "  of which ECDSA verify": ("gbcs.crypto.ecdsa", "verify"),
+    "build + protect response": ("devices.device", "build_response"),
+    "  of which ECDSA sign": ("gbcs.crypto.ecdsa", "sign"),
+}
+#: Stage label -> device method (timed on the instance).
+_METHOD_STAGES: dict[str, str] = {
+    "time-driven behaviour (advance)": "advance",
+    "rollback snapshot": "state_before_execute",
+    "execute": "execute",
+}
+
+
+@contextmanager
+def _stage_timers(device: Any) -> Iterator[dict[str, float]]:
+    """Seconds spent per stage while the block runs (wrappers removed on exit)."""
+    import importlib
+
+    spent: dict[str, float] = dict.fromkeys([*_MODULE_STAGES, *_METHOD_STAGES], 0.0)
+    clock = time.perf_counter
+
+    def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = clock()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[label] += clock() - t0
+
+        return wrapper
+
+    patched: list[tuple[Any, str, Any]] = []
+    try:
+        for label, (mod_name, attr) in _MODULE_STAGES.items():
+            mod = importlib.import_module(mod_name)
+            patched.append((mod, attr, getattr(mod, attr)))
+            setattr(mod, attr, timed(label, getattr(mod, attr)))
+        for label, attr in _METHOD_STAGES.items():
+            setattr(device, attr, timed(label, getattr(device, attr)))
+        yield spent
+    finally:
+        for mod, attr, fn in reversed(patched):
+            setattr(mod, attr, fn)
+        for attr in _METHOD_STAGES.values():
+            device.__dict__.pop(attr, None)
+
+
+def breakdown(w: Workload, commands: int) -> dict[str, float]:
+    """Microseconds per command in each stage of ``receive()``, on ``commands`` fresh frames."""
+    frames = w.frames(commands)
+    with _stage_timers(w.device) as spent:
+        t0 = time.perf_counter()
+        done, _ = _feed(w, frames, math.inf)
+        total = time.perf_counter() - t0
+    out = {k: v / done * 1e6 for k, v in spent.items()}
+    top = sum(v for k, v in out.items() if not k.startswith(" "))
+    out["rest of receive()"] = max(0.0, total / done * 1e6 - top)
+    out["total"] = total / done * 1e6
+    return out
 
 
 # ------------------------------------------------------------------ frames we build
@@ -261,6 +336,9 @@ def main() -> None:
         "--baseline-seconds", type=int, default=2, help="seconds per openssl speed figure"
     )
     p.add_argument("--rtds", action="store_true", help="DCC's RTDS commands (GBCS_INTEROP_DIR)")
+    p.add_argument(
+        "--breakdown", action="store_true", help="also print microseconds per stage of receive()"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = p.parse_args()
     if not args.seconds > 0 or args.commands < 1 or args.baseline_seconds < 1:
@@ -270,9 +348,13 @@ def main() -> None:
         float(args.baseline_seconds)
     )
     results: dict[str, Measured] = {}
+    stages: dict[str, dict[str, float]] = {}
     with (rtds_workloads if args.rtds else built_workloads)() as workloads:
         for w in workloads:
             results[w.key] = measure(w, args.seconds, args.commands)
+        if args.breakdown:
+            for w in workloads:
+                stages[w.key] = breakdown(w, min(args.commands, 2000))
 
     ecs42 = results["ecs42"].best
     floor = baseline.critical_floor_per_s
@@ -290,6 +372,11 @@ def main() -> None:
             ecs42_vs_floor=round(ecs42 / floor, 3),
             load_avg=round(os.getloadavg()[0], 2),
         )
+        if stages:
+            out["breakdown_us"] = {
+                key: {k.strip(): round(v, 1) for k, v in table.items()}
+                for key, table in stages.items()
+            }
         emit_json(out)
         return
     frames = "DCC RTDS commands, fresh counters" if args.rtds else "frames built here"
@@ -306,6 +393,12 @@ def main() -> None:
     print(f"critical-command floor (one verify + one sign): {floor:,.0f}/s")
     print(f"ECS42 {ecs42:,.0f}/s = {ecs42 / floor:.2f}x the floor (acceptance: >= 0.6x)")
     print(f"load average (1 min): {os.getloadavg()[0]:.2f}")
+    if stages:
+        keys = list(stages)
+        print("\nmicroseconds per command by stage (timed run, fresh frames)")
+        print(f"{'stage':34}" + "".join(f"{k:>10}" for k in keys))
+        for label in stages[keys[0]]:
+            print(f"{label:34}" + "".join(f"{stages[k][label]:10.1f}" for k in keys))
 
 
 if __name__ == "__main__":

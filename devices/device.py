@@ -242,7 +242,7 @@ class Device:
             anchors=self.anchors,
             keys=self.keys,
             counters=self.counters,
-            partners=self.join_partners(),
+            partners=self.join_partners() if len(self.joins) else None,
         )
         if isinstance(result, Rejected):
             self.last_rejection = result

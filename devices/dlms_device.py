@@ -87,7 +87,8 @@ class DlmsDevice(Device):
             return handler(ctx)
         payload = ctx.message.payload
         if isinstance(payload, AccessRequest):
-            faults = {k: ItemFault(v) for k, v in self.config.dlms_faults.items()}
+            dlms_faults = self.config.dlms_faults
+            faults = {k: ItemFault(v) for k, v in dlms_faults.items()} if dlms_faults else None
             armed = self.take_faults(ctx.use_case.code)
             return Execution(
                 execute(payload, self.model, seal=ctx.seal, faults=faults, positional=armed)

@@ -191,7 +191,8 @@ class Esme(DlmsDevice):
         collection = m.find(1, Obis.parse("0-0:94.44.34.10"))
         if collection is not None and 2 in collection.attributes:
             template = collection.attributes[2]
-            m.bind(1, "0-0:94.44.34.10", 2, getter=lambda: _fill_first_register(template, imp()))
+            path = _first_register_path(template)
+            m.bind(1, "0-0:94.44.34.10", 2, getter=lambda: _replace_at(template, path, imp()))
 
     def _set_aux_state_end(self, value: Data) -> DataAccessResult:
         """ECS47's duration (long-unsigned) or ECS47a's end date-time (octet-string(12)),
@@ -365,6 +366,34 @@ def _log(saved: DeviceLog | dict[str, Any]) -> DeviceLog:
 
 def _dlu(value: int) -> Data:
     return Data.double_long_unsigned(max(0, min(value, 0xFFFFFFFF)))
+
+
+def _first_register_path(template: Data) -> tuple[int, ...] | None:
+    """Indices down to the first double-long-unsigned of ``template`` (depth first, as
+    :func:`_fill_first_register` walks), or None when it has none."""
+    if template.tag == DataType.DOUBLE_LONG_UNSIGNED:
+        return ()
+    if template.tag in (DataType.STRUCTURE, DataType.ARRAY):
+        for i, x in enumerate(template.value):
+            sub = _first_register_path(x)
+            if sub is not None:
+                return (i, *sub)
+    return None
+
+
+def _replace_at(template: Data, path: tuple[int, ...] | None, value: Data) -> Data:
+    """``_fill_first_register(template, value)`` with the path found once: only the
+    containers on the path are rebuilt (equal values, fewer objects per read)."""
+    if path is None:
+        return template
+    if not path:
+        return value
+    items = list(template.value)
+    items[path[0]] = _replace_at(items[path[0]], path[1:], value)
+    # the containers' own constructors: their children are validated Data already
+    if template.tag == DataType.STRUCTURE:
+        return Data.structure(*items)
+    return Data.array(*items)
 
 
 def _fill_first_register(template: Data, value: Data) -> Data:

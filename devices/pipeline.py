@@ -97,6 +97,9 @@ authorise them.
 """
 
 
+_ACB_UNSIGNED = ACB_MAC_ONLY | ACB_AUTHENTICATED
+
+
 @dataclass(frozen=True, slots=True)
 class Partner:
     """A joined HAN device as the pipeline sees it: its type and KA public key."""
@@ -114,7 +117,7 @@ def effective_critical(uc: UseCase, role: RemotePartyRole) -> bool:
 
 def signature_required(uc: UseCase, role: RemotePartyRole) -> bool:
     """Whether the command must carry its originator's signature."""
-    if role is R.ACCESS_CONTROL_BROKER and uc.code in ACB_MAC_ONLY | ACB_AUTHENTICATED:
+    if role is R.ACCESS_CONTROL_BROKER and uc.code in _ACB_UNSIGNED:
         return False
     return bool(uc.critical)
 
@@ -166,6 +169,22 @@ def allowed_roles(uc: UseCase, device_type: DeviceType) -> frozenset[int] | None
     return roles
 
 
+# allowed_roles per use case object and device type: a pure function of the registry,
+# asked once per command. Entries hold their use case, so an id is never reused while listed.
+_ALLOWED: dict[tuple[int, DeviceType], tuple[UseCase, frozenset[int] | None]] = {}
+
+
+def _allowed_roles_memo(uc: UseCase, device_type: DeviceType) -> frozenset[int] | None:
+    hit = _ALLOWED.get((id(uc), device_type))
+    if hit is not None and hit[0] is uc:
+        return hit[1]
+    roles = allowed_roles(uc, device_type)
+    if len(_ALLOWED) >= 4096:
+        _ALLOWED.clear()
+    _ALLOWED[(id(uc), device_type)] = (uc, roles)
+    return roles
+
+
 def replay_protected(uc: UseCase) -> bool:
     """Critical use cases always, others where the registry says so."""
     return bool(uc.critical) or bool(uc.replay_protection)
@@ -214,7 +233,7 @@ def verify_command(
         return Rejected(
             Check.ROLE, f"originator {msg.originator.hex().upper()} is unknown", msg, uc
         )
-    allowed = allowed_roles(uc, device_type)
+    allowed = _allowed_roles_memo(uc, device_type)
     usable = [r for r in held if allowed is None or int(r) in allowed]
     if not usable:
         names = ", ".join(r.human_name for r in held)

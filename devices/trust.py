@@ -300,6 +300,10 @@ class OwnKeys:
         )
 
 
+_SECRETS_LIMIT = 32
+"""ECDH secrets a device's keys remember (its parties' KA keys; a handful in practice)."""
+
+
 class DeviceKeys:
     """KeyProvider: own private keys, own public keys, anchor public keys, nothing else.
 
@@ -318,12 +322,56 @@ class DeviceKeys:
         self.extra = dict(extra or {})
         # filled on first use: the own keys may be built lazily (DerivedOwnKeys)
         self._own_pub: dict[KeyUsage, ec.EllipticCurvePublicKey] = {}
+        self._secrets: dict[tuple[int, int], tuple[object, object, bytes]] = {}
 
     def with_extra(self, eui: bytes, ka: ec.EllipticCurvePublicKey) -> DeviceKeys:
         """A copy that also knows ``eui``'s KA public key."""
         out = DeviceKeys(self.own, self.anchors, {**self.extra, as_eui(eui): ka})
         out._own_pub = self._own_pub  # same own keys: share what was computed
+        out._secrets = self._secrets  # entries are checked against the keys in use
         return out
+
+    def ecdh_secret(self, a: bytes, b: bytes) -> bytes | None:
+        """The ECDH secret Z between ``a``'s and ``b``'s KA keys, or None without a pair.
+
+        Same choice as :mod:`gbcs.security` makes from ``private_key``/``public_key``
+        (``a``'s private key first, then ``b``'s), but Z is remembered per pair of key
+        *objects* that are in use right now: a cell replaced or reassigned in place finds
+        no entry for its new key, so a stale secret is never used. Each entry holds its
+        two keys, so their ids cannot be reused while it is listed.
+        """
+        own = self.own
+        for mine, theirs in ((a, b), (b, a)):
+            if mine != own.eui:
+                continue
+            priv = own.ka
+            pub = self._ka_public(theirs)
+            if pub is None:
+                continue
+            ck = (id(priv), id(pub))
+            hit = self._secrets.get(ck)
+            if hit is not None and hit[0] is priv and hit[1] is pub:
+                return hit[2]
+            from gbcs.crypto.kdf import shared_secret  # loads cryptography's ECDH once
+
+            z = shared_secret(priv, pub)
+            if len(self._secrets) >= _SECRETS_LIMIT:
+                self._secrets.clear()
+            self._secrets[ck] = (priv, pub, z)
+            return z
+        return None
+
+    def _ka_public(self, eui: bytes) -> ec.EllipticCurvePublicKey | None:
+        """``public_key(eui, KeyUsage.KA)`` without parsing the usage (the ECDH path)."""
+        if eui == self.own.eui:
+            return self.public_key(eui, KeyUsage.KA)
+        extra = self.extra.get(eui)
+        if extra is not None:
+            return extra
+        for c in self.anchors.cells.values():
+            if c.eui == eui and c.ka is not None:
+                return c.ka
+        return None
 
     def public_key(self, eui: bytes, usage: str) -> ec.EllipticCurvePublicKey | None:
         u = KeyUsage.parse(usage)

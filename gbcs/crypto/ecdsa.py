@@ -48,6 +48,13 @@ KSource = Callable[[int], bytes]
 GBCS_K_BYTES = (256 + 64) // 8  # N + 64 bits of entropy for k (FIPS 186-4 B.5.1)
 _MAX_ATTEMPTS = 16  # r == 0 or s == 0 has probability ~2^-255; a loop means a broken source
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_P256_NAME = ec.SECP256R1.name
+# The concrete key classes of the ``cryptography`` backend: a key of exactly this type on
+# P-256 needs no further check (anything else goes through check_*_key, as before).
+_ONE = ec.derive_private_key(1, ec.SECP256R1())
+_PRIVATE_TYPE: type = type(_ONE)
+_PUBLIC_TYPE: type = type(_ONE.public_key())
+del _ONE
 
 
 class SignatureVariant(StrEnum):
@@ -93,6 +100,47 @@ def _sign_with_k(d: int, e: int, k: int) -> tuple[int, int] | None:
 
 def _encode(r: int, s: int) -> bytes:
     return r.to_bytes(SCALAR_BYTES, "big") + s.to_bytes(SCALAR_BYTES, "big")
+
+
+_N_BYTES = N.to_bytes(SCALAR_BYTES, "big")
+_ZERO = bytes(SCALAR_BYTES)
+
+
+def _raw_from_der(der: bytes) -> bytes:
+    """``r ‖ s`` (32 bytes each) of OpenSSL's DER ``SEQUENCE{INTEGER r, INTEGER s}``.
+
+    Byte-identical to ``_encode(*decode_dss_signature(der))`` for P-256 signatures (r and
+    s in [1, n-1], so the sequence is short and each integer at most 33 bytes); anything
+    else takes that general path.
+    """
+    if len(der) > 8 and der[0] == 0x30 and der[1] == len(der) - 2 and der[2] == 0x02:
+        lr = der[3]
+        if 0 < lr <= SCALAR_BYTES + 1 and len(der) > 5 + lr and der[4 + lr] == 0x02:
+            ls = der[5 + lr]
+            if 0 < ls <= SCALAR_BYTES + 1 and len(der) == 6 + lr + ls:
+                r = der[4 : 4 + lr]
+                s = der[6 + lr :]
+                # positive INTEGERs only (a 33rd byte is the 00 before a high bit)
+                if (r[0] == 0 if lr > SCALAR_BYTES else not r[0] & 0x80) and (
+                    s[0] == 0 if ls > SCALAR_BYTES else not s[0] & 0x80
+                ):
+                    return r[-SCALAR_BYTES:].rjust(SCALAR_BYTES, b"\0") + s[-SCALAR_BYTES:].rjust(
+                        SCALAR_BYTES, b"\0"
+                    )
+    return _encode(*decode_dss_signature(der))
+
+
+def _der_from_raw(signature: bytes) -> bytes:
+    """The DER form OpenSSL verifies of a 64-byte ``r ‖ s`` whose r and s are in [1, n-1]:
+    byte-identical to ``encode_dss_signature(r, s)`` (minimal INTEGERs, a 00 before a
+    high bit)."""
+    r = signature[:SCALAR_BYTES].lstrip(b"\0")
+    s = signature[SCALAR_BYTES:].lstrip(b"\0")
+    if r[0] & 0x80:
+        r = b"\0" + r
+    if s[0] & 0x80:
+        s = b"\0" + s
+    return b"".join((bytes((0x30, 4 + len(r) + len(s), 0x02, len(r))), r, bytes((0x02, len(s))), s))
 
 
 def gbcs_k(k_source: KSource = os.urandom) -> int:
@@ -156,9 +204,11 @@ def sign(
         raise GbcsSecurityError("k_source only applies to the gbcs signature variant")
     if variant is SignatureVariant.CNSA:
         # OpenSSL draws k itself: the scalar (private_numbers(), ~6 us) is not needed.
-        check_private_key(private_key)
-        r, s = decode_dss_signature(private_key.sign(bytes(data), _ECDSA_SHA256))
-        return _encode(r, s)
+        if type(private_key) is not _PRIVATE_TYPE or private_key.curve.name != _P256_NAME:
+            check_private_key(private_key)
+        if type(data) is not bytes:
+            data = bytes(data)
+        return _raw_from_der(private_key.sign(data, _ECDSA_SHA256))
     d = private_scalar(private_key)
     e = _hash_int(data)
     nonces: Iterator[int]
@@ -187,16 +237,30 @@ def verify_detail(
     (any usage other than ``None``/``"ds"``) and ``"signature mismatch"``. Raises
     :class:`GbcsSecurityError` only when ``public_key`` is not a P-256 public key.
     """
-    key = check_public_key(public_key)
+    if type(public_key) is _PUBLIC_TYPE and public_key.curve.name == _P256_NAME:
+        key = public_key  # the common case, without the ABC isinstance checks
+    else:
+        key = check_public_key(public_key)
     if usage is not None and usage.lower() != "ds":
         return f"key usage {usage.lower()} cannot verify"
-    reason = check_signature_encoding(signature)
-    if reason is not None:
-        return reason
-    r = int.from_bytes(signature[:SCALAR_BYTES], "big")
-    s = int.from_bytes(signature[SCALAR_BYTES:], "big")
+    if type(signature) is bytes and len(signature) == SIGNATURE_LENGTH:
+        # check_signature_encoding's range checks on the big-endian bytes themselves
+        # (equal lengths compare as the integers do)
+        r_raw, s_raw = signature[:SCALAR_BYTES], signature[SCALAR_BYTES:]
+        if r_raw == _ZERO or r_raw >= _N_BYTES:
+            return "r out of range"
+        if s_raw == _ZERO or s_raw >= _N_BYTES:
+            return "s out of range"
+        der = _der_from_raw(signature)
+    else:
+        reason = check_signature_encoding(signature)
+        if reason is not None:
+            return reason
+        r = int.from_bytes(signature[:SCALAR_BYTES], "big")
+        s = int.from_bytes(signature[SCALAR_BYTES:], "big")
+        der = encode_dss_signature(r, s)
     try:
-        key.verify(encode_dss_signature(r, s), bytes(data), _ECDSA_SHA256)
+        key.verify(der, data if type(data) is bytes else bytes(data), _ECDSA_SHA256)
     except InvalidSignature:
         return "signature mismatch"
     return None
