@@ -35,6 +35,7 @@ __all__ = [
     "DeviceRecord",
     "apply_delta",
     "changes",
+    "dumps",
 ]
 
 #: Deltas a device accumulates before its next write is a full snapshot.
@@ -49,8 +50,8 @@ class DeltaError(ValueError):
     """A stored delta that does not apply (damaged state)."""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+#: One compact encoder for every write (``json.dumps`` with options builds one per call).
+dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -105,33 +106,33 @@ def changes(record: DeviceRecord, state: dict[str, Any]) -> DeviceChange | None:
     if record.deltas + 1 >= FOLD_AFTER:
         full = dict(state)
         full[_STAMP] = stamp
-        out.snapshot = _dumps(full)
+        out.snapshot = dumps(full)
         return out
-    sets: list[str] = []
-    paths: list[str] = []
-    appends: list[str] = []
+    sets: dict[str, Any] = {}
+    paths: list[list[Any]] = []
+    appends: list[list[Any]] = []
     for key in changed:
         new, old = state[key], base.get(key, _MISSING)
         if isinstance(new, dict) and isinstance(old, dict):
             added = _appended(old, new)
             if added is not None:
-                appends.append(f"[{_dumps([key, 'entries'])},{_dumps(added)}]")
+                appends.append([[key, "entries"], added])
                 continue
             inner = [k for k, v in new.items() if old.get(k, _MISSING) != v]
             if len(inner) <= _PATHS_MAX and all(k in new for k in old):
-                paths.extend(f"[{_dumps([key, k])},{_dumps(new[k])}]" for k in inner)
+                paths.extend([[key, k], new[k]] for k in inner)
                 continue
-        sets.append(f"{_dumps(key)}:{_dumps(new)}")
+        sets[key] = new
     if stamp is not None:
-        sets.append(f"{_dumps(_STAMP)}:{_dumps(stamp)}")
-    parts = [f'"s":{{{",".join(sets)}}}']
+        sets[_STAMP] = stamp
+    delta: dict[str, Any] = {"s": sets}
     if paths:
-        parts.append(f'"p":[{",".join(paths)}]')
+        delta["p"] = paths
     if appends:
-        parts.append(f'"a":[{",".join(appends)}]')
+        delta["a"] = appends
     if removed:
-        parts.append(f'"d":{_dumps(removed)}')
-    out.delta = "{" + ",".join(parts) + "}"
+        delta["d"] = removed
+    out.delta = dumps(delta)
     return out
 
 

@@ -65,7 +65,7 @@ from keys.store import KeyStore
 from ..transport.base import Bus, BusError, BusMessage, Channel
 from .clock import Clock
 from .config import FleetConfig, derive_own_keys
-from .deltas import DeviceRecord, changes
+from .deltas import DeviceRecord, changes, dumps
 from .metrics import Metrics
 from .pki import DeviceCertificates
 from .statedir import StateError, ensure_dir, open_info, write_info
@@ -356,7 +356,7 @@ class Emulator:
             disk.devices[kind] = DeviceRecord(state, deltas=counts.get(kind, 0))
         disk.factory = dict(saved.get("factory", {}))
         own = {k: v for k, v in saved.items() if k != "devices"}
-        disk.own = json.dumps(own, separators=(",", ":"))
+        disk.own = dumps(own)
 
     def _schedule(self, index: int, site: Site, now: datetime) -> None:
         due = site.next_due(now)
@@ -494,7 +494,7 @@ class Emulator:
             for d in site.devices:
                 kind = d.device_type.value
                 state = d.to_dict()
-                w.devices[kind] = json.dumps(state, separators=(",", ":"))
+                w.devices[kind] = dumps(state)
                 del state["last_advance"]
                 done.append(partial(disk.devices.__setitem__, kind, DeviceRecord(state, True)))
             changed = set()
@@ -518,7 +518,7 @@ class Emulator:
             for tid in disk.factory.values():
                 if tid not in self._stored_templates:
                     w.templates[tid] = self._template_text[tid]
-        text = json.dumps(own, separators=(",", ":"))
+        text = dumps(own)
         if disk.own != text or ((w.devices or w.deltas) and w.own is None):
             # the site's "updated" time moves with its devices
             w.own = text
