@@ -5,8 +5,9 @@
 # checked against DCC's Reference Test Data Set when GBCS_INTEROP_DIR names a directory
 # with its public vectors (vectors.json and keys/; the project's CI lays it at
 # ../shared/interop, the default).
-# Installs the `all` extra: the embedded broker, the serial lines of `gbcs-emu hil` and
-# the pytest plugin's dependencies, i.e. everything the README tour uses.
+# Installs the `all` extra: the embedded broker, the serial lines of `gbcs-emu hil`, the
+# pytest plugin's dependencies and lxml for `gbcs-emu duis`, i.e. everything the README
+# tour uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

@@ -88,8 +88,9 @@ def test_run_sh_installs_every_extra_the_tour_uses() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    assert extras["all"] == ["gbcs-emulator[broker,serial,pytest]"]
-    assert {"broker", "serial", "pytest"} <= set(extras)
+    assert extras["all"] == ["gbcs-emulator[broker,serial,pytest,duis]"]
+    assert {"broker", "serial", "pytest", "duis"} <= set(extras)
+    assert any(r.startswith("lxml") for r in extras["duis"])
     assert "gbcs-emulator[all]" in extras["dev"]
     assert any(r.startswith("pytest-asyncio") for r in extras["pytest"])
     assert any(r.startswith("pyserial") for r in extras["serial"])

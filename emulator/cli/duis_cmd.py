@@ -63,8 +63,8 @@ _KEYS = click.option(
     multiple=True,
     type=click.Path(path_type=Path),
     metavar="DIR",
-    help="Folder of XML-signing certificates (and private keys), such as "
-    "shared/duis/keys; repeatable.",
+    help="Folder of XML-signing certificates (and private keys): PEM files, as the DCC's "
+    "public DUIS test keys come; repeatable.",
 )
 
 
