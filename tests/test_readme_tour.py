@@ -45,6 +45,7 @@ from pathlib import Path
 import pytest
 
 from emulator.transport.broker import EmbeddedBroker, free_port
+from tests.duiskit import duis_candidate, duis_dir
 from tests.interop import interop_candidate, interop_dir
 from tests.test_hil import linked_ports
 from tests.tour import (
@@ -183,6 +184,18 @@ TABLE: tuple[Rule, ...] = (
          expect=("restored",)),
     Rule(r"gbcs-emu state migrate --state \./state --sites \d+ --workers \d+",
          expect=("migrated",)),
+    # ---- DUIS XML signatures (the shared DUIS material: templates, keys, XSD)
+    Rule(r'gbcs-emu duis sign --keys \.\./shared/duis/keys request\.xml > signed\.xml',
+         needs="duis", prepare="duis_request",
+         subs=((r"\.\./shared/duis", "{duis_dir}"),),
+         why="request.xml = the shared ECS17b 4.1.1 request template; ../shared/duis -> "
+             "$GBCS_DUIS_DIR", files=("signed.xml",)),
+    Rule(r"gbcs-emu duis verify --keys \.\./shared/duis/keys signed\.xml", needs="duis",
+         subs=((r"\.\./shared/duis", "{duis_dir}"),), expect=("valid",),
+         absent=("invalid",)),
+    Rule(r'gbcs-emu duis validate --xsd "\.\./shared/duis/xsd/DUIS Schema V5\.4\.xsd"'
+         r" signed\.xml", needs="duis",
+         subs=((r"\.\./shared/duis", "{duis_dir}"),), expect=("valid",)),
     # ---- hardware in the loop: serve on one pty end, drive/diff/bridge on the other
     Rule(r"gbcs-emu hil serve --port /dev/ttyUSB0 --device site --framing binary"
          r" --state \./hil-state",
@@ -292,6 +305,13 @@ class Tour:
                 path = self.work / (v["id"] + "_GBCS.HEX")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(v["hex"])
+
+    def duis_request(self) -> None:
+        """``request.xml``: the shared DUIS ECS17b 4.1.1 request template (unsigned)."""
+        found = duis_dir()
+        assert found is not None
+        template = found / "templates" / "ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML"
+        shutil.copy(template, self.work / "request.xml")
 
     def meter_keys(self) -> None:
         """``./meter-keys``: the public keys of the devices served from ``./hil-state``
@@ -415,6 +435,11 @@ class Tour:
             return rule.why
         if rule.needs == "tshark" and shutil.which("tshark") is None:
             return "tshark is not installed (apt install tshark)"
+        if rule.needs == "duis" and duis_dir() is None:
+            why = f"no DUIS material in {duis_candidate()} (set GBCS_DUIS_DIR)"
+            if os.environ.get("GBCS_REQUIRE_INTEROP") == "1":
+                pytest.fail(f"{why}, and GBCS_REQUIRE_INTEROP=1")
+            return why
         if rule.needs == "interop" and interop_dir() is None:
             why = f"no vectors.json in {interop_candidate()} (DCC's RTDS: set GBCS_INTEROP_DIR)"
             if os.environ.get("GBCS_REQUIRE_INTEROP") == "1":
@@ -599,6 +624,7 @@ def test_readme_tour(tmp_path: Path) -> None:
             "msg_hex": "".join(MESSAGE.read_text().split()),
             "metrics_port": str(free_port()),
             "interop_keys": str((interop_dir() or interop_candidate()) / "keys"),
+            "duis_dir": str(duis_dir() or duis_candidate()),
         }
         runner = Tour(tmp_path, values)
         runner.prepare()

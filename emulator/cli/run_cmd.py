@@ -264,6 +264,7 @@ def run_cmd(
         )
     except StateError as e:
         raise click.ClickException(str(e)) from None
+    sigint = signal.getsignal(signal.SIGINT)  # _run ignores SIGINT while it shuts down
     try:
         code = asyncio.run(
             _run(
@@ -282,6 +283,8 @@ def run_cmd(
         )
     finally:
         held.release()
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGINT, sigint)
     if code:
         raise SystemExit(code)
 
@@ -464,6 +467,14 @@ async def _run(
             if live is not None:
                 live.update(refresh())
     finally:
+        # Shutting down: a second Ctrl-C (a terminal's, or SIGINT to the process group)
+        # is ignored rather than delivered through the loop's wakeup socket, which the
+        # loop closes on its way out ("Exception ignored ... signal wakeup fd").
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if live is not None:
             live.stop()
         stop_all(procs, 15)
