@@ -473,3 +473,51 @@ def test_the_worker_options_carry_the_switch() -> None:
 
     assert WorkerOptions("s").control is False
     assert WorkerOptions.from_json(WorkerOptions("s", control=True).to_json()).control is True
+
+
+@pytest.mark.asyncio
+async def test_a_repeated_control_request_is_answered_again_and_never_executed_twice(
+    tmp_path: Path,
+) -> None:
+    """An at-least-once broker may deliver a request again, even after the emulator
+    restarted: a late copy of ``power off`` must not cut the mains that ``power on`` has
+    since restored (it gets the first reply again)."""
+    from devices.control import _mains_on
+
+    off = {"id": "cut-1", "op": "power", "state": "off"}
+    r = Rig(tmp_path, control=True)
+    await r.start()
+    try:
+        await r.control(off)
+        first = await _reply_past_alerts(r)
+        assert first["ok"] is True and first["result"]["was"] == "on"
+        await r.control({"id": "restore-1", "op": "power", "state": "on"})
+        assert (await _reply_past_alerts(r))["result"]["was"] == "off"
+        await r.control(off)  # the same request, delivered again
+        assert await _reply_past_alerts(r) == first
+        assert _mains_on(r.emulator.site(0))
+        assert r.emulator.metrics.counters["control.duplicates"] == 1
+    finally:
+        await r.shutdown()
+    again = Rig(tmp_path, control=True)
+    await again.start()
+    try:
+        await again.control(off)  # and again after a restart
+        assert await _reply_past_alerts(again) == first
+        assert _mains_on(again.emulator.site(0))
+        await again.control({**off, "id": "cut-2"})  # a new request with another id runs
+        assert (await _reply_past_alerts(again))["result"]["was"] == "on"
+        assert not _mains_on(again.emulator.site(0))
+    finally:
+        await again.shutdown()
+
+
+async def _reply_past_alerts(r: Rig) -> dict[str, Any]:
+    """The next control reply (the alerts a power change sends may come first)."""
+    m = await r.next()
+    while m.channel is Channel.ALERT:
+        m = await r.next()
+    assert m.channel is Channel.CONTROL_REPLY, m
+    got = json.loads(m.frame)
+    assert isinstance(got, dict)
+    return got

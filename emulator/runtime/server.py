@@ -93,6 +93,8 @@ SERVE_BATCH = 64
 #: can leave, so a backlog is worked off in groups of about this long, each published
 #: while the next runs, not in groups of :data:`SERVE_BATCH` whatever they cost.
 SERVE_BUDGET = 0.005
+#: Control requests that changed a site whose replies the site keeps (for duplicates).
+CONTROL_REMEMBERED = 16
 
 # One unit of work to commit: a site, the frames to queue, the device types it changed
 # (None: every device).
@@ -114,6 +116,15 @@ class _OnDisk:
     exposed: bool = False  # handed out by site() before its factory state was recorded
     options: dict[str, str] = field(default_factory=dict)  # device options (JSON) by type
     factory: dict[str, str] = field(default_factory=dict)  # factory template id by type
+    #: The replies of the last control requests that changed the site, by request key
+    #: (:func:`_request_key`), oldest first; saved in the site's row.
+    control: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, key: str, reply: str) -> None:
+        """Record a control request's reply, keeping the last :data:`CONTROL_REMEMBERED`."""
+        self.control[key] = reply
+        while len(self.control) > CONTROL_REMEMBERED:
+            del self.control[next(iter(self.control))]
 
 
 @dataclass(slots=True)
@@ -355,6 +366,7 @@ class Emulator:
             del state["last_advance"]
             disk.devices[kind] = DeviceRecord(state, deltas=counts.get(kind, 0))
         disk.factory = dict(saved.get("factory", {}))
+        disk.control = {str(k): str(v) for k, v in saved.get("control_replies", [])}
         own = {k: v for k, v in saved.items() if k != "devices"}
         disk.own = dumps(own)
 
@@ -513,6 +525,8 @@ class Emulator:
         own = site.to_dict(set())
         del own["devices"]
         own["created"] = disk.created.isoformat()
+        if disk.control:
+            own["control_replies"] = [[k, v] for k, v in disk.control.items()]
         if disk.factory:
             own["factory"] = disk.factory
             for tid in disk.factory.values():
@@ -669,6 +683,16 @@ class Emulator:
             self._reply_only(message, rid, *problem)
             return True
         site = self._for_change(index)
+        disk = self._saved[index]
+        key = _request_key(message)
+        done = disk.control.get(key)
+        if done is not None:
+            # The same request again (an at-least-once broker's redelivery, or a client's
+            # retry with the same id): its first reply, and nothing executed twice.
+            self.metrics.inc("control.duplicates")
+            self.store.commit(site_id, None, [(self._reply_topic(message), done.encode())])
+            self._outbox.set()
+            return True
         now = self.clock.now()
         try:
             result = execute_control(site, eui, request, now)
@@ -685,7 +709,12 @@ class Emulator:
         reply = (self._reply_topic(message), _encode_reply(result.reply))
         if result.changed or result.outs:
             dirty = set(result.changed)
-            self._commit(index, site, list(result.outs), now, dirty=dirty, extra=[reply])
+            disk.remember(key, reply[1].decode())  # saved with the change, in its commit
+            try:
+                self._commit(index, site, list(result.outs), now, dirty=dirty, extra=[reply])
+            except StateError:
+                disk.control.pop(key, None)
+                raise
         else:
             self.store.commit(site_id, None, [reply], time.time())
             self._outbox.set()
@@ -1091,6 +1120,12 @@ def _parse_request(payload: bytes) -> tuple[Any, tuple[str, str] | None]:
     if not isinstance(request, dict):
         return None, ("bad_request", f"payload is a JSON {_json_kind(request)}, not an object")
     return request, None
+
+
+def _request_key(message: BusMessage) -> str:
+    """What identifies a control request for deduplication: its device and exact bytes
+    (the client's unique ``id`` is in them)."""
+    return hashlib.sha256(message.eui.upper().encode() + b"\0" + message.frame).hexdigest()[:32]
 
 
 def _request_id(request: Any) -> Any:
