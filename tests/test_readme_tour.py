@@ -175,6 +175,21 @@ TABLE: tuple[Rule, ...] = (
          expect=("complete │ True",)),
     Rule(r"gbcs-emu run --config examples/site\.toml --check", optional=(r" --state \./state",),
          expect=("ok: 1 site(s)",)),
+    # ---- beyond one host: a fleet definition, one host of it, a head-end with only it
+    Rule(r"gbcs-emu fleet init \./myfleet --sites 200000",
+         subs=((r"--sites 200000", "--sites 4"),), why="4 sites, not 200000",
+         expect=("site(s) written to myfleet",),
+         files=("myfleet/fleet.toml", "myfleet/seed", "myfleet/pki/ca-root.pem")),
+    Rule(r"gbcs-emu fleet show \./myfleet", expect=("base EUI", "seed", "not shown")),
+    Rule(r"gbcs-emu run --fleet \./myfleet --workers 4 --shard 0:8 --state \./host-a"
+         r" --broker mqtt://localhost:1883",
+         how="background", ready="run", until="block",
+         subs=((r"--workers 4 --shard 0:8", "--workers 1 --shard 0:2"),),
+         why="one worker of two (the even sites), not four of eight; serves the send below",
+         files=("host-a/fleet.json",)),
+    Rule(r"gbcs-emu send --fleet \./myfleet --broker mqtt://localhost:1883"
+         r" --to 00DB120000000000 ECS17b",
+         expect=("ECS17b from 00DB120000000000", "mac verified")),
     # ---- state tools, on the ./state the x60 run above left
     Rule(r"gbcs-emu state check --state \./state",
          expect=("state/state.json │ ok",)),

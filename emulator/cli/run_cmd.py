@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import signal
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -265,6 +268,8 @@ def run_cmd(
     except StateError as e:
         raise click.ClickException(str(e)) from None
     sigint = signal.getsignal(signal.SIGINT)  # _run ignores SIGINT while it shuts down
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_wakeup_fd(hook)
     try:
         code = asyncio.run(
             _run(
@@ -283,6 +288,7 @@ def run_cmd(
         )
     finally:
         held.release()
+        sys.unraisablehook = hook
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(signal.SIGINT, sigint)
     if code:
@@ -490,6 +496,27 @@ async def _run(
         return 1
     console.print("stopped; state flushed in " + str(state))
     return 0
+
+
+def _quiet_wakeup_fd(
+    hook: Callable[[Any], object],
+) -> Callable[[Any], object]:
+    """``sys.unraisablehook`` that drops one harmless report: a Ctrl-C that arrives while
+    asyncio's loop is closing its self-pipe finds the signal wakeup socket already closed
+    (EBADF; the signal itself is still handled: the emulator is stopping). Python would
+    print it as a traceback; everything else goes to ``hook``."""
+
+    def unraisable(info: Any) -> object:
+        exc = getattr(info, "exc_value", None)
+        if (
+            isinstance(exc, OSError)
+            and exc.errno == errno.EBADF
+            and "wakeup fd" in str(getattr(info, "err_msg", "") or "")
+        ):
+            return None
+        return hook(info)
+
+    return unraisable
 
 
 def _fleet_definition(
