@@ -444,3 +444,29 @@ async def test_fixed_port_in_use_is_a_clear_error(broker: ChildBroker) -> None:
     assert other.pid is None
     await other.aclose()
     assert broker.running
+
+
+@pytest.mark.asyncio
+async def test_a_subscribe_cut_short_by_a_lost_connection_returns_at_once(
+    broker: ChildBroker,
+) -> None:
+    """A SUBSCRIBE whose SUBACK can no longer come (the connection went) ends when the
+    connection is lost, not after ``connect_timeout``; its filters are subscribed on the
+    next connection."""
+    bus = MqttBus(broker.url, connect_timeout=600, reconnect_max=0.5)
+    try:
+        await bus.start()
+        many = [f"gbcs/site-{i}/+/in" for i in range(100_000)]  # seconds of SUBACKs
+        task = asyncio.create_task(bus.subscribe_many(many))
+        await asyncio.sleep(0.2)
+        assert not task.done()  # still waiting for its SUBACKs
+        await broker.stop()
+        await asyncio.wait_for(task, 120)  # a guard far below connect_timeout
+        await broker.start()
+        await bus.wait_connected(GUARD)
+        m = msg("site-99999", EUI_A, Channel.IN, 1)
+        consumer = asyncio.create_task(collect_until(bus, m))
+        await bus.publish(m)  # subscribed again on the new connection
+        assert await asyncio.wait_for(consumer, GUARD) == [m]
+    finally:
+        await bus.close()

@@ -42,6 +42,7 @@ names the node in use and :attr:`MqttBus.reconnects` counts the reconnections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -246,6 +247,7 @@ class MqttBus(Bus):
         self._unsubscribing: dict[str, None] = {}  # to send on the next connection
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue()
         self._connected_event = asyncio.Event()
+        self._lost = asyncio.Event()  # set when the current connection is lost
         self._refused = asyncio.Event()  # every broker refused the first connection
         self._refusals: set[int] = set()  # indices of the brokers that refused it
         self._client: aiomqtt.Client | None = None
@@ -385,10 +387,25 @@ class MqttBus(Bus):
         client = self._client if self.connected else None
         if client is None or not fresh:
             return
+        # A connection lost meanwhile ends the wait at once (the SUBACK would never come;
+        # aiomqtt would wait its whole timeout): the run task subscribes every pattern
+        # again on the next connection.
+        lost = self._lost
+        sub = asyncio.ensure_future(self._subscribe_batches(client, fresh))
+        gone = asyncio.ensure_future(lost.wait())
         try:
-            await self._subscribe_batches(client, fresh)
+            await asyncio.wait({sub, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not sub.done():
+            sub.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError, BusError):
+                await sub
+            log.info("subscribing %d filter(s) deferred to the next connection", len(fresh))
+            return
+        try:
+            sub.result()
         except aiomqtt.MqttError as exc:
-            # The run task subscribes every pattern again after a reconnect.
             log.info(
                 "subscribing %d filter(s) deferred to the next connection: %s", len(fresh), exc
             )
@@ -602,6 +619,8 @@ class MqttBus(Bus):
 
     def _set_disconnected(self) -> None:
         self._connected_event.clear()
+        self._lost.set()  # subscribe_many calls waiting on this connection give up
+        self._lost = asyncio.Event()
         self._client = None
         acks, self._acks = self._acks, {}  # message ids restart with the next client
         for ack in acks.values():
