@@ -115,18 +115,22 @@ def boot_and_idle(sites: int, state: Path) -> dict[str, float]:
     return {"boot_s": round(boot, 3), "idle_bytes_per_device": round(idle, 1)}
 
 
-def hydrated_sites(n: int, state: Path) -> dict[str, float]:
-    """RSS delta over ``n`` hydrated sites (after gc) / n, and ms to hydrate one."""
-    keys = KeyStore(ensure_pki(state))
-    cfg = load_config(None, sites=n + 1)
-    emu = Emulator(
-        cfg,
+def _memory_emulator(n: int, state: Path) -> Emulator:
+    """An emulator of n + 1 sites on a virtual clock that keeps them all in memory (site
+    0 warms what is built once per process; sites 1..n are measured)."""
+    return Emulator(
+        load_config(None, sites=n + 1),
         InProcessBus(InProcessHub()),
         VirtualClock(datetime.now(UTC)),
-        keys,
-        state / "hydrate",
+        KeyStore(ensure_pki(state.parent)),
+        state,
         cache_size=n + 1,  # none evicted: all n stay in RAM
     )
+
+
+def hydrated_sites(n: int, state: Path) -> dict[str, float]:
+    """RSS delta over ``n`` hydrated sites (after gc) / n, and ms to hydrate one."""
+    emu = _memory_emulator(n, state / "hydrate")
     emu.site(0)  # first use of each lazily built module-level table is not a site's cost
     gc.collect()
     before = rss_kib()
@@ -147,16 +151,7 @@ def used_sites(n: int, state: Path) -> dict[str, float]:
     """RSS delta over ``n`` sites hydrated and used by the runtime (a mains cut and
     restore each, committed: what the store holds for each device is then recorded in
     memory as well), divided by n."""
-    keys = KeyStore(ensure_pki(state))
-    cfg = load_config(None, sites=n + 1)
-    emu = Emulator(
-        cfg,
-        InProcessBus(InProcessHub()),
-        VirtualClock(datetime.now(UTC)),
-        keys,
-        state / "used",
-        cache_size=n + 1,
-    )
+    emu = _memory_emulator(n, state / "used")
     emu.power_cut([0], 200)  # the module-level tables and factory templates: not a site's
     gc.collect()
     before = rss_kib()
