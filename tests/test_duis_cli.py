@@ -1,10 +1,15 @@
-"""``gbcs-emu duis verify|sign|validate``: exit codes and one-line answers, never a traceback."""
+"""``gbcs-emu duis decode|verify|sign|validate``: exit codes and one-line answers, never a
+traceback."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -12,7 +17,8 @@ from click.testing import CliRunner, Result
 pytest.importorskip("lxml", reason="the duis commands need lxml (the duis extra)")
 
 from emulator.cli import main
-from tests import duiskit
+from emulator.duis import model
+from tests import duiskit, interop
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER_KEY = "user-supplier-90B3D51F30010000-xmlsign.key.pem"
@@ -199,3 +205,224 @@ def test_verify_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
     assert r.stdout.strip().splitlines() == [
         f"{bad}: malformed: " + r.stdout.split(": malformed: ")[1].strip()
     ]
+
+
+# --- decode ---------------------------------------------------------------------------
+
+READFW = "samples/signing-tool/readfw-response.xml"
+
+
+def _decode_json(*args: str, stdin: bytes | None = None) -> dict[str, Any]:
+    r = run("decode", "--json", *args, stdin=stdin)
+    assert r.exit_code == 0, r.output + r.stderr
+    data: dict[str, Any] = json.loads(r.stdout)
+    return data
+
+
+def test_decode_response_table_shows_header_body_signature_and_gbcs() -> None:
+    r = run("decode", "--keys", keys(), sample(READFW))
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout
+    assert out.startswith(f"{sample(READFW)}: DUIS response (success), schemaVersion 5.1")
+    assert "counter 1660751141087" in out
+    assert "I0: success, Success: the request had a successful outcome" in out
+    assert "11.2 Read Firmware Version" in out
+    assert re.search(r"XML signature\s+valid: signature verified; signer 90B3D51F30000002", out)
+    # the GBCS inside, rendered as 'gbcs-emu decode' renders it
+    assert "GBCS Response 0x0059 ECS52 Read ESME/Comms Hub Firmware Version" in out
+    assert "MAC: no key" in out and "Signature: null" in out
+
+
+def test_decode_json_response() -> None:
+    row = duiskit.sample(READFW)
+    d = _decode_json("--keys", keys(), sample(READFW))
+    assert d["kind"] == "response" and d["schema_version"] == "5.1"
+    h = d["header"]
+    assert h["request_id"]["text"] == row["request_id"]
+    assert h["response_id"]["originator"] == "88-73-84-57-00-2F-96-1E"
+    assert h["response_code"] == "I0" and h["response_code_kind"] == "success"
+    body = d["body"]
+    assert body["srv"]["service_reference_variant"] == "11.2" and not body["srv"]["critical"]
+    assert body["content"] == {"element": "GbcsPayload", "data": row["gbcs_payload_hex"]}
+    assert d["xml_signature"]["verdict"] == "valid"
+    assert d["gbcs"]["use_case"].startswith("ECS52")
+    assert d["gbcs"]["header"]["originator"] == "88738457002F961E"
+    assert d["gbcs"]["mac"]["verdict"] == "no key"
+
+
+def test_decode_reports_a_bad_xml_signature_without_failing() -> None:
+    d = _decode_json(
+        "--keys", keys(), sample("samples/signing-tool/readfw-response-badsignature.xml")
+    )
+    assert d["xml_signature"]["verdict"] == "invalid"
+    d = _decode_json(sample(READFW))  # no --keys: present, not checked
+    assert d["xml_signature"] == {
+        "verdict": None,
+        "line": "present, not checked (give --keys DIR)",
+    }
+    d = _decode_json(sample("samples/signing-tool/acknowledgement-error.xml"))
+    assert d["xml_signature"]["verdict"] == "unsigned"
+    assert d["header"]["response_code"] == "E65" and d["header"]["response_code_kind"] == "error"
+    assert "content" not in d["body"] and "gbcs" not in d
+
+
+def test_decode_request_with_typed_body() -> None:
+    template = duiskit.require_duis() / "templates" / "8.2_READ_INVENTORY_REQUEST_DUIS.XML"
+    d = _decode_json(str(template))
+    assert d["kind"] == "request"
+    h = d["header"]
+    assert h["command_variant"] == 8 and h["srv"]["non_device"] is True
+    assert h["request_id"]["counter"] == 1000
+    assert d["body"]["typed"] == {"by": "DeviceID", "value": "00-DB-12-34-56-78-90-A2"}
+    r = run("decode", "-", stdin=template.read_bytes())
+    assert r.exit_code == 0
+    assert re.search(r"SRV\s+8\.2 Read Inventory \(non-device\)", r.stdout)
+    assert re.search(r"CommandVariant\s+8: ", r.stdout)
+
+
+def test_decode_unknown_srv_is_shown_not_fatal(tmp_path: Path) -> None:
+    template = (duiskit.require_duis() / "templates" / TEMPLATE).read_bytes()
+    f = tmp_path / "odd.xml"
+    f.write_bytes(template.replace(b">4.1.1<", b">4.1.99<"))
+    r = run("decode", str(f))
+    assert r.exit_code == 0 and "unknown ServiceReferenceVariant '4.1.99'" in r.stdout
+
+
+def test_decode_checks_the_gbcs_mac_with_gbcs_keys(tmp_path: Path) -> None:
+    from tests.test_duis_model import vector_response
+
+    m, raw = vector_response()
+    f = tmp_path / "response.xml"
+    f.write_bytes(model.to_xml(m))
+    d = _decode_json("--gbcs-keys", str(interop.keys_dir()), str(f))
+    assert d["gbcs"]["mac"]["verdict"] == "valid"
+    assert d["gbcs"]["use_case"].startswith("ECS17b")
+    assert d["gbcs"]["decrypted_parts"] == 1
+    bad = replace(m, body=replace(m.body, content=model.GbcsPayload(raw[:-1] + b"\x00")))
+    f.write_bytes(model.to_xml(bad))
+    d = _decode_json("--gbcs-keys", str(interop.keys_dir()), str(f))
+    assert d["gbcs"]["mac"]["verdict"] == "invalid"
+
+
+def test_decode_bad_input_is_one_line(tmp_path: Path) -> None:
+    notxml = tmp_path / "notxml.xml"
+    notxml.write_bytes(b"\x00\x01 not xml")
+    template = (duiskit.require_duis() / "templates" / TEMPLATE).read_bytes()
+    badrid = tmp_path / "badrid.xml"
+    badrid.write_bytes(template.replace(b":1000<", b":01000<"))
+    readfw = (duiskit.require_duis() / READFW).read_bytes()
+    b64 = tmp_path / "b64.xml"
+    b64.write_bytes(re.sub(rb"<sr:GBCSPayload>[^<]*<", b"<sr:GBCSPayload>!!<", readfw))
+    other = tmp_path / "other.xml"
+    other.write_bytes(b"<a/>")
+    cases = [
+        (str(notxml), "notxml.xml: not well-formed XML"),
+        (sample("samples/signing-tool/duis-xxe.xml"), "duis-xxe.xml: DOCTYPE not allowed"),
+        (
+            sample("samples/signing-tool/ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS-invalid.XML"),
+            "Request/Header/RequestID:",
+        ),
+        (str(badrid), "badrid.xml: Request/Header/RequestID:"),
+        (str(b64), "b64.xml: ResponseMessage/GBCSPayload: not base64"),
+        (str(other), "other.xml: root element 'a' is not a DUIS Request or Response"),
+        (str(tmp_path / "missing.xml"), "missing.xml"),
+    ]
+    for file, fragment in cases:
+        for extra in ((), ("--json",)):
+            r = run("decode", *extra, file)
+            assert r.exit_code == 1, (file, extra)
+            assert r.stdout == "", (file, extra)
+            line = one_line(r)
+            assert line.startswith("Error: ") and fragment in line, (file, line)
+
+
+def test_decode_malformed_gbcs_inside_is_reported_after_the_header(tmp_path: Path) -> None:
+    readfw = (duiskit.require_duis() / READFW).read_bytes()
+    f = tmp_path / "badgbcs.xml"
+    f.write_bytes(re.sub(rb"<sr:GBCSPayload>[^<]*<", b"<sr:GBCSPayload>3wkB<", readfw))
+    r = run("decode", str(f))
+    assert r.exit_code == 1
+    assert "ResponseCode" in r.stdout
+    assert r.stderr.strip().splitlines() == [
+        f"{f}: GBCS payload: malformed GBCS message: " + r.stderr.split("message: ", 1)[1].strip()
+    ]
+    j = run("decode", "--json", str(f))
+    assert j.exit_code == 1
+    assert json.loads(j.stdout)["gbcs"]["error"].startswith("malformed GBCS message")
+
+
+def test_decode_option_errors(tmp_path: Path) -> None:
+    r = run("decode", "--gbcs-keys", str(tmp_path / "none"), sample(READFW))
+    assert r.exit_code == 2 and "--gbcs-keys" in r.stderr
+    r = run("decode", "--acb", "nothex", sample(READFW))
+    assert r.exit_code == 2 and "--acb" in r.stderr
+    r = run("decode", "--keys", str(tmp_path / "nokeys"), sample(READFW))
+    assert r.exit_code == 1 and "nokeys" in one_line(r)
+
+
+def test_decode_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
+    readfw = (duiskit.require_duis() / READFW).read_bytes()
+    f = tmp_path / "badgbcs.xml"
+    f.write_bytes(re.sub(rb"<sr:GBCSPayload>[^<]*<", b"<sr:GBCSPayload>AA==<", readfw))
+    r = subprocess.run(
+        [sys.executable, "-m", "emulator", "duis", "decode", "--json", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "GBCS payload" in r.stderr
+
+
+ALERT_VECTOR = (
+    "RTDS-4.5.0/1.1.1_ECS01a/ECS01a_1.1.1_8F66_FUTURE_DATED_TOU_BLOCK_SUCCESS_ALERT_CURRENCY_UNIT"
+)
+
+
+def test_decode_device_alert_verifies_the_gbcs_signature(tmp_path: Path) -> None:
+    raw = bytes.fromhex(interop.by_id(ALERT_VECTOR)["hex"])
+    alert = model.Response(
+        model.ResponseHeader("I0", "2026-01-02T03:04:05Z"),
+        model.DeviceAlertMessage("8F66", raw, throttled_alert_count=3),
+    )
+    f = tmp_path / "alert.xml"
+    f.write_bytes(model.to_xml(alert))
+    d = _decode_json("--gbcs-keys", str(interop.keys_dir()), str(f))
+    assert d["kind"] == "alert"
+    assert d["body"] == {
+        "element": "DeviceAlertMessage",
+        "alert_code": "8F66",
+        "gbcs_payload": raw.hex().upper(),
+        "throttled_alert_sequence_id": None,
+        "throttled_alert_count": 3,
+    }
+    assert d["gbcs"]["signature"]["verdict"] == "valid"
+    assert run("decode", str(f)).stdout.startswith(f"{f}: DUIS alert (success)")
+    tampered = replace(alert, body=replace(alert.body, gbcs_payload=raw[:-1] + b"\x00"))
+    f.write_bytes(model.to_xml(tampered))
+    d = _decode_json("--gbcs-keys", str(interop.keys_dir()), str(f))
+    assert d["gbcs"]["signature"]["verdict"] == "invalid"
+
+
+def test_decode_dcc_alert_shows_its_event(tmp_path: Path) -> None:
+    f = tmp_path / "dcc.xml"
+    f.write_bytes(
+        b'<sr:Response xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" '
+        b'schemaVersion="5.4"><sr:Header><sr:ResponseCode>I0</sr:ResponseCode>'
+        b"<sr:ResponseDateTime>2026-01-02T03:04:05Z</sr:ResponseDateTime></sr:Header>"
+        b"<sr:Body><sr:DCCAlertMessage><sr:DCCAlertCode>N1</sr:DCCAlertCode><sr:DCCAlert>"
+        b"<sr:PowerOutageEvent><sr:CommsHubDeviceID>00-DB-12-34-56-78-90-A4</sr:CommsHubDeviceID>"
+        b"<sr:StartDateTime>2026-01-02T03:04:05Z</sr:StartDateTime><sr:MPxN>1234567890123"
+        b"</sr:MPxN></sr:PowerOutageEvent></sr:DCCAlert></sr:DCCAlertMessage></sr:Body>"
+        b"</sr:Response>"
+    )
+    d = _decode_json(str(f))
+    assert d["kind"] == "alert" and "gbcs" not in d
+    assert d["body"]["dcc_alert_code"] == "N1"
+    assert d["body"]["event"]["element"] == "PowerOutageEvent"
+    assert "<sr:MPxN>1234567890123</sr:MPxN>" in d["body"]["event"]["xml"]
+    r = run("decode", str(f))
+    assert r.exit_code == 0 and re.search(r"dcc_alert_code\s+N1", r.stdout)

@@ -211,6 +211,9 @@ TABLE: tuple[Rule, ...] = (
     Rule(r'gbcs-emu duis validate --xsd "\.\./shared/duis/xsd/DUIS Schema V5\.4\.xsd"'
          r" signed\.xml", needs="duis",
          subs=((r"\.\./shared/duis", "{duis_dir}"),), expect=("valid",)),
+    Rule(r"gbcs-emu duis decode --keys \.\./shared/duis/keys signed\.xml", needs="duis",
+         subs=((r"\.\./shared/duis", "{duis_dir}"),),
+         expect=("4.1.1 Read Instantaneous Import Registers", "signature verified")),
     # ---- hardware in the loop: serve on one pty end, drive/diff/bridge on the other
     Rule(r"gbcs-emu hil serve --port /dev/ttyUSB0 --device site --framing binary"
          r" --state \./hil-state",

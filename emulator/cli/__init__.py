@@ -47,7 +47,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "duis": LazyCommand(
         "emulator.cli.duis_cmd",
         "duis_group",
-        "DUIS XML: verify and sign XML signatures, validate against the DUIS XSD.",
+        "DUIS XML: decode messages, verify and sign XML signatures, validate against the DUIS XSD.",
     ),
     "fleet": LazyCommand(
         "emulator.cli.fleet_cmd",

@@ -1,4 +1,4 @@
-"""``gbcs-emu duis``: DUIS XML signatures (verify, sign) and XSD validation.
+"""``gbcs-emu duis``: decode DUIS messages, XML signatures (verify, sign), XSD validation.
 
 The XML work needs lxml (the ``duis`` extra); it is imported when a command runs, so
 ``gbcs-emu duis --help`` works without it. Every failure is one line naming the file and
@@ -7,10 +7,12 @@ what is wrong, with a non-zero exit; ``verify`` exits 0 only for a valid signatu
 
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography.hazmat.primitives import serialization
@@ -23,6 +25,10 @@ from emulator.duis.keys import (
     load_certificate_file,
     load_private_key_file,
 )
+
+if TYPE_CHECKING:
+    from emulator.duis import model as duis_model
+    from gbcs.inspect import Inspection
 
 _MAX_ERROR = 240
 _LXML_MISSING = "the duis commands need lxml: pip install 'gbcs-emulator[duis]'"
@@ -70,7 +76,8 @@ _KEYS = click.option(
 
 @click.group("duis")
 def duis_group() -> None:
-    """DUIS XML: verify and sign XML signatures, validate against the DUIS XSD."""
+    """DUIS XML: decode messages, verify and sign XML signatures, validate against the
+    DUIS XSD."""
 
 
 @duis_group.command("verify")
@@ -192,3 +199,306 @@ def validate_cmd(xsd_file: Path, file: str) -> None:
     tail = f" (and {more} more)" if more else ""
     click.echo(f"{name}: not valid against {xsd_file.name}: {first}{tail}")
     sys.exit(1)
+
+
+def _model() -> ModuleType:
+    _xmlsig()  # the same one-line answer when lxml is missing
+    from emulator.duis import model
+
+    return model
+
+
+@duis_group.command("decode")
+@_KEYS
+@click.option(
+    "--gbcs-keys",
+    "gbcs_key_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="GBCS key directory (<eui>[-pp]-<ka|ds>.<pem|key>, as for 'gbcs-emu decode "
+    "--keys') to check the MAC and signature of the GBCS inside; repeatable.",
+)
+@click.option(
+    "--acb",
+    default=None,
+    metavar="EUI",
+    callback=lambda _ctx, _param, value: _acb_eui(value),
+    help="EUI of the Access Control Broker whose KA key MACs commands (default: the "
+    "DCC Boxed ACB, as 'gbcs-emu decode').",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("file")
+def decode_cmd(
+    keys_dirs: tuple[Path, ...],
+    gbcs_key_dirs: tuple[Path, ...],
+    acb: bytes | None,
+    as_json: bool,
+    file: str,
+) -> None:
+    """Decode the DUIS request, response or alert in FILE ('-' = stdin): its header
+    (RequestID, command variant, SRV, response code, with their meanings) and body. The
+    GBCS a response or alert carries is decoded as 'gbcs-emu decode' does, its MAC and
+    signature checked with --gbcs-keys. The XML signature is checked when --keys names
+    XML-signing certificates, and reported (use 'verify' to act on it). Exits 1 when the
+    document, or the GBCS inside it, cannot be decoded."""
+    from emulator.cli.decode_cmd import _render
+    from gbcs.errors import GbcsDecodeError
+    from gbcs.inspect import inspect_message
+    from gbcs.security import DEFAULT_ACB
+
+    model = _model()
+    xmlsig = _xmlsig()
+    acb_eui = DEFAULT_ACB if acb is None else acb
+    name, data = _read(file)
+    try:
+        message = model.parse(data)
+    except model.DuisModelError as e:
+        raise click.ClickException(f"{name}: {e}") from None
+    signature = _signature_line(xmlsig, data, keys_dirs, message.signed)
+    gbcs_keys = None
+    if gbcs_key_dirs:
+        from emulator.cli.keyload import load_keys
+
+        gbcs_keys = load_keys(gbcs_key_dirs)
+    inspection: Inspection | None = None
+    gbcs_error: str | None = None
+    raw = message.gbcs if isinstance(message, model.Response) else _request_gbcs(message)
+    if raw is not None:
+        try:
+            inspection = inspect_message(raw, gbcs_keys, acb=acb_eui)
+        except GbcsDecodeError as e:
+            gbcs_error = f"malformed GBCS message: {' '.join(str(e).split())}"
+    if as_json:
+        out = _message_json(model, message)
+        out["file"] = name
+        out["xml_signature"] = signature
+        if inspection is not None:
+            out["gbcs"] = inspection.to_json()
+        elif gbcs_error is not None:
+            out["gbcs"] = {"error": gbcs_error}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(f"{name}: {_title(model, message)}")
+        rows = _rows(model, message)
+        rows.append(("XML signature", signature["line"]))
+        width = max(len(k) for k, _ in rows)
+        pad = "\n" + " " * (width + 4)  # continuation lines of a kept XML subtree
+        for k, v in rows:
+            click.echo(f"  {k.ljust(width)}  {pad.join(v.splitlines()) or v}")
+        if inspection is not None:
+            _render(inspection)
+    if gbcs_error is not None:
+        click.echo(f"{name}: GBCS payload: {gbcs_error}", err=True)
+        sys.exit(1)
+
+
+def _acb_eui(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    from emulator.cli.decode_cmd import _acb
+
+    return _acb(value)
+
+
+def _request_gbcs(message: duis_model.Request) -> bytes | None:
+    typed = message.body.typed()
+    payload = getattr(typed, "gbcs_payload", None)
+    return payload if isinstance(payload, bytes) else None
+
+
+def _signature_line(
+    xmlsig: ModuleType, data: bytes, keys_dirs: tuple[Path, ...], signed: bool
+) -> dict[str, Any]:
+    if not keys_dirs:
+        line = "present, not checked (give --keys DIR)" if signed else "unsigned"
+        return {"verdict": None if signed else "unsigned", "line": line}
+    result = xmlsig.verify(data, _load_keys(keys_dirs))
+    return {"verdict": result.verdict.value, "line": result.line()}
+
+
+def _title(model: ModuleType, m: duis_model.DuisMessage) -> str:
+    if isinstance(m, model.Request):
+        return f"DUIS request, schemaVersion {m.schema_version}"
+    kind = "alert" if m.is_alert else "response"
+    return f"DUIS {kind} ({m.header.kind}), schemaVersion {m.schema_version}"
+
+
+def _rid(r: duis_model.RequestId | None) -> str:
+    if r is None:
+        return "-"
+    return f"{r.format()} (originator {r.originator}, target {r.target}, counter {r.counter})"
+
+
+def _srv_text(reference: str, variant: str, srv: Any, error: str | None) -> str:
+    if error is not None:
+        return f"{reference} / {variant}: {error}"
+    flags = [f for f, on in (("critical", srv.critical), ("non-device", srv.non_device)) if on]
+    tail = f" ({', '.join(flags)})" if flags else ""
+    return f"{variant} {' '.join(srv.name.split())}{tail}"
+
+
+def _rows(model: ModuleType, m: duis_model.DuisMessage) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if isinstance(m, model.Request):
+        h = m.header
+        cv = h.command_variant_info
+        rows.append(("RequestID", _rid(h.request_id)))
+        if h.preceding_request_id is not None:
+            rows.append(("PrecedingRequestID", _rid(h.preceding_request_id)))
+        if h.first_in_sequence is not None:
+            rows.append(("FirstInSequence", str(h.first_in_sequence).lower()))
+        rows.append(
+            ("CommandVariant", f"{cv.number}: {cv.description} ({cv.web_service}, {cv.endpoint})")
+        )
+        rows.append(
+            (
+                "SRV",
+                _srv_text(h.service_reference, h.service_reference_variant, h.srv, h.srv_error),
+            )
+        )
+        rows.append(("Body", m.body.name))
+        typed = m.body.typed()
+        if typed is not None:
+            rows.extend((f"  {k}", _value_text(v)) for k, v in _fields(typed).items())
+        else:
+            rows.append(("  XML", m.body.xml.decode("utf-8", "replace")))
+        return rows
+    h = m.header
+    info = h.response_code_info
+    meaning = info.meaning if info and info.meaning else "meaning not in public sources"
+    code = f"{h.response_code}: {h.kind}, {meaning}" if info else f"{h.response_code}: unknown code"
+    rows += [
+        ("RequestID", _rid(h.request_id)),
+        ("ResponseID", _rid(h.response_id)),
+        ("ResponseCode", code),
+        ("ResponseDateTime", h.response_date_time),
+    ]
+    b = m.body
+    if isinstance(b, model.ResponseMessage):
+        rows.append(
+            (
+                "SRV",
+                _srv_text(b.service_reference, b.service_reference_variant, b.srv, b.srv_error),
+            )
+        )
+        c = b.content
+        if c is None:
+            rows.append(("Body", "ResponseMessage (no result)"))
+        elif isinstance(c, model.Body):
+            rows.append(("Body", f"ResponseMessage/{c.name}"))
+            rows.append(("  XML", c.xml.decode("utf-8", "replace")))
+        else:
+            rows.append(("Body", f"ResponseMessage/{type(c).__name__}"))
+            rows.extend((f"  {k}", _value_text(v)) for k, v in _fields(c).items())
+    elif isinstance(b, model.Body):
+        rows.append(("Body", b.name))
+        rows.append(("  XML", b.xml.decode("utf-8", "replace")))
+    else:
+        rows.append(("Body", type(b).__name__))
+        rows.extend((f"  {k}", _value_text(v)) for k, v in _fields(b).items())
+    return rows
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, bytes):
+        return f"{v.hex().upper()} ({len(v)} bytes)"
+    if is_dataclass(v) and not isinstance(v, type):
+        return f"{type(v).__name__} {v.name}: {v.xml.decode('utf-8', 'replace')}"  # a Body
+    return "-" if v is None else str(v)
+
+
+def _jsonable(v: Any) -> Any:
+    """Plain JSON data: bytes as upper-case hex, a kept XML subtree as its text."""
+    if isinstance(v, bytes):
+        return v.hex().upper()
+    if is_dataclass(v) and not isinstance(v, type):
+        xml = getattr(v, "xml", None)
+        if isinstance(xml, bytes):  # model.Body
+            return {"element": getattr(v, "name", None), "xml": xml.decode("utf-8", "replace")}
+        return {f.name: _jsonable(getattr(v, f.name)) for f in fields(v)}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _rid_json(r: duis_model.RequestId | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "text": r.format(),
+        "originator": r.originator,
+        "target": r.target,
+        "counter": r.counter,
+    }
+
+
+def _srv_json(reference: str, variant: str, srv: Any, error: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"service_reference": reference, "service_reference_variant": variant}
+    if error is not None:
+        out["error"] = error
+    else:
+        out.update(name=" ".join(srv.name.split()), critical=srv.critical)
+        out["non_device"] = srv.non_device
+    return out
+
+
+def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any]:
+    if isinstance(m, model.Request):
+        h = m.header
+        typed = m.body.typed()
+        return {
+            "kind": "request",
+            "schema_version": m.schema_version,
+            "header": {
+                "request_id": _rid_json(h.request_id),
+                "preceding_request_id": _rid_json(h.preceding_request_id),
+                "first_in_sequence": h.first_in_sequence,
+                "command_variant": h.command_variant,
+                "command_variant_description": h.command_variant_info.description,
+                "srv": _srv_json(
+                    h.service_reference, h.service_reference_variant, h.srv, h.srv_error
+                ),
+            },
+            "body": {
+                "element": m.body.name,
+                "xml": m.body.xml.decode("utf-8", "replace"),
+                "typed": None if typed is None else _jsonable(typed),
+            },
+        }
+    h = m.header
+    info = h.response_code_info
+    out: dict[str, Any] = {
+        "kind": "alert" if m.is_alert else "response",
+        "schema_version": m.schema_version,
+        "header": {
+            "request_id": _rid_json(h.request_id),
+            "response_id": _rid_json(h.response_id),
+            "response_code": h.response_code,
+            "response_code_kind": h.kind,
+            "response_code_meaning": info.meaning if info else None,
+            "response_date_time": h.response_date_time,
+        },
+    }
+    b = m.body
+    body: dict[str, Any]
+    if isinstance(b, model.ResponseMessage):
+        body = {
+            "element": "ResponseMessage",
+            "srv": _srv_json(b.service_reference, b.service_reference_variant, b.srv, b.srv_error),
+        }
+        c = b.content
+        if isinstance(c, model.Body):
+            body["content"] = _jsonable(c)
+        elif c is not None:
+            body["content"] = {"element": type(c).__name__, **_jsonable(c)}
+    elif isinstance(b, model.Body):
+        body = _jsonable(b)
+    else:
+        body = {"element": type(b).__name__, **_jsonable(b)}
+    out["body"] = body
+    return out
