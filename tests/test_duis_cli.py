@@ -426,3 +426,138 @@ def test_decode_dcc_alert_shows_its_event(tmp_path: Path) -> None:
     assert "<sr:MPxN>1234567890123</sr:MPxN>" in d["body"]["event"]["xml"]
     r = run("decode", str(f))
     assert r.exit_code == 0 and re.search(r"dcc_alert_code\s+N1", r.stdout)
+
+
+# --- transform --------------------------------------------------------------------------
+
+ECS43 = "ECS43_7.2_SUCCESS_REQUEST_DUIS.XML"
+ECS52 = "ECS52_11.2_SUCCESS_REQUEST_DUIS.XML"
+GCS32 = "GCS32_7.2_SUCCESS_REQUEST_DUIS.XML"
+
+
+def template(name: str) -> str:
+    return str(duiskit.require_duis() / "templates" / name)
+
+
+def rtds_hex(vector_id: str) -> str:
+    return str(interop.by_id(vector_id)["hex"]).upper()
+
+
+def transform(*args: str, stdin: bytes | None = None) -> Result:
+    return run("transform", *args, stdin=stdin)
+
+
+def gbcs_keys() -> str:
+    return str(interop.keys_dir())
+
+
+def test_transform_prints_file_tab_hex_equal_to_rtds() -> None:
+    files = [template(TEMPLATE), template(ECS43), template(ECS52)]
+    r = transform("--verify-off", "--target-type", "esme", "--gbcs-keys", gbcs_keys(), *files)
+    assert r.exit_code == 0, r.output + r.stderr
+    lines = [line.split("\t") for line in r.stdout.strip().splitlines()]
+    assert lines == [
+        [files[0], rtds_hex("RTDS-4.5.0/4.1.1_ECS17b/ECS17b_4.1.1_SINGLE_SUCCESS_COMMAND")],
+        [files[1], rtds_hex("RTDS-4.5.0/7.2_ECS43/ECS43_7.2_SUCCESS_PRECOMMAND")],
+        [files[2], rtds_hex("RTDS-4.5.0/11.2_ECS52/ECS52_11.2_SUCCESS_COMMAND")],
+    ]
+    summaries = [s for s in r.stderr.splitlines() if not s.startswith("warning:")]
+    assert summaries == [
+        f"{files[0]}: ECS17b (0x0027) command (ACB MAC): SRV 4.1.1 to ESME 00DB1234567890A0, "
+        "originator 90B3D51F30010000, counter 1000",
+        f"{files[1]}: ECS43 (0x0050) pre-command (to sign): SRV 7.2 to ESME 00DB1234567890A0, "
+        "originator 90B3D51F30010000, counter 1000",
+        f"{files[2]}: ECS52 (0x0059) command (ACB MAC): SRV 11.2 to ESME 00DB1234567890A0, "
+        "originator 90B3D51F30010000, counter 1000",
+    ]
+
+
+def test_transform_a_refused_file_is_one_line_and_fails_the_run(tmp_path: Path) -> None:
+    response = sample(READFW)
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"not xml")
+    files = [template(ECS43), template(GCS32), response, str(bad), str(tmp_path / "none.xml")]
+    r = transform("--verify-off", "--target-type", "GSME", *files)
+    assert r.exit_code == 1
+    out = dict(line.split("\t", 1) for line in r.stdout.strip().splitlines())
+    assert list(out) == files
+    # ECS43's template to a GSME is GCS32's case: both refused with the reason
+    assert out[files[0]].startswith("error: SRV 7.2 (Disable Supply) to a GSME is not")
+    assert "Issuer Event ID" in out[files[1]]
+    assert out[response] == "error: not a DUIS request (a response or alert)"
+    assert out[str(bad)].startswith("error: ")
+    assert out[files[4]] == f"error: input file {files[4]}: no such file"
+
+
+def test_transform_refusals_carry_the_duis_response_code() -> None:
+    r = transform("--verify-off", "--target-type", "GPF", template(ECS43))
+    assert r.exit_code == 1
+    assert (
+        r.stdout
+        == f"{template(ECS43)}\terror: E11 SRV 7.2 (Disable Supply) does not apply to a GPF\n"
+    )
+    non_device = template("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML")
+    r = transform("--verify-off", "--target-type", "ESME", non_device)
+    assert r.exit_code == 1 and "\terror: E13 SRV 12.2" in r.stdout
+
+
+def test_transform_without_target_type_or_gbcs_keys_says_what_to_give() -> None:
+    r = transform("--verify-off", template(ECS52))
+    assert r.exit_code == 1
+    assert "device type is needed" in one_line(r)
+    r = transform("--verify-off", "--target-type", "ESME", template(ECS52))
+    assert r.exit_code == 1
+    assert one_line(r).endswith("(give --gbcs-keys DIR)")
+    assert "cannot MAC" in one_line(r)
+
+
+def test_transform_verifies_the_xml_signature_first() -> None:
+    # the templates carry placeholder signatures: refused unless --verify-off
+    r = transform(
+        "--keys", keys(), "--target-type", "ESME", "--gbcs-keys", gbcs_keys(), template(ECS52)
+    )
+    assert r.exit_code == 1
+    assert r.stdout.startswith(f"{template(ECS52)}\terror: XML signature ")
+    assert "--verify-off" in r.stdout
+    # the same request signed by the DCC Boxed signing tool verifies and transforms
+    signed = sample("samples/signed-by-signing-tool/" + ECS52)
+    r = transform("--keys", keys(), "--target-type", "ESME", "--gbcs-keys", gbcs_keys(), signed)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.stdout == f"{signed}\t{rtds_hex('RTDS-4.5.0/11.2_ECS52/ECS52_11.2_SUCCESS_COMMAND')}\n"
+    # an edited signed request no longer verifies
+    data = Path(signed).read_bytes().replace(b":1000<", b":1001<")
+    assert data != Path(signed).read_bytes()
+    r = transform("--keys", keys(), "--target-type", "ESME", "-", stdin=data)
+    assert r.exit_code == 1 and r.stdout.startswith("stdin\terror: XML signature invalid")
+
+
+def test_transform_option_errors_are_one_line() -> None:
+    r = transform("--verify-off", "--target-type", "PPMID", template(ECS52))
+    assert r.exit_code == 1
+    assert one_line(r) == (
+        "Error: --target-type 'PPMID': not an emulated device type (one of ESME, GSME, GPF, CHF)"
+    )
+    r = transform("--verify-off", "--target-type", "ESME")
+    assert r.exit_code == 2 and "Missing argument" in r.output + r.stderr
+
+
+def test_transform_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e 'x'>]><x>&e;</x>")
+    argv = [sys.executable, "-m", "emulator", "duis", "transform", "--verify-off", str(bad)]
+    r = subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, cwd=ROOT, stdin=subprocess.DEVNULL
+    )
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert r.stdout.startswith(f"{bad}\terror: ") and len(r.stdout.splitlines()) == 1
+
+
+def test_transform_macs_as_the_acb_given() -> None:
+    args = ("--verify-off", "--target-type", "ESME", "--gbcs-keys", gbcs_keys(), template(ECS52))
+    r = transform("--acb", "90B3D51F30000099", *args)
+    assert r.exit_code == 1
+    assert r.stdout.startswith(f"{template(ECS52)}\terror: ECS52: cannot MAC: ")
+    assert "90B3D51F30000099" in r.stdout and "--gbcs-keys" not in r.stdout
+    r = transform("--acb", "not-an-eui", *args)
+    assert r.exit_code == 2 and "--acb" in r.output + r.stderr

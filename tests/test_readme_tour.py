@@ -214,6 +214,12 @@ TABLE: tuple[Rule, ...] = (
     Rule(r"gbcs-emu duis decode --keys \.\./shared/duis/keys signed\.xml", needs="duis",
          subs=((r"\.\./shared/duis", "{duis_dir}"),),
          expect=("4.1.1 Read Instantaneous Import Registers", "signature verified")),
+    Rule(r"gbcs-emu duis transform --verify-off --target-type ESME"
+         r" --gbcs-keys \.\./shared/interop/keys request\.xml", needs="duis,interop",
+         subs=((r"\.\./shared/interop/keys", "{interop_keys}"),),
+         why="request.xml = the ECS17b 4.1.1 template; ../shared/interop/keys -> "
+             "$GBCS_INTEROP_DIR/keys",
+         expect=("request.xml DD00", "ECS17b (0x0027) command (ACB MAC)")),
     # ---- hardware in the loop: serve on one pty end, drive/diff/bridge on the other
     Rule(r"gbcs-emu hil serve --port /dev/ttyUSB0 --device site --framing binary"
          r" --state \./hil-state",
@@ -453,12 +459,13 @@ class Tour:
             return rule.why
         if rule.needs == "tshark" and shutil.which("tshark") is None:
             return "tshark is not installed (apt install tshark)"
-        if rule.needs == "duis" and duis_dir() is None:
+        needs = set(rule.needs.split(","))
+        if "duis" in needs and duis_dir() is None:
             why = f"no DUIS material in {duis_candidate()} (set GBCS_DUIS_DIR)"
             if os.environ.get("GBCS_REQUIRE_INTEROP") == "1":
                 pytest.fail(f"{why}, and GBCS_REQUIRE_INTEROP=1")
             return why
-        if rule.needs == "interop" and interop_dir() is None:
+        if "interop" in needs and interop_dir() is None:
             why = f"no vectors.json in {interop_candidate()} (DCC's RTDS: set GBCS_INTEROP_DIR)"
             if os.environ.get("GBCS_REQUIRE_INTEROP") == "1":
                 pytest.fail(f"{why}, and GBCS_REQUIRE_INTEROP=1")

@@ -169,7 +169,8 @@ class Rule:
         why: what the row does differently from the README, and why.
         subs: ``(regex, replacement)`` pairs applied to this command after the global
             ones; replacements may name the tour's values (``{metrics_port}``...).
-        needs: ``tshark``, ``interop`` or ``duis``: skipped, with the reason, when absent.
+        needs: ``tshark``, ``interop`` or ``duis`` (comma-separated): skipped, with the
+            reason, when absent.
         prepare: name of a tour method run before the command (makes its input files).
         ready: ``run`` (the emulator printed that it serves), ``hil-serve`` (the state's
             ``hil-ready`` file) or ``""`` (none: the probe retries).

@@ -502,3 +502,111 @@ def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any
         body = {"element": type(b).__name__, **_jsonable(b)}
     out["body"] = body
     return out
+
+
+@duis_group.command("transform")
+@click.option(
+    "--verify-off",
+    is_flag=True,
+    help="Do not verify the XML signature (the RTDS templates carry placeholder ones).",
+)
+@_KEYS
+@click.option(
+    "--gbcs-keys",
+    "gbcs_key_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="GBCS key directory (<eui>[-pp]-<ka|ds>.<pem|key>): the ACB's KA private key and "
+    "the devices' KA public keys, to MAC non-critical commands; repeatable.",
+)
+@click.option(
+    "--acb",
+    default=None,
+    metavar="EUI",
+    callback=lambda _ctx, _param, value: _acb_eui(value),
+    help="EUI of the Access Control Broker that MACs commands (default: the DCC Boxed ACB).",
+)
+@click.option(
+    "--target-type",
+    default=None,
+    metavar="TYPE",
+    help="Device type of every request's target: ESME, GSME, GPF or CHF (a target EUI "
+    "does not say it).",
+)
+@click.argument("files", nargs=-1, required=True)
+def transform_cmd(
+    verify_off: bool,
+    keys_dirs: tuple[Path, ...],
+    gbcs_key_dirs: tuple[Path, ...],
+    acb: bytes | None,
+    target_type: str | None,
+    files: tuple[str, ...],
+) -> None:
+    """Transform each DUIS request FILE ('-' = stdin) into the GBCS the DCC would send:
+    a critical request (command variant 4) into its pre-command, for the user to sign;
+    a non-critical one into the command, MAC'd by the ACB with --gbcs-keys. Prints
+    'file<TAB>hex' per request (a summary of each on stderr), or 'file<TAB>error:
+    <response code> <reason>'. The XML signature is verified first with the --keys
+    certificates, unless --verify-off. Exits 0 only when every file was transformed."""
+    from emulator.duis.transform import EMULATED_DEVICE_TYPES, Refusal, transform
+    from gbcs.security import DEFAULT_ACB
+    from keys.store import KeyStore
+
+    model = _model()
+    xmlsig = _xmlsig()
+    if target_type is not None and target_type.strip().upper() not in EMULATED_DEVICE_TYPES:
+        raise click.ClickException(
+            f"--target-type {target_type!r}: not an emulated device type (one of "
+            f"{', '.join(EMULATED_DEVICE_TYPES)})"
+        )
+    xml_keys = _load_keys(keys_dirs) if not verify_off else None
+    if gbcs_key_dirs:
+        from emulator.cli.keyload import load_keys
+
+        gbcs_keys = load_keys(gbcs_key_dirs)
+    else:
+        gbcs_keys = KeyStore()
+    failed = 0
+    for file in files:
+        try:
+            name, data = _read(file)
+        except click.ClickException as e:
+            click.echo(f"{file}\terror: {e.format_message()}")
+            failed += 1
+            continue
+        request = _transform_input(model, xmlsig, data, xml_keys)
+        if isinstance(request, str):
+            click.echo(f"{name}\terror: {request}")
+            failed += 1
+            continue
+        result = transform(request, target_type=target_type, keys=gbcs_keys, acb=acb or DEFAULT_ACB)
+        if isinstance(result, Refusal):
+            line = result.line()
+            if not gbcs_key_dirs and "cannot MAC" in line:
+                line += " (give --gbcs-keys DIR)"
+            click.echo(f"{name}\terror: {line}")
+            failed += 1
+            continue
+        click.echo(f"{name}\t{result.gbcs.hex().upper()}")
+        click.echo(f"{name}: {result.summary()}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _transform_input(
+    model: ModuleType, xmlsig: ModuleType, data: bytes, xml_keys: XmlKeyStore | None
+) -> duis_model.Request | str:
+    """The request in ``data``, or one line saying why it cannot be transformed."""
+    try:
+        message = model.parse(data)
+    except model.DuisModelError as e:
+        return str(e)
+    if not isinstance(message, model.Request):
+        return "not a DUIS request (a response or alert)"
+    if xml_keys is not None:
+        checked = xmlsig.verify(data, xml_keys)
+        if not checked.ok:
+            hint = "" if len(xml_keys) else " (no certificates loaded: give --keys DIR)"
+            return f"XML signature {checked.line()}{hint} (--verify-off skips the check)"
+    return message
