@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from keys.certs import describe_certificate
+from keys.store import LoadWarning
 
 __all__ = [
     "KeyLoadError",
@@ -53,17 +54,6 @@ _XML_SIGNING_OUS = frozenset({"87", "89", "137"})
 
 class KeyLoadError(ValueError):
     """A certificate or key file that cannot be used; the message names the file."""
-
-
-@dataclass(frozen=True, slots=True)
-class LoadWarning:
-    """A file of a key folder that was skipped."""
-
-    path: Path
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 def normalise_eui(value: str) -> str:
