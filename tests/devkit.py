@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from devices.device import Device
 from devices.factory import create_device
@@ -174,3 +179,18 @@ def send_use_case(
     assert check.verdict is Verdict.VALID, check
     plain = tuple(decode_plaintext(p) for p in decrypt_parts(rsp, b.store))
     return entry.values(ResponseView(rsp, plain, parsed))
+
+
+def load_devices_benchmark(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """``benchmarks/devices.py`` and its ``_common`` as modules, for the test's duration
+    (loaded by path: the benchmark's name would shadow the ``devices`` package)."""
+    root = Path(__file__).resolve().parent.parent
+    loaded = {}
+    for name, file in (("_common", "_common.py"), ("bench_devices", "devices.py")):
+        spec = importlib.util.spec_from_file_location(name, root / "benchmarks" / file)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, mod)
+        spec.loader.exec_module(mod)
+        loaded[name] = mod
+    return loaded["bench_devices"], loaded["_common"]

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.devkit import load_devices_benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -143,23 +145,8 @@ def test_fleet_benchmark_quick_json() -> None:
     )
 
 
-def _load_devices_benchmark(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``benchmarks/devices.py`` as a module (its name would shadow the devices package)."""
-    import importlib.util
-
-    loaded = {}
-    for name, file in (("_common", "_common.py"), ("bench_devices", "devices.py")):
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / file)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        monkeypatch.setitem(sys.modules, name, mod)
-        spec.loader.exec_module(mod)
-        loaded[name] = mod
-    return loaded["bench_devices"], loaded["_common"]
-
-
 def test_devices_benchmark_refuses_to_time_replays(monkeypatch: pytest.MonkeyPatch) -> None:
-    bench, common = _load_devices_benchmark(monkeypatch)
+    bench, common = load_devices_benchmark(monkeypatch)
     with bench.built_workloads() as workloads:
         ecs42 = next(w for w in workloads if w.key == "ecs42")
         measured = bench.measure(ecs42, 0.1, 5)

@@ -9,33 +9,17 @@ verify and sign for the critical ECS42, none for the MAC'd reads. No timed asser
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_benchmark(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``benchmarks/devices.py`` as a module (its name would shadow the devices package)."""
-    loaded = {}
-    for name, file in (("_common", "_common.py"), ("bench_devices_breakdown", "devices.py")):
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / file)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        monkeypatch.setitem(sys.modules, name, mod)
-        spec.loader.exec_module(mod)
-        loaded[name] = mod
-    return loaded["bench_devices_breakdown"]
+from tests.devkit import load_devices_benchmark
 
 
 def test_the_breakdown_times_the_stages_that_ran_and_leaves_nothing_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bench = _load_benchmark(monkeypatch)
+    bench, _ = load_devices_benchmark(monkeypatch)
     originals = {
         (mod, attr): getattr(importlib.import_module(mod), attr)
         for mod, attr in bench._MODULE_STAGES.values()
@@ -71,7 +55,7 @@ def test_the_breakdown_times_the_stages_that_ran_and_leaves_nothing_behind(
 
 
 def test_the_breakdown_refuses_to_time_a_rejected_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    bench = _load_benchmark(monkeypatch)
+    bench, _ = load_devices_benchmark(monkeypatch)
     common = sys.modules["_common"]
     with bench.built_workloads() as workloads:
         ecs42 = next(w for w in workloads if w.key == "ecs42")
