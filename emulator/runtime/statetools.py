@@ -39,7 +39,7 @@ from .statedir import (
     touch_private,
     write_info,
 )
-from .store import StateStore, assemble_site
+from .store import StateStore, assemble_site, parse_template
 
 __all__ = ["Finding", "backup", "check", "counters_of", "migrate", "restore"]
 
@@ -198,15 +198,7 @@ def device_states(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
         con.close()
 
     def template(tid: str) -> dict[str, Any]:
-        try:
-            state = json.loads(templates[tid])
-        except (KeyError, ValueError) as e:
-            raise StateDamaged(
-                f"{path}: factory template {tid} is missing or damaged ({e})"
-            ) from None
-        if not isinstance(state, dict):
-            raise StateDamaged(f"{path}: factory template {tid} is not an object")
-        return state
+        return parse_template(path, tid, templates.get(tid))
 
     for site, own in sites:
         state = assemble_site(path, site, own, devs.get(site, ()), deltas.get(site, ()), template)

@@ -47,6 +47,7 @@ __all__ = [
     "assemble_site",
     "crash_point",
     "open_ledger",
+    "parse_template",
 ]
 
 #: The points :func:`crash_point` knows (see the module's docstring).
@@ -498,18 +499,7 @@ class StateStore:
             row = self._db.execute(
                 "SELECT state FROM templates WHERE id = ?", (template_id,)
             ).fetchone()
-        try:
-            if row is None:
-                raise ValueError("missing")
-            state = json.loads(row[0])
-            if not isinstance(state, dict):
-                raise ValueError("not an object")
-        except ValueError as e:
-            raise StateDamaged(
-                f"{self.path}: factory template {template_id} is damaged ({e}); "
-                "it was not changed. Restore a backup ('gbcs-emu state restore')"
-            ) from None
-        return state
+        return parse_template(self.path, template_id, None if row is None else row[0])
 
     def template_ids(self) -> set[str]:
         """The ids of every stored factory template."""
@@ -642,6 +632,24 @@ class _Checkpointer:
         finally:
             if db is not None:
                 db.close()
+
+
+def parse_template(path: Path, template_id: str, text: str | None) -> dict[str, Any]:
+    """A stored factory template's JSON ``text`` (None: it is missing), freshly parsed;
+    :class:`StateDamaged` when it is missing or damaged (the devices that start from it
+    could not be rebuilt)."""
+    try:
+        if text is None:
+            raise ValueError("missing")
+        state = json.loads(text)
+        if not isinstance(state, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        raise StateDamaged(
+            f"{path}: factory template {template_id} is damaged ({e}); "
+            "it was not changed. Restore a backup ('gbcs-emu state restore')"
+        ) from None
+    return state
 
 
 def assemble_site(
