@@ -19,13 +19,16 @@ or, without fixtures, ``async with running_broker() as b: ...``.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
 
+from emulator.transport.base import Bus, BusError, BusMessage
 from emulator.transport.broker import (
     ChildBroker,
     EmbeddedBroker,
@@ -40,6 +43,7 @@ __all__ = [
     "broker_kind",
     "mosquitto_broker",
     "mosquitto_required",
+    "publish_from_outbox",
     "require_mosquitto",
     "running_broker",
 ]
@@ -119,3 +123,32 @@ async def amqtt_broker() -> AsyncIterator[EmbeddedBroker]:
         yield b
     finally:
         await b.aclose()
+
+
+async def publish_from_outbox(
+    bus: Bus,
+    messages: Iterable[BusMessage],
+    *,
+    at: int,
+    then: Callable[[], Awaitable[None]],
+    guard: float,
+) -> tuple[int, asyncio.Task[None] | None]:
+    """Publish ``messages`` in order as a sender with an outbox does: one whose publish
+    fails (``BusError``) is published again once the bus is connected, until the broker
+    acknowledges it. When ``at`` have been acknowledged, ``then()`` starts as a task (the
+    fault the test injects). Returns the retries and that task (None if never started)."""
+    outbox = collections.deque(messages)
+    acked = retries = 0
+    started: asyncio.Task[None] | None = None
+    while outbox:
+        try:
+            await bus.publish(outbox[0])
+        except BusError:
+            retries += 1
+            await bus.wait_connected(guard)
+            continue
+        outbox.popleft()
+        acked += 1
+        if acked == at:
+            started = asyncio.ensure_future(then())
+    return retries, started

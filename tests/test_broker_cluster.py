@@ -21,7 +21,7 @@ from emulator.transport.base import BusError, BusMessage, Channel
 from emulator.transport.broker import free_port
 from emulator.transport.mqtt import MqttBus, parse_broker_urls
 from tests import cluster as cluster_module
-from tests.brokers import running_broker
+from tests.brokers import publish_from_outbox, running_broker
 from tests.cluster import nats_cluster
 from tests.statekit import cli
 
@@ -226,27 +226,18 @@ async def test_qos1_session_survives_the_loss_of_its_node() -> None:
                 if len(received) == total:
                     everything.set()
 
-        outbox = collections.deque(msg(n) for n in range(total))
-        acked = retries = 0
-        stopper: asyncio.Task[None] | None = None
-
-        async def send_all() -> None:
-            nonlocal acked, retries, stopper
-            while outbox:
-                try:
-                    await pub.publish(outbox[0])
-                except BusError:
-                    retries += 1
-                    await pub.wait_connected(GUARD)
-                    continue
-                outbox.popleft()
-                acked += 1
-                if acked == stop_at:
-                    stopper = asyncio.create_task(cluster.stop_node(victim))
-
         consumer = asyncio.create_task(consume())
         try:
-            await asyncio.wait_for(send_all(), GUARD)
+            retries, stopper = await asyncio.wait_for(
+                publish_from_outbox(
+                    pub,
+                    (msg(n) for n in range(total)),
+                    at=stop_at,
+                    then=lambda: cluster.stop_node(victim),
+                    guard=GUARD,
+                ),
+                GUARD,
+            )
             assert stopper is not None
             await stopper
             await asyncio.wait_for(everything.wait(), GUARD)

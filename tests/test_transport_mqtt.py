@@ -28,6 +28,7 @@ from emulator.transport.broker import (
     free_port,
 )
 from emulator.transport.mqtt import MqttBus, parse_broker_url, validate_topic_filter
+from tests.brokers import publish_from_outbox
 
 pytest_plugins = ("tests.brokers",)  # the broker fixtures
 
@@ -278,27 +279,18 @@ async def test_broker_restart_mid_stream_loses_nothing(
         await asyncio.sleep(0.3)  # the sender meets a dead broker for a while
         await mq.start()
 
-    outbox = collections.deque(msg("stream", EUI_A, Channel.ALERT, n) for n in range(total))
-    acked = retries = 0
-    restarter: asyncio.Task[None] | None = None
-
-    async def send_all() -> None:
-        nonlocal acked, retries, restarter
-        while outbox:
-            try:
-                await pub.publish(outbox[0])
-            except BusError:
-                retries += 1
-                await pub.wait_connected(GUARD)
-                continue
-            outbox.popleft()
-            acked += 1
-            if acked == restart_at:
-                restarter = asyncio.create_task(restart())
-
     consumer = asyncio.create_task(consume())
     try:
-        await asyncio.wait_for(send_all(), GUARD)
+        retries, restarter = await asyncio.wait_for(
+            publish_from_outbox(
+                pub,
+                (msg("stream", EUI_A, Channel.ALERT, n) for n in range(total)),
+                at=restart_at,
+                then=restart,
+                guard=GUARD,
+            ),
+            GUARD,
+        )
         assert restarter is not None
         await restarter
         await asyncio.wait_for(consumer, GUARD)
