@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from emulator.runtime.config import ConfigError, FleetConfig, load_config
 from emulator.runtime.pki import add_device_public_keys, ensure_pki
+from emulator.signals import stop_on_signals
 from emulator.transport.access import BrokerAccess, broker_access_options, from_cli
 from emulator.transport.base import BusError
 from gbcs.pcap import PcapRecord, write_pcap
@@ -56,16 +56,20 @@ def _settings(baud: int) -> Any:
     )
 
 
-def _stop_event(duration: float | None) -> asyncio.Event:
-    """Set on SIGTERM/SIGINT, or after ``duration`` seconds."""
+@contextlib.contextmanager
+def _stopping(duration: float | None) -> Iterator[asyncio.Event]:
+    """An event set on SIGTERM/SIGINT, or after ``duration`` seconds, for the block's
+    length (the handlers go before the loop closes: see :mod:`emulator.signals`)."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
-    return stop
+    with stop_on_signals(stop):
+        timer = None
+        if duration is not None:
+            timer = asyncio.get_running_loop().call_later(duration, stop.set)
+        try:
+            yield stop
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,48 +431,48 @@ async def _serve(
     served = {eui for _, eui in devices}
     bus = line.bus(DEVICE_SIDE, lambda eui: site.site_id if eui in served else None)
     emulator = Emulator(cfg, bus, RealClock(), KeyStore(ensure_pki(state)), state, control=control)
-    stop = _stop_event(duration)
-    runner = asyncio.create_task(emulator.run(stop))
-    ready = asyncio.create_task(emulator.ready.wait())
-    await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if runner.done():  # the port could not be opened: surface its error
-        ready.cancel()
-        await runner
-        return
-    started = time.monotonic()
-    enabled = set(getattr(site, "devices", ())) or {kind for kind, _ in devices}
-    click.echo(f"hil serve: {site.site_id} on {line.describe()}")
-    for kind, eui in devices:
-        off = "" if kind in enabled else "  (disabled in the config)"
-        click.echo(f"  {kind:<5} {eui.hex().upper()}{off}")
-    every = f"every {stats_interval:g} s" if stats_interval > 0 else "at the end"
-    click.echo(f"state {state}; link summary {every}; Ctrl-C stops")
-    if control:
-        click.echo(
-            f"control API on, as {line.framing} control frames on the line "
-            "(it can rewrite the served devices)"
-        )
-    (state / "hil-ready").write_text(str(time.time()))
+    with _stopping(duration) as stop:
+        runner = asyncio.create_task(emulator.run(stop))
+        ready = asyncio.create_task(emulator.ready.wait())
+        await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if runner.done():  # the port could not be opened: surface its error
+            ready.cancel()
+            await runner
+            return
+        started = time.monotonic()
+        enabled = set(getattr(site, "devices", ())) or {kind for kind, _ in devices}
+        click.echo(f"hil serve: {site.site_id} on {line.describe()}")
+        for kind, eui in devices:
+            off = "" if kind in enabled else "  (disabled in the config)"
+            click.echo(f"  {kind:<5} {eui.hex().upper()}{off}")
+        every = f"every {stats_interval:g} s" if stats_interval > 0 else "at the end"
+        click.echo(f"state {state}; link summary {every}; Ctrl-C stops")
+        if control:
+            click.echo(
+                f"control API on, as {line.framing} control frames on the line "
+                "(it can rewrite the served devices)"
+            )
+        (state / "hil-ready").write_text(str(time.time()))
 
-    async def report() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), stats_interval)
-                return
-            click.echo(f"{time.strftime('%H:%M:%S')} link: {link_summary(bus.report())}")
+        async def report() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), stats_interval)
+                    return
+                click.echo(f"{time.strftime('%H:%M:%S')} link: {link_summary(bus.report())}")
 
-    reporter = asyncio.create_task(report()) if stats_interval > 0 else None
-    try:
-        await runner
-    finally:
-        if reporter is not None:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
-    final = bus.report()
-    click.echo(f"stopped after {time.monotonic() - started:.0f} s; link: {link_summary(final)}")
-    with contextlib.suppress(OSError):
-        (state / "link-stats.json").write_text(json.dumps(final))
+        reporter = asyncio.create_task(report()) if stats_interval > 0 else None
+        try:
+            await runner
+        finally:
+            if reporter is not None:
+                reporter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporter
+        final = bus.report()
+        click.echo(f"stopped after {time.monotonic() - started:.0f} s; link: {link_summary(final)}")
+        with contextlib.suppress(OSError):
+            (state / "link-stats.json").write_text(json.dumps(final))
 
 
 # ------------------------------------------------------------------ drive
@@ -814,25 +818,25 @@ async def _bridge(
         f" as site {site}; Ctrl-C stops",
         err=True,
     )
-    stop = _stop_event(duration)
+    with _stopping(duration) as stop:
 
-    async def down() -> None:  # commands from the fleet's head-ends to the real device
-        async for m in mqtt.messages():
-            await line.write_frame(m.frame)
+        async def down() -> None:  # commands from the fleet's head-ends to the real device
+            async for m in mqtt.messages():
+                await line.write_frame(m.frame)
 
-    async def up() -> None:  # the real device's responses and alerts to the topics
-        async for m in line.messages():
-            with contextlib.suppress(BusError):
-                await mqtt.publish(m)
+        async def up() -> None:  # the real device's responses and alerts to the topics
+            async for m in line.messages():
+                with contextlib.suppress(BusError):
+                    await mqtt.publish(m)
 
-    tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
-    await stop.wait()
-    for t in tasks:
-        t.cancel()
-    await line.close()
-    await mqtt.close()
-    if pcap is not None:
-        _fail_all([e for e in [_write_output(pcap, write_pcap(records), "--pcap")] if e])
+        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        await line.close()
+        await mqtt.close()
+        if pcap is not None:
+            _fail_all([e for e in [_write_output(pcap, write_pcap(records), "--pcap")] if e])
 
 
 # ------------------------------------------------------------------ conformance

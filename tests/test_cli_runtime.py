@@ -104,25 +104,3 @@ def test_run_over_tcp_and_send(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-
-
-def test_run_drops_only_the_closing_loops_wakeup_fd_report() -> None:
-    """A Ctrl-C racing the loop's close is reported by Python as a traceback about the
-    signal wakeup fd (EBADF): run drops exactly that report and passes on the others."""
-    import errno
-    import types
-
-    from emulator.cli.run_cmd import _quiet_wakeup_fd
-
-    seen: list[object] = []
-    hook = _quiet_wakeup_fd(seen.append)
-    msg = "Exception ignored when trying to write to the signal wakeup fd"
-    hook(types.SimpleNamespace(exc_value=OSError(errno.EBADF, "Bad file descriptor"), err_msg=msg))
-    other = [
-        types.SimpleNamespace(exc_value=OSError(errno.EPIPE, "Broken pipe"), err_msg=msg),
-        types.SimpleNamespace(exc_value=OSError(errno.EBADF, "x"), err_msg="in a finaliser"),
-        types.SimpleNamespace(exc_value=ValueError("boom"), err_msg=None),
-    ]
-    for info in other:
-        hook(info)
-    assert seen == other

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import os
 import signal
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +20,7 @@ from emulator.runtime.config import ConfigError, FleetConfig, load_config
 from emulator.runtime.launch import Claim, claim, start_workers, worker_failure
 from emulator.runtime.statedir import StateError, private_write
 from emulator.runtime.worker import WorkerOptions, stop_all
+from emulator.signals import STOP_SIGNALS, stop_on_signals
 from emulator.transport.access import BrokerAccess, broker_access_options, optional_from_cli
 
 if TYPE_CHECKING:
@@ -267,9 +265,8 @@ def run_cmd(
         )
     except StateError as e:
         raise click.ClickException(str(e)) from None
-    sigint = signal.getsignal(signal.SIGINT)  # _run ignores SIGINT while it shuts down
-    hook = sys.unraisablehook
-    sys.unraisablehook = _quiet_wakeup_fd(hook)
+    # _run ignores the stop signals while it shuts down; they come back here
+    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     try:
         code = asyncio.run(
             _run(
@@ -288,9 +285,10 @@ def run_cmd(
         )
     finally:
         held.release()
-        sys.unraisablehook = hook
-        with contextlib.suppress(ValueError, TypeError):
-            signal.signal(signal.SIGINT, sigint)
+        for sig, handler in handlers.items():
+            if handler is not None:
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(sig, handler)
     if code:
         raise SystemExit(code)
 
@@ -415,21 +413,22 @@ async def _run(
     finally:
         if status is not None:
             status.stop()
+    stop = asyncio.Event()
+    # Ctrl-C or SIGTERM sets ``stop`` while serving; both are ignored once shutting down,
+    # so a second Ctrl-C to the process group cannot cut the workers' flush.
+    signals = contextlib.ExitStack()
+    signals.enter_context(stop_on_signals(stop, then_ignore=True))
     api = "; control API on" if control else ""
     console.print(
         f"serving {sites} site(s) on {where} with {len(procs)} worker(s) from {state}{api}; "
         "Ctrl-C stops"
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     metrics_server = None
     if metrics_port is not None:
         try:
             metrics_server = await _serve_metrics(state, metrics_port)
         except OSError as e:
+            signals.close()
             stop_all(procs, 15)
             if claimer is not None:
                 await claimer.release()
@@ -473,14 +472,7 @@ async def _run(
             if live is not None:
                 live.update(refresh())
     finally:
-        # Shutting down: a second Ctrl-C (a terminal's, or SIGINT to the process group)
-        # is ignored rather than delivered through the loop's wakeup socket, which the
-        # loop closes on its way out ("Exception ignored ... signal wakeup fd").
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signals.close()
         if live is not None:
             live.stop()
         stop_all(procs, 15)
@@ -496,27 +488,6 @@ async def _run(
         return 1
     console.print("stopped; state flushed in " + str(state))
     return 0
-
-
-def _quiet_wakeup_fd(
-    hook: Callable[[Any], object],
-) -> Callable[[Any], object]:
-    """``sys.unraisablehook`` that drops one harmless report: a Ctrl-C that arrives while
-    asyncio's loop is closing its self-pipe finds the signal wakeup socket already closed
-    (EBADF; the signal itself is still handled: the emulator is stopping). Python would
-    print it as a traceback; everything else goes to ``hook``."""
-
-    def unraisable(info: Any) -> object:
-        exc = getattr(info, "exc_value", None)
-        if (
-            isinstance(exc, OSError)
-            and exc.errno == errno.EBADF
-            and "wakeup fd" in str(getattr(info, "err_msg", "") or "")
-        ):
-            return None
-        return hook(info)
-
-    return unraisable
 
 
 def _fleet_definition(

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from keys.store import KeyStore
 
+from ..signals import stop_on_signals
 from ..transport.base import Bus, BusError
 from .clock import Clock, parse_clock
 from .config import ConfigError, load_config
@@ -151,18 +152,20 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.2)
 
 
-async def serve(opts: WorkerOptions, stop: asyncio.Event | None = None) -> None:
-    """Run one worker until ``stop`` (or SIGTERM/SIGINT, or its parent's death)."""
+async def serve(
+    opts: WorkerOptions, stop: asyncio.Event | None = None, *, exiting: bool = False
+) -> None:
+    """Run one worker until ``stop`` (or SIGTERM/SIGINT, or its parent's death).
+
+    ``exiting``: the process ends when this returns, so late stop signals are ignored
+    from then on (see :mod:`emulator.signals`)."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     watcher = None
     if opts.parent_pid is not None:
         watcher = asyncio.create_task(_watch_parent(opts.parent_pid, stop))
     try:
-        await _serve(opts, stop)
+        with stop_on_signals(stop, then_ignore=exiting):
+            await _serve(opts, stop)
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(serve(opts))
+        asyncio.run(serve(opts, exiting=True))
     except (StateError, ConfigError, ValueError, OSError, BusError, sqlite3.Error) as e:
         msg = str(e) or type(e).__name__
         print(f"error: worker {opts.worker}: {msg}", file=sys.stderr)

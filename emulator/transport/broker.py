@@ -39,6 +39,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from ..signals import stop_on_signals
+
 __all__ = [
     "BrokerStartError",
     "ChildBroker",
@@ -528,8 +530,10 @@ async def _serve_amqtt(host: str, port: int, parent_pid: int | None) -> int:
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop.set)
+    signals = contextlib.ExitStack()  # a process entry point: late signals are ignored
+    signals.enter_context(
+        stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT, signal.SIGHUP), then_ignore=True)
+    )
     stdin_fd = sys.stdin.fileno() if parent_pid is not None and sys.stdin else None
     if stdin_fd is not None and not os.isatty(stdin_fd):
 
@@ -550,7 +554,8 @@ async def _serve_amqtt(host: str, port: int, parent_pid: int | None) -> int:
         stop.set()
 
     watcher = asyncio.create_task(watch_parent()) if parent_pid is not None else None
-    await stop.wait()
+    with signals:
+        await stop.wait()
     if watcher is not None:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
