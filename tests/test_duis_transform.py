@@ -17,14 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 pytest.importorskip("lxml", reason="the DUIS model needs lxml (the duis extra)")
 
-from emulator.duis import model, tables, transform
+from emulator.duis import model, routing, tables, transform
 from emulator.duis.bodies import SR_NS, Body
 from emulator.duis.model import Request, RequestHeader, RequestId
 from emulator.duis.transform import Refusal, Transformed
 from gbcs.codec import decode
 from gbcs.envelope import Envelope, SignatureForm
 from gbcs.security import DEFAULT_ACB, Verdict, check_mac
-from gbcs.usecases import by_name
 from keys.roles import KeyUsage
 from keys.store import KeyStore
 from tests import duiskit, interop
@@ -38,7 +37,6 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 EXCEPTIONS = {
     "CS08_11.2_SUCCESS_REQUEST_DUIS.XML": "'PPMID' is not emulated",
     "GCS32_7.2_SUCCESS_REQUEST_DUIS.XML": "Issuer Event ID",
-    "ECS17b_4.1.1_DSP_FUTURE_DATED_REQUEST_DUIS.XML": "ExecutionDateTime",
     "GCS11_3.5_SUCCESS_REQUEST_DUIS.XML": "Issuer Event ID",
     "GCS39_7.3_SUCCESS_REQUEST_DUIS.XML": "Issuer Event ID",
     "GCS60_4.18_SUCCESS_REQUEST_DUIS.XML": "GCS60 and GCS60a",
@@ -56,7 +54,7 @@ def _pairs() -> list[dict[str, Any]]:
     if d is None:
         return []
     rows = [json.loads(line) for line in (d / "pairs.jsonl").read_text().splitlines() if line]
-    routed = {variant for variant, _ in transform.ROUTES}
+    routed = set(transform.ROUTES)
     return [r for r in rows if r["srv"] in routed]
 
 
@@ -162,6 +160,11 @@ def test_unpaired_template_follows_the_rules(row: dict[str, Any]) -> None:
     )
     assert result.use_case == row["gbcs_use_case"]
     assert check_mac(msg, _rtds_keys(), DEFAULT_ACB).verdict is Verdict.VALID
+    when = request.body.element().findtext(f"{{{SR_NS}}}ExecutionDateTime")
+    if when is not None:  # future-dated by the DSP: the DCC holds the command until then
+        assert result.send_at == datetime.fromisoformat(when.replace("Z", "+00:00"))
+    else:
+        assert result.send_at is None
 
 
 def test_every_routed_pair_is_covered_or_listed() -> None:
@@ -271,7 +274,7 @@ def test_the_counter_follows_the_request_id() -> None:
         (_request("7.2", DISABLE, cv=1), "ESME", "E12", "critical: command variant 1 must be 4"),
         (_request("4.1.1", READ, cv=4), "ESME", "E12", "non-critical: command variant 4"),
         (_request("4.1.1", READ, cv=8), "ESME", "E12", "command variant 8"),
-        (_request("7.2", DISABLE, cv=5), "ESME", None, "signed pre-command"),
+        (_request("7.2", DISABLE, cv=5), "ESME", None, "needs a SignedPreCommand body"),
         (_request("4.1.1", READ), None, None, "device type is needed"),
         (_request("4.1.1", READ), "PPMID", None, "'PPMID' is not emulated"),
         (_request("4.1.1", READ), "TOASTER", None, "'TOASTER' is not emulated"),
@@ -279,18 +282,18 @@ def test_the_counter_follows_the_request_id() -> None:
         (_request("7.2", DISABLE, cv=4), "GSME", None, "Issuer Event ID"),
         (_request("11.2", FIRMWARE), "CHF", None, "originated by the DCC"),
         (_request("4.1.1", READ), "CHF", "E11", "does not apply to a CHF"),
-        (_request("6.2.1", _body("ReadDeviceConfigurationVoltage")), "ESME", None,
-         "(Read Device Configuration (Voltage)) is not transformed yet (transformed: SRV 1.7,"),
-        (_request("4.2", _body("ReadInstantaneousExportRegisters",
+        (_request("6.2.2", _body("ReadDeviceConfigurationRandomisation",
                                "<sr:ExecutionDateTime>2026-01-01T00:00:00Z</sr:ExecutionDateTime>")),
-         "ESME", None, "with ExecutionDateTime in its body is not transformed yet"),
+         "ESME", None, "SRV 6.2.2 cannot be future-dated"),
         (_request("4.2", _body("ReadInstantaneousExportRegisters", "x")), "ESME", None,
-         "needs an empty ReadInstantaneousExportRegisters body"),
+         "ReadInstantaneousExportRegisters: expected no text"),
+        (_request("4.2", _body("ReadInstantaneousExportRegisters", "<sr:Extra/>")), "ESME", None,
+         "ReadInstantaneousExportRegisters: unexpected Extra"),
+        (_request("4.2", _body("ReadInstantaneousExportRegisters",
+                               "<sr:ExecutionDateTime>tomorrow</sr:ExecutionDateTime>")),
+         "ESME", None, "ReadInstantaneousExportRegisters/ExecutionDateTime: "),
         (_request("4.2", READ), "ESME", None, "needs a ReadInstantaneousExportRegisters body"),
         (_request("11.2", READ), "ESME", None, "needs a ReadFirmwareVersion body"),
-        (_request("11.2", _body("ReadFirmwareVersion",
-                                "<sr:ExecutionDateTime>2026-01-01T00:00:00Z</sr:ExecutionDateTime>")),
-         "ESME", None, "ExecutionDateTime"),
         (_request("12.2", _body("DevicePrenotification"), cv=8), "ESME", "E13", "non-device"),
         (_request("9.9.9", READ), "ESME", None, "unknown ServiceReferenceVariant"),
         (_request("11.2", FIRMWARE, reference="4.1"), "ESME", None, "does not match"),
@@ -326,18 +329,44 @@ def test_another_acb_macs_with_its_own_key() -> None:
 
 
 def test_routes_follow_the_srv_table_and_the_gbcs_registry() -> None:
-    # each route's use case is one of its SRV's, aimed at that device type, with the
-    # criticality of the SRV; every routed SRV has the body the transform checks
-    for (variant, device), use_case in transform.ROUTES.items():
+    # every route is a device SRV of the table, for device types it targets, and not
+    # also listed as not transformed; what each builds is checked where it is built
+    assert transform.ROUTES
+    for variant, route in transform.ROUTES.items():
         srv = tables.srv(variant)
-        assert srv is not None and not srv.non_device
-        assert use_case in srv.use_cases and device in srv.device_types
-        uc = by_name(use_case)
-        assert uc is not None and device in uc.targets, (variant, device, use_case)
-        assert uc.critical == srv.critical, (variant, use_case)
-        assert variant in transform._BODIES
-    assert set(transform._BODIES) == {v for v, _ in transform.ROUTES}
-    assert not set(transform.ROUTES) & set(transform.NOT_YET)
+        assert srv is not None and not srv.non_device and route.variant == variant
+        assert route.planners
+        for device in route.planners:
+            assert device in srv.device_types and device in transform.EMULATED_DEVICE_TYPES
+            assert (variant, device) not in transform.NOT_YET
+
+
+def test_a_dsp_future_dated_request_is_held_until_its_execution_time() -> None:
+    later = "<sr:ExecutionDateTime>2026-03-01T10:30:00Z</sr:ExecutionDateTime>"
+    body = _body("ReadInstantaneousExportRegisters", later)
+    held = transform.transform(
+        _request("4.2", body), target_type="ESME", keys=_fresh_keys(), now=NOW
+    )
+    assert isinstance(held, Transformed), held
+    assert held.send_at == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    assert "held until 2026-03-01T10:30:00+00:00" in held.summary()
+    now = transform.transform(
+        _request("4.2", _body("ReadInstantaneousExportRegisters")),
+        target_type="ESME",
+        keys=_fresh_keys(),
+        now=NOW,
+    )
+    assert isinstance(now, Transformed) and now.send_at is None
+    # the GBCS is the same: the DSP holds it, the device never sees the time
+    assert decode(held.gbcs).payload == decode(now.gbcs).payload
+    past = transform.transform(
+        _request("4.2", body),
+        target_type="ESME",
+        keys=_fresh_keys(),
+        now=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    assert isinstance(past, Transformed)  # a time already past: sent at once
+    assert past.send_at == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
 
 
 # --- nothing read from shared/ at run time ------------------------------------------
@@ -351,7 +380,7 @@ def test_transform_imports_nothing_that_reads_files() -> None:
             roots |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             roots.add(node.module.split(".")[0])
-    allowed = {"__future__", "dataclasses", "datetime", "types", "lxml", "emulator", "gbcs", "keys"}
+    allowed = {"__future__", "collections", "dataclasses", "datetime", "emulator", "gbcs", "keys"}
     assert roots <= allowed
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert not names & {"open", "Path", "os", "tests"}
@@ -371,16 +400,19 @@ def test_transform_opens_no_file_under_shared(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: watch(self).read())
     monkeypatch.setattr(Path, "read_bytes", lambda self: watch(self, "rb").read())
     keys = _fresh_keys()
-    for variant, device in transform.ROUTES:
-        wanted = transform._BODIES[variant]
-        body = _body(wanted if isinstance(wanted, str) else wanted.__name__)
+    for variant, route in transform.ROUTES.items():
         srv = tables.srv(variant)
         assert srv is not None
-        cv = 4 if srv.critical else 1
-        result = transform.transform(
-            _request(variant, body, cv=cv), target_type=device, keys=keys, now=NOW
-        )
-        assert isinstance(result, Transformed), result
+        if route.parse is not routing.empty_body:
+            continue  # a body with fields: built in its own tests
+        for device in route.planners:
+            result = transform.transform(
+                _request(variant, _body(route.body), cv=4 if srv.critical else 1),
+                target_type=device,
+                keys=keys,
+                now=NOW,
+            )
+            assert isinstance(result, Transformed), result
     assert not [f for f in opened if str(Path(f).resolve()).startswith(shared)]
 
 

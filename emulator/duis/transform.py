@@ -27,21 +27,20 @@ Nothing here reads files.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 
-from lxml import etree
-
-from emulator.duis import bodies, tables
+from emulator.duis import bodies, routing, tables
 from emulator.duis.model import Request
 from emulator.headend import usecases
 from emulator.headend.commands import CommandBuilder
 from emulator.headend.usecases import BuildContext, UseCaseError
-from gbcs.codec import build
+from gbcs.codec import build, decode
 from gbcs.envelope import Cra, Envelope, GroupingHeader, OtherInformation, SignatureForm
 from gbcs.errors import GbcsError
-from gbcs.security import DEFAULT_ACB
+from gbcs.security import DEFAULT_ACB, Verdict, apply_mac, check_signature
+from gbcs.usecases import lookup
 from keys.store import KeyStore
 
 __all__ = [
@@ -57,115 +56,20 @@ __all__ = [
 EMULATED_DEVICE_TYPES: tuple[str, ...] = ("ESME", "GSME", "GPF", "CHF")
 """The device types a request may target here (the emulated ones)."""
 
+ROUTES: Mapping[str, routing.SrvRoute] = routing.all_routes()
+"""SRV variant -> its route (typed body, and a planner per device type)."""
 
-def _routes(rows: str) -> dict[tuple[str, str], str]:
-    out = {}
-    for row in rows.strip().splitlines():
-        variant, *pairs = row.split()
-        for pair in pairs:
-            devices, use_case = pair.split("=")
-            for device in devices.split("/"):
-                out[(variant, device)] = use_case
-    return out
+NOT_YET: Mapping[tuple[str, str], str] = routing.all_not_yet()
+"""(SRV variant, device type) pairs DUIS allows that are not transformed yet, with why."""
 
+#: The Transitional Change of Supplier party's EUI (the DCC), as RTDS uses it.
+DEFAULT_TRANSITIONAL_COS = bytes.fromhex("90B3D51F30000004")
 
-# One SRV variant a row: device type(s)=use case. The use case is the one of the SRV's
-# GBCS use cases (tables.py) whose targets (the GBCS registry) include the device type;
-# an SRV with two candidates for one device type (4.18 GCS60/GCS60a, 3.3, 6.2.1, ...)
-# is left out until the choice has a rule.
-ROUTES: MappingProxyType[tuple[str, str], str] = MappingProxyType(
-    _routes(
-        """
-        1.7     ESME=ECS05
-        2.5     ESME=ECS09 GSME=GCS06
-        3.5     ESME=ECS14
-        4.1.1   ESME=ECS17b GSME/GPF=GCS13a
-        4.1.2   ESME=ECS17d GSME/GPF=GCS13c
-        4.1.3   ESME=ECS17e
-        4.1.4   GSME/GPF=GCS13b
-        4.2     ESME=ECS17a
-        4.3     ESME=ECS19 GSME/GPF=GCS14
-        4.11.1  ESME=ECS24 GSME/GPF=GCS21f
-        4.11.2  ESME=ECS24b
-        4.12.1  ESME=ECS18b
-        4.12.2  ESME=ECS18a
-        4.13    ESME=ECS26a GSME/GPF=GCS21b
-        4.15    ESME=ECS27
-        4.16    ESME=ECS17c
-        4.18    ESME=ECS82
-        6.2.2   ESME=ECS26c
-        6.2.5   ESME=ECS26f
-        6.2.7   ESME=ECS40 GSME/GPF=GCS46
-        6.2.8   GSME=GCS21a
-        6.2.9   ESME=ECS26j GSME/GPF=GCS21j
-        7.1     ESME=ECS42
-        7.2     ESME=ECS43
-        7.3     ESME=ECS44
-        7.4     ESME=ECS45 GSME/GPF=GCS33
-        7.7     ESME=ECS61a
-        7.15    ESME=ECS61e
-        11.2    ESME=ECS52 GSME/GPF=GCS38
-        """
-    )
-)
-"""(SRV variant, device type) -> the GBCS use case the transform builds."""
-
-_ISSUER_EVENT_ID = (
-    "carries a ZCL Issuer Event ID that the DCC writes (RTDS: 0x804A371C for counter "
-    "1000) and no public rule derives it from the request"
-)
-NOT_YET: MappingProxyType[tuple[str, str], str] = MappingProxyType(
-    {
-        ("3.5", "GSME"): f"GCS11 {_ISSUER_EVENT_ID}",
-        ("7.2", "GSME"): f"GCS32 {_ISSUER_EVENT_ID}",
-        ("7.3", "GSME"): f"GCS39 {_ISSUER_EVENT_ID}",
-        ("4.18", "GSME"): "GCS60 and GCS60a both read a gas meter balance; no rule here picks one",
-        ("4.18", "GPF"): "GCS60 and GCS60a both read a gas meter balance; no rule here picks one",
-        ("11.2", "CHF"): "ECS52 to a CHF is originated by the DCC (the ACB) with its own "
-        "counter, not by the user",
-    }
-)
-"""Pairs DUIS allows that are not transformed yet, with the reason."""
-
-# The body each routed SRV carries: a typed body (bodies.py), or the name of a DUIS 5.4
-# element that is transformed only when empty (its optional children, such as a
-# future-dated ExecutionDateTime, are not transformed yet).
-_BODIES: MappingProxyType[str, type | str] = MappingProxyType(
-    {
-        "1.7": "ResetTariffBlockCounterMatrix",
-        "2.5": "ActivateEmergencyCredit",
-        "3.5": "DisablePrivacyPIN",
-        "4.1.1": bodies.ReadInstantaneousImportRegisters,
-        "4.1.2": "ReadInstantaneousImportTOUMatrices",
-        "4.1.3": "ReadInstantaneousImportTOUWithBlocksMatrices",
-        "4.1.4": "ReadInstantaneousImportBlockCounters",
-        "4.2": "ReadInstantaneousExportRegisters",
-        "4.3": "ReadInstantaneousPrepayValues",
-        "4.11.1": "ReadTariffPrimaryElement",
-        "4.11.2": "ReadTariffSecondaryElement",
-        "4.12.1": "ReadMaximumDemandImportRegisters",
-        "4.12.2": "ReadMaximumDemandExportRegisters",
-        "4.13": "ReadPrepaymentConfiguration",
-        "4.15": "ReadLoadLimitData",
-        "4.16": "ReadActivePowerImport",
-        "4.18": "ReadMeterBalance",
-        "6.2.2": "ReadDeviceConfigurationRandomisation",
-        "6.2.5": "ReadDeviceConfigurationInstantaneousPowerThresholds",
-        "6.2.7": "ReadDeviceConfigurationMPxN",
-        "6.2.8": "ReadDeviceConfigurationGas",
-        "6.2.9": "ReadDeviceConfigurationPaymentMode",
-        "7.1": "EnableSupply",
-        "7.2": bodies.DisableSupply,
-        "7.3": "ArmSupply",
-        "7.4": "ReadSupplyStatus",
-        "7.7": "ReadALCSData",
-        "7.15": "ReadAuxiliaryControllerOperationalData",
-        "11.2": bodies.ReadFirmwareVersion,
-    }
-)
 _PRE_COMMAND_CV = 4
 _COMMAND_CVS = (1, 2, 3)
 _SIGNED_PRE_COMMAND_CVS = (5, 6, 7)
+_LOCAL = (2, 6)
+_BOTH = (3, 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +86,14 @@ class Transformed:
     recipient: bytes
     counter: int
     gbcs: bytes
+    #: Who originates the GBCS: ``user``, ``acb`` or ``transitional-cos`` (routing.py).
+    originated_by: str = routing.USER
+    #: A request the DSP future-dates: when the DCC sends the command (None: now).
+    send_at: datetime | None = None
+    #: Where the command goes, by command variant: ``wan`` (1, 5), ``local`` (2, 6: back to
+    #: the user for local delivery) or ``wan+local`` (3, 7); a pre-command goes back to the
+    #: user to sign (``user``).
+    delivery: str = "wan"
 
     @property
     def ok(self) -> bool:
@@ -190,11 +102,17 @@ class Transformed:
 
     def summary(self) -> str:
         """One line: use case, form, header."""
-        form = "pre-command (to sign)" if self.pre_command else "command (ACB MAC)"
+        if self.pre_command:
+            form = "pre-command (to sign)"
+        elif self.originated_by != routing.USER:
+            form = f"command originated by the DCC ({self.originated_by})"
+        else:
+            form = "command (ACB MAC)"
+        when = f", held until {self.send_at.isoformat()}" if self.send_at else ""
         return (
             f"{self.use_case} (0x{self.message_code:04X}) {form}: SRV {self.srv} to "
             f"{self.device_type} {self.recipient.hex().upper()}, originator "
-            f"{self.originator.hex().upper()}, counter {self.counter}"
+            f"{self.originator.hex().upper()}, counter {self.counter}{when}"
         )
 
 
@@ -229,13 +147,25 @@ def transform(
     keys: KeyStore,
     acb: bytes = DEFAULT_ACB,
     now: datetime | None = None,
+    dcc_counter: int | None = None,
+    transitional_cos: bytes = DEFAULT_TRANSITIONAL_COS,
+    pre_command: bytes | None = None,
 ) -> TransformResult:
-    """The GBCS command or pre-command the DCC sends for ``request`` to a device of
-    ``target_type`` (``ESME``, ``GSME``, ``GPF``, ``CHF``), or a :class:`Refusal`.
+    """The GBCS the DCC makes of ``request`` for a device of ``target_type`` (``ESME``,
+    ``GSME``, ``GPF``, ``CHF``), or a :class:`Refusal`.
 
-    ``keys`` must hold the ACB's KA private key (``acb``) and the device's KA public key
-    for a non-critical request (its MAC); a pre-command needs none. ``now`` is the build
-    time the catalogue sees (default: the current UTC time).
+    * Command variants 1-3 (non-critical): the command, MAC'd by the ACB. ``keys`` must
+      hold the ACB's KA private key (``acb``) and the device's KA public key.
+    * Command variant 4 (critical): the pre-command for the user to sign; no keys needed.
+    * Command variants 5-7: the user's signed pre-command (``SignedPreCommand`` body)
+      becomes the command: checked against the RequestID and the SRV, its signature
+      verified where ``keys`` hold the user's DS public key, compared with
+      ``pre_command`` (the one the DCC returned) when given, then MAC'd by the ACB.
+    * SRVs whose GBCS the DCC originates (the ACB, or the Transitional CoS party) use
+      ``dcc_counter``, the DCC's own counter (refused without it); a critical one is
+      signed with the DCC party's DS key from ``keys``.
+
+    ``now`` is the build time the catalogue sees (default: the current UTC time).
     """
     header = request.header
     problem = header.srv_error
@@ -247,12 +177,7 @@ def transform(
     cv = header.command_variant
     if srv.non_device:
         return Refusal(f"{label} is a non-device service: the DCC answers it, no GBCS", "E13")
-    if cv in _SIGNED_PRE_COMMAND_CVS:
-        return Refusal(
-            f"command variant {cv} (signed pre-command) is not transformed yet: the "
-            "transform takes service requests (CV 1-4)"
-        )
-    wanted = (_PRE_COMMAND_CV,) if srv.critical else _COMMAND_CVS
+    wanted = (_PRE_COMMAND_CV, *_SIGNED_PRE_COMMAND_CVS) if srv.critical else _COMMAND_CVS
     if cv not in wanted:
         kind = "critical" if srv.critical else "non-critical"
         allowed = ", ".join(str(c) for c in wanted)
@@ -270,60 +195,64 @@ def transform(
         )
     if srv.device_types and device not in srv.device_types:
         return Refusal(f"{label} does not apply to a {device}", "E11")
-    key = (srv.variant, device)
-    use_case = ROUTES.get(key)
-    if use_case is None:
-        why = NOT_YET.get(key)
+    if cv in _SIGNED_PRE_COMMAND_CVS:
+        return _signed_pre_command(request, srv, device, keys, acb, pre_command)
+    route = ROUTES.get(srv.variant)
+    planner = route.planners.get(device) if route is not None else None
+    if route is None or planner is None:
+        why = NOT_YET.get((srv.variant, device))
         if why is not None:
             return Refusal(f"{label} to a {device} is not transformed yet: {why}")
-        done = sorted({v for v, _ in ROUTES}, key=lambda v: tuple(map(int, v.split("."))))
-        return Refusal(f"{label} is not transformed yet (transformed: SRV {', '.join(done)})")
-    problem = _body_problem(request, _BODIES[srv.variant])
-    if problem is not None:
-        return Refusal(f"{label} {problem[0]}", problem[1])
-    return _build(request, srv, device, use_case, keys, acb, now or datetime.now(UTC))
+        return Refusal(f"{label} to a {device} is not transformed yet")
+    if request.body.name != route.body:
+        return Refusal(f"{label} needs a {route.body} body, not {request.body.name}")
+    now = now or datetime.now(UTC)
+    try:
+        typed = route.parse(request.body.element())
+        plan = planner(routing.PlanInput(typed, request, srv, device, now))
+    except routing.NotTransformed as e:
+        return Refusal(f"{label}: {e.reason}", e.response_code)
+    return _build(request, srv, device, plan, keys, acb, now, dcc_counter, transitional_cos)
 
 
-def _body_problem(request: Request, wanted: type | str) -> tuple[str, str | None] | None:
-    """Why the body is not one the transform takes (reason, response code), or None."""
-    body = request.body
-    name = wanted if isinstance(wanted, str) else wanted.__name__
-    if body.name != name:
-        return f"needs a {name} body, not {body.name}", None
-    if isinstance(wanted, str):
-        el = body.element()
-        kids = [etree.QName(c).localname for c in el if isinstance(c.tag, str)]
-        if kids:
-            return f"with {', '.join(kids)} in its body is not transformed yet", None
-        if (el.text or "").strip():
-            return f"needs an empty {name} body", None
-        return None
-    if getattr(body.typed(), "execution_date_time", None) is not None:
-        return (
-            "with an ExecutionDateTime (future-dated, held by the DSP) is not transformed yet",
-            None,
-        )
-    return None
+def _delivery(cv: int) -> str:
+    return "local" if cv in _LOCAL else "wan+local" if cv in _BOTH else "wan"
 
 
 def _build(
     request: Request,
     srv: tables.Srv,
     device: str,
-    use_case: str,
+    plan: routing.Plan,
     keys: KeyStore,
     acb: bytes,
     now: datetime,
+    dcc_counter: int | None,
+    transitional_cos: bytes,
 ) -> TransformResult:
     rid = request.header.request_id
-    originator, recipient, counter = rid.originator_eui, rid.target_eui, rid.counter
-    entry = usecases.get(use_case)
+    recipient = rid.target_eui
+    try:
+        entry = usecases.get(plan.use_case)
+    except UseCaseError as e:
+        return Refusal(f"{plan.use_case}: {e}")
+    name = plan.label or entry.name
+    if plan.originator == routing.USER:
+        originator, counter = rid.originator_eui, rid.counter
+    else:
+        originator = acb if plan.originator == routing.ACB else transitional_cos
+        if dcc_counter is None:
+            return Refusal(
+                f"{name} to a {device} is originated by the DCC ({plan.originator}, "
+                f"{originator.hex().upper()}) with its own counter: give the DCC's counter"
+            )
+        counter = dcc_counter
     ctx = BuildContext(counter, originator, recipient, entry.role_for(device), now)
     try:
-        payload = entry.build_parsed(entry.parse_args({}), ctx)
-    except UseCaseError as e:  # a catalogue entry that needs arguments the body lacks
-        return Refusal(f"{use_case}: {e}")
-    pre_command = srv.critical
+        payload = entry.build_parsed(entry.parse_args(dict(plan.args)), ctx)
+    except UseCaseError as e:
+        return Refusal(f"{name}: {e}")
+    pre_command = srv.critical and plan.originator == routing.USER
     try:
         if pre_command:
             grouping = GroupingHeader(
@@ -337,20 +266,96 @@ def _build(
             )
             gbcs = msg.encode()
         else:
+            # the DCC signs what it originates if the use case is critical (its DS key)
+            critical = entry.critical and plan.originator != routing.USER
             builder = CommandBuilder(keys, acb)
             gbcs = builder.command(
-                originator, recipient, entry.message_code, payload, counter=counter, critical=False
+                originator,
+                recipient,
+                entry.message_code,
+                payload,
+                counter=counter,
+                critical=critical,
             )
     except GbcsError as e:
-        return Refusal(f"{use_case}: {' '.join(str(e).split())}")
+        return Refusal(f"{name}: {' '.join(str(e).split())}")
     return Transformed(
         srv=srv.variant,
         device_type=device,
-        use_case=entry.name,
+        use_case=name,
         message_code=entry.message_code,
         pre_command=pre_command,
         originator=originator,
         recipient=recipient,
         counter=counter,
         gbcs=gbcs,
+        originated_by=plan.originator,
+        send_at=plan.send_at,
+        delivery="user" if pre_command else _delivery(request.header.command_variant),
     )
+
+
+def _signed_pre_command(
+    request: Request,
+    srv: tables.Srv,
+    device: str,
+    keys: KeyStore,
+    acb: bytes,
+    pre_command: bytes | None,
+) -> TransformResult:
+    """CV 5-7: the user's signed pre-command, checked, becomes the command (ACB MAC)."""
+    label = f"SRV {srv.variant} ({srv.name})"
+    body = request.body.typed()
+    if not isinstance(body, bodies.SignedPreCommand):
+        return Refusal(f"{label}: command variant 5-7 needs a SignedPreCommand body")
+    try:
+        msg = decode(body.gbcs_payload)
+    except GbcsError as e:
+        return Refusal(f"{label}: the signed pre-command is not GBCS: {' '.join(str(e).split())}")
+    rid = request.header.request_id
+    if msg.envelope is not Envelope.GENERAL_SIGNING or msg.signature_form is not (
+        SignatureForm.PRESENT
+    ):
+        return Refusal(f"{label}: the signed pre-command is not a signed General-Signing APDU")
+    wrong = [
+        what
+        for what, ours, theirs in (
+            ("originator", rid.originator_eui, msg.originator),
+            ("recipient", rid.target_eui, msg.recipient),
+            ("counter", rid.counter, msg.counter),
+        )
+        if ours != theirs
+    ]
+    if wrong:
+        differ = ", ".join(wrong)
+        return Refusal(f"{label}: the signed pre-command's {differ} differ from the RequestID")
+    uc = lookup(msg.message_code)
+    if uc is None or uc.name not in _names(srv.use_cases):
+        what = uc.name if uc is not None else f"0x{msg.message_code:04X}"
+        return Refusal(f"{label}: the signed pre-command is {what}, not a use case of the SRV")
+    if pre_command is not None and b"\xdf" + msg.signed_data() != pre_command:
+        return Refusal(f"{label}: the signed pre-command is not the pre-command the DCC returned")
+    check = check_signature(msg, keys)
+    if check.verdict is Verdict.INVALID:
+        return Refusal(f"{label}: the signed pre-command's signature is invalid ({check.detail})")
+    try:
+        gbcs = apply_mac(msg, keys, acb).encode()
+    except GbcsError as e:
+        return Refusal(f"{label}: {' '.join(str(e).split())}")
+    return Transformed(
+        srv=srv.variant,
+        device_type=device,
+        use_case=uc.name,
+        message_code=msg.message_code,
+        pre_command=False,
+        originator=msg.originator,
+        recipient=msg.recipient,
+        counter=msg.counter,
+        gbcs=gbcs,
+        delivery=_delivery(request.header.command_variant),
+    )
+
+
+def _names(use_cases: tuple[str, ...]) -> set[str]:
+    """The GBCS use-case names an SRV lists (``CCS05/CCS04`` names two)."""
+    return {n for u in use_cases for n in u.split("/")}
