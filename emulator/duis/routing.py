@@ -269,6 +269,7 @@ _MODULES = (
     "emulator.duis.routes_tariff",
     "emulator.duis.routes_logs",
     "emulator.duis.routes_config",
+    "emulator.duis.routes_supply",
     "emulator.duis.routes_security",
 )
 
@@ -291,11 +292,14 @@ def all_not_yet() -> Mapping[tuple[str, str], str]:
 
 
 def all_routes() -> Mapping[str, SrvRoute]:
-    """Every routed SRV variant, by variant (each module's ``ROUTES``); a variant routed
-    twice is an error."""
+    """Every routed SRV variant, by variant: each module's ``ROUTES``, and its
+    ``MORE_PLANNERS`` ({variant: {device type: planner}}) added to another module's route
+    for device types it lacks. A variant routed twice, or a device planned twice, is an
+    error."""
     import importlib
 
     out: dict[str, SrvRoute] = {}
+    extra: list[tuple[str, Mapping[str, Mapping[str, Planner]]]] = []
     for name in _MODULES:
         try:
             module = importlib.import_module(name)
@@ -307,4 +311,16 @@ def all_routes() -> Mapping[str, SrvRoute]:
             if route.variant in out:
                 raise RuntimeError(f"SRV {route.variant} is routed twice ({name})")
             out[route.variant] = route
+        extra.append((name, getattr(module, "MORE_PLANNERS", {})))
+    for name, more in extra:
+        for variant, planners in more.items():
+            route = out.get(variant)
+            if route is None:
+                raise RuntimeError(f"{name}: planners for SRV {variant}, which has no route")
+            twice = set(planners) & set(route.planners)
+            if twice:
+                raise RuntimeError(f"{name}: SRV {variant} already has planners for {twice}")
+            out[variant] = SrvRoute(
+                route.variant, route.body, route.parse, {**route.planners, **planners}
+            )
     return MappingProxyType(out)
