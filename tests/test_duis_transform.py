@@ -48,15 +48,20 @@ _EXCEPTIONS = {
 }
 
 
-def _all_exceptions() -> dict[str, str]:
-    out = dict(_EXCEPTIONS)
+def _from_groups(name: str, base: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
     for path in sorted(Path(__file__).parent.glob("test_duis_routes_*.py")):
         module = importlib.import_module(f"tests.{path.stem}")
-        out.update(getattr(module, "RTDS_EXCEPTIONS", {}))
+        out.update(getattr(module, name, {}))
     return out
 
 
-EXCEPTIONS = _all_exceptions()
+EXCEPTIONS: dict[str, str] = _from_groups("RTDS_EXCEPTIONS", _EXCEPTIONS)
+# DCC inputs of a template's RTDS GBCS, where the DCC writes a value no request carries:
+# the DCC's own counter (GBCS it originates) and the time the DCC built it (a ZCL Issuer
+# Event ID is the DCC's UTC time). Each group's tests name theirs, with why.
+RTDS_DCC_COUNTER: dict[str, int] = _from_groups("RTDS_DCC_COUNTER", {})
+RTDS_NOW: dict[str, datetime] = _from_groups("RTDS_NOW", {})
 
 
 # --- the shared material, read at test time only ------------------------------------
@@ -118,7 +123,11 @@ def _rtds_keys() -> KeyStore:
 @pytest.mark.parametrize("row", PAIRED, ids=_ids(PAIRED))
 def test_paired_template_becomes_the_rtds_gbcs(row: dict[str, Any]) -> None:
     result = transform.transform(
-        _template(row), target_type=_device_type(row), keys=_rtds_keys(), now=NOW
+        _template(row),
+        target_type=_device_type(row),
+        keys=_rtds_keys(),
+        now=RTDS_NOW.get(row["template"], NOW),
+        dcc_counter=RTDS_DCC_COUNTER.get(row["template"]),
     )
     if row["template"] in EXCEPTIONS:
         assert isinstance(result, Refusal)
@@ -141,7 +150,8 @@ def test_paired_template_becomes_the_rtds_gbcs(row: dict[str, Any]) -> None:
     msg = decode(result.gbcs)
     assert msg.originator.hex().upper() == expected["originator"]
     assert msg.recipient.hex().upper() == expected["recipient"]
-    assert msg.counter == row["request_id"]["counter"] == int(expected["originator_counter"])
+    counter = RTDS_DCC_COUNTER.get(row["template"], row["request_id"]["counter"])
+    assert msg.counter == counter == int(expected["originator_counter"])
     if row["critical"]:
         # the pre-command: General-Signing, no signature field, byte for byte RTDS's
         assert result.pre_command
@@ -158,7 +168,13 @@ def test_paired_template_becomes_the_rtds_gbcs(row: dict[str, Any]) -> None:
 @pytest.mark.parametrize("row", UNPAIRED, ids=_ids(UNPAIRED))
 def test_unpaired_template_follows_the_rules(row: dict[str, Any]) -> None:
     request = _template(row)
-    result = transform.transform(request, target_type=_device_type(row), keys=_rtds_keys(), now=NOW)
+    result = transform.transform(
+        request,
+        target_type=_device_type(row),
+        keys=_rtds_keys(),
+        now=RTDS_NOW.get(row["template"], NOW),
+        dcc_counter=RTDS_DCC_COUNTER.get(row["template"]),
+    )
     if row["template"] in EXCEPTIONS:
         assert isinstance(result, Refusal)
         assert EXCEPTIONS[row["template"]] in result.reason
@@ -166,11 +182,15 @@ def test_unpaired_template_follows_the_rules(row: dict[str, Any]) -> None:
     assert isinstance(result, Transformed), result
     rid = request.header.request_id
     msg = decode(result.gbcs)
-    assert (msg.originator, msg.recipient, msg.counter) == (
-        rid.originator_eui,
-        rid.target_eui,
-        rid.counter,
-    )
+    if result.originated_by == routing.USER:
+        assert (msg.originator, msg.recipient, msg.counter) == (
+            rid.originator_eui,
+            rid.target_eui,
+            rid.counter,
+        )
+    else:  # the DCC's own originator EUI and counter
+        assert msg.recipient == rid.target_eui and msg.originator != rid.originator_eui
+        assert msg.counter == RTDS_DCC_COUNTER[row["template"]]
     assert result.use_case == row["gbcs_use_case"]
     assert check_mac(msg, _rtds_keys(), DEFAULT_ACB).verdict is Verdict.VALID
     when = request.body.element().findtext(f"{{{SR_NS}}}ExecutionDateTime")
