@@ -331,6 +331,17 @@ def apply_mac(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> 
     return replace(plain, envelope=Envelope.GENERAL_CIPHERING, mac=mac)
 
 
+def mac_exact(msg: GbcsMessage, keys: KeyProvider, acb: bytes = DEFAULT_ACB) -> bytes:
+    """The General-Ciphering bytes of ``msg`` MAC'd over exactly its General-Signing bytes
+    as received (a decoded message is not re-encoded): how the DCC wraps a user's signed
+    pre-command, whose signature covers those bytes."""
+    key, why = _mac_key(msg, keys, acb)
+    if key is None:
+        raise GbcsSecurityError(f"cannot MAC: {why}")
+    gs = msg.gs_apdu()
+    return encode_general_ciphering(gs, _c("gmac").compute_mac(key, msg.originator, gs))
+
+
 def protect(
     header: GroupingHeader,
     payload: Payload,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.asymmetric import ec
 
 pytest.importorskip("lxml", reason="the duis commands need lxml (the duis extra)")
 
@@ -561,3 +562,73 @@ def test_transform_macs_as_the_acb_given() -> None:
     assert "90B3D51F30000099" in r.stdout and "--gbcs-keys" not in r.stdout
     r = transform("--acb", "not-an-eui", *args)
     assert r.exit_code == 2 and "--acb" in r.output + r.stderr
+
+
+def test_transform_build_time_and_pre_command_errors_are_one_line() -> None:
+    args = ("--verify-off", "--target-type", "ESME", template(ECS52))
+    r = transform("--at", "tomorrow", *args)
+    assert r.exit_code == 1
+    assert one_line(r) == "Error: --at 'tomorrow': not an ISO 8601 date-time"
+    r = transform("--pre-command", "DFzz", *args)
+    assert r.exit_code == 1 and one_line(r) == "Error: --pre-command: not hex"
+    r = transform("--dcc-counter", "-1", *args)
+    assert r.exit_code == 2 and "--dcc-counter" in r.output + r.stderr
+
+
+def test_transform_critical_round_trip_cv4_then_cv5(tmp_path: Path) -> None:
+    """CV4 gives the pre-command; signed as the clients sign it and sent back with CV5
+    (same RequestID), it becomes the ACB-MAC'd command over exactly the signed bytes."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from emulator.duis import model
+    from emulator.duis.bodies import SR_NS, Body
+    from gbcs.codec import decode
+    from gbcs.envelope import Envelope
+
+    cv4 = template("ECS43_7.2_SUCCESS_REQUEST_DUIS.XML")
+    r = transform("--verify-off", "--target-type", "ESME", cv4)
+    assert r.exit_code == 0, r.output + r.stderr
+    pre = bytes.fromhex(r.stdout.split("\t")[1].strip())
+    key_file = Path(gbcs_keys()) / "90b3d51f30010000-ds.key"  # the RTDS supplier's DS key
+    key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+
+    def sign(by: ec.EllipticCurvePrivateKey) -> bytes:
+        rs = decode_dss_signature(by.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
+        return pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
+
+    signed = sign(key)
+    request = model.parse(Path(cv4).read_bytes())
+    assert isinstance(request, model.Request)
+    payload = base64.b64encode(signed).decode()
+    body = Body(
+        "SignedPreCommand",
+        f'<sr:SignedPreCommand xmlns:sr="{SR_NS}"><sr:GBCSPayload>{payload}'
+        "</sr:GBCSPayload></sr:SignedPreCommand>".encode(),
+    )
+    header = replace(request.header, command_variant=5)
+    cv5 = tmp_path / "cv5.xml"
+    cv5.write_bytes(model.to_xml(replace(request, header=header, body=body)))
+    common = ("--verify-off", "--target-type", "ESME", "--gbcs-keys", gbcs_keys())
+    r = transform(*common, "--pre-command", pre.hex(), str(cv5))
+    assert r.exit_code == 0, r.output + r.stderr
+    command = decode(bytes.fromhex(r.stdout.split("\t")[1].strip()))
+    assert command.envelope is Envelope.GENERAL_CIPHERING and command.gs_apdu() == signed
+    assert "ECS43 (0x0050) command (ACB MAC)" in r.stderr
+    other = pre[:-1] + bytes([pre[-1] ^ 1])
+    r = transform(*common, "--pre-command", other.hex(), str(cv5))
+    assert r.exit_code == 1 and "not the pre-command the DCC returned" in r.stdout
+    # signed by a key that is not the supplier's: the DCC holds its certificate, refuses
+    forged = sign(ec.generate_private_key(ec.SECP256R1()))
+    payload = base64.b64encode(forged).decode()
+    body = Body(
+        "SignedPreCommand",
+        f'<sr:SignedPreCommand xmlns:sr="{SR_NS}"><sr:GBCSPayload>{payload}'
+        "</sr:GBCSPayload></sr:SignedPreCommand>".encode(),
+    )
+    cv5.write_bytes(model.to_xml(replace(request, header=header, body=body)))
+    r = transform(*common, str(cv5))
+    assert r.exit_code == 1 and "signature is invalid" in r.stdout

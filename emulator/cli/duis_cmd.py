@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import fields, is_dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -534,6 +536,31 @@ def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any
     help="Device type of every request's target: ESME, GSME, GPF or CHF (a target EUI "
     "does not say it).",
 )
+@click.option(
+    "--dcc-counter",
+    type=click.IntRange(0, 2**64 - 1),
+    default=None,
+    metavar="N",
+    help="The DCC's own counter, for GBCS the DCC originates (ACB or Transitional CoS "
+    "commands); default: the current time in milliseconds since 1970, which rises from "
+    "one run to the next as a GBCS counter must.",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="TIME",
+    help="The DCC's build time (ISO 8601, e.g. 2026-01-01T00:00:00Z), which GBCS such as a "
+    "ZCL Issuer Event ID carries; default: now.",
+)
+@click.option(
+    "--pre-command",
+    "pre_command",
+    default=None,
+    metavar="HEX",
+    help="For a signed pre-command (command variants 5-7): the pre-command the DCC "
+    "returned; the signed one must be it, signed.",
+)
 @click.argument("files", nargs=-1, required=True)
 def transform_cmd(
     verify_off: bool,
@@ -541,11 +568,15 @@ def transform_cmd(
     gbcs_key_dirs: tuple[Path, ...],
     acb: bytes | None,
     target_type: str | None,
+    dcc_counter: int | None,
+    at: str | None,
+    pre_command: str | None,
     files: tuple[str, ...],
 ) -> None:
     """Transform each DUIS request FILE ('-' = stdin) into the GBCS the DCC would send:
     a critical request (command variant 4) into its pre-command, for the user to sign;
-    a non-critical one into the command, MAC'd by the ACB with --gbcs-keys. Prints
+    a signed pre-command (command variants 5-7) into the command; a non-critical one
+    into the command, MAC'd by the ACB with --gbcs-keys. Prints
     'file<TAB>hex' per request (a summary of each on stderr), or 'file<TAB>error:
     <response code> <reason>'. The XML signature is verified first with the --keys
     certificates, unless --verify-off. Exits 0 only when every file was transformed."""
@@ -560,6 +591,10 @@ def transform_cmd(
             f"--target-type {target_type!r}: not an emulated device type (one of "
             f"{', '.join(EMULATED_DEVICE_TYPES)})"
         )
+    now = _build_time(at)
+    known = _hex_option("--pre-command", pre_command)
+    if dcc_counter is None:
+        dcc_counter = int(time.time() * 1000)
     xml_keys = _load_keys(keys_dirs) if not verify_off else None
     if gbcs_key_dirs:
         from emulator.cli.keyload import load_keys
@@ -580,7 +615,15 @@ def transform_cmd(
             click.echo(f"{name}\terror: {request}")
             failed += 1
             continue
-        result = transform(request, target_type=target_type, keys=gbcs_keys, acb=acb or DEFAULT_ACB)
+        result = transform(
+            request,
+            target_type=target_type,
+            keys=gbcs_keys,
+            acb=acb or DEFAULT_ACB,
+            now=now,
+            dcc_counter=dcc_counter,
+            pre_command=known,
+        )
         if isinstance(result, Refusal):
             line = result.line()
             if not gbcs_key_dirs and "cannot MAC" in line:
@@ -592,6 +635,27 @@ def transform_cmd(
         click.echo(f"{name}: {result.summary()}", err=True)
     if failed:
         sys.exit(1)
+
+
+def _build_time(at: str | None) -> datetime | None:
+    """``--at`` as an aware date-time (UTC when no zone is given), None for now."""
+    if at is None:
+        return None
+    text = at.strip()
+    try:
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise click.ClickException(f"--at {at!r}: not an ISO 8601 date-time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _hex_option(name: str, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return bytes.fromhex(value.replace(" ", ""))
+    except ValueError:
+        raise click.ClickException(f"{name}: not hex") from None
 
 
 def _transform_input(

@@ -39,7 +39,7 @@ from emulator.headend.usecases import BuildContext, UseCaseError
 from gbcs.codec import build, decode
 from gbcs.envelope import Cra, Envelope, GroupingHeader, OtherInformation, SignatureForm
 from gbcs.errors import GbcsError
-from gbcs.security import DEFAULT_ACB, Verdict, apply_mac, check_signature
+from gbcs.security import DEFAULT_ACB, Verdict, check_signature, mac_exact
 from gbcs.usecases import lookup
 from keys.store import KeyStore
 
@@ -339,7 +339,7 @@ def _signed_pre_command(
     if check.verdict is Verdict.INVALID:
         return Refusal(f"{label}: the signed pre-command's signature is invalid ({check.detail})")
     try:
-        gbcs = apply_mac(msg, keys, acb).encode()
+        gbcs = mac_exact(msg, keys, acb)
     except GbcsError as e:
         return Refusal(f"{label}: {' '.join(str(e).split())}")
     return Transformed(
