@@ -243,11 +243,25 @@ def test_typed_bodies(body: str, ref: str, typed: object) -> None:
 
 
 def test_untyped_body_is_kept_as_its_name_and_subtree() -> None:
-    body = "<sr:UpdateMeterBalance><sr:Adjustment>12</sr:Adjustment></sr:UpdateMeterBalance>"
-    m = model.parse(request_xml(body, cv="4", ref="1.5", variant="1.5"))
+    # a non-device service's body: no route reads it
+    body = "<sr:DevicePrenotification><sr:Note>12</sr:Note></sr:DevicePrenotification>"
+    m = model.parse(request_xml(body, cv="8", ref="12.2", variant="12.2"))
     assert isinstance(m, Request)
-    assert m.body.name == "UpdateMeterBalance" and m.body.typed() is None
-    assert b"<sr:Adjustment>12</sr:Adjustment>" in m.body.xml
+    assert m.body.name == "DevicePrenotification" and m.body.typed() is None
+    assert b"<sr:Note>12</sr:Note>" in m.body.xml
+
+
+def test_a_routed_srvs_body_is_typed_by_its_route() -> None:
+    from emulator.duis import routing
+
+    body = "<sr:ReadInstantaneousExportRegisters/>"
+    m = model.parse(request_xml(body, ref="4.2", variant="4.2"))
+    assert isinstance(m, Request) and m.body.typed() == routing.EmptyBody(None)
+    bad = "<sr:ReadInstantaneousExportRegisters><sr:X/></sr:ReadInstantaneousExportRegisters>"
+    m = model.parse(request_xml(bad, ref="4.2", variant="4.2"))  # parsing keeps it
+    assert isinstance(m, Request)
+    with pytest.raises(model.DuisModelError, match="unexpected X"):
+        m.body.typed()
 
 
 # --- responses and alerts ---------------------------------------------------------------

@@ -20,6 +20,7 @@ element's path on anything missing or malformed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = [
     "SrvRoute",
     "all_not_yet",
     "all_routes",
+    "body_parser",
     "boolean",
     "child",
     "children",
@@ -272,6 +274,16 @@ _MODULES = (
     "emulator.duis.routes_supply",
     "emulator.duis.routes_security",
 )
+
+
+def body_parser(element: str) -> Callable[[etree._Element], Any] | None:
+    """The typed-body parser of the route whose body is ``element`` (a local name)."""
+    return _parsers().get(element)
+
+
+@functools.cache
+def _parsers() -> Mapping[str, Callable[[etree._Element], Any]]:
+    return MappingProxyType({r.body: r.parse for r in all_routes().values()})
 
 
 def all_not_yet() -> Mapping[tuple[str, str], str]:
