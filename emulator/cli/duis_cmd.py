@@ -674,3 +674,61 @@ def _transform_input(
             hint = "" if len(xml_keys) else " (no certificates loaded: give --keys DIR)"
             return f"XML signature {checked.line()}{hint} (--verify-off skips the check)"
     return message
+
+
+@duis_group.command("srvs")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per SRV variant.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also the non-device SRVs and those with no emulated device type.",
+)
+def srvs_cmd(as_json: bool, show_all: bool) -> None:
+    """The DUIS SRV variants and what `duis transform` does with each: the emulated device
+    types it transforms them for, and why the others are not transformed yet."""
+    _xmlsig()
+    from emulator.duis import tables
+    from emulator.duis.transform import EMULATED_DEVICE_TYPES, NOT_YET, ROUTES
+
+    rows = []
+    for srv in tables.SRVS.values():
+        emulated = [d for d in srv.device_types if d in EMULATED_DEVICE_TYPES]
+        if not show_all and (srv.non_device or not emulated):
+            continue
+        route = ROUTES.get(srv.variant)
+        done = [d for d in emulated if route is not None and d in route.planners]
+        rows.append(
+            {
+                "srv": srv.variant,
+                "name": srv.name,
+                "critical": srv.critical,
+                "non_device": srv.non_device,
+                "future_dated": srv.future_dated,
+                "body": route.body if route is not None else None,
+                "transformed": done,
+                "not_yet": {
+                    d: NOT_YET.get((srv.variant, d), "no route yet")
+                    for d in emulated
+                    if d not in done
+                },
+            }
+        )
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    for row in rows:
+        kind = "critical" if row["critical"] else "non-device" if row["non_device"] else ""
+        done = ",".join(row["transformed"]) or "-"
+        click.echo(f"{row['srv']:<8} {done:<18} {kind:<10} {row['name']}")
+        for device, why in row["not_yet"].items():
+            click.echo(f"{'':<8}   {device}: not yet: {why}")
+    variants = [r for r in rows if r["transformed"]]
+    pairs = sum(len(r["transformed"]) for r in rows)
+    left = sum(len(r["not_yet"]) for r in rows)
+    click.echo(
+        f"{len(variants)} SRV variant(s) transformed for {pairs} (SRV, device type) pair(s); "
+        f"{left} pair(s) not yet",
+        err=True,
+    )

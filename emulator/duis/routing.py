@@ -98,6 +98,9 @@ class Plan:
     send_at: datetime | None = None
     #: The use case as DUIS and RTDS name it, where it differs from ``use_case``.
     label: str | None = None
+    #: For GBCS the DCC originates on a user's behalf: the user as the Supplementary
+    #: Remote Party (its EUI and RequestID counter in the grouping header).
+    supplementary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

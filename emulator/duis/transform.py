@@ -253,11 +253,17 @@ def _build(
     except UseCaseError as e:
         return Refusal(f"{name}: {e}")
     pre_command = srv.critical and plan.originator == routing.USER
+    if plan.supplementary:
+        if plan.originator == routing.USER:
+            return Refusal(f"{name}: a supplementary remote party needs a DCC originator")
+        other = OtherInformation(
+            entry.message_code, srp_id=rid.originator_eui, srp_counter=rid.counter
+        )
+    else:
+        other = OtherInformation(entry.message_code)
     try:
         if pre_command:
-            grouping = GroupingHeader(
-                Cra.COMMAND, counter, originator, recipient, OtherInformation(entry.message_code)
-            )
+            grouping = GroupingHeader(Cra.COMMAND, counter, originator, recipient, other)
             msg = build(
                 grouping,
                 payload,
@@ -276,6 +282,7 @@ def _build(
                 payload,
                 counter=counter,
                 critical=critical,
+                other=other,
             )
     except GbcsError as e:
         return Refusal(f"{name}: {' '.join(str(e).split())}")
