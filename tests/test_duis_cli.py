@@ -632,3 +632,29 @@ def test_transform_critical_round_trip_cv4_then_cv5(tmp_path: Path) -> None:
     cv5.write_bytes(model.to_xml(replace(request, header=header, body=body)))
     r = transform(*common, str(cv5))
     assert r.exit_code == 1 and "signature is invalid" in r.stdout
+
+
+def test_srvs_lists_what_is_transformed_and_why_the_rest_is_not() -> None:
+    from emulator.duis.transform import NOT_YET, ROUTES
+
+    r = run("srvs", "--json")
+    assert r.exit_code == 0, r.output
+    rows = {row["srv"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert rows["4.1.1"]["transformed"] == ["ESME", "GSME", "GPF"]
+    assert rows["4.1.1"]["body"] == "ReadInstantaneousImportRegisters"
+    assert rows["7.2"]["critical"] and "ESME" in rows["7.2"]["transformed"]
+    assert "12.2" not in rows  # a non-device SRV, shown only with --all
+    for variant, row in rows.items():
+        route = ROUTES.get(variant)
+        for device in row["transformed"]:
+            assert route is not None and device in route.planners
+        for device, why in row["not_yet"].items():
+            assert why == NOT_YET.get((variant, device), "no route yet")
+    everything = run("srvs", "--all", "--json")
+    every = {row["srv"]: row for row in map(json.loads, everything.stdout.splitlines())}
+    assert every["12.2"]["non_device"] and every["12.2"]["transformed"] == []
+    text = run("srvs")
+    assert text.exit_code == 0
+    assert re.search(r"^4\.1\.1\s+ESME,GSME,GPF\s+Read Instantaneous Import Registers$",
+                     text.stdout, re.M)  # fmt: skip
+    assert re.search(r"\d+ SRV variant\(s\) transformed for \d+ \(SRV, device type\)", text.stderr)
