@@ -478,13 +478,21 @@ def test_transform_a_refused_file_is_one_line_and_fails_the_run(tmp_path: Path) 
     bad = tmp_path / "bad.xml"
     bad.write_bytes(b"not xml")
     files = [template(ECS43), template(GCS32), response, str(bad), str(tmp_path / "none.xml")]
-    r = transform("--verify-off", "--target-type", "GSME", *files)
+    at = ("--at", "2015-01-01T00:00:00Z")
+    r = transform("--verify-off", "--target-type", "GSME", *at, *files)
     assert r.exit_code == 1
     out = dict(line.split("\t", 1) for line in r.stdout.strip().splitlines())
     assert list(out) == files
-    # ECS43's template to a GSME is GCS32's case: both refused with the reason
-    assert out[files[0]].startswith("error: SRV 7.2 (Disable Supply) to a GSME is not")
-    assert "Issuer Event ID" in out[files[1]]
+    # ECS43's template to a GSME is GCS32's case: both transformed, the ZCL Issuer Event
+    # ID the DCC writes being the ZCL UTCTime of --at (473385600, little-endian)
+    for file in files[:2]:
+        assert out[file].startswith("DF") and "804A371C" in out[file]
+    later = transform("--verify-off", "--target-type", "GSME", "--at", "2015-01-01T00:00:01Z")
+    assert later.exit_code == 2  # no FILE: the option alone is not a run
+    r2 = transform(
+        "--verify-off", "--target-type", "GSME", "--at", "2015-01-01T00:00:01Z", files[1]
+    )
+    assert "814A371C" in r2.stdout
     assert out[response] == "error: not a DUIS request (a response or alert)"
     assert out[str(bad)].startswith("error: ")
     assert out[files[4]] == f"error: input file {files[4]}: no such file"

@@ -256,12 +256,16 @@ def test_a_routed_srvs_body_is_typed_by_its_route() -> None:
 
     body = "<sr:ReadInstantaneousExportRegisters/>"
     m = model.parse(request_xml(body, ref="4.2", variant="4.2"))
-    assert isinstance(m, Request) and m.body.typed() == routing.EmptyBody(None)
+    assert isinstance(m, Request) and m.body.typed() is None
+    assert routing.typed_body(m.body) == routing.EmptyBody(None)
     bad = "<sr:ReadInstantaneousExportRegisters><sr:X/></sr:ReadInstantaneousExportRegisters>"
     m = model.parse(request_xml(bad, ref="4.2", variant="4.2"))  # parsing keeps it
     assert isinstance(m, Request)
     with pytest.raises(model.DuisModelError, match="unexpected X"):
-        m.body.typed()
+        routing.typed_body(m.body)
+    firmware = model.parse(request_xml("<sr:ReadFirmwareVersion/>", ref="11.2", variant="11.2"))
+    assert isinstance(firmware, Request)
+    assert routing.typed_body(firmware.body) == ReadFirmwareVersion(None)  # the model's own
 
 
 # --- responses and alerts ---------------------------------------------------------------

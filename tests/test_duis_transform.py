@@ -38,9 +38,6 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # each route group's tests (tests/test_duis_routes_*.py) add theirs as RTDS_EXCEPTIONS.
 _EXCEPTIONS = {
     "CS08_11.2_SUCCESS_REQUEST_DUIS.XML": "'PPMID' is not emulated",
-    "GCS32_7.2_SUCCESS_REQUEST_DUIS.XML": "Issuer Event ID",
-    "GCS11_3.5_SUCCESS_REQUEST_DUIS.XML": "Issuer Event ID",
-    "GCS39_7.3_SUCCESS_REQUEST_DUIS.XML": "Issuer Event ID",
     "GCS60_4.18_SUCCESS_REQUEST_DUIS.XML": "GCS60 and GCS60a",
     "GCS60a_4.18_SUCCESS_RELIABLE_GSME_REQUEST_DUIS.XML": "GCS60 and GCS60a",
     "GCS60a_4.18_SUCCESS_RELIABLE_GPF_REQUEST_DUIS.XML": "GCS60 and GCS60a",
@@ -102,6 +99,8 @@ def _device_type(row: dict[str, Any]) -> str:
         return "PPMID"
     if name.startswith("ECS"):
         return "ESME"
+    if name.startswith(("CS02", "CS06")):
+        return "ESME"  # these RTDS templates target the RTDS ESME (00-DB-12-34-56-78-90-A0)
     return "GPF" if "_GPF_" in name else "GSME"
 
 
@@ -192,9 +191,15 @@ def test_unpaired_template_follows_the_rules(row: dict[str, Any]) -> None:
         assert msg.recipient == rid.target_eui and msg.originator != rid.originator_eui
         assert msg.counter == RTDS_DCC_COUNTER[row["template"]]
     assert result.use_case == row["gbcs_use_case"]
-    assert check_mac(msg, _rtds_keys(), DEFAULT_ACB).verdict is Verdict.VALID
+    if result.pre_command:  # critical: the bare General-Signing APDU, to be signed
+        assert row["critical"] and msg.envelope is Envelope.GENERAL_SIGNING
+        assert msg.signature_form is SignatureForm.ABSENT
+    else:
+        assert check_mac(msg, _rtds_keys(), DEFAULT_ACB).verdict is Verdict.VALID
     when = request.body.element().findtext(f"{{{SR_NS}}}ExecutionDateTime")
-    if when is not None:  # future-dated by the DSP: the DCC holds the command until then
+    srv = tables.srv(row["srv"])
+    assert srv is not None
+    if when is not None and srv.future_dated == "DSP":  # the DCC holds it until then
         assert result.send_at == datetime.fromisoformat(when.replace("Z", "+00:00"))
     else:
         assert result.send_at is None
@@ -312,7 +317,9 @@ def test_the_counter_follows_the_request_id() -> None:
         (_request("4.1.1", READ), "PPMID", None, "'PPMID' is not emulated"),
         (_request("4.1.1", READ), "TOASTER", None, "'TOASTER' is not emulated"),
         (_request("7.2", DISABLE, cv=4), "GPF", "E11", "does not apply to a GPF"),
-        (_request("7.2", DISABLE, cv=4), "GSME", None, "Issuer Event ID"),
+        (_request("7.2", _body("DisableSupply",
+                               "<sr:ExecutionDateTime>2026-01-01T00:00:00Z</sr:ExecutionDateTime>"),
+                  cv=4), "GSME", None, "SRV 7.2 cannot be future-dated"),
         (_request("11.2", FIRMWARE), "CHF", None, "originated by the DCC"),
         (_request("4.1.1", READ), "CHF", "E11", "does not apply to a CHF"),
         (_request("6.2.2", _body("ReadDeviceConfigurationRandomisation",

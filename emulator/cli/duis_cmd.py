@@ -11,7 +11,10 @@ import json
 import sys
 import time
 from dataclasses import fields, is_dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -303,6 +306,18 @@ def _acb_eui(value: str | None) -> bytes | None:
     return _acb(value)
 
 
+def _typed_body(body: Any) -> tuple[Any, str | None]:
+    """The body's typed view (the model's, else its SRV route's) and, when its route
+    cannot read it, why."""
+    from emulator.duis import routing
+    from emulator.duis.bodies import DuisModelError
+
+    try:
+        return routing.typed_body(body), None
+    except DuisModelError as e:
+        return None, str(e)
+
+
 def _request_gbcs(message: duis_model.Request) -> bytes | None:
     typed = message.body.typed()
     payload = getattr(typed, "gbcs_payload", None)
@@ -360,10 +375,12 @@ def _rows(model: ModuleType, m: duis_model.DuisMessage) -> list[tuple[str, str]]
             )
         )
         rows.append(("Body", m.body.name))
-        typed = m.body.typed()
+        typed, problem = _typed_body(m.body)
         if typed is not None:
             rows.extend((f"  {k}", _value_text(v)) for k, v in _fields(typed).items())
         else:
+            if problem is not None:
+                rows.append(("  not readable", problem))
             rows.append(("  XML", m.body.xml.decode("utf-8", "replace")))
         return rows
     h = m.header
@@ -409,13 +426,18 @@ def _fields(obj: Any) -> dict[str, Any]:
 def _value_text(v: Any) -> str:
     if isinstance(v, bytes):
         return f"{v.hex().upper()} ({len(v)} bytes)"
-    if is_dataclass(v) and not isinstance(v, type):
+    if isinstance(getattr(v, "xml", None), bytes) and is_dataclass(v):
         return f"{type(v).__name__} {v.name}: {v.xml.decode('utf-8', 'replace')}"  # a Body
+    if (is_dataclass(v) and not isinstance(v, type)) or isinstance(v, list | tuple | dict):
+        return json.dumps(_jsonable(v), separators=(", ", ": "))
+    if isinstance(v, datetime | date | dtime):
+        return v.isoformat()
     return "-" if v is None else str(v)
 
 
 def _jsonable(v: Any) -> Any:
-    """Plain JSON data: bytes as upper-case hex, a kept XML subtree as its text."""
+    """Plain JSON data: bytes as upper-case hex, a kept XML subtree as its text, times in
+    ISO 8601, enumerations by value, decimals as text."""
     if isinstance(v, bytes):
         return v.hex().upper()
     if is_dataclass(v) and not isinstance(v, type):
@@ -425,6 +447,14 @@ def _jsonable(v: Any) -> Any:
         return {f.name: _jsonable(getattr(v, f.name)) for f in fields(v)}
     if isinstance(v, list | tuple):
         return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, datetime | date | dtime):
+        return v.isoformat()
+    if isinstance(v, Enum):
+        return _jsonable(v.value)
+    if isinstance(v, Decimal):
+        return str(v)
     return v
 
 
@@ -452,7 +482,7 @@ def _srv_json(reference: str, variant: str, srv: Any, error: str | None) -> dict
 def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any]:
     if isinstance(m, model.Request):
         h = m.header
-        typed = m.body.typed()
+        typed, problem = _typed_body(m.body)
         return {
             "kind": "request",
             "schema_version": m.schema_version,
@@ -470,6 +500,7 @@ def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any
                 "element": m.body.name,
                 "xml": m.body.xml.decode("utf-8", "replace"),
                 "typed": None if typed is None else _jsonable(typed),
+                "not_readable": problem,
             },
         }
     h = m.header

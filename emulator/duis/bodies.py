@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
 
@@ -49,27 +48,11 @@ class Body:
         """A fresh copy of the element."""
         return etree.fromstring(self.xml, xmlsig._parser())
 
-    def typed(self, *, routes: bool = True) -> Any:
-        """The typed view of this body, or None when its element is not modelled.
-
-        The bodies of this module first; then, with ``routes``, the typed body of the SRV
-        route that carries this element (:mod:`emulator.duis.routing`). A body its route
-        cannot read raises :class:`DuisModelError` with the route's reason.
-        """
+    def typed(self) -> TypedBody | None:
+        """The typed view of this body, or None when its element is not modelled here
+        (the routed SRVs' bodies: :func:`emulator.duis.routing.typed_body`)."""
         make = _TYPED.get(self.name)
-        if make is not None:
-            return make(self.element())
-        if not routes:
-            return None
-        from emulator.duis import routing
-
-        parse = routing.body_parser(self.name)
-        if parse is None:
-            return None
-        try:
-            return parse(self.element())
-        except routing.NotTransformed as e:
-            raise DuisModelError(e.reason) from None
+        return make(self.element()) if make else None
 
 
 def _c14n(el: etree._Element) -> bytes:

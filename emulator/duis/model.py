@@ -411,7 +411,7 @@ def _parse_request(root: etree._Element, header: etree._Element, body: etree._El
     if len(kids) != 1:
         raise DuisModelError(f"Request/Body: expected one element, found {len(kids)}")
     b = Body.of(kids[0])
-    b.typed(routes=False)  # a typed body that cannot be read is reported now
+    b.typed()  # a typed body that cannot be read is reported now, not on first use
     return Request(h, b, _schema_version(root), _signed(root))
 
 

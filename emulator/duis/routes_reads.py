@@ -59,14 +59,7 @@ def _rows(rows: str) -> tuple[SrvRoute, ...]:
 ROUTES: tuple[SrvRoute, ...] = _rows(_ROWS)
 """The SRV variants of this module."""
 
-_ISSUER_EVENT_ID = (
-    "carries a ZCL Issuer Event ID that the DCC writes (RTDS: 0x804A371C for counter "
-    "1000) and no public rule derives it from the request"
-)
 NOT_YET: dict[tuple[str, str], str] = {
-    ("3.5", "GSME"): f"GCS11 {_ISSUER_EVENT_ID}",
-    ("7.2", "GSME"): f"GCS32 {_ISSUER_EVENT_ID}",
-    ("7.3", "GSME"): f"GCS39 {_ISSUER_EVENT_ID}",
     ("4.18", "GSME"): "GCS60 and GCS60a both read a gas meter balance; no rule here picks one",
     ("4.18", "GPF"): "GCS60 and GCS60a both read a gas meter balance; no rule here picks one",
     ("11.2", "CHF"): "ECS52 to a CHF is originated by the DCC (the ACB) with its own counter",

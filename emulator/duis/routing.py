@@ -34,6 +34,7 @@ from emulator.duis import xmlsig
 
 if TYPE_CHECKING:
     from emulator.duis import tables
+    from emulator.duis.bodies import Body
     from emulator.duis.model import Request
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "plain",
     "required",
     "text",
+    "typed_body",
 ]
 
 SR = "{" + xmlsig.SR_NS + "}"
@@ -277,6 +279,24 @@ _MODULES = (
     "emulator.duis.routes_supply",
     "emulator.duis.routes_security",
 )
+
+
+def typed_body(body: Body) -> Any:
+    """The typed view of ``body``: the one :mod:`emulator.duis.bodies` models, else the
+    typed body of the SRV route that carries the element, else None. A body its route
+    cannot read raises :class:`~emulator.duis.bodies.DuisModelError` with the reason."""
+    from emulator.duis.bodies import DuisModelError
+
+    typed = body.typed()
+    if typed is not None:
+        return typed
+    parse = body_parser(body.name)
+    if parse is None:
+        return None
+    try:
+        return parse(body.element())
+    except NotTransformed as e:
+        raise DuisModelError(e.reason) from None
 
 
 def body_parser(element: str) -> Callable[[etree._Element], Any] | None:
