@@ -48,12 +48,15 @@ from emulator.duis.routing import (
     child,
     children,
     date_time,
+    dcc_issuer_event_id,
     dsp_held,
     integer,
     local,
+    only,
     optional,
     required,
     text,
+    zcl_utc_time,
 )
 
 __all__ = [
@@ -78,8 +81,6 @@ __all__ = [
 
 _EXECUTION = "ExecutionDateTime"
 _SWITCHES = 5  # HC ALCS / ALCS / APC 1..5 (DUIS range_1_5)
-_ZCL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_U32_MAX = 0xFFFF_FFFF
 
 
 # --- typed bodies ----------------------------------------------------------------------
@@ -152,19 +153,6 @@ class SynchroniseClock:
 # --- readers ---------------------------------------------------------------------------
 
 
-def _only(el: etree._Element, *names: str) -> None:
-    """Refuse children other than ``names`` (each at most once) and stray text."""
-    seen = [local(c) for c in children(el)]
-    extra = [n for n in seen if n not in names]
-    if extra:
-        raise NotTransformed(f"{local(el)}: unexpected {', '.join(extra)}")
-    twice = sorted({n for n in seen if seen.count(n) > 1})
-    if twice:
-        raise NotTransformed(f"{local(el)}: {', '.join(twice)} given more than once")
-    if (el.text or "").strip():
-        raise NotTransformed(f"{local(el)}: unexpected text")
-
-
 def _in_range(where: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise NotTransformed(f"{where}: {value} is not in {low}..{high}")
@@ -202,7 +190,7 @@ def _no_type(el: etree._Element, name: str) -> bool:
 
 def parse_tamper_state(el: etree._Element) -> SupplyTamperState:
     """Read ``SetElectricitySupplyTamperState``."""
-    _only(el, "SupplyTamperState")
+    only(el, ("SupplyTamperState",))
     state = required(el, "SupplyTamperState")
     if state not in ("Locked", "Unchanged"):
         raise NotTransformed(f"{local(el)}/SupplyTamperState: {state!r} is not Locked or Unchanged")
@@ -211,7 +199,7 @@ def parse_tamper_state(el: etree._Element) -> SupplyTamperState:
 
 def parse_daily_reset(el: etree._Element) -> DailyTariffBlockCounterMatrixReset:
     """Read ``UpdateDeviceConfigurationDailyResettingOfTariffBlockCounterMatrix``."""
-    _only(el, "DailyTariffBlockCounterMatrixReset")
+    only(el, ("DailyTariffBlockCounterMatrixReset",))
     return DailyTariffBlockCounterMatrixReset(
         required(el, "DailyTariffBlockCounterMatrixReset", boolean)
     )
@@ -222,13 +210,13 @@ def _switch_action(element: str, action: str) -> Callable[[etree._Element], Auxi
     unless it is a reset)."""
 
     def parse(el: etree._Element) -> AuxiliaryLoadAction:
-        _only(el, element)
+        only(el, (element,))
         switch = child(el, element)
         index = _attribute(switch, "index")
         if action == "reset":
-            _only(switch)
+            only(switch, ())
             return AuxiliaryLoadAction(action, index, None)
-        _only(switch, "Duration")
+        only(switch, ("Duration",))
         return AuxiliaryLoadAction(action, index, _ranged(switch, "Duration", 0, 0xFFFF))
 
     return parse
@@ -266,14 +254,14 @@ def _boost_buttons(element: str, add: bool) -> Callable[[etree._Element], BoostB
 
 def parse_randomised_offset_limit(el: etree._Element) -> RandomisedOffsetLimit:
     """Read ``SetRandomisedOffsetLimit``."""
-    _only(el, "RandomisedOffsetLimit")
+    only(el, ("RandomisedOffsetLimit",))
     return RandomisedOffsetLimit(_ranged(el, "RandomisedOffsetLimit", 0, 1799))
 
 
 def parse_controller_state(el: etree._Element) -> AuxiliaryControllerState:
     """Read ``SetAuxiliaryControllerState`` or ``LimitAPCLevel`` (the same fields)."""
     names = ("StartDateTime", "EndDateTime", "CommandedStateLevel", "InputFromControlledLoad")
-    _only(el, *names)
+    only(el, names)
     start = required(el, "StartDateTime", date_time)
     end = required(el, "EndDateTime", date_time)
     if end <= start:
@@ -289,21 +277,19 @@ def parse_controller_state(el: etree._Element) -> AuxiliaryControllerState:
 
 def parse_synchronise_clock(el: etree._Element) -> SynchroniseClock:
     """Read ``CommissionDeviceSynchroniseClock``."""
-    _only(el, "CurrentDateTime", "TolerancePeriod")
+    only(
+        el,
+        (
+            "CurrentDateTime",
+            "TolerancePeriod",
+        ),
+    )
     return SynchroniseClock(
         required(el, "CurrentDateTime", date_time), _ranged(el, "TolerancePeriod", 0, 86400)
     )
 
 
 # --- value conversions -----------------------------------------------------------------
-
-
-def zcl_utc_time(when: datetime) -> int:
-    """ZCL UTCTime: whole seconds since 2000-01-01T00:00:00Z (an unsigned 32-bit)."""
-    seconds = int((when.astimezone(UTC) - _ZCL_EPOCH).total_seconds())
-    if not 0 <= seconds <= _U32_MAX:
-        raise NotTransformed(f"{when.isoformat()} is outside ZCL UTCTime (2000 to 2136)")
-    return seconds
 
 
 def _cosem(when: datetime, where: str) -> str:
@@ -423,7 +409,7 @@ def _issuer_event(use_case: str) -> Planner:
 
     def plan(p: PlanInput) -> Plan:
         send_at = dsp_held(p)  # these SRVs refuse an ExecutionDateTime
-        return Plan(use_case, {"issuer_event_id": zcl_utc_time(p.now)}, send_at=send_at)
+        return Plan(use_case, {"issuer_event_id": dcc_issuer_event_id(p)}, send_at=send_at)
 
     return plan
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -41,6 +41,7 @@ __all__ = [
     "ACB",
     "TRANSITIONAL_COS",
     "USER",
+    "ZCL_EPOCH",
     "NotTransformed",
     "Plan",
     "PlanInput",
@@ -52,17 +53,21 @@ __all__ = [
     "boolean",
     "child",
     "children",
+    "cosem_text",
     "date_time",
+    "dcc_issuer_event_id",
     "dsp_held",
     "empty_body",
     "fixed",
     "integer",
     "local",
+    "only",
     "optional",
     "plain",
     "required",
     "text",
     "typed_body",
+    "zcl_utc_time",
 ]
 
 SR = "{" + xmlsig.SR_NS + "}"
@@ -103,6 +108,14 @@ class Plan:
     #: For GBCS the DCC originates on a user's behalf: the user as the Supplementary
     #: Remote Party (its EUI and RequestID counter in the grouping header).
     supplementary: bool = False
+    #: With ``supplementary``: the user's KA certificate (DER), for a user that is an
+    #: Unknown Remote Party of the device (the device encrypts its response with it).
+    supplementary_certificate: bytes | None = None
+    #: Whether the DCC party signs GBCS it originates: None, as the use case's
+    #: criticality says; False for the critical use cases the DCC sends MAC'd only,
+    #: with a null signature (GBCS 13.3.3.1: accessControlBrokerByACB to a device other
+    #: than a CHF; RTDS: CS02a, CS02f).
+    dcc_signs: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +271,50 @@ def date_time(value: str) -> datetime:
         v = v[:-1] + "+00:00"
     t = datetime.fromisoformat(v)
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def only(el: etree._Element, allowed: Iterable[str], *, repeats: Iterable[str] = ()) -> None:
+    """Refuse children other than ``allowed``, a second one of those not in ``repeats``,
+    and stray text (the XSD's sequence, read by name)."""
+    allowed, repeats = set(allowed), set(repeats)
+    names = [local(c) for c in children(el)]
+    extra = [n for n in names if n not in allowed]
+    if extra:
+        raise NotTransformed(f"{local(el)}: unexpected {', '.join(extra)}")
+    twice = sorted({n for n in names if names.count(n) > 1 and n not in repeats})
+    if twice:
+        raise NotTransformed(f"{local(el)}: more than one {', '.join(twice)}")
+    if (el.text or "").strip():
+        raise NotTransformed(f"{local(el)}: unexpected text")
+
+
+#: ZCL UTCTime counts whole seconds from here, in 32 bits (0xFFFFFFFF: invalid).
+ZCL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def zcl_utc_time(when: datetime) -> int:
+    """``when`` as a ZCL UTCTime (seconds since 2000-01-01T00:00:00Z, unsigned 32-bit);
+    :class:`NotTransformed` outside 2000-2136."""
+    seconds = int((when.astimezone(UTC) - ZCL_EPOCH).total_seconds())
+    if not 0 <= seconds <= 0xFFFF_FFFF:
+        raise NotTransformed(f"{when.isoformat()} does not fit a ZCL UTCTime (2000-2136)")
+    return seconds
+
+
+def dcc_issuer_event_id(p: PlanInput) -> int:
+    """The Issuer Event ID the DCC writes into a GBZ command when the request gives none:
+    ZigBee Smart Energy describes it as "a unique number managed by upstream servers or a
+    UTC based time stamp (UTCTime) identifying when the Publish command was issued; newer
+    information has a larger value", so the DCC writes the ZCL UTCTime of its build time
+    (RTDS: 0x1C374A80, 2015-01-01T00:00:00Z)."""
+    return zcl_utc_time(p.now)
+
+
+def cosem_text(when: datetime) -> str:
+    """A UTC instant as the catalogue's COSEM date-time text (to the hundredth; deviation
+    and weekday not specified, which GBCS reads as UTC)."""
+    t = when.astimezone(UTC)
+    return f"{t:%Y-%m-%dT%H:%M:%S}.{t.microsecond // 10_000:02d}"
 
 
 def required(el: etree._Element, name: str, convert: Callable[[str], Any] = str) -> Any:

@@ -194,7 +194,7 @@ def transform(
             f"{', '.join(EMULATED_DEVICE_TYPES)})"
         )
     if srv.device_types and device not in srv.device_types:
-        return Refusal(f"{label} does not apply to a {device}", "E11")
+        return Refusal(f"{label} does not apply to {_a(device)}", "E11")
     if cv in _SIGNED_PRE_COMMAND_CVS:
         return _signed_pre_command(request, srv, device, keys, acb, pre_command)
     route = ROUTES.get(srv.variant)
@@ -202,8 +202,8 @@ def transform(
     if route is None or planner is None:
         why = NOT_YET.get((srv.variant, device))
         if why is not None:
-            return Refusal(f"{label} to a {device} is not transformed yet: {why}")
-        return Refusal(f"{label} to a {device} is not transformed yet")
+            return Refusal(f"{label} to {_a(device)} is not transformed yet: {why}")
+        return Refusal(f"{label} to {_a(device)} is not transformed yet")
     if request.body.name != route.body:
         return Refusal(f"{label} needs a {route.body} body, not {request.body.name}")
     now = now or datetime.now(UTC)
@@ -213,6 +213,11 @@ def transform(
     except routing.NotTransformed as e:
         return Refusal(f"{label}: {e.reason}", e.response_code)
     return _build(request, srv, device, plan, keys, acb, now, dcc_counter, transitional_cos)
+
+
+def _a(device: str) -> str:
+    """The device type with its article: "an ESME", "a GSME"."""
+    return f"an {device}" if device[:1] in "AEIOU" else f"a {device}"
 
 
 def _delivery(cv: int) -> str:
@@ -243,11 +248,14 @@ def _build(
         originator = acb if plan.originator == routing.ACB else transitional_cos
         if dcc_counter is None:
             return Refusal(
-                f"{name} to a {device} is originated by the DCC ({plan.originator}, "
+                f"{name} to {_a(device)} is originated by the DCC ({plan.originator}, "
                 f"{originator.hex().upper()}) with its own counter: give the DCC's counter"
             )
         counter = dcc_counter
-    ctx = BuildContext(counter, originator, recipient, entry.role_for(device), now)
+    # a response to a supplementary remote party is protected for it (DLMS protection
+    # parameters name it), though the DCC originates the command
+    party = rid.originator_eui if plan.supplementary else originator
+    ctx = BuildContext(counter, party, recipient, entry.role_for(device), now)
     try:
         payload = entry.build_parsed(entry.parse_args(dict(plan.args)), ctx)
     except UseCaseError as e:
@@ -257,8 +265,13 @@ def _build(
         if plan.originator == routing.USER:
             return Refusal(f"{name}: a supplementary remote party needs a DCC originator")
         other = OtherInformation(
-            entry.message_code, srp_id=rid.originator_eui, srp_counter=rid.counter
+            entry.message_code,
+            srp_id=rid.originator_eui,
+            srp_counter=rid.counter,
+            certificate=plan.supplementary_certificate,
         )
+    elif plan.supplementary_certificate is not None:
+        return Refusal(f"{name}: a supplementary certificate needs a supplementary party")
     else:
         other = OtherInformation(entry.message_code)
     try:
@@ -273,7 +286,8 @@ def _build(
             gbcs = msg.encode()
         else:
             # the DCC signs what it originates if the use case is critical (its DS key)
-            critical = entry.critical and plan.originator != routing.USER
+            signs = entry.critical if plan.dcc_signs is None else plan.dcc_signs
+            critical = signs and plan.originator != routing.USER
             builder = CommandBuilder(keys, acb)
             gbcs = builder.command(
                 originator,
