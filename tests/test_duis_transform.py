@@ -38,10 +38,6 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # each route group's tests (tests/test_duis_routes_*.py) add theirs as RTDS_EXCEPTIONS.
 _EXCEPTIONS = {
     "CS08_11.2_SUCCESS_REQUEST_DUIS.XML": "'PPMID' is not emulated",
-    "GCS60_4.18_SUCCESS_REQUEST_DUIS.XML": "GCS60 and GCS60a",
-    "GCS60a_4.18_SUCCESS_RELIABLE_GSME_REQUEST_DUIS.XML": "GCS60 and GCS60a",
-    "GCS60a_4.18_SUCCESS_RELIABLE_GPF_REQUEST_DUIS.XML": "GCS60 and GCS60a",
-    "GCS60a_4.18_SUCCESS_UNRELIABLE_GSME_REQUEST_DUIS.XML": "GCS60 and GCS60a",
 }
 
 

@@ -60,8 +60,6 @@ ROUTES: tuple[SrvRoute, ...] = _rows(_ROWS)
 """The SRV variants of this module."""
 
 NOT_YET: dict[tuple[str, str], str] = {
-    ("4.18", "GSME"): "GCS60 and GCS60a both read a gas meter balance; no rule here picks one",
-    ("4.18", "GPF"): "GCS60 and GCS60a both read a gas meter balance; no rule here picks one",
     ("11.2", "CHF"): "ECS52 to a CHF is originated by the DCC (the ACB) with its own counter",
 }
 """Pairs of these SRVs not transformed yet, with why."""
