@@ -58,8 +58,3 @@ def _rows(rows: str) -> tuple[SrvRoute, ...]:
 
 ROUTES: tuple[SrvRoute, ...] = _rows(_ROWS)
 """The SRV variants of this module."""
-
-NOT_YET: dict[tuple[str, str], str] = {
-    ("11.2", "CHF"): "ECS52 to a CHF is originated by the DCC (the ACB) with its own counter",
-}
-"""Pairs of these SRVs not transformed yet, with why."""
