@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Install the DCC Boxed signing tool for the opt-in test tests/test_duis_signing_tool.py.
+#
+# The tool (SmartDCCInnovation/dccboxed-signing-tool, GPL-3.0) comes as the jar bundled by
+# the npm package @smartdcc/duis-sign-wrap; it runs on Java 11+ (Debian: openjdk-17-jre-headless).
+# It is an external program for the tests only: installed into a cache directory outside
+# the repository, never shipped.
+#
+#   ${GBCS_TOOLS_DIR:-${XDG_CACHE_HOME:-~/.cache}/gbcs-emulator}/duis-sign-wrap
+#
+# Idempotent: when the pinned version is already there (jar checksum checked) it says so
+# and exits 0 without touching the network.
+#
+# Usage: scripts/install-signing-tool.sh [--offline]
+#   --offline   only check; exit 3 when the tool is not installed (no npm, no network)
+# Prints the jar's path as the only line on stdout; messages go to stderr.
+# Exit codes: 0 ready, 1 cannot install or use it, 2 usage, 3 not installed (--offline).
+set -euo pipefail
+
+PACKAGE="@smartdcc/duis-sign-wrap"
+VERSION="0.1.2"
+# sha256 of dist/tool.jar in duis-sign-wrap 0.1.2 (the only published version).
+JAR_SHA256="e71061bd5f6fb641354caf71c4013a44d4ffc5d88ed055b3787ee51a00587ddd"
+JAVA_MIN=11
+
+offline=0
+case "${1:-}" in
+  "") ;;
+  --offline) offline=1 ;;
+  -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: $0 [--offline]" >&2; exit 2 ;;
+esac
+
+say() { echo "install-signing-tool: $*" >&2; }
+
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+base=${GBCS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gbcs-emulator}
+dir=$(realpath -m "$base/duis-sign-wrap")
+case "$dir/" in
+  "$repo"/*) say "refusing to install inside the repository ($dir): set GBCS_TOOLS_DIR elsewhere"; exit 1 ;;
+esac
+jar="$dir/node_modules/$PACKAGE/dist/tool.jar"
+
+java_bin=${JAVA:-java}
+if ! command -v "$java_bin" >/dev/null 2>&1; then
+  say "no '$java_bin' on PATH: install a Java $JAVA_MIN+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+  exit 1
+fi
+# 'openjdk version "17.0.15" 2025-04-15' -> 17; '"1.8.0_392"' -> 8.
+java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
+major=${java_version%%.*}
+[ "$major" = 1 ] && major=$(echo "$java_version" | cut -d. -f2)
+if ! [ "$major" -ge "$JAVA_MIN" ] 2>/dev/null; then
+  say "'$java_bin' is Java '${java_version:-unknown}': the signing tool needs Java $JAVA_MIN or newer"
+  exit 1
+fi
+
+installed_version() {
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$PACKAGE/package.json" 2>/dev/null \
+    | head -n 1
+}
+
+jar_ok() {
+  [ -f "$jar" ] && [ "$(installed_version)" = "$VERSION" ] \
+    && [ "$(sha256sum "$jar" | cut -d' ' -f1)" = "$JAR_SHA256" ]
+}
+
+if jar_ok; then
+  say "$PACKAGE@$VERSION already installed in $dir (Java $java_version)"
+  echo "$jar"
+  exit 0
+fi
+if [ "$offline" = 1 ]; then
+  say "$PACKAGE@$VERSION is not installed in $dir (run scripts/install-signing-tool.sh)"
+  exit 3
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  say "no npm on PATH: cannot install $PACKAGE (Debian: apt-get install npm)"
+  exit 1
+fi
+say "installing $PACKAGE@$VERSION into $dir"
+mkdir -p "$dir"
+if ! timeout 300 npm install --prefix "$dir" --no-audit --no-fund --save-exact \
+  "$PACKAGE@$VERSION" >&2; then
+  say "npm install of $PACKAGE@$VERSION failed"
+  exit 1
+fi
+if ! jar_ok; then
+  got=$([ -f "$jar" ] && sha256sum "$jar" | cut -d' ' -f1 || echo "no jar")
+  say "$jar is not the expected $PACKAGE@$VERSION jar (sha256 $got, want $JAR_SHA256)"
+  exit 1
+fi
+say "installed $PACKAGE@$VERSION (Java $java_version)"
+echo "$jar"
