@@ -5,6 +5,7 @@ refusals, and the RTDS templates refused."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -18,7 +19,7 @@ pytest.importorskip("lxml", reason="the DUIS model needs lxml (the duis extra)")
 
 from lxml import etree
 
-from emulator.duis import routes_config, tables, transform
+from emulator.duis import model, routes_config, tables, transform
 from emulator.duis.bodies import SR_NS, Body
 from emulator.duis.model import Request, RequestHeader, RequestId
 from emulator.duis.routes_config import (
@@ -59,18 +60,20 @@ RTDS_NOW: dict[str, datetime] = {
         "GCS41_6.20.1",
     )
 }
-# No routed use case of this group is originated by the DCC with its own counter.
-RTDS_DCC_COUNTER: dict[str, int] = {}
+# ECS39b: the DCC (the ACB) originates it for the Export Supplier, with its own counter.
+RTDS_DCC_COUNTER: dict[str, int] = {"ECS39b_6.20.2_SUCCESS_REQUEST_DUIS.XML": 1300}
+# Transformed by the rules, but not RTDS's GBCS: the RTDS 4.5.0 GCS09 command carries
+# another restriction date-time (2016-11-22T02:46:56Z) than the 4.9.1 template
+# (2015-02-01); with that date in the request it is RTDS's byte for byte (tested below).
+RTDS_DIFFERENT: dict[str, str] = {
+    "GCS09_3.2_SUCCESS_REQUEST_DUIS.XML": "another restriction date-time",
+}
 # Templates of this group's SRVs that are refused, and why (routes_config.py).
 RTDS_EXCEPTIONS: dict[str, str] = {
     # a twin-element ESME: the ECS39a entry writes the import MPAN only
     "ECS39a_6.20.1_TWIN_SUCCESS_REQUEST_DUIS.XML": "SecondaryImportMPAN",
-    # the DCC originates ECS39b for the Export Supplier (supplementary remote party)
-    "ECS39b_6.20.2_SUCCESS_REQUEST_DUIS.XML": "supplementary remote party",
     # three of five descriptions; ECS46a writes all five
     "ECS46a_6.14.1_SOME_OPTIONALS_SUCCESS_REQUEST_DUIS.XML": "partial updates",
-    # RTDS's GCS09 carries another restriction date than the template (version skew)
-    "GCS09_3.2_SUCCESS_REQUEST_DUIS.XML": "mapping is unconfirmed",
 }
 
 USER = "90-B3-D5-1F-30-01-00-00"
@@ -924,13 +927,51 @@ def test_bad_mpxn_requests_are_refused(device: str, inner: str, words: str) -> N
     assert words in _refused("6.20.1", _MPXN, inner, device).reason
 
 
-def test_export_mpan_is_refused_naming_the_supplementary_remote_party() -> None:
+def test_export_mpan_is_the_acbs_with_the_export_supplier_as_supplementary_party() -> None:
     name = "SetDeviceConfigurationExportMPAN"
     body = transform.ROUTES["6.20.2"].parse(_el(name, _x("ExportMPAN", "1" * 13)))
     assert body.export_mpan == "1" * 13
-    assert (
-        "supplementary remote party" in _refused("6.20.2", name, _x("ExportMPAN", "1" * 13)).reason
+    keys = _fresh_keys(ESME)
+    request = _request("6.20.2", _body(name, _x("ExportMPAN", "1" * 13)), target=ESME)
+    refused = transform.transform(request, target_type="ESME", keys=keys, now=NOW)
+    assert isinstance(refused, Refusal) and "give the DCC's counter" in refused.reason
+    made = transform.transform(request, target_type="ESME", keys=keys, now=NOW, dcc_counter=5)
+    assert isinstance(made, Transformed), made
+    msg = decode(made.gbcs)
+    assert (msg.originator, msg.counter) == (DEFAULT_ACB, 5)
+    assert msg.header.other.srp_id == bytes.fromhex(USER.replace("-", ""))
+    assert b"1111111111111" in made.gbcs  # the MPAN written
+    assert check_mac(msg, keys, DEFAULT_ACB).verdict is Verdict.VALID
+
+
+def test_restrict_access_to_a_gpf_hides_data_before_the_restriction_time() -> None:
+    inner = _x("RestrictionDateTime", "2026-02-01T00:00:00Z")
+    result, payload = _built("3.2", "RestrictAccessForChangeOfTenancy", inner, "GPF")
+    body = payload.components[0].body
+    assert result.use_case == "GCS09"
+    assert body.implementation_date_time == ZCL_NOW + 31 * 86400
+    assert body.issuer_event_id == ZCL_NOW  # the DCC's build time
+
+
+def test_gcs09_is_rtds_with_the_rtds_restriction_time() -> None:
+    interop.require_interop()
+    name = "GCS09_3.2_SUCCESS_REQUEST_DUIS.XML"
+    request = model.parse((duiskit.require_duis() / "templates" / name).read_bytes())
+    assert isinstance(request, Request)
+    el = request.body.element()
+    found = el.find(f"{{{SR_NS}}}RestrictionDateTime")
+    assert found is not None
+    found.text = "2016-11-22T02:46:56Z"  # the RTDS 4.5.0 command's
+    keys = KeyStore()
+    keys.load_directory(interop.keys_dir())
+    result = transform.transform(
+        dataclasses.replace(request, body=Body.of(el)),
+        target_type="GPF",
+        keys=keys,
+        now=datetime(2015, 1, 1, tzinfo=UTC),
     )
+    (vector,) = [v for v in interop.vectors() if v["id"].endswith("/GCS09_3.2_SUCCESS_COMMAND")]
+    assert isinstance(result, Transformed) and result.gbcs == bytes.fromhex(vector["hex"])
 
 
 # --- routes and refusals -------------------------------------------------------------------------
@@ -987,7 +1028,6 @@ def test_every_srv_of_the_group_is_routed_or_says_why() -> None:
         ("6.22", "ConfigureAlertBehaviour", "ESME", "bit position"),
         ("6.22", "ConfigureAlertBehaviour", "GSME", "GCS20"),
         ("6.14.3", "UpdateDeviceConfigurationAuxiliaryControllerScheduler", "ESME", "ECS46d"),
-        ("3.2", "RestrictAccessForChangeOfTenancy", "GPF", "GCS09"),
     ],
 )
 def test_pairs_not_transformed_yet_say_why(

@@ -40,6 +40,7 @@ from lxml import etree
 
 from devices.behaviours.maxdemand import ScheduleEntry, default_schedule
 from emulator.duis.routing import (
+    ACB,
     NotTransformed,
     Plan,
     PlanInput,
@@ -223,6 +224,16 @@ def parse_restrict_access(el: etree._Element) -> RestrictAccess:
 def _plan_ecs12(p: PlanInput) -> Plan:
     args = {"restriction_date_time": cosem_text(p.body.restriction_date_time)}
     return Plan("ECS12", args, send_at=dsp_held(p))
+
+
+def _plan_gcs09(p: PlanInput) -> Plan:
+    # the GPF hides data before the restriction date-time (a ZCL UTCTime); the Issuer
+    # Event ID is the DCC's (routing.dcc_issuer_event_id)
+    args = {
+        "issuer_event_id": dcc_issuer_event_id(p),
+        "restriction_date_time": p.body.restriction_date_time,
+    }
+    return Plan("GCS09", args, send_at=dsp_held(p))
 
 
 # --- 3.3 Clear Event Log --------------------------------------------------------------------
@@ -1133,11 +1144,14 @@ def parse_export_mpan(el: etree._Element) -> ExportMpan:
 
 
 def _plan_ecs39b(p: PlanInput) -> Plan:
-    # the Export Supplier is no remote party of the ESME (GBCS): the DCC sends ECS39b
-    raise NotTransformed(
-        "ECS39b: the Export Supplier is not a remote party the ESME knows, so the DCC (the "
-        "ACB) originates it with the user's EUI and counter as supplementary remote party, "
-        "which the transform does not write yet"
+    # the Export Supplier is no remote party of the ESME (GBCS): the DCC (the ACB)
+    # originates ECS39b, the user as supplementary remote party
+    return Plan(
+        "ECS39b",
+        {"mpan": p.body.export_mpan},
+        originator=ACB,
+        supplementary=True,
+        send_at=dsp_held(p),
     )
 
 
@@ -1150,7 +1164,7 @@ _ROUTES: tuple[tuple[str, str, Callable[[etree._Element], Any], dict[str, Planne
         "3.2",
         "RestrictAccessForChangeOfTenancy",
         parse_restrict_access,
-        {"ESME": _plan_ecs12},
+        {"ESME": _plan_ecs12, "GPF": _plan_gcs09},
     ),
     (
         "3.3",
@@ -1235,11 +1249,6 @@ _ALERTS = (
     "is not held here"
 )
 NOT_YET: dict[tuple[str, str], str] = {
-    ("3.2", "GPF"): (
-        "GCS09: the RestrictionDateTime to implementation date-time mapping is unconfirmed: "
-        "the one RTDS reference (4.5.0 GBCS, 4.9.1 DUIS) carries 2016-11-22T02:46:56Z for a "
-        "request of 2015-02-01T00:00:00Z (version skew, most likely)"
-    ),
     ("6.14.3", "ESME"): f"ECS46d: {_AUX_SELECTOR}",
     ("6.22", "ESME"): f"ECS25a/a1/a2/a3/b/b3: {_ALERTS}",
     ("6.22", "GSME"): (
