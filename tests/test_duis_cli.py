@@ -666,3 +666,21 @@ def test_srvs_lists_what_is_transformed_and_why_the_rest_is_not() -> None:
     assert re.search(r"^4\.1\.1\s+ESME,GSME,GPF\s+Read Instantaneous Import Registers$",
                      text.stdout, re.M)  # fmt: skip
     assert re.search(r"\d+ SRV variant\(s\) transformed for \d+ \(SRV, device type\)", text.stderr)
+
+
+def test_transform_takes_what_the_dcc_knows_of_the_meter_and_the_user() -> None:
+    args = ("--verify-off", "--target-type", "ESME", "--gbcs-keys", gbcs_keys())
+    voltage = template("ECS26k_6.2.1_SUCCESS_REQUEST_DUIS.XML")
+    r = transform(*args, voltage)
+    assert r.exit_code == 1 and "the ESME's variant decides" in r.stdout
+    r = transform(*args, "--esme-variant", "polyphase", voltage)
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "ECS26k (0x00C6)" in r.stderr
+    r = transform(*args, "--esme-variant", "single-phase", voltage)
+    assert r.exit_code == 0 and "ECS26b (0x003C)" in r.stderr
+    behaviours = template("ECS25r2_6.2.10_SUCCESS_REQUEST_DUIS.XML")
+    r = transform(*args, "--user-role", "ED", behaviours)
+    assert r.exit_code == 0 and "ECS25r2" in r.stderr
+    r = transform(*args, "--user-role", "XX", behaviours)
+    assert r.exit_code == 1
+    assert one_line(r).startswith("Error: --user-role 'XX': not one of IS, ES, GS")

@@ -26,16 +26,24 @@ from keys.store import KeyStore
 # Templates of this group's SRVs that are refused, and why (routes_logs.py); the generic
 # pair tests (test_duis_transform.py) check each is refused with these words.
 RTDS_EXCEPTIONS: dict[str, str] = {
-    "ECS23_4.10_SUCCESS_REQUEST_DUIS.XML": "ECS23 or ECS23b",
-    "ECS23b_4.10_SUCCESS_REQUEST_DUIS.XML": "ECS23 or ECS23b",
-    "ECS25r1_6.2.10_SUCCESS_REQUEST_DUIS.XML": "ECS25r1 (a supplier) or ECS25r2",
-    "ECS25r2_6.2.10_SUCCESS_REQUEST_DUIS.XML": "ECS25r1 (a supplier) or ECS25r2",
     "ECS26d_6.2.3_SUCCESS_REQUEST_DUIS.XML": "ECS26d or ECS26l",
     "ECS26l_6.2.3_SUCCESS_REQUEST_DUIS.XML": "ECS26d or ECS26l",
     "GCS21d_6.2.3_SUCCESS_REQUEST_DUIS.XML": "GCS21d or GCS21k",
     "GCS21k_6.2.3_SUCCESS_REQUEST_DUIS.XML": "GCS21d or GCS21k",
     "ECS35f_6.13_SUCCESS_REQUEST_DUIS.XML": "ECS35f or ECS35g",
     "ECS35g_6.13_SUCCESS_REQUEST_DUIS.XML": "ECS35f or ECS35g",
+}
+# What the DCC knows besides the request: the ESME's variant (its inventory) for the
+# reads whose use case the number of phases picks, the user's role (its registry) for the
+# ESME's event and alert behaviours. RTDS's ESME 00-DB-12-34-56-78-90-A0 stands for both
+# variants; each template's name says which its GBCS reads.
+RTDS_FACTS: dict[str, dict[str, str]] = {
+    "ECS23_4.10_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "single-phase"},
+    "ECS23b_4.10_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
+    "ECS26b_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "single-phase"},
+    "ECS26k_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
+    "ECS25r1_6.2.10_SUCCESS_REQUEST_DUIS.XML": {"user_role": "IS"},
+    "ECS25r2_6.2.10_SUCCESS_REQUEST_DUIS.XML": {"user_role": "ED"},
 }
 # The ACB's own counter in the RTDS commands it originates for the user (ECS21c, ECS35c
 # and ECS35d have the ACB as their only GBCS remote party; so has GCS31).
@@ -419,9 +427,6 @@ def test_empty_bodies_build_their_one_use_case(
         ("9.1", "RequestCustomerIdentificationNumber", "ESME", "which the DCC chooses"),
         ("6.2.4", "ReadDeviceConfigurationIdentityExcMPxN", "CHF", "ECS26i or ECS26n"),
         ("6.2.4", "ReadDeviceConfigurationIdentityExcMPxN", "ESME", "ECS26e or ECS26m"),
-        ("6.2.1", "ReadDeviceConfigurationVoltage", "ESME", "ECS26b or ECS26k"),
-        ("4.10", "ReadNetworkData", "ESME", "ECS23 or ECS23b: the ESME's number of phases"),
-        ("6.2.10", "ReadDeviceConfigurationEventAndAlertBehaviours", "ESME", "user's role"),
     ],
 )
 def test_pairs_not_transformed_yet_say_why(
@@ -430,6 +435,44 @@ def test_pairs_not_transformed_yet_say_why(
     result = _run(variant, _body(name, _period() if "Log" in name else ""), device)
     assert isinstance(result, Refusal) and words in result.reason, result
     assert "not transformed yet" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("variant", "name", "facts", "use_case"),
+    [
+        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "single-phase"}, "ECS26b"),
+        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "twin-element"}, "ECS26b"),
+        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "polyphase"}, "ECS26k"),
+        ("4.10", "ReadNetworkData", {"esme_variant": "single-phase"}, "ECS23"),
+        ("4.10", "ReadNetworkData", {"esme_variant": "polyphase"}, "ECS23b"),
+        ("6.2.10", "ReadDeviceConfigurationEventAndAlertBehaviours", {"user_role": "IS"},
+         "ECS25r1"),
+        ("6.2.10", "ReadDeviceConfigurationEventAndAlertBehaviours", {"user_role": "ED"},
+         "ECS25r2"),
+    ],
+)  # fmt: skip
+def test_what_the_dcc_knows_picks_the_esmes_use_case(
+    variant: str, name: str, facts: dict[str, str], use_case: str
+) -> None:
+    body = _body(name, _period() if variant == "4.10" else "")
+    refused = _run(variant, body, "ESME")
+    assert isinstance(refused, Refusal) and "give it" in refused.reason
+    made = transform.transform(
+        _request(variant, body), target_type="ESME", keys=_fresh_keys(), now=NOW, **facts
+    )
+    assert isinstance(made, Transformed) and made.use_case == use_case, made
+
+
+def test_a_role_that_reads_no_esme_behaviours_is_refused() -> None:
+    body = _body("ReadDeviceConfigurationEventAndAlertBehaviours")
+    result = transform.transform(
+        _request("6.2.10", body), target_type="ESME", keys=_fresh_keys(), now=NOW, user_role="GS"
+    )
+    assert isinstance(result, Refusal) and "a user of role GS reads no ESME" in result.reason
+    bad = transform.transform(
+        _request("6.2.10", body), target_type="ESME", keys=_fresh_keys(), user_role="XX"
+    )
+    assert isinstance(bad, Refusal) and "user role 'XX': not one of IS, ES" in bad.reason
 
 
 def test_a_configuration_read_cannot_be_future_dated() -> None:

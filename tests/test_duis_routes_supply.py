@@ -46,6 +46,12 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # UTCTime 473385600: the DCC built them at 2015-01-01T00:00:00Z (ZSE: a UTC time stamp
 # identifying when the command was issued). The DUIS bodies (empty) carry none.
 _RTDS_BUILT = datetime(2015, 1, 1, tzinfo=UTC)
+# The ESME's variant from the DCC's inventory: RTDS's ESME stands for both, and the two
+# (identical) 6.27 templates are named for the use case each variant gets.
+RTDS_FACTS: dict[str, dict[str, str]] = {
+    "ECS29e_6.27_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "single-phase"},
+    "ECS29f_6.27_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
+}
 RTDS_NOW: dict[str, datetime] = {
     "GCS11_3.5_SUCCESS_REQUEST_DUIS.XML": _RTDS_BUILT,
     "GCS32_7.2_SUCCESS_REQUEST_DUIS.XML": _RTDS_BUILT,
@@ -475,7 +481,7 @@ _SWITCH = (
         ("3.5", _body("DisablePrivacyPIN", _el("2026-01-02T00:00:00Z", "ExecutionDateTime")),
          "GSME", "SRV 3.5 cannot be future-dated"),
         ("6.27", _body("UpdateDeviceConfigurationRMSVoltageCounterReset"), "ESME",
-         "ECS29e (single-phase ESME) or ECS29f (polyphase ESME)"),
+         "ECS29e or ECS29f: the ESME's variant decides"),
     ],
 )  # fmt: skip
 def test_bad_bodies_are_refused_with_a_clear_reason(
@@ -496,7 +502,7 @@ def test_routes_cover_the_srvs_and_device_types() -> None:
     assert planned["8.1.1"] == ["ESME", "GSME"]
     for variant in ("3.5", "7.2", "7.3"):
         assert planned[variant] == ["ESME", "GSME"]
-    assert "6.27" not in transform.ROUTES and ("6.27", "ESME") in transform.NOT_YET
+    assert planned["6.27"] == ["ESME"] and ("6.27", "ESME") not in transform.NOT_YET
 
 
 # --- the RTDS material --------------------------------------------------------------
@@ -563,14 +569,22 @@ def test_every_template_of_these_srvs_is_transformed_or_listed() -> None:
     assert set(RTDS_NOW) <= names and set(RTDS_EXCEPTIONS) <= names
     # the paired ones are checked by tests/test_duis_transform.py: 18 equal their RTDS GBCS
     paired = {r["template"] for r in rows if r["gbcs_vector"]} - set(RTDS_EXCEPTIONS)
-    assert len(paired) == 18
+    assert len(paired) == 20  # with ECS29e and ECS29f, given the ESME's variant
 
 
 def test_the_two_rms_templates_are_the_same_request() -> None:
     d = duiskit.require_duis() / "templates"
     e, f = (d / f"ECS29{x}_6.27_SUCCESS_REQUEST_DUIS.XML" for x in "ef")
     assert e.read_bytes() == f.read_bytes()  # no body rule can pick ECS29e or ECS29f
-    result = transform.transform(
-        model.parse(e.read_bytes()), target_type="ESME", keys=_fresh_keys(), now=NOW
-    )
+    request = model.parse(e.read_bytes())
+    result = transform.transform(request, target_type="ESME", keys=_fresh_keys(), now=NOW)
     assert isinstance(result, Refusal) and "polyphase" in result.reason
+    for variant, use_case in (
+        ("single-phase", "ECS29e"),
+        ("twin-element", "ECS29e"),
+        ("polyphase", "ECS29f"),
+    ):
+        made = transform.transform(
+            request, target_type="ESME", keys=_fresh_keys(), now=NOW, esme_variant=variant
+        )
+        assert isinstance(made, Transformed) and made.use_case == use_case

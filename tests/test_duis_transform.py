@@ -59,6 +59,9 @@ RTDS_DCC_COUNTER: dict[str, int] = _from_groups("RTDS_DCC_COUNTER", {})
 # beside RTDS 4.5.0 GBCS carry different values, or RTDS does what no rule says.
 RTDS_DIFFERENT: dict[str, str] = _from_groups("RTDS_DIFFERENT", {})
 RTDS_NOW: dict[str, datetime] = _from_groups("RTDS_NOW", {})
+# What the DCC knows of the target and the user besides the request (its inventory's ESME
+# variant, its registry's user role), where a template's GBCS depends on it.
+RTDS_FACTS: dict[str, dict[str, str]] = _from_groups("RTDS_FACTS", {})
 
 
 # --- the shared material, read at test time only ------------------------------------
@@ -127,6 +130,7 @@ def test_paired_template_becomes_the_rtds_gbcs(row: dict[str, Any]) -> None:
         keys=_rtds_keys(),
         now=RTDS_NOW.get(row["template"], NOW),
         dcc_counter=RTDS_DCC_COUNTER.get(row["template"]),
+        **RTDS_FACTS.get(row["template"], {}),
     )
     if row["template"] in EXCEPTIONS:
         assert isinstance(result, Refusal)
@@ -178,6 +182,7 @@ def test_unpaired_template_follows_the_rules(row: dict[str, Any]) -> None:
         keys=_rtds_keys(),
         now=RTDS_NOW.get(row["template"], NOW),
         dcc_counter=RTDS_DCC_COUNTER.get(row["template"]),
+        **RTDS_FACTS.get(row["template"], {}),
     )
     if row["template"] in EXCEPTIONS:
         assert isinstance(result, Refusal)
@@ -460,6 +465,8 @@ def test_transform_opens_no_file_under_shared(monkeypatch: pytest.MonkeyPatch) -
                 keys=_fresh_keys(),
                 now=NOW,
                 dcc_counter=1,  # for what the DCC originates
+                esme_variant="single-phase",  # and what it knows of the meter and user
+                user_role="IS",
             )
             assert isinstance(result, Transformed), result
     assert not [f for f in opened if str(Path(f).resolve()).startswith(shared)]

@@ -592,6 +592,20 @@ def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any
     help="For a signed pre-command (command variants 5-7): the pre-command the DCC "
     "returned; the signed one must be it, signed.",
 )
+@click.option(
+    "--esme-variant",
+    type=click.Choice(["single-phase", "twin-element", "polyphase"]),
+    default=None,
+    help="What the DCC's inventory says of the target ESME, where its number of phases "
+    "picks the use case (SRV 4.10, 6.2.1, 6.27).",
+)
+@click.option(
+    "--user-role",
+    default=None,
+    metavar="ROLE",
+    help="The requesting user's DUIS role (IS, ES, GS, ED, GT, RSA, OU), as the DCC's user "
+    "registry has it, where it picks the use case (SRV 6.2.10 to an ESME).",
+)
 @click.argument("files", nargs=-1, required=True)
 def transform_cmd(
     verify_off: bool,
@@ -602,6 +616,8 @@ def transform_cmd(
     dcc_counter: int | None,
     at: str | None,
     pre_command: str | None,
+    esme_variant: str | None,
+    user_role: str | None,
     files: tuple[str, ...],
 ) -> None:
     """Transform each DUIS request FILE ('-' = stdin) into the GBCS the DCC would send:
@@ -622,6 +638,13 @@ def transform_cmd(
             f"--target-type {target_type!r}: not an emulated device type (one of "
             f"{', '.join(EMULATED_DEVICE_TYPES)})"
         )
+    if user_role is not None:
+        from emulator.duis.tables import USER_ROLES
+
+        if user_role not in USER_ROLES:
+            raise click.ClickException(
+                f"--user-role {user_role!r}: not one of {', '.join(USER_ROLES)}"
+            )
     now = _build_time(at)
     known = _hex_option("--pre-command", pre_command)
     if dcc_counter is None:
@@ -654,6 +677,8 @@ def transform_cmd(
             now=now,
             dcc_counter=dcc_counter,
             pre_command=known,
+            esme_variant=esme_variant,
+            user_role=user_role,
         )
         if isinstance(result, Refusal):
             line = result.line()

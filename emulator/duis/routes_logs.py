@@ -300,6 +300,36 @@ def _event_or_security_log(p: PlanInput) -> Plan:
     return Plan(use_case, args(body.period))
 
 
+def _by_phases(what: str, single: Planner, poly: Planner) -> Planner:
+    """``poly`` for a polyphase ESME, ``single`` for a single-phase or twin-element one
+    (the variant from the DCC's inventory: :meth:`PlanInput.polyphase`)."""
+
+    def plan(p: PlanInput) -> Plan:
+        return (poly if p.polyphase(what) else single)(p)
+
+    return plan
+
+
+# SRV 6.2.10 to an ESME by the requesting user's role (the DCC's user registry): a
+# supplier reads the supplier's behaviours (ECS25r1), a network operator its own (ECS25r2)
+_BEHAVIOURS_BY_ROLE = {"IS": "ECS25r1", "ED": "ECS25r2"}
+
+
+def _esme_behaviours(p: PlanInput) -> Plan:
+    use_case = _BEHAVIOURS_BY_ROLE.get(p.user_role or "")
+    if use_case is None:
+        if p.user_role is None:
+            raise NotTransformed(
+                "ECS25r1 (a supplier) or ECS25r2 (a network operator): the user's role "
+                "decides, which the DCC knows from its user registry: give it"
+            )
+        raise NotTransformed(
+            f"a user of role {p.user_role} reads no ESME event and alert behaviours (IS: "
+            "ECS25r1, ED: ECS25r2)"
+        )
+    return Plan(use_case, send_at=dsp_held(p))
+
+
 def _route(variant: str, body: str, urp: bool, planners: Mapping[str, Planner]) -> SrvRoute:
     """A log-read route: ``urp`` for a body of ``ReadLogFutureDatableAndURPCredentials``."""
     return SrvRoute(variant, body, parse_read_log_urp if urp else parse_read_log, planners)
@@ -349,7 +379,17 @@ ROUTES: tuple[SrvRoute, ...] = (
     ),
     _route("4.8.2", "ReadReactiveImportProfileData", False, {"ESME": _log("ECS22c", _instants)}),
     _route("4.8.3", "ReadExportProfileData", False, {"ESME": _log("ECS22a", _instants)}),
-    _route("4.10", "ReadNetworkData", True, {"GSME": _log("GCS18", _samples(_NETWORK_SAMPLE))}),
+    _route(
+        "4.10",
+        "ReadNetworkData",
+        True,
+        {
+            "ESME": _by_phases(
+                "ECS23 or ECS23b", _log("ECS23", _instants), _log("ECS23b", _instants)
+            ),
+            "GSME": _log("GCS18", _samples(_NETWORK_SAMPLE)),
+        },
+    ),
     _route(
         "4.14",
         "ReadPrepaymentDailyReadLog",
@@ -380,7 +420,16 @@ ROUTES: tuple[SrvRoute, ...] = (
     ),
     # bodies with nothing but, where DSP future-dated, an ExecutionDateTime
     plain("6.2.3", "ReadDeviceConfigurationBillingCalendar", {"GPF": "GCS21k"}),
-    plain("6.2.10", "ReadDeviceConfigurationEventAndAlertBehaviours", {"GSME": "GCS20r"}),
+    plain(
+        "6.2.10",
+        "ReadDeviceConfigurationEventAndAlertBehaviours",
+        {"ESME": _esme_behaviours, "GSME": "GCS20r"},
+    ),
+    plain(
+        "6.2.1",
+        "ReadDeviceConfigurationVoltage",
+        {"ESME": _by_phases("ECS26b or ECS26k", fixed("ECS26b"), fixed("ECS26k"))},
+    ),
     plain("7.14", "ReadAuxiliaryControllerConfigurationData", {"ESME": "ECS61d"}),
 )
 """The SRV variants of this module."""
@@ -403,21 +452,13 @@ _WHICH = (
     "{a} or {b}: the {device}'s {what} decides, which the DCC knows from its inventory "
     "and the request does not carry"
 )
-_PHASES = "number of phases (single-phase or polyphase)"
 NOT_YET: dict[tuple[str, str], str] = {
     ("9.1", "ESME"): _CIN.format(uc="ECS50"),
     ("9.1", "GSME"): _CIN.format(uc="GCS36"),
     ("6.2.4", "CHF"): _WHICH.format(a="ECS26i", b="ECS26n", device="CHF", what="GBCS version"),
-    ("4.10", "ESME"): _WHICH.format(a="ECS23", b="ECS23b", device="ESME", what=_PHASES),
-    ("6.2.1", "ESME"): _WHICH.format(a="ECS26b", b="ECS26k", device="ESME", what=_PHASES),
     ("6.2.3", "ESME"): _WHICH.format(a="ECS26d", b="ECS26l", device="ESME", what="GBCS version"),
     ("6.2.3", "GSME"): _WHICH.format(a="GCS21d", b="GCS21k", device="GSME", what="GBCS version"),
     ("6.2.4", "ESME"): _WHICH.format(a="ECS26e", b="ECS26m", device="ESME", what="GBCS version"),
     ("6.2.4", "GSME"): _WHICH.format(a="GCS21e", b="GCS21m", device="GSME", what="GBCS version"),
-    ("6.2.10", "ESME"): (
-        "ECS25r1 (a supplier) or ECS25r2 (a network operator): the user's role decides, the "
-        "SRV's eligible roles (IS, GS, ED) allow both for an ESME and the request does not "
-        "carry the role"
-    ),
 }
 """Pairs of these SRVs not transformed yet, with why."""

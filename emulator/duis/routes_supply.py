@@ -25,8 +25,8 @@ SRV      body                                                    device=use case
 7.3      ArmSupply (route in routes_reads)                       GSME=GCS39
 =======  ======================================================  ======================
 
-SRV 6.27 (RMS voltage counter reset) is not routed: its body is empty and DUIS leaves the
-choice of ECS29e (single-phase ESME) or ECS29f (polyphase ESME) to the DCC's inventory.
+SRV 6.27 (RMS voltage counter reset) has an empty body: the ESME's variant, from the
+DCC's inventory, chooses ECS29e (single-phase or twin-element) or ECS29f (polyphase).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from emulator.duis.routing import (
     local,
     only,
     optional,
+    plain,
     required,
     text,
     zcl_utc_time,
@@ -475,7 +476,21 @@ _ROUTES: tuple[tuple[str, str, Callable[[etree._Element], Any], Mapping[str, Pla
     ),
 )
 
-ROUTES: tuple[SrvRoute, ...] = tuple(SrvRoute(*row) for row in _ROUTES)
+
+def _rms_counter_reset(p: PlanInput) -> Plan:
+    """SRV 6.27: ECS29e to a single-phase or twin-element ESME, ECS29f to a polyphase
+    one (the variant from the DCC's inventory; the body is empty)."""
+    return Plan("ECS29f" if p.polyphase("ECS29e or ECS29f") else "ECS29e")
+
+
+ROUTES: tuple[SrvRoute, ...] = (
+    *(SrvRoute(*row) for row in _ROUTES),
+    plain(
+        "6.27",
+        "UpdateDeviceConfigurationRMSVoltageCounterReset",
+        {"ESME": _rms_counter_reset},
+    ),
+)
 """The SRV variants of this module."""
 
 MORE_PLANNERS: dict[str, dict[str, Planner]] = {
@@ -485,10 +500,5 @@ MORE_PLANNERS: dict[str, dict[str, Planner]] = {
 }
 """GSME planners added to the routes of :mod:`emulator.duis.routes_reads`."""
 
-NOT_YET: dict[tuple[str, str], str] = {
-    ("6.27", "ESME"): (
-        "ECS29e (single-phase ESME) or ECS29f (polyphase ESME): the DCC picks by the ESME's "
-        "variant in its inventory, which neither the body (empty) nor the device type says"
-    ),
-}
+NOT_YET: dict[tuple[str, str], str] = {}
 """Pairs of these SRVs not transformed yet, with why."""

@@ -118,15 +118,32 @@ class Plan:
     dcc_signs: bool | None = None
 
 
+#: ESME variants (SMETS2), as the DCC's inventory knows a meter's.
+ESME_VARIANTS: tuple[str, ...] = ("single-phase", "twin-element", "polyphase")
+
+
 @dataclass(frozen=True, slots=True)
 class PlanInput:
-    """What a planner sees."""
+    """What a planner sees: the request and what the DCC knows besides (its inventory's
+    ESME variant, its user registry's role of the requesting user), where given."""
 
     body: Any
     request: Request
     srv: tables.Srv
     device: str
     now: datetime
+    esme_variant: str | None = None
+    user_role: str | None = None
+
+    def polyphase(self, what: str) -> bool:
+        """Whether the target ESME is polyphase; :class:`NotTransformed` naming ``what``
+        (the use cases to choose between) when the variant is not given."""
+        if self.esme_variant is None:
+            raise NotTransformed(
+                f"{what}: the ESME's variant decides (single-phase, twin-element or "
+                "polyphase), which the DCC knows from its inventory: give it"
+            )
+        return self.esme_variant == "polyphase"
 
 
 Planner = Callable[[PlanInput], Plan]

@@ -150,6 +150,8 @@ def transform(
     dcc_counter: int | None = None,
     transitional_cos: bytes = DEFAULT_TRANSITIONAL_COS,
     pre_command: bytes | None = None,
+    esme_variant: str | None = None,
+    user_role: str | None = None,
 ) -> TransformResult:
     """The GBCS the DCC makes of ``request`` for a device of ``target_type`` (``ESME``,
     ``GSME``, ``GPF``, ``CHF``), or a :class:`Refusal`.
@@ -164,6 +166,12 @@ def transform(
     * SRVs whose GBCS the DCC originates (the ACB, or the Transitional CoS party) use
       ``dcc_counter``, the DCC's own counter (refused without it); a critical one is
       signed with the DCC party's DS key from ``keys``.
+
+    * What the DCC knows besides the request picks the use case where an SRV has
+      several for one device type: ``esme_variant`` (``single-phase``, ``twin-element``
+      or ``polyphase``, from its inventory) and ``user_role`` (the requesting user's DUIS
+      role, ``IS``, ``ED``, ...; from its user registry). Without them such a request is
+      refused, naming what to give.
 
     ``now`` is the build time the catalogue sees (default: the current UTC time).
     """
@@ -206,10 +214,19 @@ def transform(
         return Refusal(f"{label} to {_a(device)} is not transformed yet")
     if request.body.name != route.body:
         return Refusal(f"{label} needs a {route.body} body, not {request.body.name}")
+    if esme_variant is not None and esme_variant not in routing.ESME_VARIANTS:
+        return Refusal(
+            f"ESME variant {esme_variant!r}: not one of {', '.join(routing.ESME_VARIANTS)}"
+        )
+    if user_role is not None and user_role not in tables.USER_ROLES:
+        return Refusal(f"user role {user_role!r}: not one of {', '.join(tables.USER_ROLES)}")
     now = now or datetime.now(UTC)
     try:
         typed = route.parse(request.body.element())
-        plan = planner(routing.PlanInput(typed, request, srv, device, now))
+        facts = routing.PlanInput(
+            typed, request, srv, device, now, esme_variant=esme_variant, user_role=user_role
+        )
+        plan = planner(facts)
     except routing.NotTransformed as e:
         return Refusal(f"{label}: {e.reason}", e.response_code)
     return _build(request, srv, device, plan, keys, acb, now, dcc_counter, transitional_cos)
