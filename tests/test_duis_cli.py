@@ -684,3 +684,23 @@ def test_transform_takes_what_the_dcc_knows_of_the_meter_and_the_user() -> None:
     r = transform(*args, "--user-role", "XX", behaviours)
     assert r.exit_code == 1
     assert one_line(r).startswith("Error: --user-role 'XX': not one of IS, ES, GS")
+
+
+def test_transform_writes_the_cin_given_or_one_it_picks() -> None:
+    args = (
+        "--verify-off",
+        "--target-type",
+        "ESME",
+        "--gbcs-keys",
+        gbcs_keys(),
+        "--dcc-counter",
+        "7",
+    )
+    request = template("ECS50_9.1_SUCCESS_REQUEST_DUIS.XML")
+    r = transform(*args, "--cin", "0472", request)
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "09043034373200" in r.stdout.split("\t")[1]  # octet-string '0472'
+    r = transform(*args, request)  # four random digits, as the DCC picks one
+    assert r.exit_code == 0 and re.search(r"0904(3[0-9]){4}", r.stdout.split("\t")[1])
+    r = transform(*args, "--cin", "12", request)
+    assert r.exit_code == 1 and "CIN '12': four decimal digits" in r.stdout

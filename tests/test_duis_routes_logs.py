@@ -44,6 +44,9 @@ RTDS_FACTS: dict[str, dict[str, str]] = {
     "ECS26k_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
     "ECS25r1_6.2.10_SUCCESS_REQUEST_DUIS.XML": {"user_role": "IS"},
     "ECS25r2_6.2.10_SUCCESS_REQUEST_DUIS.XML": {"user_role": "ED"},
+    # and the Customer Identification Number the DCC chose (RTDS: 1234)
+    "ECS50_9.1_SUCCESS_REQUEST_DUIS.XML": {"cin": "1234"},
+    "GCS36_9.1_SUCCESS_REQUEST_DUIS.XML": {"cin": "1234"},
 }
 # The ACB's own counter in the RTDS commands it originates for the user (ECS21c, ECS35c
 # and ECS35d have the ACB as their only GBCS remote party; so has GCS31).
@@ -56,11 +59,14 @@ RTDS_DCC_COUNTER: dict[str, int] = {
     "ECS35c_6.13_SUCCESS_REQUEST_DUIS.XML": 1302,
     "ECS35d_6.13_SUCCESS_REQUEST_DUIS.XML": 1302,
     "GCS31_14.1_SUCCESS_REQUEST_DUIS.XML": 1300,
+    "ECS50_9.1_SUCCESS_REQUEST_DUIS.XML": 1300,
+    "GCS36_9.1_SUCCESS_REQUEST_DUIS.XML": 1300,
 }
 # The DCC's build time, where its GBCS carries it: GCS31's Issuer Event ID is the ZCL
 # UTCTime of the build (ZSE), 0x1C374A80 in RTDS = 2015-01-01T00:00:00Z.
 RTDS_NOW: dict[str, datetime] = {
     "GCS31_14.1_SUCCESS_REQUEST_DUIS.XML": datetime(2015, 1, 1, tzinfo=UTC),
+    "GCS36_9.1_SUCCESS_REQUEST_DUIS.XML": datetime(2015, 1, 1, tzinfo=UTC),
 }
 
 USER = "90-B3-D5-1F-30-01-00-00"
@@ -423,8 +429,6 @@ def test_empty_bodies_build_their_one_use_case(
 @pytest.mark.parametrize(
     ("variant", "name", "device", "words"),
     [
-        ("9.1", "RequestCustomerIdentificationNumber", "GSME", "GCS36 carries the Customer"),
-        ("9.1", "RequestCustomerIdentificationNumber", "ESME", "which the DCC chooses"),
         ("6.2.4", "ReadDeviceConfigurationIdentityExcMPxN", "CHF", "ECS26i or ECS26n"),
         ("6.2.4", "ReadDeviceConfigurationIdentityExcMPxN", "ESME", "ECS26e or ECS26m"),
     ],
@@ -461,6 +465,26 @@ def test_what_the_dcc_knows_picks_the_esmes_use_case(
         _request(variant, body), target_type="ESME", keys=_fresh_keys(), now=NOW, **facts
     )
     assert isinstance(made, Transformed) and made.use_case == use_case, made
+
+
+@pytest.mark.parametrize(("device", "use_case"), [("ESME", "ECS50"), ("GSME", "GCS36")])
+def test_the_cin_the_dcc_chose_goes_to_the_meter_from_the_acb(device: str, use_case: str) -> None:
+    body = _body("RequestCustomerIdentificationNumber")
+    refused = _run("9.1", body, device)
+    assert isinstance(refused, Refusal) and "Customer Identification Number" in refused.reason
+    keys = _fresh_keys()
+    made = transform.transform(
+        _request("9.1", body), target_type=device, keys=keys, now=NOW, dcc_counter=3, cin="0472"
+    )
+    assert isinstance(made, Transformed) and made.use_case == use_case, made
+    msg = decode(made.gbcs)
+    assert (msg.originator, msg.counter) == (DEFAULT_ACB, 3)
+    assert msg.header.other.srp_id == bytes.fromhex(USER.replace("-", ""))
+    assert b"0472" in made.gbcs
+    bad = transform.transform(
+        _request("9.1", body), target_type=device, keys=keys, dcc_counter=3, cin="12a4"
+    )
+    assert isinstance(bad, Refusal) and "CIN '12a4': four decimal digits" in bad.reason
 
 
 def test_a_role_that_reads_no_esme_behaviours_is_refused() -> None:

@@ -467,6 +467,7 @@ def test_transform_opens_no_file_under_shared(monkeypatch: pytest.MonkeyPatch) -
                 dcc_counter=1,  # for what the DCC originates
                 esme_variant="single-phase",  # and what it knows of the meter and user
                 user_role="IS",
+                cin="1234",
             )
             assert isinstance(result, Transformed), result
     assert not [f for f in opened if str(Path(f).resolve()).startswith(shared)]

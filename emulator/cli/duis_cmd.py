@@ -8,6 +8,7 @@ what is wrong, with a non-zero exit; ``verify`` exits 0 only for a valid signatu
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import time
 from dataclasses import fields, is_dataclass, replace
@@ -606,6 +607,13 @@ def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any
     help="The requesting user's DUIS role (IS, ES, GS, ED, GT, RSA, OU), as the DCC's user "
     "registry has it, where it picks the use case (SRV 6.2.10 to an ESME).",
 )
+@click.option(
+    "--cin",
+    default=None,
+    metavar="NNNN",
+    help="The Customer Identification Number the DCC chooses for SRV 9.1 (four digits); "
+    "default: four random digits, as the DCC picks one.",
+)
 @click.argument("files", nargs=-1, required=True)
 def transform_cmd(
     verify_off: bool,
@@ -618,6 +626,7 @@ def transform_cmd(
     pre_command: str | None,
     esme_variant: str | None,
     user_role: str | None,
+    cin: str | None,
     files: tuple[str, ...],
 ) -> None:
     """Transform each DUIS request FILE ('-' = stdin) into the GBCS the DCC would send:
@@ -645,6 +654,8 @@ def transform_cmd(
             raise click.ClickException(
                 f"--user-role {user_role!r}: not one of {', '.join(USER_ROLES)}"
             )
+    if cin is None:
+        cin = f"{secrets.randbelow(10_000):04d}"
     now = _build_time(at)
     known = _hex_option("--pre-command", pre_command)
     if dcc_counter is None:
@@ -679,6 +690,7 @@ def transform_cmd(
             pre_command=known,
             esme_variant=esme_variant,
             user_role=user_role,
+            cin=cin,
         )
         if isinstance(result, Refusal):
             line = result.line()

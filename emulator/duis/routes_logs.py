@@ -330,6 +330,28 @@ def _esme_behaviours(p: PlanInput) -> Plan:
     return Plan(use_case, send_at=dsp_held(p))
 
 
+def _customer_id(use_case: str) -> Planner:
+    """SRV 9.1: the DCC (the ACB, the use case's only remote party) writes the Customer
+    Identification Number it chose, the user as supplementary remote party."""
+
+    def plan(p: PlanInput) -> Plan:
+        cin = p.cin
+        if cin is None:
+            raise NotTransformed(
+                f"{use_case} carries the Customer Identification Number the DCC chooses "
+                "(and returns to the user): give it"
+            )
+        if not (len(cin) == 4 and cin.isascii() and cin.isdigit()):
+            raise NotTransformed(f"CIN {cin!r}: four decimal digits")
+        if use_case == "ECS50":
+            args: dict[str, Any] = {"cin": cin}
+        else:
+            args = {"issuer_event_id": dcc_issuer_event_id(p), "customer_id_number": cin}
+        return Plan(use_case, args, originator=ACB, supplementary=True)
+
+    return plan
+
+
 def _route(variant: str, body: str, urp: bool, planners: Mapping[str, Planner]) -> SrvRoute:
     """A log-read route: ``urp`` for a body of ``ReadLogFutureDatableAndURPCredentials``."""
     return SrvRoute(variant, body, parse_read_log_urp if urp else parse_read_log, planners)
@@ -426,6 +448,11 @@ ROUTES: tuple[SrvRoute, ...] = (
         {"ESME": _esme_behaviours, "GSME": "GCS20r"},
     ),
     plain(
+        "9.1",
+        "RequestCustomerIdentificationNumber",
+        {"ESME": _customer_id("ECS50"), "GSME": _customer_id("GCS36")},
+    ),
+    plain(
         "6.2.1",
         "ReadDeviceConfigurationVoltage",
         {"ESME": _by_phases("ECS26b or ECS26k", fixed("ECS26b"), fixed("ECS26k"))},
@@ -444,17 +471,11 @@ MORE_PLANNERS: dict[str, dict[str, Planner]] = {
 }
 """Planners this module adds to SRV 4.18 (routed by :mod:`emulator.duis.routes_reads`)."""
 
-_CIN = (
-    "{uc} carries the Customer Identification Number, which the DCC chooses (and returns "
-    "to the user), and the transform takes no input for it"
-)
 _WHICH = (
     "{a} or {b}: the {device}'s {what} decides, which the DCC knows from its inventory "
     "and the request does not carry"
 )
 NOT_YET: dict[tuple[str, str], str] = {
-    ("9.1", "ESME"): _CIN.format(uc="ECS50"),
-    ("9.1", "GSME"): _CIN.format(uc="GCS36"),
     ("6.2.4", "CHF"): _WHICH.format(a="ECS26i", b="ECS26n", device="CHF", what="GBCS version"),
     ("6.2.3", "ESME"): _WHICH.format(a="ECS26d", b="ECS26l", device="ESME", what="GBCS version"),
     ("6.2.3", "GSME"): _WHICH.format(a="GCS21d", b="GCS21k", device="GSME", what="GBCS version"),

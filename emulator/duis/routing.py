@@ -124,8 +124,9 @@ ESME_VARIANTS: tuple[str, ...] = ("single-phase", "twin-element", "polyphase")
 
 @dataclass(frozen=True, slots=True)
 class PlanInput:
-    """What a planner sees: the request and what the DCC knows besides (its inventory's
-    ESME variant, its user registry's role of the requesting user), where given."""
+    """What a planner sees: the request and what the DCC knows or chooses besides (its
+    inventory's ESME variant, its user registry's role of the requesting user, the
+    Customer Identification Number it picked), where given."""
 
     body: Any
     request: Request
@@ -134,6 +135,8 @@ class PlanInput:
     now: datetime
     esme_variant: str | None = None
     user_role: str | None = None
+    #: The Customer Identification Number the DCC chose for SRV 9.1 (four digits).
+    cin: str | None = None
 
     def polyphase(self, what: str) -> bool:
         """Whether the target ESME is polyphase; :class:`NotTransformed` naming ``what``

@@ -152,6 +152,7 @@ def transform(
     pre_command: bytes | None = None,
     esme_variant: str | None = None,
     user_role: str | None = None,
+    cin: str | None = None,
 ) -> TransformResult:
     """The GBCS the DCC makes of ``request`` for a device of ``target_type`` (``ESME``,
     ``GSME``, ``GPF``, ``CHF``), or a :class:`Refusal`.
@@ -171,7 +172,8 @@ def transform(
       several for one device type: ``esme_variant`` (``single-phase``, ``twin-element``
       or ``polyphase``, from its inventory) and ``user_role`` (the requesting user's DUIS
       role, ``IS``, ``ED``, ...; from its user registry). Without them such a request is
-      refused, naming what to give.
+      refused, naming what to give. ``cin`` is the Customer Identification Number the DCC
+      chose for SRV 9.1 (four digits; it returns it to the user).
 
     ``now`` is the build time the catalogue sees (default: the current UTC time).
     """
@@ -224,7 +226,14 @@ def transform(
     try:
         typed = route.parse(request.body.element())
         facts = routing.PlanInput(
-            typed, request, srv, device, now, esme_variant=esme_variant, user_role=user_role
+            typed,
+            request,
+            srv,
+            device,
+            now,
+            esme_variant=esme_variant,
+            user_role=user_role,
+            cin=cin,
         )
         plan = planner(facts)
     except routing.NotTransformed as e:
