@@ -747,12 +747,17 @@ def _transform_input(
 @duis_group.command("srvs")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per SRV variant.")
 @click.option(
+    "--markdown",
+    is_flag=True,
+    help="A Markdown table (the one at the end of docs/duis.md).",
+)
+@click.option(
     "--all",
     "show_all",
     is_flag=True,
     help="Also the non-device SRVs and those with no emulated device type.",
 )
-def srvs_cmd(as_json: bool, show_all: bool) -> None:
+def srvs_cmd(as_json: bool, markdown: bool, show_all: bool) -> None:
     """The DUIS SRV variants and what `duis transform` does with each: the emulated device
     types it transforms them for, and why the others are not transformed yet."""
     _xmlsig()
@@ -786,6 +791,9 @@ def srvs_cmd(as_json: bool, show_all: bool) -> None:
         for row in rows:
             click.echo(json.dumps(row))
         return
+    if markdown:
+        click.echo(srvs_markdown(rows))
+        return
     for row in rows:
         kind = "critical" if row["critical"] else "non-device" if row["non_device"] else ""
         done = ",".join(row["transformed"]) or "-"
@@ -800,3 +808,17 @@ def srvs_cmd(as_json: bool, show_all: bool) -> None:
         f"{left} pair(s) not yet",
         err=True,
     )
+
+
+def srvs_markdown(rows: list[dict[str, Any]]) -> str:
+    """The ``duis srvs`` rows as a Markdown table (SRV, name, transformed for, not yet)."""
+    out = [
+        "| SRV | name | transformed for | not yet, and why |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        name = row["name"] + (" (critical)" if row["critical"] else "")
+        done = ", ".join(row["transformed"]) or "-"
+        why = "; ".join(f"{d}: {w}" for d, w in row["not_yet"].items()).replace("|", "/")
+        out.append(f"| {row['srv']} | {name} | {done} | {why} |")
+    return "\n".join(out)
