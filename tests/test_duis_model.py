@@ -25,6 +25,7 @@ from emulator.duis.model import (
     DeviceAlertMessage,
     DisableSupply,
     DuisModelError,
+    FutureDatedDeviceAlertMessage,
     GbcsPayload,
     PreCommand,
     ReadFirmwareVersion,
@@ -349,6 +350,59 @@ def test_alerts_round_trip(make: Any) -> None:
 def test_device_alert_carries_its_gbcs() -> None:
     assert _device_alert().gbcs == b"\xdd\x00\x01"
     assert _dcc_alert().gbcs is None
+
+
+def _rid(text: str = RID) -> RequestId:
+    return RequestId.parse(text)
+
+
+def _device_response() -> Response:
+    """A device's response as DCC Boxed sends it: ResponseID the device's, the GBCS."""
+    rid = _rid()
+    back = RequestId.from_euis(rid.target, rid.originator, rid.counter)
+    header = ResponseHeader("I0", "2026-01-02T03:04:05.678Z", rid, back)
+    return Response(header, ResponseMessage("11.2", "11.2", GbcsPayload(b"\xdd\x00\x02")))
+
+
+def _acknowledgement() -> Response:
+    return Response(
+        ResponseHeader("I99", "2026-01-02T03:04:05Z", _rid()), ResponseMessage("4.1", "4.1.1")
+    )
+
+
+def _refusal() -> Response:
+    return Response(
+        ResponseHeader("E12", "2026-01-02T03:04:05Z", _rid()), ResponseMessage("7.2", "7.2")
+    )
+
+
+def _pre_command() -> Response:
+    content = PreCommand("4.0", b"\xdf\x09\x02")
+    return Response(
+        ResponseHeader("I0", "2026-01-02T03:04:05Z", _rid()),
+        ResponseMessage("7.2", "7.2", content),
+    )
+
+
+def _future_dated_alert() -> Response:
+    content = FutureDatedDeviceAlertMessage("8F66", b"\xdd\x00\x03", 1, 1)
+    return Response(
+        ResponseHeader("I0", "2026-01-02T03:04:05Z", _rid()),
+        ResponseMessage("11.3", "11.3", content),
+    )
+
+
+@pytest.mark.parametrize(
+    "make", [_device_response, _acknowledgement, _refusal, _pre_command, _future_dated_alert]
+)
+def test_built_responses_round_trip_and_validate_against_the_xsd(
+    make: Any, schema: etree.XMLSchema
+) -> None:
+    m = make()
+    xml = model.to_xml(m)
+    assert model.parse(xml) == m
+    result = xmlsig.validate(xml, schema)
+    assert result.ok, result.errors
 
 
 @pytest.mark.parametrize("make", [_device_alert, _dcc_alert])
