@@ -220,6 +220,9 @@ TABLE: tuple[Rule, ...] = (
          why="request.xml = the ECS17b 4.1.1 template; ../shared/interop/keys -> "
              "$GBCS_INTEROP_DIR/keys",
          expect=("request.xml DD00", "ECS17b (0x0027) command (ACB MAC)")),
+    Rule(r"gbcs-emu duis srvs",
+         expect=("4.1.1 ESME,GSME,GPF Read Instantaneous Import Registers",
+                 "SRV variant(s) transformed for")),
     # ---- hardware in the loop: serve on one pty end, drive/diff/bridge on the other
     Rule(r"gbcs-emu hil serve --port /dev/ttyUSB0 --device site --framing binary"
          r" --state \./hil-state",
