@@ -424,7 +424,7 @@ def test_voltage_chooses_by_phases_and_counter_reset(settings: str, use_case: st
         ),
         (
             _x("RMSVoltageSettings", _RMS.replace(">287<", ">-1<")),
-            "RMSVoltageSettings/RMSExtremeOverVoltageThreshold: -1 is outside",
+            "RMSVoltageSettings/RMSExtremeOverVoltageThreshold: -1 is not in",
         ),
         (_x("RMSVoltageSettings", _RMS.replace(">287<", ">x<")), "not an integer: 'x'"),
     ],
@@ -513,14 +513,14 @@ def test_gas_flow_body_parses_into_its_typed_body() -> None:
             _x("UncontrolledGasFlowRate", 1) + _x("UncontrolledGasFlowRateDecimal", 1) + _FLOW_REST,
             "expected one of",
         ),
-        (_x("UncontrolledGasFlowRate", 70000) + _FLOW_REST, "70000 is outside 0..65535"),
+        (_x("UncontrolledGasFlowRate", 70000) + _FLOW_REST, "70000 is not in 0..65535"),
         (
             _x("UncontrolledGasFlowRate", 1) + _FLOW_REST.replace("Locked", "Open"),
             "'Open' is not one of",
         ),
         (
             _x("UncontrolledGasFlowRate", 1) + _FLOW_REST.replace(">60<", ">0<"),
-            "0 is outside 1..255",
+            "0 is not in 1..255",
         ),
     ],
 )
@@ -620,7 +620,7 @@ def test_gas_billing_calendar_chooses_and_writes_the_period(
     [
         ("ESME", _gas("Monthly"), "an ESME takes an ElectricityBillingCalendar"),
         ("GSME", _elec("<sr:Daily/>"), "a GSME takes a GasBillingCalendar"),
-        ("ESME", _elec(_x("Monthly", 29)), "29 is outside 1..28"),
+        ("ESME", _elec(_x("Monthly", 29)), "29 is not in 1..28"),
         ("ESME", _elec(_x("Fortnightly", 1)), "unexpected Fortnightly"),
         ("ESME", _elec(""), "expected one of Daily, Weekly"),
         ("GSME", _gas("Hourly"), "'Hourly' is not one of Daily"),
@@ -655,7 +655,7 @@ def test_synchronise_clock_sets_the_window_from_the_tolerance() -> None:
 
 def test_a_tolerance_past_a_day_is_refused() -> None:
     inner = _CLOCK.replace(">90<", ">86401<")
-    assert "86401 is outside 0..86400" in _refused("6.11", "SynchroniseClock", inner).reason
+    assert "86401 is not in 0..86400" in _refused("6.11", "SynchroniseClock", inner).reason
 
 
 def test_power_thresholds_reach_the_esme() -> None:
@@ -694,7 +694,7 @@ def test_all_five_switch_descriptions_reach_the_esme() -> None:
     [
         (_descriptions(2, 3), "leaves out switch 1, 4, 5"),
         (_descriptions(1, 1), "index 1 given twice"),
-        (_descriptions(6), "ALCSHCALCSDescription/@index: 6 is outside 1..5"),
+        (_descriptions(6), "ALCSHCALCSDescription/@index: 6 is not in 1..5"),
         ("", "expected 1..5 ALCSHCALCSDescription"),
     ],
 )
@@ -823,11 +823,11 @@ def test_a_future_dated_switch_schedule_carries_the_time() -> None:
             _SCHEDULE.replace(
                 'ActivateDeactivateSwitch index="1"', 'ActivateDeactivateSwitch index="6"'
             ),
-            "ActivateDeactivateSwitch/@index: 6 is outside 1..5",
+            "ActivateDeactivateSwitch/@index: 6 is not in 1..5",
         ),
         (
             _SCHEDULE.replace("<sr:SpecifiedMonth>06", "<sr:SpecifiedMonth>13"),
-            "13 is outside 1..12",
+            "13 is not in 1..12",
         ),
         (_SPECIAL_DAYS, "expected 1..48 ALCSHCALCSConnectionSchedule"),
         (_SCHEDULE.replace(_SPECIAL_DAYS, ""), "no ALCSHCALCSSpecialDays"),

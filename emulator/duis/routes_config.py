@@ -46,13 +46,13 @@ from emulator.duis.routing import (
     PlanInput,
     Planner,
     SrvRoute,
+    bounded,
     child,
     children,
     cosem_text,
     date_time,
     dcc_issuer_event_id,
     dsp_held,
-    integer,
     local,
     optional,
     plain,
@@ -107,17 +107,7 @@ def _only(el: etree._Element, allowed: tuple[str, ...]) -> None:
         raise NotTransformed(f"{local(el)}: expected elements, found text")
 
 
-def _ranged(lo: int, hi: int) -> Callable[[str], int]:
-    def convert(value: str) -> int:
-        n = integer(value)
-        if not lo <= n <= hi:
-            raise ValueError(f"{n} is outside {lo}..{hi}")
-        return n
-
-    return convert
-
-
-_uint = _ranged(0, _U32)
+_uint = bounded(0, _U32)
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -412,7 +402,7 @@ def _poly(els: list[etree._Element]) -> tuple[PhaseVoltageSettings, ...]:
     for el in els:
         _only(el, ("Phase", "PhaseVoltageSettings"))
         out.append(
-            _average(child(el, "PhaseVoltageSettings"), required(el, "Phase", _ranged(1, 3)))
+            _average(child(el, "PhaseVoltageSettings"), required(el, "Phase", bounded(1, 3)))
         )
     if sorted(s.phase for s in out) != [1, 2, 3]:
         raise NotTransformed("PolyPhaseVoltageSettings: expected phases 1, 2 and 3 once each")
@@ -515,7 +505,7 @@ def parse_gas_flow(el: etree._Element) -> GasFlow:
     whole, dec = "UncontrolledGasFlowRate", "UncontrolledGasFlowRateDecimal"
     states = ("SupplyDepletionState", "SupplyTamperState")
     _only(el, (whole, dec, *states, "StabilisationPeriod", "MeasurementPeriod"))
-    rate = optional(el, whole, _ranged(0, 0xFFFF))
+    rate = optional(el, whole, bounded(0, 0xFFFF))
     rate_decimal = optional(el, dec, _decimal(4, "6.5535"))
     if (rate is None) == (rate_decimal is None):
         raise NotTransformed(f"{local(el)}: expected one of {whole} or {dec}")
@@ -525,8 +515,8 @@ def parse_gas_flow(el: etree._Element) -> GasFlow:
         rate_decimal,
         depletion,
         tamper,
-        required(el, "StabilisationPeriod", _ranged(1, 255)),
-        required(el, "MeasurementPeriod", _ranged(1, 0xFFFF)),
+        required(el, "StabilisationPeriod", bounded(1, 255)),
+        required(el, "MeasurementPeriod", bounded(1, 0xFFFF)),
     )
 
 
@@ -597,10 +587,10 @@ def _electricity_calendar(el: etree._Element) -> ElectricityBillingCalendar:
         return ElectricityBillingCalendar(at, kind)
     if kind in ("Weekly", "Monthly"):
         hi = 7 if kind == "Weekly" else 28
-        return ElectricityBillingCalendar(at, kind, required(el, kind, _ranged(1, hi)))
+        return ElectricityBillingCalendar(at, kind, required(el, kind, bounded(1, hi)))
     _only(found[0], ("DayOfMonth", "BillingPeriodStartMonth"))
-    day = required(found[0], "DayOfMonth", _ranged(1, 28))
-    month = required(found[0], "BillingPeriodStartMonth", _ranged(1, 12))
+    day = required(found[0], "DayOfMonth", bounded(1, 28))
+    month = required(found[0], "BillingPeriodStartMonth", bounded(1, 12))
     return ElectricityBillingCalendar(at, kind, day, month)
 
 
@@ -693,7 +683,7 @@ def parse_synchronise_clock(el: etree._Element) -> SynchroniseClock:
     _only(el, ("CurrentDateTime", "TolerancePeriod"))
     return SynchroniseClock(
         required(el, "CurrentDateTime", date_time),
-        required(el, "TolerancePeriod", _ranged(0, 86400)),
+        required(el, "TolerancePeriod", bounded(0, 86400)),
     )
 
 
@@ -762,7 +752,7 @@ def parse_switch_descriptions(el: etree._Element) -> SwitchDescriptions:
     for d in found:
         _only(d, ("SwitchDescription",))
         try:
-            index = _ranged(1, 5)(d.get("index", ""))
+            index = bounded(1, 5)(d.get("index", ""))
         except ValueError as e:
             raise NotTransformed(f"ALCSHCALCSDescription/@index: {e}") from None
         if index in out:
@@ -823,7 +813,7 @@ def _date_part(
         raise NotTransformed(f"{local(el)}/{name}: expected one of {specified} or {unspecified}")
     kind = local(found[0])
     if kind == specified:
-        return required(part, specified, _ranged(lo, hi))
+        return required(part, specified, bounded(lo, hi))
     _flag(part, kind)
     return named.get(kind)
 
@@ -869,7 +859,7 @@ class SwitchScheduler:
 
 def _index(el: etree._Element, attribute: str, hi: int) -> int:
     try:
-        return _ranged(1, hi)(el.get(attribute, ""))
+        return bounded(1, hi)(el.get(attribute, ""))
     except ValueError as e:
         raise NotTransformed(f"{local(el)}/@{attribute}: {e}") from None
 

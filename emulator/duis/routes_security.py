@@ -46,11 +46,11 @@ from emulator.duis.routing import (
     Planner,
     SrvRoute,
     boolean,
+    bounded,
     child,
     children,
     date_time,
     dsp_held,
-    integer,
     local,
     only,
     optional,
@@ -133,17 +133,7 @@ def _eui(value: str) -> bytes:
     return bytes.fromhex(value.replace("-", ""))
 
 
-def _ranged(low: int, high: int) -> Callable[[str], int]:
-    def convert(value: str) -> int:
-        n = integer(value)
-        if not low <= n <= high:
-            raise ValueError(f"{n} is not in {low}..{high}")
-        return n
-
-    return convert
-
-
-_floor = _ranged(0, _FLOOR_MAX)
+_floor = bounded(0, _FLOOR_MAX)
 
 
 def _decimal(low: str, high: str, digits: int) -> Callable[[str], Decimal]:
@@ -486,7 +476,7 @@ def _whitelist(el: etree._Element) -> AddDeviceToChfWhitelist:
     if mpxn is not None and not 1 <= len(mpxn) <= 13:
         raise NotTransformed(f"{local(el)}/ImportMPxN: 1 to 13 characters, not {len(mpxn)}")
     return AddDeviceToChfWhitelist(
-        join_time_period=required(el, "JoinTimePeriod", _ranged(1, 3600)),
+        join_time_period=required(el, "JoinTimePeriod", bounded(1, 3600)),
         install_code=required(el, "InstallCode", _hex((6, 16))),
         import_mpxn=mpxn,
         secondary_import_mpan=_mpan(el, "SecondaryImportMPAN"),
@@ -612,13 +602,13 @@ _SUB_GHZ = (
     ("NormalLimitedDutyCycleThreshold", _decimal("0.5", "2.0", 1)),
     # XSD: exclusive 1.5 .. 2.5, one fraction digit
     ("LimitedCriticalDutyCycleThreshold", _decimal("1.6", "2.4", 1)),
-    ("MaximumSubGHzChannelChangesPerWeek", _ranged(1, 7)),
-    ("GSMECurfew", _ranged(2, _U16)),
-    ("ChannelQuieterThreshold", _ranged(1, 255)),
-    ("ChannelNoisierThreshold", _ranged(0, 20)),
+    ("MaximumSubGHzChannelChangesPerWeek", bounded(1, 7)),
+    ("GSMECurfew", bounded(2, _U16)),
+    ("ChannelQuieterThreshold", bounded(1, 255)),
+    ("ChannelNoisierThreshold", bounded(0, 20)),
     ("NonGSMEPoorCommsPercentageThreshold", _decimal("1.00", "100.00", 2)),
-    ("NonGSMEPoorCommsMeasurementPeriods", _ranged(50, 150)),
-    ("LocalCHNoiseMeasurementPeriod", _ranged(61, _U16)),
+    ("NonGSMEPoorCommsMeasurementPeriods", bounded(50, 150)),
+    ("LocalCHNoiseMeasurementPeriod", bounded(61, _U16)),
     ("LocalCHFailurePercentage", _decimal("1.00", "100.00", 2)),
     ("LocalCHRetryPercentage", _decimal("1.00", "100.00", 2)),
 )

@@ -51,6 +51,7 @@ __all__ = [
     "all_routes",
     "body_parser",
     "boolean",
+    "bounded",
     "child",
     "children",
     "cosem_text",
@@ -306,6 +307,19 @@ def only(el: etree._Element, allowed: Iterable[str], *, repeats: Iterable[str] =
         raise NotTransformed(f"{local(el)}: more than one {', '.join(twice)}")
     if (el.text or "").strip():
         raise NotTransformed(f"{local(el)}: unexpected text")
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """A converter (for :func:`required`, :func:`optional`) of an XSD integer restricted
+    to ``low..high``."""
+
+    def convert(value: str) -> int:
+        n = integer(value)
+        if not low <= n <= high:
+            raise ValueError(f"{n} is not in {low}..{high}")
+        return n
+
+    return convert
 
 
 #: ZCL UTCTime counts whole seconds from here, in 32 bits (0xFFFFFFFF: invalid).
