@@ -46,7 +46,14 @@ from keys.roles import KeyUsage
 from keys.store import EuiLike, KeyEntry, KeyStore, build_entry
 
 from .config import DEVICE_OFFSETS, ConfigError, FleetConfig, derive_own_keys, load_config
-from .statedir import StateDamaged, StateError, load_info, private_write, seed_digest
+from .statedir import (
+    StateDamaged,
+    StateError,
+    load_info,
+    private_write,
+    secret_file_problem,
+    seed_digest,
+)
 
 __all__ = [
     "BINDING_NAME",
@@ -227,24 +234,6 @@ class FleetKeyStore(KeyStore):
 
 
 # ---------------------------------------------------------------------- definition
-
-
-def _mode_problem(path: Path, what: str) -> str | None:
-    """Why ``path`` (a secret) is unsafe: other users may read or replace it."""
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return f"{path}: missing ({what})"
-    except OSError as e:
-        return f"{path}: cannot read ({e.strerror})"
-    if stat.S_ISLNK(st.st_mode):
-        return f"{path}: a symbolic link; allowed: a regular file ({what})"
-    if st.st_mode & 0o077:
-        return (
-            f"{path}: mode {stat.S_IMODE(st.st_mode):04o} lets other users at the {what}; "
-            f"allowed: 0600 (chmod 600 {path})"
-        )
-    return None
 
 
 class FleetDefinition:
@@ -461,7 +450,7 @@ def _undo(root: Path, made: bool) -> None:
 
 
 def _read_seed(path: Path, digest: str) -> bytes:
-    if (problem := _mode_problem(path, "fleet seed")) is not None:
+    if (problem := secret_file_problem(path, "fleet seed")) is not None:
         raise FleetDefinitionError(problem)
     try:
         text = path.read_text().strip()
@@ -487,7 +476,7 @@ def _check_pki(pki: Path) -> None:
             f"PKI; allowed: 0700 (chmod 700 {pki})"
         )
     for key in sorted(pki.glob("*.key")):
-        if (problem := _mode_problem(key, "private key")) is not None:
+        if (problem := secret_file_problem(key, "private key")) is not None:
             raise FleetDefinitionError(problem)
     try:
         load_authorities(pki)

@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -51,6 +52,7 @@ __all__ = [
     "load_info",
     "open_info",
     "private_write",
+    "secret_file_problem",
     "write_info",
 ]
 
@@ -377,3 +379,22 @@ class UsedSites:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def secret_file_problem(path: Path, what: str) -> str | None:
+    """Why ``path``, a file holding a secret (``what``), is unsafe: missing, a symbolic
+    link, or open to other users (anything beyond 0600); None when it is safe."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return f"{path}: missing ({what})"
+    except OSError as e:
+        return f"{path}: cannot read ({e.strerror})"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path}: a symbolic link; allowed: a regular file ({what})"
+    if st.st_mode & 0o077:
+        return (
+            f"{path}: mode {stat.S_IMODE(st.st_mode):04o} lets other users at the {what}; "
+            f"allowed: 0600 (chmod 600 {path})"
+        )
+    return None
