@@ -673,10 +673,10 @@ def test_transform_takes_what_the_dcc_knows_of_the_meter_and_the_user() -> None:
     voltage = template("ECS26k_6.2.1_SUCCESS_REQUEST_DUIS.XML")
     r = transform(*args, voltage)
     assert r.exit_code == 1 and "the ESME's variant decides" in r.stdout
-    r = transform(*args, "--esme-variant", "polyphase", voltage)
+    r = transform(*args, "--esme-variant", "C", voltage)
     assert r.exit_code == 0, r.output + r.stderr
     assert "ECS26k (0x00C6)" in r.stderr
-    r = transform(*args, "--esme-variant", "single-phase", voltage)
+    r = transform(*args, "--esme-variant", "A", voltage)
     assert r.exit_code == 0 and "ECS26b (0x003C)" in r.stderr
     behaviours = template("ECS25r2_6.2.10_SUCCESS_REQUEST_DUIS.XML")
     r = transform(*args, "--user-role", "ED", behaviours)
@@ -704,3 +704,11 @@ def test_transform_writes_the_cin_given_or_one_it_picks() -> None:
     assert r.exit_code == 0 and re.search(r"0904(3[0-9]){4}", r.stdout.split("\t")[1])
     r = transform(*args, "--cin", "12", request)
     assert r.exit_code == 1 and "CIN '12': four decimal digits" in r.stdout
+
+
+def test_transform_refuses_an_esme_variant_duis_does_not_have() -> None:
+    r = transform("--verify-off", "--target-type", "ESME", "--esme-variant", "polyphase", "x.xml")
+    assert r.exit_code == 1
+    assert one_line(r) == (
+        "Error: --esme-variant 'polyphase': not a DUIS ESMEVariant (A, B, C, AD, ...)"
+    )

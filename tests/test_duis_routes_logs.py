@@ -38,10 +38,10 @@ RTDS_EXCEPTIONS: dict[str, str] = {
 # ESME's event and alert behaviours. RTDS's ESME 00-DB-12-34-56-78-90-A0 stands for both
 # variants; each template's name says which its GBCS reads.
 RTDS_FACTS: dict[str, dict[str, str]] = {
-    "ECS23_4.10_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "single-phase"},
-    "ECS23b_4.10_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
-    "ECS26b_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "single-phase"},
-    "ECS26k_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
+    "ECS23_4.10_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "A"},
+    "ECS23b_4.10_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "C"},
+    "ECS26b_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "A"},
+    "ECS26k_6.2.1_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "C"},
     "ECS25r1_6.2.10_SUCCESS_REQUEST_DUIS.XML": {"user_role": "IS"},
     "ECS25r2_6.2.10_SUCCESS_REQUEST_DUIS.XML": {"user_role": "ED"},
     # and the Customer Identification Number the DCC chose (RTDS: 1234)
@@ -444,11 +444,11 @@ def test_pairs_not_transformed_yet_say_why(
 @pytest.mark.parametrize(
     ("variant", "name", "facts", "use_case"),
     [
-        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "single-phase"}, "ECS26b"),
-        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "twin-element"}, "ECS26b"),
-        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "polyphase"}, "ECS26k"),
-        ("4.10", "ReadNetworkData", {"esme_variant": "single-phase"}, "ECS23"),
-        ("4.10", "ReadNetworkData", {"esme_variant": "polyphase"}, "ECS23b"),
+        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "A"}, "ECS26b"),
+        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "B"}, "ECS26b"),
+        ("6.2.1", "ReadDeviceConfigurationVoltage", {"esme_variant": "C"}, "ECS26k"),
+        ("4.10", "ReadNetworkData", {"esme_variant": "A"}, "ECS23"),
+        ("4.10", "ReadNetworkData", {"esme_variant": "C"}, "ECS23b"),
         ("6.2.10", "ReadDeviceConfigurationEventAndAlertBehaviours", {"user_role": "IS"},
          "ECS25r1"),
         ("6.2.10", "ReadDeviceConfigurationEventAndAlertBehaviours", {"user_role": "ED"},

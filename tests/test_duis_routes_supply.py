@@ -49,8 +49,8 @@ _RTDS_BUILT = datetime(2015, 1, 1, tzinfo=UTC)
 # The ESME's variant from the DCC's inventory: RTDS's ESME stands for both, and the two
 # (identical) 6.27 templates are named for the use case each variant gets.
 RTDS_FACTS: dict[str, dict[str, str]] = {
-    "ECS29e_6.27_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "single-phase"},
-    "ECS29f_6.27_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "polyphase"},
+    "ECS29e_6.27_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "A"},
+    "ECS29f_6.27_SUCCESS_REQUEST_DUIS.XML": {"esme_variant": "C"},
 }
 RTDS_NOW: dict[str, datetime] = {
     "GCS11_3.5_SUCCESS_REQUEST_DUIS.XML": _RTDS_BUILT,
@@ -578,11 +578,11 @@ def test_the_two_rms_templates_are_the_same_request() -> None:
     assert e.read_bytes() == f.read_bytes()  # no body rule can pick ECS29e or ECS29f
     request = model.parse(e.read_bytes())
     result = transform.transform(request, target_type="ESME", keys=_fresh_keys(), now=NOW)
-    assert isinstance(result, Refusal) and "polyphase" in result.reason
+    assert isinstance(result, Refusal) and "C" in result.reason
     for variant, use_case in (
-        ("single-phase", "ECS29e"),
-        ("twin-element", "ECS29e"),
-        ("polyphase", "ECS29f"),
+        ("A", "ECS29e"),
+        ("B", "ECS29e"),
+        ("C", "ECS29f"),
     ):
         made = transform.transform(
             request, target_type="ESME", keys=_fresh_keys(), now=NOW, esme_variant=variant

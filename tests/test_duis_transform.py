@@ -465,7 +465,7 @@ def test_transform_opens_no_file_under_shared(monkeypatch: pytest.MonkeyPatch) -
                 keys=_fresh_keys(),
                 now=NOW,
                 dcc_counter=1,  # for what the DCC originates
-                esme_variant="single-phase",  # and what it knows of the meter and user
+                esme_variant="A",  # and what it knows of the meter and user
                 user_role="IS",
                 cin="1234",
             )

@@ -595,10 +595,11 @@ def _message_json(model: ModuleType, m: duis_model.DuisMessage) -> dict[str, Any
 )
 @click.option(
     "--esme-variant",
-    type=click.Choice(["single-phase", "twin-element", "polyphase"]),
     default=None,
-    help="What the DCC's inventory says of the target ESME, where its number of phases "
-    "picks the use case (SRV 4.10, 6.2.1, 6.27).",
+    metavar="VARIANT",
+    help="The target ESME's variant as the DCC's inventory records it (DUIS ESMEVariant: "
+    "A single element, B twin element, C polyphase, with any load-control letters, e.g. "
+    "AD), where the number of phases picks the use case (SRV 4.10, 6.2.1, 6.27).",
 )
 @click.option(
     "--user-role",
@@ -647,6 +648,13 @@ def transform_cmd(
             f"--target-type {target_type!r}: not an emulated device type (one of "
             f"{', '.join(EMULATED_DEVICE_TYPES)})"
         )
+    if esme_variant is not None:
+        from emulator.duis.routing import ESME_VARIANTS
+
+        if esme_variant not in ESME_VARIANTS:
+            raise click.ClickException(
+                f"--esme-variant {esme_variant!r}: not a DUIS ESMEVariant (A, B, C, AD, ...)"
+            )
     if user_role is not None:
         from emulator.duis.tables import USER_ROLES
 

@@ -119,8 +119,35 @@ class Plan:
     dcc_signs: bool | None = None
 
 
-#: ESME variants (SMETS2), as the DCC's inventory knows a meter's.
-ESME_VARIANTS: tuple[str, ...] = ("single-phase", "twin-element", "polyphase")
+#: ESME variants as the DCC's inventory records a meter's (DUIS 5.4 ``ESMEVariant``): the
+#: first letter is the metering (SMETS2: A single element, B twin element, C polyphase),
+#: the others its load-control options.
+ESME_VARIANTS: tuple[str, ...] = (
+    "A",
+    "B",
+    "C",
+    "AD",
+    "BD",
+    "CD",
+    "ADE",
+    "BDE",
+    "CDE",
+    "ADF",
+    "BDF",
+    "CDF",
+    "ADEF",
+    "BDEF",
+    "CDEF",
+    "ADG",
+    "ADEG",
+    "AF",
+    "BF",
+    "CF",
+    "AEF",
+    "BEF",
+    "CEF",
+    "AG",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +171,11 @@ class PlanInput:
         (the use cases to choose between) when the variant is not given."""
         if self.esme_variant is None:
             raise NotTransformed(
-                f"{what}: the ESME's variant decides (single-phase, twin-element or "
-                "polyphase), which the DCC knows from its inventory: give it"
+                f"{what}: the ESME's variant decides (A single element, B twin element or "
+                "C polyphase, DUIS ESMEVariant), which the DCC knows from its inventory: "
+                "give it"
             )
-        return self.esme_variant == "polyphase"
+        return self.esme_variant.startswith("C")
 
 
 Planner = Callable[[PlanInput], Plan]

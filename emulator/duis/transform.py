@@ -169,9 +169,10 @@ def transform(
       signed with the DCC party's DS key from ``keys``.
 
     * What the DCC knows besides the request picks the use case where an SRV has
-      several for one device type: ``esme_variant`` (``single-phase``, ``twin-element``
-      or ``polyphase``, from its inventory) and ``user_role`` (the requesting user's DUIS
-      role, ``IS``, ``ED``, ...; from its user registry). Without them such a request is
+      several for one device type: ``esme_variant`` (the DUIS ``ESMEVariant`` of its
+      inventory: ``A`` single element, ``B`` twin element, ``C`` polyphase, ...) and
+      ``user_role`` (the requesting user's DUIS role, ``IS``, ``ED``, ...; from its user
+      registry). Without them such a request is
       refused, naming what to give. ``cin`` is the Customer Identification Number the DCC
       chose for SRV 9.1 (four digits; it returns it to the user).
 
@@ -217,9 +218,7 @@ def transform(
     if request.body.name != route.body:
         return Refusal(f"{label} needs a {route.body} body, not {request.body.name}")
     if esme_variant is not None and esme_variant not in routing.ESME_VARIANTS:
-        return Refusal(
-            f"ESME variant {esme_variant!r}: not one of {', '.join(routing.ESME_VARIANTS)}"
-        )
+        return Refusal(f"ESME variant {esme_variant!r}: not a DUIS ESMEVariant (A, B, C, AD, ...)")
     if user_role is not None and user_role not in tables.USER_ROLES:
         return Refusal(f"user role {user_role!r}: not one of {', '.join(tables.USER_ROLES)}")
     now = now or datetime.now(UTC)
