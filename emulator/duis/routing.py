@@ -425,7 +425,17 @@ def body_parser(element: str) -> Callable[[etree._Element], Any] | None:
 
 @functools.cache
 def _parsers() -> Mapping[str, Callable[[etree._Element], Any]]:
-    return MappingProxyType({r.body: r.parse for r in all_routes().values()})
+    """Body element -> parser: the routes', then each module's ``TYPED_BODIES`` (bodies
+    modelled for SRVs not transformed yet)."""
+    import importlib
+
+    parsers = {r.body: r.parse for r in all_routes().values()}
+    for name in _MODULES:
+        for element, parse in getattr(importlib.import_module(name), "TYPED_BODIES", {}).items():
+            if element in parsers:
+                raise RuntimeError(f"{name}: the body {element} is typed twice")
+            parsers[element] = parse
+    return MappingProxyType(parsers)
 
 
 def all_not_yet() -> Mapping[tuple[str, str], str]:
