@@ -1,0 +1,210 @@
+"""The DUIS service's memory of requests (issue 16): never the same RequestID twice.
+
+A :class:`RequestLedger` is an SQLite file in the state folder (created 0600). Before the
+service acts on a request it asks :meth:`RequestLedger.admit`, which decides and records
+in one transaction:
+
+* a ``RequestID`` seen before is :attr:`Admit.REPEATED`: never executed twice, even across
+  a restart;
+* a counter not above the last one accepted from the same user (the RequestID's
+  originator) is :attr:`Admit.STALE`. The rule is per user, as the DCC Boxed signing tool
+  keeps it (a strictly rising millisecond time per user);
+* a signed pre-command (command variants 5-7) reuses the RequestID of its critical
+  request (variant 4): it is admitted once, and only after that request's pre-command
+  was returned (:meth:`record_pre_command`). Without one it is
+  :attr:`Admit.NO_PRE_COMMAND`; a second one is :attr:`Admit.REPEATED`.
+
+Durability: WAL with ``synchronous=NORMAL``. A request admitted (its transaction
+committed) survives any crash of the process, ``kill -9`` included; an OS crash or power
+loss can lose the last commits, as in the emulator's own state store. A damaged file is
+refused, never replaced.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from emulator.duis.model import RequestId
+from emulator.runtime.statedir import StateDamaged, StateError, touch_private
+
+__all__ = ["Admit", "Admitted", "RequestLedger"]
+
+SCHEMA_VERSION = 1
+_MAGIC = b"SQLite format 3\x00"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY,
+    originator TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    command_variant INTEGER NOT NULL,
+    srv TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    pre_command BLOB,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    originator TEXT PRIMARY KEY,
+    counter INTEGER NOT NULL
+)
+"""
+_SIGNED_CVS = (5, 6, 7)
+
+
+class Admit(StrEnum):
+    """What the ledger decided for a request."""
+
+    NEW = "new"
+    REPEATED = "repeated"
+    STALE = "stale"
+    NO_PRE_COMMAND = "no-pre-command"
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """The decision, and for an admitted signed pre-command the pre-command that was
+    returned for its RequestID (the signed one must be it)."""
+
+    verdict: Admit
+    reason: str = ""
+    pre_command: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True: act on the request."""
+        return self.verdict is Admit.NEW
+
+
+class RequestLedger:
+    """The request ledger at ``path`` (made 0600 on first use; a damaged file refused)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        exists = path.exists() and path.stat().st_size > 0
+        if exists:
+            with path.open("rb") as f:
+                if f.read(len(_MAGIC)) != _MAGIC:
+                    raise StateDamaged(f"{path} is not an SQLite database; it was not changed")
+        else:
+            try:
+                touch_private(path)
+            except OSError as e:
+                raise StateError(f"{path}: cannot create: {e.strerror}") from None
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StateError(f"{path}: cannot open: {e}") from None
+        try:
+            if exists:
+                self._check()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise StateDamaged(f"{path} is damaged ({e}); it was not changed") from None
+
+    def _check(self) -> None:
+        (result,) = self._db.execute("PRAGMA integrity_check").fetchone()
+        if result != "ok":
+            raise sqlite3.DatabaseError(f"integrity check: {result}")
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version not in (0, SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the file (every admitted request is already on disk)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> RequestLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def admit(self, rid: RequestId, command_variant: int, srv: str, now: datetime) -> Admitted:
+        """Decide on a request and, if it is admitted, record it (one transaction)."""
+        key = rid.format()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                decision = self._decide(key, rid, command_variant, srv, now)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return decision
+
+    def _decide(self, key: str, rid: RequestId, cv: int, srv: str, now: datetime) -> Admitted:
+        row = self._db.execute(
+            "SELECT stage, pre_command FROM requests WHERE request_id = ?", (key,)
+        ).fetchone()
+        if cv in _SIGNED_CVS:
+            if row is None or row[0] == "received":
+                return Admitted(
+                    Admit.NO_PRE_COMMAND,
+                    f"{key}: no pre-command was returned for this RequestID (command variant "
+                    "4 first)",
+                )
+            if row[0] != "pre-command":
+                return Admitted(Admit.REPEATED, f"{key}: its signed pre-command was taken")
+            self._db.execute(
+                "UPDATE requests SET stage = 'signed', at = ? WHERE request_id = ?",
+                (now.isoformat(), key),
+            )
+            return Admitted(Admit.NEW, pre_command=row[1])
+        if row is not None:
+            return Admitted(Admit.REPEATED, f"{key}: this RequestID was received before")
+        originator = rid.originator_eui.hex().upper()
+        last = self._db.execute(
+            "SELECT counter FROM counters WHERE originator = ?", (originator,)
+        ).fetchone()
+        if last is not None and rid.counter <= last[0]:
+            return Admitted(
+                Admit.STALE,
+                f"{key}: counter {rid.counter} is not above {last[0]}, the last from "
+                f"{rid.originator}",
+            )
+        self._db.execute(
+            "INSERT INTO requests(request_id, originator, counter, command_variant, srv, stage,"
+            " at) VALUES (?, ?, ?, ?, ?, 'received', ?)",
+            (key, originator, rid.counter, cv, srv, now.isoformat()),
+        )
+        self._db.execute(
+            "INSERT INTO counters(originator, counter) VALUES (?, ?) ON CONFLICT(originator) "
+            "DO UPDATE SET counter = excluded.counter",
+            (originator, rid.counter),
+        )
+        return Admitted(Admit.NEW)
+
+    def record_pre_command(self, rid: RequestId, pre_command: bytes) -> None:
+        """The pre-command returned for the critical request ``rid`` (admitted before):
+        its signed form may now come back once (command variants 5-7)."""
+        key = rid.format()
+        with self._lock:
+            changed = self._db.execute(
+                "UPDATE requests SET stage = 'pre-command', pre_command = ? "
+                "WHERE request_id = ? AND stage = 'received'",
+                (pre_command, key),
+            ).rowcount
+        if changed != 1:
+            raise ValueError(f"{key}: not a request waiting for its pre-command")
+
+    def last_counter(self, originator: bytes) -> int | None:
+        """The last counter admitted from the user ``originator`` (None: none yet)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT counter FROM counters WHERE originator = ?", (originator.hex().upper(),)
+            ).fetchone()
+        return None if row is None else int(row[0])
