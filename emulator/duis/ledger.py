@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE TABLE IF NOT EXISTS counters (
     originator TEXT PRIMARY KEY,
     counter INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sent (
+    device TEXT NOT NULL,
+    originator TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    answered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device, originator, counter)
 )
 """
 _SIGNED_CVS = (5, 6, 7)
@@ -200,6 +208,54 @@ class RequestLedger:
             ).rowcount
         if changed != 1:
             raise ValueError(f"{key}: not a request waiting for its pre-command")
+
+    def pre_command(self, rid: RequestId) -> bytes | None:
+        """The pre-command returned for ``rid`` and not yet taken (None otherwise)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT pre_command FROM requests WHERE request_id = ? AND stage = 'pre-command'",
+                (rid.format(),),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def record_sent(self, rid: RequestId, device: bytes, originator: bytes, counter: int) -> None:
+        """The GBCS of request ``rid`` goes to ``device`` from ``originator`` with
+        ``counter`` (the user's, or the DCC's own): its response is matched by them."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO sent(device, originator, counter, request_id) "
+                "VALUES (?, ?, ?, ?)",
+                (device.hex().upper(), originator.hex().upper(), counter, rid.format()),
+            )
+
+    def match_response(self, device: bytes, originator: bytes, counter: int) -> RequestId | None:
+        """The request a device's response answers (its grouping header's device,
+        requester and counter), the first time only; None for an unknown or repeated
+        one."""
+        key = (device.hex().upper(), originator.hex().upper(), counter)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute(
+                "SELECT request_id FROM sent WHERE device = ? AND originator = ? "
+                "AND counter = ? AND answered = 0",
+                key,
+            ).fetchone()
+            if row is not None:
+                self._db.execute(
+                    "UPDATE sent SET answered = 1 WHERE device = ? AND originator = ? "
+                    "AND counter = ?",
+                    key,
+                )
+            self._db.execute("COMMIT")
+        return None if row is None else RequestId.parse(row[0])
+
+    def srv_of(self, rid: RequestId) -> str | None:
+        """The SRV variant request ``rid`` was admitted for (None: not admitted)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT srv FROM requests WHERE request_id = ?", (rid.format(),)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def last_counter(self, originator: bytes) -> int | None:
         """The last counter admitted from the user ``originator`` (None: none yet)."""

@@ -1,0 +1,280 @@
+"""The DUIS service's decisions (emulator.duis.service), sans-IO, against a real emulated
+ESME: signed requests in, acknowledgements and pre-commands out, the GBCS through the
+device, signed responses for the callback; and each rejection with its code, nothing
+sent to a device."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
+
+from devices.outbound import OutboundKind
+from emulator.duis import model, xmlsig
+from emulator.duis.bodies import SR_NS, Body
+from emulator.duis.inventory import Inventory
+from emulator.duis.keys import XmlKeyStore, load_certificate_file
+from emulator.duis.ledger import RequestLedger
+from emulator.duis.model import Request, RequestHeader, RequestId, Response
+from emulator.duis.service import DuisService, Reply
+from emulator.duis.users import Users
+from emulator.runtime.config import FleetConfig
+from gbcs.codec import decode
+from gbcs.security import Verdict, check_mac, check_signature
+from keys.pki import issue_organisation_keys as issue
+from keys.roles import KeyUsage, RemotePartyRole
+from tests import devkit
+
+USER = "-".join(devkit.SUPPLIER.hex().upper()[i : i + 2] for i in range(0, 16, 2))
+NETWORK = "-".join(devkit.NETWORK_OPERATOR.hex().upper()[i : i + 2] for i in range(0, 16, 2))
+ESME = "00-DB-12-34-56-78-90-A0"
+GPF = "00-DB-12-34-56-78-90-A3"
+CALLBACK = "http://127.0.0.1:9/smartdcc/duis"
+
+
+def _pem(obj: object) -> bytes:
+    if isinstance(obj, ec.EllipticCurvePrivateKey):
+        return obj.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    return obj.public_bytes(serialization.Encoding.PEM)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Dcc:
+    """The service, its users' signing keys, and the emulated ESME behind it."""
+
+    service: DuisService
+    signers: dict[str, object]
+    bench: devkit.Bench
+    inventory: Inventory
+
+    def sign(self, request: Request, user: str = USER) -> bytes:
+        return xmlsig.sign(model.to_xml(request), self.signers[user])  # type: ignore[arg-type]
+
+    def post(self, service: str, request: Request, user: str = USER) -> Reply:
+        return self.service.receive(service, self.sign(request, user), devkit.T0)
+
+    def through_the_device(self, reply: Reply) -> bytes:
+        """Deliver the reply's command to the ESME; its response frame."""
+        (send,) = reply.sends
+        esme = self.bench.devices["ESME"]
+        out = esme.receive(send.gbcs, self.bench.now)
+        (frame,) = [o.frame for o in out if o.kind is OutboundKind.RESPONSE]
+        return frame
+
+
+@pytest.fixture
+def dcc(tmp_path: Path) -> Dcc:
+    bench = devkit.bench()
+    bench.device("ESME")
+    ca = devkit._authorities()
+    keys = {
+        USER: issue(ca, RemotePartyRole.XML_SIGN, USER, usages=(KeyUsage.DS,))[0],
+        NETWORK: issue(ca, RemotePartyRole.XML_SIGN, NETWORK, usages=(KeyUsage.DS,))[0],
+        "dsp": issue(ca, RemotePartyRole.DSP_XML_SIGN, "90B3D51F30000002", usages=(KeyUsage.DS,))[
+            0
+        ],
+    }
+    for name, k in keys.items():
+        (tmp_path / f"{name}.pem").write_bytes(_pem(k.certificate))
+    fd = os.open(tmp_path / "dsp.key", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, _pem(keys["dsp"].private_key))
+    os.close(fd)
+    (tmp_path / "users.toml").write_text(
+        f'[dsp]\nkey = "dsp.key"\ncertificate = "dsp.pem"\n\n'
+        f'[[user]]\neui = "{USER}"\nrole = ["IS", "GS"]\n'
+        f'xml_certificate = "{USER}.pem"\ncallback = "{CALLBACK}"\n\n'
+        f'[[user]]\neui = "{NETWORK}"\nrole = "ED"\n'
+        f'xml_certificate = "{NETWORK}.pem"\ncallback = "{CALLBACK}"\n'
+    )
+    users = Users.load(tmp_path / "users.toml")
+    signers = {
+        name: replace(
+            load_certificate_file(tmp_path / f"{name}.pem"), private_key=keys[name].private_key
+        )
+        for name in (USER, NETWORK)
+    }
+    inventory = Inventory(FleetConfig())
+    counter = itertools.count(7000)
+    service = DuisService(
+        users=users,
+        inventory=inventory,
+        ledger=RequestLedger(tmp_path / "duis.db"),
+        keys=bench.store,
+        dcc_counter=lambda: next(counter),
+        acb=devkit.ACB,
+    )
+    return Dcc(service, signers, bench, inventory)
+
+
+def _request(
+    variant: str, element: str, inner: str = "", *, cv: int = 1, counter: int = 1000,
+    user: str = USER, target: str = ESME, reference: str | None = None,
+) -> Request:  # fmt: skip
+    ref = reference or ".".join(variant.split(".")[:2])
+    rid = RequestId.parse(f"{user}:{target}:{counter}")
+    body = Body(element, f'<sr:{element} xmlns:sr="{SR_NS}">{inner}</sr:{element}>'.encode())
+    return Request(RequestHeader(rid, cv, ref, variant), body)
+
+
+READ = "ReadInstantaneousImportRegisters"
+FIRMWARE = "ReadFirmwareVersion"
+DISABLE = "DisableSupply"
+
+
+def _response(reply_xml: bytes, dcc: Dcc) -> Response:
+    dsp = XmlKeyStore([dcc.service.users.dsp])
+    assert xmlsig.verify(reply_xml, dsp).ok  # signed by the DSP
+    message = model.parse(reply_xml)
+    assert isinstance(message, Response)
+    return message
+
+
+def test_a_read_is_acknowledged_sent_and_answered_on_the_callback(dcc: Dcc) -> None:
+    reply = dcc.post("serviceS", _request("4.1.1", READ))
+    assert (reply.code, reply.http_status) == ("I99", 200)
+    assert _response(reply.xml, dcc).header.response_code == "I99"
+    frame = dcc.through_the_device(reply)
+    callback = dcc.service.device_response(frame, devkit.T0)
+    assert callback is not None and callback.url == CALLBACK
+    message = _response(callback.xml, dcc)
+    assert str(message.header.request_id) == f"{USER}:{ESME}:1000"
+    assert str(message.header.response_id) == f"{ESME}:{USER}:1000"
+    gbcs = decode(message.gbcs or b"")
+    assert gbcs.message_code == 0x0027  # ECS17b's response
+    assert check_mac(gbcs, dcc.bench.store, devkit.ACB).verdict is Verdict.VALID
+    assert dcc.service.device_response(frame, devkit.T0) is None  # answered once
+
+
+def test_the_critical_flow_cv4_then_cv5_reaches_the_device(dcc: Dcc) -> None:
+    reply = dcc.post("serviceT", _request("7.2", DISABLE, cv=4, counter=2000))
+    assert reply.code == "I0" and not reply.sends
+    pre = _response(reply.xml, dcc).gbcs
+    assert pre is not None and pre[0] == 0xDF
+    key = next(k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS)
+    r, s = decode_dss_signature(key.private_key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
+    signed = pre + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    payload = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+    cv5 = _request("7.2", "SignedPreCommand", payload, cv=5, counter=2000)
+    reply = dcc.post("serviceS", cv5)
+    assert reply.code == "I99", reply.reason
+    frame = dcc.through_the_device(reply)
+    rsp = decode(frame)
+    assert check_signature(rsp, dcc.bench.store).verdict is Verdict.VALID  # device-signed
+    assert dcc.service.device_response(frame, devkit.T0) is not None
+    again = dcc.post("serviceS", cv5)
+    assert again.code == dcc.service.codes.repeated_request and not again.sends
+
+
+def test_the_firmware_read_and_mp105(dcc: Dcc) -> None:
+    dcc.inventory.firmware_activation_lost(bytes.fromhex(ESME.replace("-", "")))
+    refused = dcc.post("serviceS", _request("4.1.1", READ, counter=3000))
+    assert refused.code == "E5" and "MP105" in refused.reason and not refused.sends
+    accepted = dcc.post("serviceS", _request("11.2", FIRMWARE, counter=3001))
+    assert accepted.code == "I99"
+    frame = dcc.through_the_device(accepted)
+    callback = dcc.service.device_response(frame, devkit.T0)
+    assert callback is not None and decode(_response(callback.xml, dcc).gbcs or b"").message_code
+    dcc.inventory.clear_status(bytes.fromhex(ESME.replace("-", "")))
+    assert dcc.post("serviceS", _request("4.1.1", READ, counter=3002)).code == "I99"
+
+
+def test_each_rejection_has_its_code_and_sends_nothing(dcc: Dcc) -> None:
+    codes = dcc.service.codes
+    assert dcc.post("serviceS", _request("4.1.1", READ, counter=10)).code == "I99"
+    tampered = dcc.sign(_request("4.1.1", READ, counter=11)).replace(b":11<", b":12<")
+    cases: list[tuple[Reply, str]] = [
+        (dcc.service.receive("serviceS", tampered, devkit.T0), codes.bad_signature),
+        (dcc.post("serviceT", _request("7.2", DISABLE, cv=4, counter=5, user=NETWORK), NETWORK),
+         codes.ineligible_role),
+        (dcc.post("serviceS", _request("4.1.1", READ, counter=10)), codes.repeated_request),
+        (dcc.post("serviceS", _request("4.1.1", READ, counter=9)), codes.stale_counter),
+        (dcc.post("serviceS", _request("9.9.9", READ, counter=20, reference="9.9")),
+         codes.invalid_request),
+        (dcc.post("serviceS", _request("7.2", DISABLE, cv=1, counter=21)), codes.command_variant),
+        (dcc.post("serviceS", _request("7.2", DISABLE, cv=4, counter=22)), codes.wrong_endpoint),
+        (dcc.post("serviceS", _request("4.1.1", READ, "<sr:X/>", counter=23)),
+         codes.invalid_request),
+        (dcc.post("serviceS", _request("4.1.1", READ, counter=24,
+                                       target="00-DB-12-34-56-78-90-B0")), codes.unknown_device),
+        (dcc.post("serviceT", _request("7.2", DISABLE, cv=4, counter=25, target=GPF)),
+         codes.device_type),
+    ]  # fmt: skip
+    assert "XML signature" in cases[0][0].reason  # E1 for the signature, not the user
+    for reply, code in cases:
+        assert reply.code == code, (reply.code, reply.reason)
+        assert not reply.sends and reply.reason
+        assert _response(reply.xml, dcc).header.response_code == code
+    # the refused ones did not use up their RequestIDs: counter 21 is still free
+    assert dcc.post("serviceS", _request("4.1.1", READ, counter=21)).code == "I99"
+
+
+def test_an_unknown_user_and_a_body_that_is_not_duis(dcc: Dcc) -> None:
+    stranger = "90-B3-D5-1F-30-09-00-00"
+    xml = model.to_xml(_request("4.1.1", READ, user=stranger))
+    reply = dcc.service.receive("serviceS", xml, devkit.T0)
+    assert reply.code == "E1" and "not a user of this service" in reply.reason
+    bad = dcc.service.receive("serviceS", b"<not-duis/>", devkit.T0)
+    assert bad.http_status == 400 and b"not a DUIS request" in bad.xml
+    with pytest.raises(ValueError, match="no DUIS service"):
+        dcc.service.receive("serviceX", xml, devkit.T0)
+
+
+def test_read_inventory_answers_from_the_inventory(dcc: Dcc) -> None:
+    inner = f"<sr:DeviceID>{ESME}</sr:DeviceID>"
+    target = "90-B3-D5-1F-30-00-00-02"
+    request = _request("8.2", "ReadInventory", inner, cv=8, counter=4000, target=target)
+    reply = dcc.post("serviceD", request)
+    assert reply.code == "I0", reply.reason
+    assert reply.xml.count(b"<sr:Device>") == 4 and not reply.sends
+    assert dcc.post("serviceS", request).code == dcc.service.codes.wrong_endpoint
+
+
+def test_a_future_dated_read_is_sent_at_its_time(dcc: Dcc) -> None:
+    later = devkit.T0 + timedelta(hours=2)
+    when = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    inner = f"<sr:ExecutionDateTime>{when}</sr:ExecutionDateTime>"
+    reply = dcc.post("serviceS", _request("4.1.1", READ, inner, counter=5000))
+    assert reply.code == "I99" and reply.sends[0].send_at == later
+
+
+def test_the_replies_validate_against_the_duis_schema(dcc: Dcc) -> None:
+    from tests import duiskit
+
+    duiskit.require_duis()
+    schema = xmlsig.load_schema(duiskit.xsd_path())
+    replies = [
+        dcc.post("serviceS", _request("4.1.1", READ, counter=6000)),
+        dcc.post("serviceT", _request("7.2", DISABLE, cv=4, counter=6001)),
+        dcc.post("serviceS", _request("4.1.1", READ, counter=6000)),
+        dcc.post(
+            "serviceD",
+            _request(
+                "8.2",
+                "ReadInventory",
+                f"<sr:DeviceID>{ESME}</sr:DeviceID>",
+                cv=8,
+                counter=6002,
+                target="90-B3-D5-1F-30-00-00-02",
+            ),
+        ),
+    ]
+    frame = dcc.through_the_device(replies[0])
+    callback = dcc.service.device_response(frame, devkit.T0)
+    assert callback is not None
+    for xml in [r.xml for r in replies] + [callback.xml]:
+        result = xmlsig.validate(xml, schema)
+        assert result.ok, result.errors
