@@ -6,141 +6,46 @@ sent to a device."""
 from __future__ import annotations
 
 import base64
-import itertools
-import os
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
 
-from devices.outbound import OutboundKind
 from emulator.duis import model, xmlsig
-from emulator.duis.bodies import SR_NS, Body
-from emulator.duis.inventory import Inventory
-from emulator.duis.keys import XmlKeyStore, load_certificate_file
-from emulator.duis.ledger import RequestLedger
-from emulator.duis.model import Request, RequestHeader, RequestId, Response
-from emulator.duis.service import DuisService, Reply
-from emulator.duis.users import Users
-from emulator.runtime.config import FleetConfig
+from emulator.duis.model import Response
+from emulator.duis.service import Reply
 from gbcs.codec import decode
 from gbcs.security import Verdict, check_mac, check_signature
-from keys.pki import issue_organisation_keys as issue
-from keys.roles import KeyUsage, RemotePartyRole
+from keys.roles import KeyUsage
 from tests import devkit
-
-USER = "-".join(devkit.SUPPLIER.hex().upper()[i : i + 2] for i in range(0, 16, 2))
-NETWORK = "-".join(devkit.NETWORK_OPERATOR.hex().upper()[i : i + 2] for i in range(0, 16, 2))
-ESME = "00-DB-12-34-56-78-90-A0"
-GPF = "00-DB-12-34-56-78-90-A3"
-CALLBACK = "http://127.0.0.1:9/smartdcc/duis"
-
-
-def _pem(obj: object) -> bytes:
-    if isinstance(obj, ec.EllipticCurvePrivateKey):
-        return obj.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    return obj.public_bytes(serialization.Encoding.PEM)  # type: ignore[attr-defined]
-
-
-@dataclass
-class Dcc:
-    """The service, its users' signing keys, and the emulated ESME behind it."""
-
-    service: DuisService
-    signers: dict[str, object]
-    bench: devkit.Bench
-    inventory: Inventory
-
-    def sign(self, request: Request, user: str = USER) -> bytes:
-        return xmlsig.sign(model.to_xml(request), self.signers[user])  # type: ignore[arg-type]
-
-    def post(self, service: str, request: Request, user: str = USER) -> Reply:
-        return self.service.receive(service, self.sign(request, user), devkit.T0)
-
-    def through_the_device(self, reply: Reply) -> bytes:
-        """Deliver the reply's command to the ESME; its response frame."""
-        (send,) = reply.sends
-        esme = self.bench.devices["ESME"]
-        out = esme.receive(send.gbcs, self.bench.now)
-        (frame,) = [o.frame for o in out if o.kind is OutboundKind.RESPONSE]
-        return frame
+from tests.duisbench import (
+    CALLBACK,
+    DISABLE,
+    ESME,
+    FIRMWARE,
+    GPF,
+    NETWORK,
+    READ,
+    USER,
+    Dcc,
+    make_dcc,
+    response,
+)
+from tests.duisbench import request as _request
 
 
 @pytest.fixture
 def dcc(tmp_path: Path) -> Dcc:
-    bench = devkit.bench()
-    bench.device("ESME")
-    ca = devkit._authorities()
-    keys = {
-        USER: issue(ca, RemotePartyRole.XML_SIGN, USER, usages=(KeyUsage.DS,))[0],
-        NETWORK: issue(ca, RemotePartyRole.XML_SIGN, NETWORK, usages=(KeyUsage.DS,))[0],
-        "dsp": issue(ca, RemotePartyRole.DSP_XML_SIGN, "90B3D51F30000002", usages=(KeyUsage.DS,))[
-            0
-        ],
-    }
-    for name, k in keys.items():
-        (tmp_path / f"{name}.pem").write_bytes(_pem(k.certificate))
-    fd = os.open(tmp_path / "dsp.key", os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, _pem(keys["dsp"].private_key))
-    os.close(fd)
-    (tmp_path / "users.toml").write_text(
-        f'[dsp]\nkey = "dsp.key"\ncertificate = "dsp.pem"\n\n'
-        f'[[user]]\neui = "{USER}"\nrole = ["IS", "GS"]\n'
-        f'xml_certificate = "{USER}.pem"\ncallback = "{CALLBACK}"\n\n'
-        f'[[user]]\neui = "{NETWORK}"\nrole = "ED"\n'
-        f'xml_certificate = "{NETWORK}.pem"\ncallback = "{CALLBACK}"\n'
-    )
-    users = Users.load(tmp_path / "users.toml")
-    signers = {
-        name: replace(
-            load_certificate_file(tmp_path / f"{name}.pem"), private_key=keys[name].private_key
-        )
-        for name in (USER, NETWORK)
-    }
-    inventory = Inventory(FleetConfig())
-    counter = itertools.count(7000)
-    service = DuisService(
-        users=users,
-        inventory=inventory,
-        ledger=RequestLedger(tmp_path / "duis.db"),
-        keys=bench.store,
-        dcc_counter=lambda: next(counter),
-        acb=devkit.ACB,
-    )
-    return Dcc(service, signers, bench, inventory)
-
-
-def _request(
-    variant: str, element: str, inner: str = "", *, cv: int = 1, counter: int = 1000,
-    user: str = USER, target: str = ESME, reference: str | None = None,
-) -> Request:  # fmt: skip
-    ref = reference or ".".join(variant.split(".")[:2])
-    rid = RequestId.parse(f"{user}:{target}:{counter}")
-    body = Body(element, f'<sr:{element} xmlns:sr="{SR_NS}">{inner}</sr:{element}>'.encode())
-    return Request(RequestHeader(rid, cv, ref, variant), body)
-
-
-READ = "ReadInstantaneousImportRegisters"
-FIRMWARE = "ReadFirmwareVersion"
-DISABLE = "DisableSupply"
+    return make_dcc(tmp_path)
 
 
 def _response(reply_xml: bytes, dcc: Dcc) -> Response:
-    dsp = XmlKeyStore([dcc.service.users.dsp])
-    assert xmlsig.verify(reply_xml, dsp).ok  # signed by the DSP
-    message = model.parse(reply_xml)
-    assert isinstance(message, Response)
-    return message
+    return response(reply_xml, dcc)
 
 
 def test_a_read_is_acknowledged_sent_and_answered_on_the_callback(dcc: Dcc) -> None:

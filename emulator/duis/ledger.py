@@ -14,6 +14,9 @@ in one transaction:
   was returned (:meth:`record_pre_command`). Without one it is
   :attr:`Admit.NO_PRE_COMMAND`; a second one is :attr:`Admit.REPEATED`.
 
+It also keeps the callback outbox: the signed responses and alerts for users' callback
+URLs, until each is taken (:meth:`enqueue`, :meth:`due`, :meth:`delivered`, :meth:`retry`).
+
 Durability: WAL with ``synchronous=NORMAL``. A request admitted (its transaction
 committed) survives any crash of the process, ``kill -9`` included; an OS crash or power
 loss can lose the last commits, as in the emulator's own state store. A damaged file is
@@ -25,7 +28,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -50,6 +53,14 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE TABLE IF NOT EXISTS counters (
     originator TEXT PRIMARY KEY,
     counter INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    url TEXT NOT NULL,
+    body BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due TEXT NOT NULL,
+    last_error TEXT
 );
 CREATE TABLE IF NOT EXISTS sent (
     device TEXT NOT NULL,
@@ -257,6 +268,44 @@ class RequestLedger:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    # --- the callback outbox: what is POSTed to users, until they take it ------------
+
+    def enqueue(self, url: str, body: bytes, now: datetime) -> int:
+        """Keep ``body`` for ``url`` until :meth:`delivered` (survives a restart)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO outbox(url, body, due) VALUES (?, ?, ?)", (url, body, _iso(now))
+            )
+        return int(cursor.lastrowid or 0)
+
+    def due(self, now: datetime, limit: int = 32) -> list[tuple[int, str, bytes, int]]:
+        """Callbacks due by ``now``: (id, url, body, attempts so far), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, url, body, attempts FROM outbox WHERE due <= ? ORDER BY id LIMIT ?",
+                (_iso(now), limit),
+            ).fetchall()
+        return [(int(i), str(u), bytes(b), int(a)) for i, u, b, a in rows]
+
+    def delivered(self, item: int) -> None:
+        """The user took callback ``item``: drop it."""
+        with self._lock:
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (item,))
+
+    def retry(self, item: int, when: datetime, error: str) -> None:
+        """Callback ``item`` failed (``error``, one line): try again at ``when``."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, due = ?, last_error = ? WHERE id = ?",
+                (_iso(when), error, item),
+            )
+
+    def pending(self) -> int:
+        """How many callbacks wait to be taken."""
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        return int(n)
+
     def last_counter(self, originator: bytes) -> int | None:
         """The last counter admitted from the user ``originator`` (None: none yet)."""
         with self._lock:
@@ -264,3 +313,8 @@ class RequestLedger:
                 "SELECT counter FROM counters WHERE originator = ?", (originator.hex().upper(),)
             ).fetchone()
         return None if row is None else int(row[0])
+
+
+def _iso(when: datetime) -> str:
+    """A UTC time in one fixed form, so that times compare as text."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")

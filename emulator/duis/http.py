@@ -1,0 +1,178 @@
+"""The DUIS service over HTTP (issue 16): DCC Boxed's endpoints on aiohttp.
+
+:class:`DuisServer` puts a :class:`~emulator.duis.service.DuisService` behind
+
+* ``POST /api/v1/serviceS``, ``serviceT`` and ``serviceD``: the signed DUIS request in
+  (``Content-Type: application/xml``), the signed synchronous reply out (``I99``, ``I0``
+  or an ``E`` code; HTTP 400 with one line of text for a body that is not a DUIS
+  request, 413 for one over :data:`MAX_REQUEST_BYTES`);
+
+and runs two tasks beside it:
+
+* the commands the service decides to send go to a :class:`DeviceLink` (at once, or at
+  their future date), and every frame the devices send comes back through it: a
+  response to a command becomes a signed ``ResponseMessage``;
+* that and every other callback waits in the ledger's outbox until the user's callback
+  URL answers 2xx, retried with a growing delay (1 s doubling to
+  :data:`MAX_RETRY_DELAY`), so none is lost across a restart.
+
+A :class:`DeviceLink` is anything that sends a frame to a device and yields the frames
+devices send: the emulator's bus in ``gbcs-emu run``, an in-process site in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from emulator.duis.inventory import InventoryDevice
+from emulator.duis.service import ENDPOINTS, DeviceSend, DuisService
+
+__all__ = [
+    "CALLBACK_TIMEOUT",
+    "DUIS_PORT",
+    "MAX_REQUEST_BYTES",
+    "MAX_RETRY_DELAY",
+    "DeviceLink",
+    "DuisServer",
+]
+
+log = logging.getLogger("gbcs.duis")
+
+#: DCC Boxed's DUIS port (the open clients' default).
+DUIS_PORT = 8079
+#: A DUIS request body is refused above this size (the largest templates are ~20 KiB).
+MAX_REQUEST_BYTES = 1 << 20
+#: How long a callback POST may take before it is retried.
+CALLBACK_TIMEOUT = 10.0
+#: The longest wait between two tries of a callback.
+MAX_RETRY_DELAY = 60.0
+_XML = "application/xml"
+
+
+class DeviceLink(Protocol):
+    """How the service reaches the emulated devices."""
+
+    async def send(self, device: InventoryDevice, frame: bytes) -> None:
+        """Send ``frame`` to ``device``."""
+
+    def frames(self) -> AsyncIterator[bytes]:
+        """The frames devices send (responses, alerts), as they come."""
+
+
+class DuisServer:
+    """The HTTP side of a DUIS service (see the module notes)."""
+
+    def __init__(
+        self,
+        service: DuisService,
+        link: DeviceLink,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.service = service
+        self.link = link
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stats = {"requests": 0, "sent": 0, "responses": 0, "callbacks": 0, "retries": 0}
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The application with the three DCC Boxed endpoints."""
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        for name in ENDPOINTS:
+            app.router.add_post(f"/api/v1/{name}", self._endpoint(name))
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    def _endpoint(self, name: str) -> Callable[[web.Request], object]:
+        async def handle(request: web.Request) -> web.Response:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return web.Response(status=413, text="request body too large")
+            self.stats["requests"] += 1
+            reply = self.service.receive(name, body, self.clock())
+            log.info("%s %s: %s %s", name, reply.request_id, reply.code, reply.reason)
+            if reply.http_status != 200:
+                return web.Response(status=reply.http_status, text=reply.xml.decode())
+            for send in reply.sends:
+                self._schedule(send)
+            return web.Response(body=reply.xml, content_type=_XML, charset="utf-8")
+
+        return handle
+
+    # --- devices ---------------------------------------------------------------------
+
+    def _schedule(self, send: DeviceSend) -> None:
+        delay = 0.0
+        if send.send_at is not None:
+            delay = max(0.0, (send.send_at - self.clock()).total_seconds())
+        task = asyncio.get_running_loop().create_task(self._send_later(send, delay))
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
+    async def _send_later(self, send: DeviceSend, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.link.send(send.device, send.gbcs)
+        self.stats["sent"] += 1
+
+    async def _device_frames(self) -> None:
+        async for frame in self.link.frames():
+            callback = self.service.device_response(frame, self.clock())
+            if callback is None:
+                continue
+            self.stats["responses"] += 1
+            self.service.ledger.enqueue(callback.url, callback.xml, self.clock())
+            self._wake.set()
+
+    # --- callbacks -------------------------------------------------------------------
+
+    async def _callbacks(self) -> None:
+        async with ClientSession(timeout=ClientTimeout(total=CALLBACK_TIMEOUT)) as session:
+            while True:
+                for item, url, body, attempts in self.service.ledger.due(self.clock()):
+                    error = await _post(session, url, body)
+                    if error is None:
+                        self.service.ledger.delivered(item)
+                        self.stats["callbacks"] += 1
+                        continue
+                    delay = min(MAX_RETRY_DELAY, 2.0**attempts)
+                    self.stats["retries"] += 1
+                    log.warning("callback to %s: %s; again in %.0f s", url, error, delay)
+                    self.service.ledger.retry(item, self.clock() + timedelta(seconds=delay), error)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    async def _start(self, _app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._device_frames()))
+        self._tasks.append(loop.create_task(self._callbacks()))
+
+    async def _stop(self, _app: web.Application) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _post(session: ClientSession, url: str, body: bytes) -> str | None:
+    """POST one callback; None when the user took it (2xx), else why not (one line)."""
+    try:
+        async with session.post(url, data=body, headers={"Content-Type": _XML}) as r:
+            if 200 <= r.status < 300:
+                return None
+            return f"HTTP {r.status}"
+    except (ClientError, TimeoutError, OSError) as e:
+        return " ".join(str(e).split()) or type(e).__name__

@@ -1,0 +1,173 @@
+"""The DUIS service over real HTTP (emulator.duis.http): signed requests POSTed to the DCC
+Boxed endpoints, the emulated ESME behind them, signed responses POSTed to the user's
+callback, retried until taken, kept across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
+pytest.importorskip("aiohttp", reason="the DUIS service needs aiohttp (the duis extra)")
+
+from aiohttp import ClientSession, web
+
+from devices.outbound import OutboundKind
+from emulator.duis.http import DuisServer
+from emulator.duis.inventory import InventoryDevice
+from emulator.duis.ledger import RequestLedger
+from gbcs.codec import decode
+from gbcs.security import Verdict, check_mac, check_signature
+from keys.roles import KeyUsage
+from tests import devkit
+from tests.duisbench import DISABLE, READ, Dcc, make_dcc, request, response
+
+WAIT = 60.0  # a hang guard for what arrives asynchronously, not a measurement
+
+
+class SiteLink:
+    """The emulated ESME in this process, as the service's device link."""
+
+    def __init__(self, dcc: Dcc) -> None:
+        self.dcc = dcc
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.sent: list[bytes] = []
+
+    async def send(self, device: InventoryDevice, frame: bytes) -> None:
+        self.sent.append(frame)
+        target = self.dcc.bench.devices[device.device_type]
+        for out in target.receive(frame, self.dcc.bench.now):
+            if out.kind is OutboundKind.RESPONSE:
+                await self.queue.put(out.frame)
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        while True:
+            yield await self.queue.get()
+
+
+class Receiver:
+    """A user's callback endpoint: records what is POSTed; fails the first ``fail``."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.bodies: list[bytes] = []
+        self.fail = fail
+        self.refused = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/smartdcc/duis", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        assert request.content_type == "application/xml"
+        if self.refused < self.fail:
+            self.refused += 1
+            return web.Response(status=500)
+        self.bodies.append(await request.read())
+        return web.Response(status=204)
+
+    async def wait(self, n: int) -> list[bytes]:
+        async with asyncio.timeout(WAIT):
+            while len(self.bodies) < n:
+                await asyncio.sleep(0.05)
+        return self.bodies
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def _post(session: ClientSession, base: str, service: str, body: bytes) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/xml"}
+    async with session.post(f"{base}/api/v1/{service}", data=body, headers=headers) as r:
+        return r.status, await r.read()
+
+
+@pytest.mark.asyncio
+async def test_requests_over_http_get_their_answer_on_the_callback(tmp_path: Path) -> None:
+    receiver = Receiver(fail=2)  # the first two callbacks are refused: retried
+    rx_runner, rx = await _serve(receiver.app())
+    dcc = make_dcc(tmp_path, f"{rx}/smartdcc/duis")
+    server = DuisServer(dcc.service, SiteLink(dcc))
+    runner, base = await _serve(server.app())
+    try:
+        async with ClientSession() as session:
+            status, body = await _post(session, base, "serviceS", dcc.sign(request("4.1.1", READ)))
+            assert status == 200 and response(body, dcc).header.response_code == "I99"
+            # the critical flow: the pre-command, signed, back as command variant 5
+            cv4 = request("7.2", DISABLE, cv=4, counter=1001)
+            status, body = await _post(session, base, "serviceT", dcc.sign(cv4))
+            pre = response(body, dcc).gbcs
+            assert status == 200 and pre is not None and pre[0] == 0xDF
+            key = next(
+                k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS
+            )
+            rs = decode_dss_signature(key.private_key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
+            signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
+            payload = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+            cv5 = request("7.2", "SignedPreCommand", payload, cv=5, counter=1001)
+            status, body = await _post(session, base, "serviceS", dcc.sign(cv5))
+            assert status == 200 and response(body, dcc).header.response_code == "I99"
+            # not DUIS at all: HTTP 400, one line
+            status, body = await _post(session, base, "serviceS", b"<hello/>")
+            assert status == 400 and body.startswith(b"not a DUIS request") and b"\n" not in body
+        bodies = await receiver.wait(2)
+        assert receiver.refused == 2 and server.stats["retries"] >= 2
+        answers = {str(response(b, dcc).header.request_id): response(b, dcc) for b in bodies}
+        read = decode(answers[f"{request('4.1.1', READ).header.request_id}"].gbcs or b"")
+        assert check_mac(read, dcc.bench.store, devkit.ACB).verdict is Verdict.VALID
+        disable = decode(answers[str(cv5.header.request_id)].gbcs or b"")
+        assert check_signature(disable, dcc.bench.store).verdict is Verdict.VALID
+        assert dcc.service.ledger.pending() == 0
+    finally:
+        await runner.cleanup()
+        await rx_runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_callback_not_taken_waits_across_a_restart(tmp_path: Path) -> None:
+    receiver = Receiver()
+    rx_runner, rx = await _serve(receiver.app())
+    await rx_runner.cleanup()  # the user's endpoint is down
+    dcc = make_dcc(tmp_path, f"{rx}/smartdcc/duis")
+    server = DuisServer(dcc.service, SiteLink(dcc))
+    runner, base = await _serve(server.app())
+    try:
+        async with ClientSession() as session:
+            status, _ = await _post(session, base, "serviceS", dcc.sign(request("4.1.1", READ)))
+        assert status == 200
+        async with asyncio.timeout(WAIT):
+            while server.stats["retries"] < 1:
+                await asyncio.sleep(0.05)
+    finally:
+        await runner.cleanup()
+        dcc.service.ledger.close()
+    assert receiver.bodies == []
+    # the service comes back on the same ledger; so does the user's endpoint, same port
+    port = int(rx.rsplit(":", 1)[1])
+    back = web.AppRunner(receiver.app())
+    await back.setup()
+    await web.TCPSite(back, "127.0.0.1", port).start()
+    dcc.service.ledger = RequestLedger(tmp_path / "duis.db")
+    assert dcc.service.ledger.pending() == 1
+    server = DuisServer(dcc.service, SiteLink(dcc))
+    runner, _ = await _serve(server.app())
+    try:
+        (body,) = await receiver.wait(1)
+        assert response(body, dcc).header.response_code == "I0"
+    finally:
+        await runner.cleanup()
+        await back.cleanup()
+        dcc.service.ledger.close()
