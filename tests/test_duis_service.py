@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
 
 from emulator.duis import model, xmlsig
+from emulator.duis.bodies import SR_NS
 from emulator.duis.model import Response
 from emulator.duis.service import Reply
 from gbcs.codec import decode
@@ -183,3 +184,38 @@ def test_the_replies_validate_against_the_duis_schema(dcc: Dcc) -> None:
     for xml in [r.xml for r in replies] + [callback.xml]:
         result = xmlsig.validate(xml, schema)
         assert result.ok, result.errors
+
+
+def test_a_device_alert_goes_to_the_user_it_is_addressed_to(dcc: Dcc) -> None:
+    esme = dcc.bench.devices["ESME"]
+    start = devkit.T0 + timedelta(hours=2)
+    esme.lose_mains(start)
+    out = esme.restore_mains(start + timedelta(minutes=5))
+    (alert,) = devkit.alerts(out)  # 0x8F36 to the network operator
+    (callback,) = dcc.service.device_frame(alert.frame, start)
+    assert callback.user == NETWORK.replace("-", "") and callback.url == CALLBACK
+    message = _response(callback.xml, dcc)
+    assert isinstance(message.body, model.DeviceAlertMessage)
+    assert message.body.alert_code == "8F36" and message.gbcs == alert.frame
+
+
+def test_the_comms_hubs_ad1_becomes_the_dcc_alert_for_network_operators(dcc: Dcc) -> None:
+    record = (
+        b'{"alert": "AD1", "chf": "00DB1234567890A2", "outage_start": '
+        b'"2026-01-01T10:00:00+00:00", "sent": "2026-01-01T10:03:01+00:00"}'
+    )
+    callbacks = dcc.service.device_frame(record, devkit.T0)
+    assert [c.user for c in callbacks] == [NETWORK.replace("-", "")]  # ED, not the supplier
+    message = _response(callbacks[0].xml, dcc)
+    assert isinstance(message.body, model.DCCAlertMessage)
+    assert message.body.dcc_alert_code == "AD1"
+    event = message.body.event.element()
+    assert event.findtext(f"{{{SR_NS}}}CommsHubDeviceID") == "00-DB-12-34-56-78-90-A2"
+    assert event.findtext(f"{{{SR_NS}}}StartDateTime") == "2026-01-01T10:00:00.000Z"
+    assert dcc.service.device_frame(b'{"alert": "AD1", "chf": "nope"}', devkit.T0) == []
+    assert dcc.service.device_frame(b"\x00garbage", devkit.T0) == []
+    from tests import duiskit
+
+    duiskit.require_duis()
+    result = xmlsig.validate(callbacks[0].xml, xmlsig.load_schema(duiskit.xsd_path()))
+    assert result.ok, result.errors

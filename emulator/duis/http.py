@@ -11,7 +11,8 @@ and runs two tasks beside it:
 
 * the commands the service decides to send go to a :class:`DeviceLink` (at once, or at
   their future date), and every frame the devices send comes back through it: a
-  response to a command becomes a signed ``ResponseMessage``;
+  response to a command becomes a signed ``ResponseMessage``, a device alert a
+  ``DeviceAlertMessage``, the Comms Hub's AD1 record the DCC alert AD1;
 * that and every other callback waits in the ledger's outbox until the user's callback
   URL answers 2xx, retried with a growing delay (1 s doubling to
   :data:`MAX_RETRY_DELAY`), so none is lost across a restart.
@@ -81,7 +82,13 @@ class DuisServer:
         self.clock = clock
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.stats = {"requests": 0, "sent": 0, "responses": 0, "callbacks": 0, "retries": 0}
+        self.stats = {
+            "requests": 0,
+            "sent": 0,
+            "callbacks queued": 0,
+            "callbacks": 0,
+            "retries": 0,
+        }
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -129,12 +136,12 @@ class DuisServer:
 
     async def _device_frames(self) -> None:
         async for frame in self.link.frames():
-            callback = self.service.device_response(frame, self.clock())
-            if callback is None:
-                continue
-            self.stats["responses"] += 1
-            self.service.ledger.enqueue(callback.url, callback.xml, self.clock())
-            self._wake.set()
+            callbacks = self.service.device_frame(frame, self.clock())
+            for callback in callbacks:
+                self.stats["callbacks queued"] += 1
+                self.service.ledger.enqueue(callback.url, callback.xml, self.clock())
+            if callbacks:
+                self._wake.set()
 
     # --- callbacks -------------------------------------------------------------------
 

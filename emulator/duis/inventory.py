@@ -34,6 +34,7 @@ from emulator.runtime.config import FleetConfig
 __all__ = [
     "DEVICE_STATUSES",
     "MAX_READ",
+    "MPXN_BASE",
     "UPRN_BASE",
     "Inventory",
     "InventoryDevice",
@@ -60,6 +61,8 @@ _SUSPENDED_ALLOWS = ("11.2",)
 MAX_READ = 17
 #: Site n's made-up UPRN (a 12-digit positive integer, as the XSD restricts it).
 UPRN_BASE = 100_000_000_000
+#: Site n's made-up import MPxN (13 digits, an MPAN's length).
+MPXN_BASE = 1_000_000_000_000
 
 _SR = "{" + xmlsig.SR_NS + "}"
 
@@ -77,6 +80,14 @@ class InventoryDevice:
     #: DUIS ``ESMEVariant`` (ESME only).
     esme_variant: str | None = None
     uprn: int | None = None
+    #: The emulator's name of the site (``site-0``, ...): where the bus reaches it.
+    site_id: str = ""
+
+    @property
+    def mpxn(self) -> str:
+        """The premises' import MPxN, made up like its UPRN (13 digits from the site
+        index: the emulated fleet has no MPANs)."""
+        return str(MPXN_BASE + self.site)
 
     @property
     def dashed_id(self) -> str:
@@ -136,6 +147,7 @@ class Inventory:
         return []
 
     def _entry(self, eui: bytes, kind: str, index: int) -> InventoryDevice:
+        site_id = self.fleet.site_config(index).site_id
         return InventoryDevice(
             device_id=eui,
             device_type=kind,
@@ -143,6 +155,7 @@ class Inventory:
             status=self._statuses.get(eui, "Commissioned"),
             esme_variant=self.esme_variant if kind == "ESME" else None,
             uprn=UPRN_BASE + index,
+            site_id=site_id,
         )
 
     # --- status rules --------------------------------------------------------------

@@ -29,6 +29,7 @@ The checks, in order, each with its DUIS response code (:class:`ResponseCodes`):
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from emulator.duis.bodies import Body, ReadInventory
 from emulator.duis.inventory import Inventory, InventoryDevice, dsp_inventory
 from emulator.duis.ledger import Admit, RequestLedger
 from emulator.duis.model import (
+    DCCAlertMessage,
+    DeviceAlertMessage,
     GbcsPayload,
     PreCommand,
     Request,
@@ -50,6 +53,7 @@ from emulator.duis.model import (
 )
 from emulator.duis.transform import Refusal, transform
 from emulator.duis.users import Users
+from emulator.headend.client import alert_code_of
 from gbcs.codec import decode
 from gbcs.envelope import Cra
 from gbcs.errors import GbcsError
@@ -310,6 +314,54 @@ class DuisService:
         reference = ".".join(srv_ref.split(".")[:2])
         message = Response(header, ResponseMessage(reference, srv_ref, GbcsPayload(gbcs)))
         return Callback(user.eui, user.callback, self._sign(model.to_xml(message)), rid)
+
+    def device_frame(self, frame: bytes, now: datetime | None = None) -> list[Callback]:
+        """The callbacks a frame from a device makes: a response to a command this
+        service sent (:meth:`device_response`), a device alert for the user it is
+        addressed to (``DeviceAlertMessage``), or the Comms Hub's AD1 power-outage record
+        as the DCC alert AD1 for the premises' network operators (``DCCAlertMessage``,
+        to every user of role ED or GT). Anything else makes none."""
+        now = now or datetime.now(UTC)
+        if frame[:1] == b"{":
+            return self._ad1(frame, now)
+        try:
+            msg = decode(frame)
+        except GbcsError:
+            return []
+        if msg.cra is Cra.RESPONSE:
+            callback = self.device_response(frame, now)
+            return [callback] if callback is not None else []
+        if msg.cra is not Cra.ALERT:
+            return []
+        user = self.users.get(msg.recipient.hex().upper())
+        if user is None:
+            return []
+        code = alert_code_of(msg)
+        alert = DeviceAlertMessage(f"{code:04X}" if code is not None else "0000", frame)
+        message = Response(ResponseHeader("I0", _when(now)), alert)
+        return [Callback(user.eui, user.callback, self._sign(model.to_xml(message)))]
+
+    def _ad1(self, frame: bytes, now: datetime) -> list[Callback]:
+        try:
+            record = json.loads(frame)
+            chf = bytes.fromhex(record["chf"])
+            start = datetime.fromisoformat(str(record["outage_start"]).replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError):
+            return []
+        device = self.inventory.get(chf)
+        if record.get("alert") != "AD1" or device is None:
+            return []
+        event = etree.Element(_SR + "PowerOutageEvent", nsmap={"sr": xmlsig.SR_NS})
+        etree.SubElement(event, _SR + "CommsHubDeviceID").text = device.dashed_id
+        etree.SubElement(event, _SR + "StartDateTime").text = _when(start)
+        etree.SubElement(event, _SR + "MPxN").text = device.mpxn
+        message = Response(ResponseHeader("I0", _when(now)), DCCAlertMessage("AD1", Body.of(event)))
+        xml = self._sign(model.to_xml(message))
+        return [
+            Callback(u.eui, u.callback, xml)
+            for u in self.users
+            if u.has_role("ED") or u.has_role("GT")
+        ]
 
     # --- replies ------------------------------------------------------------------------
 
