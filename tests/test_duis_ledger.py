@@ -126,3 +126,14 @@ def test_no_acknowledged_request_is_forgotten_after_kill_9(tmp_path: Path) -> No
         last = ledger.last_counter(bytes.fromhex(SUPPLIER.replace("-", "")))
         assert last is not None and last >= acknowledged[-1]
         assert ledger.admit(_rid(last), 1, "4.1.1", NOW).verdict is Admit.REPEATED
+
+
+def test_the_dccs_own_counter_rises_across_restarts_whatever_the_clock(tmp_path: Path) -> None:
+    path = tmp_path / "duis.db"
+    with RequestLedger(path) as ledger:
+        first = ledger.next_dcc_counter(NOW)
+        assert first == int(NOW.timestamp() * 1000)
+        assert ledger.next_dcc_counter(NOW) == first + 1  # the same millisecond
+    earlier = NOW.replace(year=2020)  # the clock went back
+    with RequestLedger(path) as ledger:
+        assert ledger.next_dcc_counter(earlier) == first + 2

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from emulator.signals import STOP_SIGNALS, stop_on_signals
 from emulator.transport.access import BrokerAccess, broker_access_options, optional_from_cli
 
 if TYPE_CHECKING:
+    from emulator.duis.serve import RunningDuis
+    from emulator.duis.users import Users
     from emulator.runtime.claims import ShardClaimer
     from emulator.runtime.fleetdef import FleetDefinition
 
@@ -187,6 +190,27 @@ def parse_shard(shard: str | None, workers: int) -> tuple[int, int]:
     help="Serve this host's shard of the fleet defined in DIR (gbcs-emu fleet init): sites, "
     "seed, PKI and device configuration come from it; the shard is claimed on the broker.",
 )
+@click.option(
+    "--duis-users",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Serve the DUIS service (DCC Boxed's /api/v1/serviceS|T|D) in front of the fleet, "
+    "for the users of FILE (docs/duis-users.md); needs a broker, not --tcp.",
+)
+@click.option(
+    "--duis-port",
+    type=click.IntRange(0, 65535),
+    default=8079,
+    show_default=True,
+    help="The DUIS service's port (0: any free one).",
+)
+@click.option(
+    "--duis-host", default="127.0.0.1", show_default=True, help="The DUIS service's address."
+)
+@click.option(
+    "--duis-verify-off",
+    is_flag=True,
+    help="Do not verify request signatures (the RTDS templates carry placeholder ones).",
+)
 @click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
 @click.option("--quiet", is_flag=True, help="No live table.")
 @click.option("--check", is_flag=True, help="Validate everything, report, and exit.")
@@ -207,6 +231,10 @@ def run_cmd(
     seed: str | None,
     control: bool,
     fleet_dir: Path | None,
+    duis_users: Path | None,
+    duis_port: int,
+    duis_host: str,
+    duis_verify_off: bool,
     duration: float | None,
     quiet: bool,
     check: bool,
@@ -238,6 +266,7 @@ def run_cmd(
         certfile=certfile,
         keyfile=keyfile,
     )
+    duis = _duis_options(duis_users, duis_host, duis_port, not duis_verify_off, tcp_port)
     seed_bytes = seed.encode() if seed is not None else None
     if seed is not None and not seed:
         raise click.BadParameter("an empty seed", param_hint="--seed")
@@ -281,6 +310,7 @@ def run_cmd(
                 quiet,
                 control,
                 definition,
+                duis,
             )
         )
     finally:
@@ -337,6 +367,7 @@ async def _run(
     quiet: bool,
     control: bool = False,
     definition: FleetDefinition | None = None,
+    duis: DuisOptions | None = None,
 ) -> int:
     state = held.state
     sites = cfg.sites
@@ -437,6 +468,25 @@ async def _run(
             raise click.ClickException(
                 f"--metrics-port {metrics_port}: cannot listen: {e.strerror}"
             ) from None
+    running_duis = None
+    if duis is not None and access is not None:
+        try:
+            running_duis = await _start_duis(state, cfg, access, duis)
+        except (OSError, click.ClickException) as e:
+            signals.close()
+            stop_all(procs, 15)
+            if metrics_server is not None:
+                metrics_server.close()
+            if claimer is not None:
+                await claimer.release()
+            if embedded is not None:
+                await embedded.stop()
+            if isinstance(e, click.ClickException):
+                raise
+            raise click.ClickException(
+                f"--duis-port {duis.port}: cannot listen: {e.strerror or e}"
+            ) from None
+        console.print(f"DUIS service on {running_duis.url}/api/v1/serviceS|T|D")
     started = time.monotonic()
     last = {"commands": 0.0, "alerts": 0.0, "t": time.monotonic()}
     rates: dict[str, float] = {}
@@ -475,6 +525,8 @@ async def _run(
         signals.close()
         if live is not None:
             live.stop()
+        if running_duis is not None:
+            await running_duis.stop()
         stop_all(procs, 15)
         if claimer is not None:
             await claimer.release()
@@ -488,6 +540,57 @@ async def _run(
         return 1
     console.print("stopped; state flushed in " + str(state))
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class DuisOptions:
+    """``--duis-*``: the DUIS service to serve beside the fleet."""
+
+    users: Users
+    host: str
+    port: int
+    verify: bool
+
+
+def _duis_options(
+    path: Path | None, host: str, port: int, verify: bool, tcp_port: int | None
+) -> DuisOptions | None:
+    """The DUIS options, the users file validated in full (before anything runs)."""
+    if path is None:
+        return None
+    if tcp_port is not None:
+        raise click.BadParameter("the DUIS service needs a broker, not --tcp", "--duis-users")
+    try:
+        from emulator.duis.serve import load_users
+        from emulator.duis.users import UsersConfigError
+    except ImportError as e:
+        raise click.ClickException(
+            f"the DUIS service needs lxml and aiohttp (pip install 'gbcs-emulator[duis]'): {e}"
+        ) from None
+    try:
+        users = load_users(path)
+    except UsersConfigError as e:
+        raise click.ClickException("--duis-users:\n" + "\n".join(e.lines)) from None
+    return DuisOptions(users, host, port, verify)
+
+
+async def _start_duis(
+    state: Path, cfg: FleetConfig, access: BrokerAccess, duis: DuisOptions
+) -> RunningDuis:
+    from emulator.duis.serve import start_duis
+    from emulator.runtime.statedir import load_info
+
+    info = load_info(state)
+    client = f"gbcs-emu-{info.id}-duis" if info is not None else "gbcs-emu-duis"
+    return await start_duis(
+        state=state,
+        config=cfg,
+        bus=access.bus(client_id=client, persistent=True),
+        users=duis.users,
+        host=duis.host,
+        port=duis.port,
+        verify=duis.verify,
+    )
 
 
 def _fleet_definition(

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     due TEXT NOT NULL,
     last_error TEXT
 );
+CREATE TABLE IF NOT EXISTS dcc_counter (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    counter INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sent (
     device TEXT NOT NULL,
     originator TEXT NOT NULL,
@@ -219,6 +223,23 @@ class RequestLedger:
             ).rowcount
         if changed != 1:
             raise ValueError(f"{key}: not a request waiting for its pre-command")
+
+    def next_dcc_counter(self, now: datetime) -> int:
+        """The DCC's own next counter, for GBCS it originates: the time in milliseconds
+        since 1970, or one more than the last given if that is not below it; kept, so
+        it rises across restarts whatever the clock does."""
+        wanted = int(now.timestamp() * 1000)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT counter FROM dcc_counter WHERE one = 1").fetchone()
+            counter = wanted if row is None else max(wanted, int(row[0]) + 1)
+            self._db.execute(
+                "INSERT INTO dcc_counter(one, counter) VALUES (1, ?) "
+                "ON CONFLICT(one) DO UPDATE SET counter = excluded.counter",
+                (counter,),
+            )
+            self._db.execute("COMMIT")
+        return counter
 
     def pre_command(self, rid: RequestId) -> bytes | None:
         """The pre-command returned for ``rid`` and not yet taken (None otherwise)."""

@@ -1,0 +1,276 @@
+"""``gbcs-emu run --duis-users``: the DUIS service in front of a running fleet, end to end
+over HTTP and a real broker: signed requests POSTed, the emulated devices answering
+through the workers, signed responses on the user's callback; and after kill -9, nothing
+lost and no RequestID acted on twice."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
+pytest.importorskip("aiohttp", reason="the DUIS service needs aiohttp (the duis extra)")
+
+from aiohttp import ClientSession, web
+
+from emulator.duis import model, xmlsig
+from emulator.duis.bodies import SR_NS, Body
+from emulator.duis.keys import XmlKeyStore, load_certificate_file
+from emulator.duis.model import Request, RequestHeader, RequestId, Response
+from emulator.runtime.config import FleetConfig
+from emulator.runtime.fleetdef import FleetKeyStore
+from emulator.runtime.pki import ensure_pki, resolve_seed
+from gbcs.codec import decode
+from gbcs.security import Verdict, check_mac, check_signature
+from keys.pki import DEFAULT_ORGANISATION_EUIS, create_authorities
+from keys.pki import issue_organisation_keys as issue
+from keys.roles import KeyUsage, RemotePartyRole
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPPLIER_EUI = DEFAULT_ORGANISATION_EUIS[RemotePartyRole.SUPPLIER].hex().upper()
+USER = "-".join(SUPPLIER_EUI[i : i + 2] for i in range(0, 16, 2))
+ESME = "00-DB-12-34-56-78-90-A0"
+WAIT = 90.0  # a hang guard for what arrives asynchronously, not a measurement
+
+
+def _pem(obj: Any) -> bytes:
+    if isinstance(obj, ec.EllipticCurvePrivateKey):
+        return obj.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    return bytes(obj.public_bytes(serialization.Encoding.PEM))
+
+
+class Receiver:
+    """The user's callback: records what is POSTed; refuses while ``refusing``."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.refusing = False
+        self.refused = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.refusing:
+            self.refused += 1
+            return web.Response(status=503)
+        self.bodies.append(await request.read())
+        return web.Response(status=204)
+
+    async def wait(self, n: int) -> list[bytes]:
+        async with asyncio.timeout(WAIT):
+            while len(self.bodies) < n:
+                await asyncio.sleep(0.1)
+        return self.bodies
+
+
+@dataclass
+class Bench:
+    state: Path
+    users: Path
+    signer: Any
+    dsp: XmlKeyStore
+    receiver: Receiver
+    broker: str
+
+    def sign(self, request: Request) -> bytes:
+        return xmlsig.sign(model.to_xml(request), self.signer)
+
+    def verified(self, xml: bytes) -> Response:
+        assert xmlsig.verify(xml, self.dsp).ok
+        message = model.parse(xml)
+        assert isinstance(message, Response)
+        return message
+
+    def gbcs_keys(self) -> FleetKeyStore:
+        cfg = FleetConfig()
+        resolve_seed(cfg, self.state)
+        return FleetKeyStore(self.state / "pki", cfg, range(1))
+
+
+def _request(variant: str, element: str, inner: str = "", *, cv: int = 1, counter: int) -> Request:
+    ref = ".".join(variant.split(".")[:2])
+    body = Body(element, f'<sr:{element} xmlns:sr="{SR_NS}">{inner}</sr:{element}>'.encode())
+    return Request(
+        RequestHeader(RequestId.parse(f"{USER}:{ESME}:{counter}"), cv, ref, variant), body
+    )
+
+
+@asynccontextmanager
+async def _bench(tmp_path: Path, broker_url: str) -> AsyncIterator[Bench]:
+    state = tmp_path / "state"
+    ensure_pki(state)
+    ca = create_authorities()
+    user = issue(ca, RemotePartyRole.XML_SIGN, USER, usages=(KeyUsage.DS,))[0]
+    dsp = issue(ca, RemotePartyRole.DSP_XML_SIGN, "90B3D51F30000002", usages=(KeyUsage.DS,))[0]
+    (tmp_path / "user.pem").write_bytes(_pem(user.certificate))
+    (tmp_path / "dsp.pem").write_bytes(_pem(dsp.certificate))
+    fd = os.open(tmp_path / "dsp.key", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, _pem(dsp.private_key))
+    os.close(fd)
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/smartdcc/duis", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    (tmp_path / "users.toml").write_text(
+        '[dsp]\nkey = "dsp.key"\ncertificate = "dsp.pem"\n\n'
+        f'[[user]]\neui = "{USER}"\nrole = ["IS", "GS"]\nxml_certificate = "user.pem"\n'
+        f'callback = "http://127.0.0.1:{port}/smartdcc/duis"\n'
+    )
+    from dataclasses import replace
+
+    signer = replace(load_certificate_file(tmp_path / "user.pem"), private_key=user.private_key)
+    dsp_store = XmlKeyStore([load_certificate_file(tmp_path / "dsp.pem")])
+    try:
+        yield Bench(state, tmp_path / "users.toml", signer, dsp_store, receiver, broker_url)
+    finally:
+        await runner.cleanup()
+
+
+class Emulator:
+    """``gbcs-emu run --duis-users`` in its own process group."""
+
+    def __init__(self, bench: Bench) -> None:
+        argv = [
+            sys.executable, "-m", "emulator", "run", "--sites", "1", "--quiet",
+            "--state", str(bench.state), "--broker", bench.broker,
+            "--duis-users", str(bench.users), "--duis-port", "0",
+        ]  # fmt: skip
+        env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+        self.output: list[str] = []
+
+    async def url(self) -> str:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(WAIT):
+            while True:
+                line = await asyncio.to_thread(self.proc.stdout.readline)
+                if not line:
+                    raise AssertionError("run ended:\n" + "".join(self.output))
+                self.output.append(line)
+                found = re.search(r"DUIS service on (http://\S+?)/api/v1/", line)
+                if found:
+                    return found.group(1)
+
+    def stop(self) -> int:
+        os.killpg(self.proc.pid, signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=WAIT)
+        self.output.append(out)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.communicate(timeout=WAIT)
+
+
+async def _post(base: str, service: str, body: bytes) -> tuple[int, bytes]:
+    async with ClientSession() as session:
+        headers = {"Content-Type": "application/xml"}
+        async with session.post(f"{base}/api/v1/{service}", data=body, headers=headers) as r:
+            return r.status, await r.read()
+
+
+def _supplier_ds_key(state: Path) -> ec.EllipticCurvePrivateKey:
+    pem = (state / "pki" / f"{SUPPLIER_EUI.lower()}-ds.key").read_bytes()
+    key = serialization.load_pem_private_key(pem, None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+@pytest.mark.asyncio
+async def test_requests_reach_the_devices_and_answers_reach_the_callback(
+    tmp_path: Path, broker: Any
+) -> None:
+    async with _bench(tmp_path, broker.url) as bench:
+        run = Emulator(bench)
+        try:
+            base = await run.url()
+            read = _request("4.1.1", "ReadInstantaneousImportRegisters", counter=100)
+            status, body = await _post(base, "serviceS", bench.sign(read))
+            assert status == 200 and bench.verified(body).header.response_code == "I99"
+            firmware = _request("11.2", "ReadFirmwareVersion", counter=101)
+            status, body = await _post(base, "serviceS", bench.sign(firmware))
+            assert bench.verified(body).header.response_code == "I99"
+            cv4 = _request("7.2", "DisableSupply", cv=4, counter=102)
+            status, body = await _post(base, "serviceT", bench.sign(cv4))
+            pre = bench.verified(body).gbcs
+            assert pre is not None and pre[0] == 0xDF
+            key = _supplier_ds_key(bench.state)
+            rs = decode_dss_signature(key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
+            signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
+            payload = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+            cv5 = _request("7.2", "SignedPreCommand", payload, cv=5, counter=102)
+            status, body = await _post(base, "serviceS", bench.sign(cv5))
+            assert bench.verified(body).header.response_code == "I99"
+            again = await _post(base, "serviceS", bench.sign(read))
+            assert bench.verified(again[1]).header.response_code == "E41"  # never twice
+            answers = {
+                str(m.header.request_id): m
+                for m in map(bench.verified, await bench.receiver.wait(3))
+            }
+            keys = bench.gbcs_keys()
+            acb = DEFAULT_ORGANISATION_EUIS[RemotePartyRole.ACCESS_CONTROL_BROKER]
+            for sent, critical in ((read, False), (firmware, False), (cv5, True)):
+                gbcs = decode(answers[str(sent.header.request_id)].gbcs or b"")
+                check = check_signature(gbcs, keys) if critical else check_mac(gbcs, keys, acb)
+                assert check.verdict is Verdict.VALID, (
+                    sent.header.service_reference_variant,
+                    check,
+                )
+        finally:
+            code = run.stop()
+        assert code == 0, "".join(run.output)
+
+
+@pytest.mark.asyncio
+async def test_after_kill_9_no_answer_is_lost_and_no_request_runs_twice(
+    tmp_path: Path, broker: Any
+) -> None:
+    async with _bench(tmp_path, broker.url) as bench:
+        bench.receiver.refusing = True  # the user's endpoint is down: answers wait
+        run = Emulator(bench)
+        read = _request("4.1.1", "ReadInstantaneousImportRegisters", counter=200)
+        try:
+            base = await run.url()
+            status, body = await _post(base, "serviceS", bench.sign(read))
+            assert status == 200 and bench.verified(body).header.response_code == "I99"
+            async with asyncio.timeout(WAIT):
+                while bench.receiver.refused < 1:  # the answer is in the outbox
+                    await asyncio.sleep(0.1)
+        finally:
+            run.kill()
+        bench.receiver.refusing = False
+        run = Emulator(bench)
+        try:
+            base = await run.url()
+            (body,) = await bench.receiver.wait(1)
+            answer = bench.verified(body)
+            assert str(answer.header.request_id) == str(read.header.request_id)
+            _, again = await _post(base, "serviceS", bench.sign(read))
+            assert bench.verified(again).header.response_code == "E41"
+        finally:
+            code = run.stop()
+        assert code == 0, "".join(run.output)
