@@ -154,7 +154,7 @@ class Emulator:
         argv = [
             sys.executable, "-m", "emulator", "run", "--sites", "1", "--quiet",
             "--state", str(bench.state), "--broker", bench.broker,
-            "--duis-users", str(bench.users), "--duis-port", "0",
+            "--duis-users", str(bench.users), "--duis-port", "0", "--smki-port", "0",
         ]  # fmt: skip
         env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
@@ -163,15 +163,20 @@ class Emulator:
         )  # fmt: skip
         self.output: list[str] = []
 
-    async def url(self) -> str:
+    async def url(self, what: str = r"DUIS service on (http://\S+?)/api/v1/") -> str:
+        """The URL the run printed for ``what`` (a pattern with one group)."""
         assert self.proc.stdout is not None
+        for line in self.output:
+            found = re.search(what, line)
+            if found:
+                return found.group(1)
         async with asyncio.timeout(WAIT):
             while True:
                 line = await asyncio.to_thread(self.proc.stdout.readline)
                 if not line:
                     raise AssertionError("run ended:\n" + "".join(self.output))
                 self.output.append(line)
-                found = re.search(r"DUIS service on (http://\S+?)/api/v1/", line)
+                found = re.search(what, line)
                 if found:
                     return found.group(1)
 
@@ -191,6 +196,39 @@ async def _post(base: str, service: str, body: bytes) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/xml"}
         async with session.post(f"{base}/api/v1/{service}", data=body, headers=headers) as r:
             return r.status, await r.read()
+
+
+async def _smki_finds_the_esmes_certificate(base: str) -> None:
+    """Search by the device's EUI, then retrieve: the DER names the ESME (as the open
+    client dccboxed-keystore does it)."""
+    search = (
+        "<CertificateSearchRequest><CertificateSubjectAltName>"
+        f"{ESME}</CertificateSubjectAltName></CertificateSearchRequest>"
+    )
+    async with ClientSession() as session:
+        url = f"{base}/services/certificatesearch"
+        async with session.post(url, data=search.encode()) as r:
+            assert r.status == 200, await r.text()
+            found = await r.text()
+        serials = re.findall(r"<CertificateSerial>([0-9A-F]+)</CertificateSerial>", found)
+        assert len(serials) == 2  # its DS and KA certificates
+        retrieve = (
+            "<CertificateDataRequest><CertificateSerial>"
+            f"{serials[0]}</CertificateSerial></CertificateDataRequest>"
+        )
+        url = f"{base}/services/retrievecertificate"
+        async with session.post(url, data=retrieve.encode()) as r:
+            assert r.status == 200
+            body = await r.text()
+    found_body = re.search(r"<CertificateBody>(.*?)</CertificateBody>", body, re.S)
+    assert found_body is not None
+    der = base64.b64decode("".join(found_body.group(1).split()))
+    from cryptography import x509
+
+    from keys.certs import describe_certificate
+
+    info = describe_certificate(x509.load_der_x509_certificate(der))
+    assert info.eui == bytes.fromhex(ESME.replace("-", ""))
 
 
 def _supplier_ds_key(state: Path) -> ec.EllipticCurvePrivateKey:
@@ -227,6 +265,9 @@ async def test_requests_reach_the_devices_and_answers_reach_the_callback(
             assert bench.verified(body).header.response_code == "I99"
             again = await _post(base, "serviceS", bench.sign(read))
             assert bench.verified(again[1]).header.response_code == "E41"  # never twice
+            await _smki_finds_the_esmes_certificate(
+                await run.url(r"SMKI look-up on (\S+?)/services")
+            )
             answers = {
                 str(m.header.request_id): m
                 for m in map(bench.verified, await bench.receiver.wait(3))

@@ -204,6 +204,13 @@ def parse_shard(shard: str | None, workers: int) -> tuple[int, int]:
     help="The DUIS service's port (0: any free one).",
 )
 @click.option(
+    "--smki-port",
+    type=click.IntRange(0, 65535),
+    default=8083,
+    show_default=True,
+    help="With --duis-users: the SMKI certificate look-up's port (0: any free one).",
+)
+@click.option(
     "--duis-host", default="127.0.0.1", show_default=True, help="The DUIS service's address."
 )
 @click.option(
@@ -233,6 +240,7 @@ def run_cmd(
     fleet_dir: Path | None,
     duis_users: Path | None,
     duis_port: int,
+    smki_port: int,
     duis_host: str,
     duis_verify_off: bool,
     duration: float | None,
@@ -266,7 +274,7 @@ def run_cmd(
         certfile=certfile,
         keyfile=keyfile,
     )
-    duis = _duis_options(duis_users, duis_host, duis_port, not duis_verify_off, tcp_port)
+    duis = _duis_options(duis_users, duis_host, duis_port, smki_port, not duis_verify_off, tcp_port)
     seed_bytes = seed.encode() if seed is not None else None
     if seed is not None and not seed:
         raise click.BadParameter("an empty seed", param_hint="--seed")
@@ -484,9 +492,11 @@ async def _run(
             if isinstance(e, click.ClickException):
                 raise
             raise click.ClickException(
-                f"--duis-port {duis.port}: cannot listen: {e.strerror or e}"
+                f"--duis-port {duis.port} or --smki-port {duis.smki_port}: cannot listen: "
+                f"{e.strerror or e}"
             ) from None
         console.print(f"DUIS service on {running_duis.url}/api/v1/serviceS|T|D")
+        console.print(f"SMKI look-up on {running_duis.smki_url}/services/certificatesearch")
     started = time.monotonic()
     last = {"commands": 0.0, "alerts": 0.0, "t": time.monotonic()}
     rates: dict[str, float] = {}
@@ -549,11 +559,12 @@ class DuisOptions:
     users: Users
     host: str
     port: int
+    smki_port: int
     verify: bool
 
 
 def _duis_options(
-    path: Path | None, host: str, port: int, verify: bool, tcp_port: int | None
+    path: Path | None, host: str, port: int, smki_port: int, verify: bool, tcp_port: int | None
 ) -> DuisOptions | None:
     """The DUIS options, the users file validated in full (before anything runs)."""
     if path is None:
@@ -571,7 +582,7 @@ def _duis_options(
         users = load_users(path)
     except UsersConfigError as e:
         raise click.ClickException("--duis-users:\n" + "\n".join(e.lines)) from None
-    return DuisOptions(users, host, port, verify)
+    return DuisOptions(users, host, port, smki_port, verify)
 
 
 async def _start_duis(
@@ -589,6 +600,7 @@ async def _start_duis(
         users=duis.users,
         host=duis.host,
         port=duis.port,
+        smki_port=duis.smki_port,
         verify=duis.verify,
     )
 

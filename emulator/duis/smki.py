@@ -238,6 +238,23 @@ class CertificateDirectory:
             records.append(_describe(cert, None))
         return cls(records)
 
+    def add_certificate(self, cert: x509.Certificate) -> None:
+        """Index one more certificate (status ``I``); the same one twice is kept once.
+
+        Raises ``ValueError`` as :meth:`from_certificates` does, or for another
+        certificate with a serial number already held.
+        """
+        record = _describe(cert, None)
+        known = self._by_serial.get(record.serial)
+        if known is not None:
+            if known.der != record.der:
+                raise ValueError(
+                    f"two different certificates have serial number {serial_text(record.serial)}"
+                )
+            return
+        self._by_serial[record.serial] = record
+        self._by_subject.setdefault((record.eui, record.is_device), []).append(record)
+
     def __len__(self) -> int:
         return len(self._by_serial)
 
