@@ -35,16 +35,17 @@ WAIT = 60.0  # a hang guard for what arrives asynchronously, not a measurement
 class SiteLink:
     """The emulated ESME in this process, as the service's device link."""
 
-    def __init__(self, dcc: Dcc) -> None:
+    def __init__(self, dcc: Dcc, drop: frozenset[int] = frozenset()) -> None:
         self.dcc = dcc
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.sent: list[bytes] = []
+        self.drop = drop  # message codes whose responses are lost on the way back
 
     async def send(self, device: InventoryDevice, frame: bytes) -> None:
         self.sent.append(frame)
         target = self.dcc.bench.devices[device.device_type]
         for out in target.receive(frame, self.dcc.bench.now):
-            if out.kind is OutboundKind.RESPONSE:
+            if out.kind is OutboundKind.RESPONSE and out.code not in self.drop:
                 await self.queue.put(out.frame)
 
     async def frames(self) -> AsyncIterator[bytes]:
@@ -171,3 +172,55 @@ async def test_a_callback_not_taken_waits_across_a_restart(tmp_path: Path) -> No
         await runner.cleanup()
         await back.cleanup()
         dcc.service.ledger.close()
+
+
+def _signed_pre_command(pre: bytes) -> str:
+    key = next(k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS)
+    rs = decode_dss_signature(key.private_key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
+    signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
+    return f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+
+
+@pytest.mark.asyncio
+async def test_mp105_a_lost_activation_response_suspends_until_cleared(tmp_path: Path) -> None:
+    receiver = Receiver()
+    rx_runner, rx = await _serve(receiver.app())
+    dcc = make_dcc(tmp_path, f"{rx}/smartdcc/duis")
+    link = SiteLink(dcc, drop=frozenset({0x0012}))  # CS06's response never arrives
+    server = DuisServer(dcc.service, link, response_timeout=0.2)
+    runner, base = await _serve(server.app())
+    esme = bytes.fromhex("00DB1234567890A0")
+    try:
+        async with ClientSession() as session:
+            inner = f"<sr:FirmwareHash>{'AB' * 32}</sr:FirmwareHash>"
+            cv4 = request("11.3", "ActivateFirmware", inner, cv=4, counter=2000)
+            _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
+            pre = response(body, dcc).gbcs
+            assert pre is not None
+            cv5 = request("11.3", "SignedPreCommand", _signed_pre_command(pre), cv=5, counter=2000)
+            status, body = await _post(session, base, "serviceS", dcc.sign(cv5))
+            assert status == 200 and response(body, dcc).header.response_code == "I99"
+            async with asyncio.timeout(WAIT):
+                while (device := dcc.inventory.get(esme)) is None or device.status != "Suspended":
+                    await asyncio.sleep(0.05)
+            assert dcc.service.ledger.statuses() == {esme: "Suspended"}  # kept
+            _, body = await _post(
+                session, base, "serviceS", dcc.sign(request("4.1.1", READ, counter=2001))
+            )
+            assert response(body, dcc).header.response_code == "E5"
+            firmware = request("11.2", "ReadFirmwareVersion", counter=2002)
+            _, body = await _post(session, base, "serviceS", dcc.sign(firmware))
+            assert response(body, dcc).header.response_code == "I99"
+            async with session.post(f"{base}/admin/inventory/00-DB-12-34-56-78-90-A0/clear") as r:
+                assert r.status == 200 and (await r.json())["status"] == "Commissioned"
+            async with session.post(f"{base}/admin/inventory/nonsense/clear") as r:
+                assert r.status == 400
+            _, body = await _post(
+                session, base, "serviceS", dcc.sign(request("4.1.1", READ, counter=2003))
+            )
+            assert response(body, dcc).header.response_code == "I99"
+            assert dcc.service.ledger.statuses() == {}
+        await receiver.wait(2)  # the firmware read's and the last read's answers
+    finally:
+        await runner.cleanup()
+        await rx_runner.cleanup()

@@ -17,6 +17,10 @@ and runs two tasks beside it:
   URL answers 2xx, retried with a growing delay (1 s doubling to
   :data:`MAX_RETRY_DELAY`), so none is lost across a restart.
 
+A firmware activation (CS06) left unanswered for :data:`RESPONSE_TIMEOUT` seconds
+suspends its device (SEC modification MP105: only SRV 11.2 is then accepted for it);
+``POST /admin/inventory/<EUI>/clear`` is the operator's way back to Commissioned.
+
 A :class:`DeviceLink` is anything that sends a frame to a device and yields the frames
 devices send: the emulator's bus in ``gbcs-emu run``, an in-process site in tests.
 """
@@ -40,6 +44,7 @@ __all__ = [
     "DUIS_PORT",
     "MAX_REQUEST_BYTES",
     "MAX_RETRY_DELAY",
+    "RESPONSE_TIMEOUT",
     "DeviceLink",
     "DuisServer",
 ]
@@ -54,6 +59,9 @@ MAX_REQUEST_BYTES = 1 << 20
 CALLBACK_TIMEOUT = 10.0
 #: The longest wait between two tries of a callback.
 MAX_RETRY_DELAY = 60.0
+#: How long a firmware activation (CS06) may go unanswered before the device is
+#: Suspended (MP105).
+RESPONSE_TIMEOUT = 120.0
 _XML = "application/xml"
 
 
@@ -76,10 +84,12 @@ class DuisServer:
         link: DeviceLink,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        response_timeout: float = RESPONSE_TIMEOUT,
     ) -> None:
         self.service = service
         self.link = link
         self.clock = clock
+        self.response_timeout = response_timeout
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = {
@@ -97,6 +107,7 @@ class DuisServer:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         for name in ENDPOINTS:
             app.router.add_post(f"/api/v1/{name}", self._endpoint(name))
+        app.router.add_post("/admin/inventory/{eui}/clear", self._clear)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
@@ -118,6 +129,18 @@ class DuisServer:
 
         return handle
 
+    async def _clear(self, request: web.Request) -> web.Response:
+        """The operator's way back from MP105: the device is Commissioned again."""
+        text = request.match_info["eui"].replace("-", "")
+        try:
+            eui = bytes.fromhex(text)
+            if len(eui) != 8:
+                raise ValueError("an EUI-64 is 16 hex digits")
+            self.service.clear_status(eui)
+        except ValueError as e:
+            return web.json_response({"error": " ".join(str(e).split())}, status=400)
+        return web.json_response({"device": eui.hex().upper(), "status": "Commissioned"})
+
     # --- devices ---------------------------------------------------------------------
 
     def _schedule(self, send: DeviceSend) -> None:
@@ -133,6 +156,13 @@ class DuisServer:
             await asyncio.sleep(delay)
         await self.link.send(send.device, send.gbcs)
         self.stats["sent"] += 1
+        if send.use_case == "CS06":
+            await asyncio.sleep(self.response_timeout)
+            if self.service.activation_unanswered(send):
+                log.warning(
+                    "%s: no response to its firmware activation: Suspended (MP105)",
+                    send.device.dashed_id,
+                )
 
     async def _device_frames(self) -> None:
         async for frame in self.link.frames():

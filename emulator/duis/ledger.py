@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -65,6 +66,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS dcc_counter (
     one INTEGER PRIMARY KEY CHECK (one = 1),
     counter INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS statuses (
+    device TEXT PRIMARY KEY,
+    status TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sent (
     device TEXT NOT NULL,
@@ -326,6 +331,33 @@ class RequestLedger:
         with self._lock:
             (n,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
         return int(n)
+
+    # --- inventory statuses other than Commissioned (MP105's Suspended) -------------
+
+    def statuses(self) -> dict[bytes, str]:
+        """The inventory statuses kept (device EUI -> status)."""
+        with self._lock:
+            rows = self._db.execute("SELECT device, status FROM statuses").fetchall()
+        return {bytes.fromhex(d): str(s) for d, s in rows}
+
+    def save_statuses(self, statuses: Mapping[bytes, str]) -> None:
+        """Keep exactly ``statuses`` (the inventory's, after a change)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM statuses")
+            self._db.executemany(
+                "INSERT INTO statuses(device, status) VALUES (?, ?)",
+                [(d.hex().upper(), s) for d, s in statuses.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def answered(self, rid: RequestId) -> bool:
+        """Whether a device's response to request ``rid`` has arrived."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT answered FROM sent WHERE request_id = ?", (rid.format(),)
+            ).fetchone()
+        return bool(row and row[0])
 
     def last_counter(self, originator: bytes) -> int | None:
         """The last counter admitted from the user ``originator`` (None: none yet)."""

@@ -168,7 +168,7 @@ async def start_duis(
     try:
         service = DuisService(
             users=users,
-            inventory=Inventory(config),
+            inventory=Inventory(config, statuses=ledger.statuses()),
             ledger=ledger,
             keys=keys,
             dcc_counter=lambda: ledger.next_dcc_counter(datetime.now(UTC)),

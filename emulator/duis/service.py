@@ -115,6 +115,8 @@ class DeviceSend:
     gbcs: bytes
     request_id: RequestId
     send_at: datetime | None = None
+    #: The GBCS use case sent (``CS06``: a firmware activation, watched for MP105).
+    use_case: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +262,7 @@ class DuisService:
             local = _element("LocalCommand", result.gbcs)
             return self._answer("I0", request, now, local, reason=result.summary())
         self.ledger.record_sent(rid, result.recipient, result.originator, result.counter)
-        send = DeviceSend(device, result.gbcs, rid, result.send_at)
+        send = DeviceSend(device, result.gbcs, rid, result.send_at, result.use_case)
         return self._answer("I99", request, now, None, reason=result.summary(), sends=(send,))
 
     def _non_device(self, request: Request, now: datetime) -> Reply:
@@ -287,6 +289,23 @@ class DuisService:
         if not found:
             return self._refuse(self.codes.unknown_device, "no device found", request, now)
         return self._answer("I0", request, now, dsp_inventory(found[:17]))
+
+    # --- MP105 ----------------------------------------------------------------------
+
+    def activation_unanswered(self, send: DeviceSend) -> bool:
+        """MP105: the firmware activation ``send`` got no response in time. The device
+        is Suspended (taking only SRV 11.2) until :meth:`clear_status`; True when this
+        changed its status."""
+        if send.use_case != "CS06" or self.ledger.answered(send.request_id):
+            return False
+        self.inventory.firmware_activation_lost(send.device.device_id)
+        self.ledger.save_statuses(self.inventory.statuses)
+        return True
+
+    def clear_status(self, eui: bytes) -> None:
+        """The device is Commissioned again (ValueError outside the fleet)."""
+        self.inventory.clear_status(eui)
+        self.ledger.save_statuses(self.inventory.statuses)
 
     # --- device responses -------------------------------------------------------------
 
