@@ -27,7 +27,7 @@ from gbcs.codec import decode
 from gbcs.security import Verdict, check_mac, check_signature
 from keys.roles import KeyUsage
 from tests import devkit
-from tests.duisbench import DISABLE, READ, Dcc, make_dcc, request, response
+from tests.duisbench import DISABLE, ESME, NETWORK, READ, Dcc, make_dcc, request, response
 
 WAIT = 60.0  # a hang guard for what arrives asynchronously, not a measurement
 
@@ -221,6 +221,121 @@ async def test_mp105_a_lost_activation_response_suspends_until_cleared(tmp_path:
             assert response(body, dcc).header.response_code == "I99"
             assert dcc.service.ledger.statuses() == {}
         await receiver.wait(2)  # the firmware read's and the last read's answers
+    finally:
+        await runner.cleanup()
+        await rx_runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_each_rejection_over_http_has_its_code_and_reaches_no_device(
+    tmp_path: Path,
+) -> None:
+    receiver = Receiver()
+    rx_runner, rx = await _serve(receiver.app())
+    dcc = make_dcc(tmp_path, f"{rx}/smartdcc/duis")
+    link = SiteLink(dcc)
+    server = DuisServer(dcc.service, link)
+    runner, base = await _serve(server.app())
+    codes = dcc.service.codes
+    try:
+        async with ClientSession() as session:
+
+            async def post(service: str, xml: bytes) -> str:
+                status, body = await _post(session, base, service, xml)
+                assert status == 200
+                return response(body, dcc).header.response_code
+
+            assert await post("serviceS", dcc.sign(request("4.1.1", READ, counter=10))) == "I99"
+            async with asyncio.timeout(WAIT):
+                while not link.sent:
+                    await asyncio.sleep(0.05)
+            tampered = dcc.sign(request("4.1.1", READ, counter=11)).replace(b":11<", b":12<")
+            network = request("7.2", DISABLE, cv=4, counter=5, user=NETWORK)
+            elsewhere = request("4.1.1", READ, counter=24, target="00-DB-12-34-56-78-90-B0")
+            cases = [
+                ("bad signature", "serviceS", tampered, codes.bad_signature),
+                ("ineligible role", "serviceT", dcc.sign(network, NETWORK), codes.ineligible_role),
+                ("repeated RequestID", "serviceS", dcc.sign(request("4.1.1", READ, counter=10)),
+                 codes.repeated_request),
+                ("counter not increasing", "serviceS",
+                 dcc.sign(request("4.1.1", READ, counter=9)), codes.stale_counter),
+                ("unknown SRV", "serviceS",
+                 dcc.sign(request("9.9.9", READ, counter=20, reference="9.9")),
+                 codes.invalid_request),
+                ("command variant", "serviceS", dcc.sign(request("7.2", DISABLE, counter=21)),
+                 codes.command_variant),
+                ("invalid body", "serviceS",
+                 dcc.sign(request("4.1.1", READ, "<sr:X/>", counter=23)), codes.invalid_request),
+                ("device not in the inventory", "serviceS", dcc.sign(elsewhere),
+                 codes.unknown_device),
+            ]  # fmt: skip
+            got = {name: await post(service, xml) for name, service, xml, _ in cases}
+            assert got == {name: code for name, _, _, code in cases}
+            assert len(set(got.values())) >= 6  # distinct codes, not one catch-all
+        await receiver.wait(1)  # the one accepted read's answer
+        await asyncio.sleep(0.3)  # time for a wrongly scheduled send to show up
+        assert len(link.sent) == 1 and server.stats["sent"] == 1
+    finally:
+        await runner.cleanup()
+        await rx_runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_the_status_page_shows_devices_requests_and_decoded_traffic(
+    tmp_path: Path,
+) -> None:
+    from emulator.duis.status import StatusBoard
+
+    receiver = Receiver()
+    rx_runner, rx = await _serve(receiver.app())
+    dcc = make_dcc(tmp_path, f"{rx}/smartdcc/duis")
+    devices = dcc.bench.devices
+
+    def read_site(site: str) -> dict[str, dict[str, object]]:
+        # the states as the store keeps them: each device's to_dict
+        assert site == "site-0"
+        return {kind: dev.to_dict() for kind, dev in devices.items()}
+
+    board = StatusBoard(dcc.inventory, read_site=read_site, keys=dcc.bench.store)
+    server = DuisServer(dcc.service, SiteLink(dcc), board=board)
+    runner, base = await _serve(server.app())
+    try:
+        async with ClientSession() as session:
+            async with session.get(f"{base}/status.json") as r:
+                before = await r.json()
+            (esme,) = [d for d in before["devices"] if d["type"] == "ESME"]
+            assert esme["device"] == ESME and esme["status"] == "Commissioned"
+            assert "supply enabled" in esme["key_state"] and "display 00000" in esme["key_state"]
+            assert before["requests"] == [] and before["frames"] == []
+            cv4 = request("7.2", DISABLE, cv=4, counter=1001)
+            _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
+            pre = response(body, dcc).gbcs
+            assert pre is not None
+            cv5 = request("7.2", "SignedPreCommand", _signed_pre_command(pre), cv=5, counter=1001)
+            await _post(session, base, "serviceS", dcc.sign(cv5))
+            await _post(session, base, "serviceS", b"<hello/>")
+            await receiver.wait(1)
+            async with session.get(f"{base}/status.json") as r:
+                assert r.headers["Cache-Control"] == "no-store"
+                after = await r.json()
+            async with session.get(f"{base}/status") as r:
+                page = await r.text()
+                assert r.content_type == "text/html"
+        (esme,) = [d for d in after["devices"] if d["type"] == "ESME"]
+        assert "supply disabled" in esme["key_state"]
+        assert [(q["service"], q["code"]) for q in after["requests"]] == [
+            ("serviceS", "HTTP 400"),
+            ("serviceS", "I99"),
+            ("serviceT", "I0"),
+        ]
+        assert after["requests"][1]["request_id"] == str(cv5.header.request_id)
+        sent, answer = after["frames"][1], after["frames"][0]
+        assert sent["direction"] == "to device" and sent["kind"] == "command"
+        assert sent["gbcs"].startswith("ECS43 0x0050 command")
+        assert "signature: valid" in sent["detail"]
+        assert answer["direction"] == "from device" and answer["kind"] == "response"
+        assert "signature: valid" in answer["detail"]
+        assert "status.json" in page and "<table" in page
     finally:
         await runner.cleanup()
         await rx_runner.cleanup()

@@ -44,6 +44,7 @@ from keys.roles import KeyUsage, RemotePartyRole
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER_EUI = DEFAULT_ORGANISATION_EUIS[RemotePartyRole.SUPPLIER].hex().upper()
 USER = "-".join(SUPPLIER_EUI[i : i + 2] for i in range(0, 16, 2))
+NETWORK_EUI = DEFAULT_ORGANISATION_EUIS[RemotePartyRole.NETWORK_OPERATOR].hex().upper()
 ESME = "00-DB-12-34-56-78-90-A0"
 WAIT = 90.0  # a hang guard for what arrives asynchronously, not a measurement
 
@@ -118,8 +119,10 @@ async def _bench(tmp_path: Path, broker_url: str) -> AsyncIterator[Bench]:
     ensure_pki(state)
     ca = create_authorities()
     user = issue(ca, RemotePartyRole.XML_SIGN, USER, usages=(KeyUsage.DS,))[0]
+    network = issue(ca, RemotePartyRole.XML_SIGN, NETWORK_EUI, usages=(KeyUsage.DS,))[0]
     dsp = issue(ca, RemotePartyRole.DSP_XML_SIGN, "90B3D51F30000002", usages=(KeyUsage.DS,))[0]
     (tmp_path / "user.pem").write_bytes(_pem(user.certificate))
+    (tmp_path / "network.pem").write_bytes(_pem(network.certificate))
     (tmp_path / "dsp.pem").write_bytes(_pem(dsp.certificate))
     fd = os.open(tmp_path / "dsp.key", os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, _pem(dsp.private_key))
@@ -135,6 +138,8 @@ async def _bench(tmp_path: Path, broker_url: str) -> AsyncIterator[Bench]:
     (tmp_path / "users.toml").write_text(
         '[dsp]\nkey = "dsp.key"\ncertificate = "dsp.pem"\n\n'
         f'[[user]]\neui = "{USER}"\nrole = ["IS", "GS"]\nxml_certificate = "user.pem"\n'
+        f'callback = "http://127.0.0.1:{port}/smartdcc/duis"\n\n'
+        f'[[user]]\neui = "{NETWORK_EUI}"\nrole = "ED"\nxml_certificate = "network.pem"\n'
         f'callback = "http://127.0.0.1:{port}/smartdcc/duis"\n'
     )
     from dataclasses import replace
@@ -150,11 +155,11 @@ async def _bench(tmp_path: Path, broker_url: str) -> AsyncIterator[Bench]:
 class Emulator:
     """``gbcs-emu run --duis-users`` in its own process group."""
 
-    def __init__(self, bench: Bench) -> None:
+    def __init__(self, bench: Bench, *extra: str) -> None:
         argv = [
             sys.executable, "-m", "emulator", "run", "--sites", "1", "--quiet",
             "--state", str(bench.state), "--broker", bench.broker,
-            "--duis-users", str(bench.users), "--duis-port", "0", "--smki-port", "0",
+            "--duis-users", str(bench.users), "--duis-port", "0", "--smki-port", "0", *extra,
         ]  # fmt: skip
         env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
@@ -281,6 +286,15 @@ async def test_requests_reach_the_devices_and_answers_reach_the_callback(
                     sent.header.service_reference_variant,
                     check,
                 )
+            # the status page reads the workers' store: the ESME's supply is off now
+            assert await run.url(r"Status page on (\S+?)/status") == base
+            async with ClientSession() as session, session.get(f"{base}/status.json") as r:
+                snapshot = await r.json()
+            (esme,) = [d for d in snapshot["devices"] if d["device"] == ESME]
+            assert esme["key_state"].startswith("supply disabled"), esme
+            codes = [q["code"] for q in snapshot["requests"]]
+            assert codes == ["E41", "I99", "I0", "I99", "I99"]
+            assert {f["kind"] for f in snapshot["frames"]} == {"command", "response"}
         finally:
             code = run.stop()
         assert code == 0, "".join(run.output)
@@ -315,3 +329,76 @@ async def test_after_kill_9_no_answer_is_lost_and_no_request_runs_twice(
         finally:
             code = run.stop()
         assert code == 0, "".join(run.output)
+
+
+async def _control(broker: str, device: str, request: dict[str, Any]) -> dict[str, Any]:
+    """One control request through the broker; its reply."""
+    import json
+
+    import aiomqtt
+
+    host, port = broker.removeprefix("mqtt://").rsplit(":", 1)
+    topic = f"gbcs/site-0/{device.replace('-', '')}/control"
+    async with aiomqtt.Client(host, int(port)) as client:
+        await client.subscribe(f"{topic}/reply", qos=1)
+        await client.publish(topic, json.dumps(request).encode(), qos=1)
+        async with asyncio.timeout(WAIT):
+            async for message in client.messages:
+                reply = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                if reply.get("id") == request["id"]:
+                    return dict(reply)
+    raise AssertionError("no reply")
+
+
+@pytest.mark.asyncio
+async def test_a_power_cut_gives_the_device_alert_and_ad1_on_the_callback(
+    tmp_path: Path, broker: Any
+) -> None:
+    from tests import duiskit
+
+    async with _bench(tmp_path, broker.url) as bench:
+        # x120: the Comms Hub's 3 minutes before AD1 take 1.5 s
+        run = Emulator(bench, "--control", "--clock", "x120")
+        try:
+            await run.url()
+            off = await _control(bench.broker, ESME, {"id": 1, "op": "power", "state": "off"})
+            assert off["ok"], off
+            dcc_alerts: list[model.Response] = []
+            async with asyncio.timeout(WAIT):
+                while not dcc_alerts:  # AD1 after more than 3 minutes off
+                    await asyncio.sleep(0.2)
+                    dcc_alerts = [
+                        m
+                        for m in map(bench.verified, bench.receiver.bodies)
+                        if isinstance(m.body, model.DCCAlertMessage)
+                    ]
+            on = await _control(bench.broker, ESME, {"id": 2, "op": "power", "state": "on"})
+            assert on["ok"], on
+            device_alerts: list[model.Response] = []
+            async with asyncio.timeout(WAIT):
+                while not device_alerts:
+                    await asyncio.sleep(0.2)
+                    device_alerts = [
+                        m
+                        for m in map(bench.verified, bench.receiver.bodies)
+                        if isinstance(m.body, model.DeviceAlertMessage)
+                    ]
+        finally:
+            code = run.stop()
+        assert code == 0, "".join(run.output)
+        (ad1,) = dcc_alerts
+        assert isinstance(ad1.body, model.DCCAlertMessage) and ad1.body.dcc_alert_code == "AD1"
+        event = ad1.body.event.element()
+        assert event.findtext(f"{{{SR_NS}}}CommsHubDeviceID") == "00-DB-12-34-56-78-90-A2"
+        (restored,) = device_alerts
+        assert isinstance(restored.body, model.DeviceAlertMessage)
+        assert restored.body.alert_code == "8F36"  # mains back after 3 minutes or more
+        gbcs = decode(restored.gbcs or b"")
+        assert gbcs.recipient.hex().upper() == NETWORK_EUI
+        keys = bench.gbcs_keys()
+        assert check_signature(gbcs, keys).verdict in (Verdict.VALID, Verdict.ABSENT)
+        duiskit.require_duis()
+        schema = xmlsig.load_schema(duiskit.xsd_path())
+        for body in bench.receiver.bodies:
+            result = xmlsig.validate(body, schema)
+            assert result.ok, result.errors

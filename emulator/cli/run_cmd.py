@@ -497,6 +497,7 @@ async def _run(
             ) from None
         console.print(f"DUIS service on {running_duis.url}/api/v1/serviceS|T|D")
         console.print(f"SMKI look-up on {running_duis.smki_url}/services/certificatesearch")
+        console.print(f"Status page on {running_duis.url}/status")
     started = time.monotonic()
     last = {"commands": 0.0, "alerts": 0.0, "t": time.monotonic()}
     rates: dict[str, float] = {}

@@ -21,6 +21,10 @@ A firmware activation (CS06) left unanswered for :data:`RESPONSE_TIMEOUT` second
 suspends its device (SEC modification MP105: only SRV 11.2 is then accepted for it);
 ``POST /admin/inventory/<EUI>/clear`` is the operator's way back to Commissioned.
 
+With a :class:`~emulator.duis.status.StatusBoard`, ``GET /status`` is the live status
+page and ``GET /status.json`` what it polls: the inventory, each device's key state, the
+last requests and the device traffic, decoded.
+
 A :class:`DeviceLink` is anything that sends a frame to a device and yields the frames
 devices send: the emulator's bus in ``gbcs-emu run``, an in-process site in tests.
 """
@@ -38,6 +42,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from emulator.duis.inventory import InventoryDevice
 from emulator.duis.service import ENDPOINTS, DeviceSend, DuisService
+from emulator.duis.status import PAGE, StatusBoard
 
 __all__ = [
     "CALLBACK_TIMEOUT",
@@ -85,8 +90,10 @@ class DuisServer:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         response_timeout: float = RESPONSE_TIMEOUT,
+        board: StatusBoard | None = None,
     ) -> None:
         self.service = service
+        self.board = board
         self.link = link
         self.clock = clock
         self.response_timeout = response_timeout
@@ -108,6 +115,9 @@ class DuisServer:
         for name in ENDPOINTS:
             app.router.add_post(f"/api/v1/{name}", self._endpoint(name))
         app.router.add_post("/admin/inventory/{eui}/clear", self._clear)
+        if self.board is not None:
+            app.router.add_get("/status", self._page)
+            app.router.add_get("/status.json", self._snapshot)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
@@ -121,6 +131,9 @@ class DuisServer:
             self.stats["requests"] += 1
             reply = self.service.receive(name, body, self.clock())
             log.info("%s %s: %s %s", name, reply.request_id, reply.code, reply.reason)
+            if self.board is not None:
+                rid = None if reply.request_id is None else str(reply.request_id)
+                self.board.request(name, rid, reply.code, reply.reason)
             if reply.http_status != 200:
                 return web.Response(status=reply.http_status, text=reply.xml.decode())
             for send in reply.sends:
@@ -141,6 +154,15 @@ class DuisServer:
             return web.json_response({"error": " ".join(str(e).split())}, status=400)
         return web.json_response({"device": eui.hex().upper(), "status": "Commissioned"})
 
+    async def _page(self, _request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html", charset="utf-8")
+
+    async def _snapshot(self, _request: web.Request) -> web.Response:
+        assert self.board is not None
+        # the device states come from the store on disk: read them off the loop
+        snapshot = await asyncio.to_thread(self.board.snapshot)
+        return web.json_response(snapshot, headers={"Cache-Control": "no-store"})
+
     # --- devices ---------------------------------------------------------------------
 
     def _schedule(self, send: DeviceSend) -> None:
@@ -156,6 +178,8 @@ class DuisServer:
             await asyncio.sleep(delay)
         await self.link.send(send.device, send.gbcs)
         self.stats["sent"] += 1
+        if self.board is not None:
+            self.board.frame("to device", send.gbcs)
         if send.use_case == "CS06":
             await asyncio.sleep(self.response_timeout)
             if self.service.activation_unanswered(send):
@@ -167,6 +191,8 @@ class DuisServer:
     async def _device_frames(self) -> None:
         async for frame in self.link.frames():
             callbacks = self.service.device_frame(frame, self.clock())
+            if self.board is not None:
+                self.board.frame("from device", frame)
             for callback in callbacks:
                 self.stats["callbacks queued"] += 1
                 self.service.ledger.enqueue(callback.url, callback.xml, self.clock())

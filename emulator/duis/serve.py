@@ -5,7 +5,8 @@ organisations' keys, the ACB's among them) with the devices' public keys derived
 demand, the fleet's inventory, the ledger ``duis.db`` in the state folder, the users file
 (validated before the emulator starts: :func:`load_users`), and the broker the workers
 serve on, reached through a :class:`BusLink`. It listens on ``host:port`` (DCC Boxed's
-8079 by default) until :meth:`RunningDuis.stop`.
+8079 by default) until :meth:`RunningDuis.stop`, with the live status page at
+``/status`` (:mod:`emulator.duis.status`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from emulator.duis.ledger import RequestLedger
 from emulator.duis.service import DuisService
 from emulator.duis.smki import CertificateDirectory, DirectoryCertificate, SearchQuery
 from emulator.duis.smki_http import smki_app
+from emulator.duis.status import StatusBoard, store_reader
 from emulator.duis.users import Users
 from emulator.runtime.config import FleetConfig, derive_own_keys
 from emulator.runtime.fleetdef import FleetKeyStore
@@ -166,9 +168,10 @@ async def start_duis(
     )
     ledger = RequestLedger(state / LEDGER_NAME)
     try:
+        inventory = Inventory(config, statuses=ledger.statuses())
         service = DuisService(
             users=users,
-            inventory=Inventory(config, statuses=ledger.statuses()),
+            inventory=inventory,
             ledger=ledger,
             keys=keys,
             dcc_counter=lambda: ledger.next_dcc_counter(datetime.now(UTC)),
@@ -177,7 +180,8 @@ async def start_duis(
         )
         link = BusLink(bus)
         await link.start()
-        server = DuisServer(service, link)
+        board = StatusBoard(inventory, read_site=store_reader(state), keys=keys)
+        server = DuisServer(service, link, board=board)
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

@@ -41,7 +41,15 @@ from .statedir import (
 )
 from .store import StateStore, assemble_site, parse_template
 
-__all__ = ["Finding", "backup", "check", "counters_of", "migrate", "restore"]
+__all__ = [
+    "Finding",
+    "backup",
+    "check",
+    "counters_of",
+    "migrate",
+    "restore",
+    "site_device_states",
+]
 
 Progress = Callable[[str], None]
 
@@ -204,6 +212,39 @@ def device_states(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
         state = assemble_site(path, site, own, devs.get(site, ()), deltas.get(site, ()), template)
         for kind, dev in state["devices"].items():
             yield site, kind, dev
+
+
+def site_device_states(state: Path, site: str) -> dict[str, dict[str, Any]]:
+    """The stored state of each device of ``site`` (type -> state; empty for a site never
+    written: its devices are still as the factory made them), read-only, from whichever
+    worker database holds it. Damage raises :class:`StateDamaged`."""
+    for path in sorted(state.glob("state-*.db")):
+        con = _ro(path)
+        try:
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            row = con.execute("SELECT state FROM sites WHERE site = ?", (site,)).fetchone()
+            if row is None:
+                continue
+            devs = con.execute("SELECT kind, state FROM devices WHERE site = ?", (site,)).fetchall()
+            deltas: list[tuple[int, str, str]] = []
+            if "deltas" in tables:
+                deltas = con.execute(
+                    "SELECT seq, kind, delta FROM deltas WHERE site = ? ORDER BY seq", (site,)
+                ).fetchall()
+            templates: dict[str, str] = {}
+            if "templates" in tables:
+                templates = dict(con.execute("SELECT id, state FROM templates").fetchall())
+        finally:
+            con.close()
+
+        def template(tid: str, path: Path = path, templates: dict[str, str] = templates) -> Any:
+            return parse_template(path, tid, templates.get(tid))
+
+        assembled = assemble_site(path, site, row[0], devs, deltas, template)
+        return dict(assembled["devices"])
+    return {}
 
 
 def _rollbacks(current: Path, candidate: Path) -> Iterator[str]:
