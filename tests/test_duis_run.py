@@ -155,9 +155,9 @@ async def _bench(tmp_path: Path, broker_url: str) -> AsyncIterator[Bench]:
 class Emulator:
     """``gbcs-emu run --duis-users`` in its own process group."""
 
-    def __init__(self, bench: Bench, *extra: str) -> None:
+    def __init__(self, bench: Bench, *extra: str, command: tuple[str, ...] = ("run",)) -> None:
         argv = [
-            sys.executable, "-m", "emulator", "run", "--sites", "1", "--quiet",
+            sys.executable, "-m", "emulator", *command, "--sites", "1", "--quiet",
             "--state", str(bench.state), "--broker", bench.broker,
             "--duis-users", str(bench.users), "--duis-port", "0", "--smki-port", "0", *extra,
         ]  # fmt: skip
@@ -318,7 +318,7 @@ async def test_after_kill_9_no_answer_is_lost_and_no_request_runs_twice(
         finally:
             run.kill()
         bench.receiver.refusing = False
-        run = Emulator(bench)
+        run = Emulator(bench, command=("duis", "serve"))  # the same, under its other name
         try:
             base = await run.url()
             (body,) = await bench.receiver.wait(1)
@@ -402,3 +402,15 @@ async def test_a_power_cut_gives_the_device_alert_and_ad1_on_the_callback(
         for body in bench.receiver.bodies:
             result = xmlsig.validate(body, schema)
             assert result.ok, result.errors
+
+
+def test_duis_serve_is_run_with_its_users_file_required() -> None:
+    from click.testing import CliRunner
+
+    from emulator.cli import main
+
+    missing = CliRunner().invoke(main, ["duis", "serve", "--sites", "1"], prog_name="gbcs-emu")
+    assert missing.exit_code == 2 and "--duis-users FILE is required" in missing.output
+    shown = CliRunner().invoke(main, ["duis", "serve", "--help"], prog_name="gbcs-emu")
+    assert shown.exit_code == 0 and "Usage: gbcs-emu duis serve [OPTIONS]" in shown.output
+    assert "--duis-users FILE" in shown.output and "--smki-port" in shown.output

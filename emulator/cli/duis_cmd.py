@@ -83,7 +83,32 @@ _KEYS = click.option(
 @click.group("duis")
 def duis_group() -> None:
     """DUIS XML: decode messages, verify and sign XML signatures, validate against the
-    DUIS XSD."""
+    DUIS XSD; serve the DUIS service in front of emulated devices."""
+
+
+@duis_group.command(
+    "serve",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def serve_cmd(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """The DUIS service in front of an emulated fleet (run --duis-users FILE).
+
+    Every option of `gbcs-emu run` applies and --duis-users is required; --help lists
+    them."""
+    from emulator.cli.run_cmd import run_cmd as run
+
+    wants_help = "--help" in args or "-h" in args
+    if not wants_help and not any(
+        a == "--duis-users" or a.startswith("--duis-users=") for a in args
+    ):
+        raise click.UsageError("--duis-users FILE is required (docs/duis-users.md)", ctx)
+    with run.make_context(
+        "serve", list(args), parent=ctx.parent, help_option_names=["-h", "--help"]
+    ) as sub:
+        run.invoke(sub)
 
 
 @duis_group.command("verify")
