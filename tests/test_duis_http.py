@@ -207,7 +207,7 @@ async def test_mp105_a_lost_activation_response_suspends_until_cleared(tmp_path:
             _, body = await _post(
                 session, base, "serviceS", dcc.sign(request("4.1.1", READ, counter=2001))
             )
-            assert response(body, dcc).header.response_code == "E5"
+            assert response(body, dcc).header.response_code == "E51"
             firmware = request("11.2", "ReadFirmwareVersion", counter=2002)
             _, body = await _post(session, base, "serviceS", dcc.sign(firmware))
             assert response(body, dcc).header.response_code == "I99"

@@ -63,6 +63,20 @@ def test_mp105_a_lost_activation_response_leaves_only_the_firmware_read() -> Non
     assert inventory.statuses == {}
 
 
+def test_the_mp105_papers_wider_rule_is_a_policy() -> None:
+    inventory = Inventory(_fleet(), suspended_policy="mp105")
+    inventory.firmware_activation_lost(ESME)
+    esme = inventory.get(ESME)
+    assert esme is not None
+    for srv in ("11.1", "11.2", "6.23"):  # the exceptions, critical or not
+        assert inventory.refusal(esme, srv) is None
+    assert inventory.refusal(esme, "7.2", critical=True) is None  # critical requests pass
+    reason = inventory.refusal(esme, "4.1.1")
+    assert reason is not None and "critical requests and SRVs 11.1, 11.2 and 6.23" in reason
+    with pytest.raises(ValueError, match="one of firmware-read, mp105"):
+        Inventory(_fleet(), suspended_policy="lenient")
+
+
 def test_statuses_come_back_from_what_was_persisted() -> None:
     inventory = Inventory(_fleet(), statuses={GPF: "Decommissioned"})
     gpf = inventory.get(GPF)

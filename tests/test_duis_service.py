@@ -88,7 +88,7 @@ def test_the_critical_flow_cv4_then_cv5_reaches_the_device(dcc: Dcc) -> None:
 def test_the_firmware_read_and_mp105(dcc: Dcc) -> None:
     dcc.inventory.firmware_activation_lost(bytes.fromhex(ESME.replace("-", "")))
     refused = dcc.post("serviceS", _request("4.1.1", READ, counter=3000))
-    assert refused.code == "E5" and "MP105" in refused.reason and not refused.sends
+    assert refused.code == "E51" and "MP105" in refused.reason and not refused.sends
     accepted = dcc.post("serviceS", _request("11.2", FIRMWARE, counter=3001))
     assert accepted.code == "I99"
     frame = dcc.through_the_device(accepted)
@@ -96,6 +96,9 @@ def test_the_firmware_read_and_mp105(dcc: Dcc) -> None:
     assert callback is not None and decode(_response(callback.xml, dcc).gbcs or b"").message_code
     dcc.inventory.clear_status(bytes.fromhex(ESME.replace("-", "")))
     assert dcc.post("serviceS", _request("4.1.1", READ, counter=3002)).code == "I99"
+    dcc.inventory.set_status(bytes.fromhex(ESME.replace("-", "")), "Decommissioned")
+    gone = dcc.post("serviceS", _request("11.2", FIRMWARE, counter=3003))
+    assert gone.code == "E5" and "takes no service request" in gone.reason and not gone.sends
 
 
 def test_each_rejection_has_its_code_and_sends_nothing(dcc: Dcc) -> None:

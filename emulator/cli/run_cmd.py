@@ -218,6 +218,22 @@ def parse_shard(shard: str | None, workers: int) -> tuple[int, int]:
     is_flag=True,
     help="Do not verify request signatures (the RTDS templates carry placeholder ones).",
 )
+@click.option(
+    "--duis-response-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds a firmware activation (CS06) may go unanswered before its device is "
+    "Suspended (MP105).",
+)
+@click.option(
+    "--duis-suspended",
+    type=click.Choice(["firmware-read", "mp105"]),
+    default="firmware-read",
+    show_default=True,
+    help="What a Suspended device takes: only SRV 11.2, or the MP105 paper's rule "
+    "(critical requests and SRVs 11.1, 11.2, 6.23); others get E51.",
+)
 @click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
 @click.option("--quiet", is_flag=True, help="No live table.")
 @click.option("--check", is_flag=True, help="Validate everything, report, and exit.")
@@ -243,6 +259,8 @@ def run_cmd(
     smki_port: int,
     duis_host: str,
     duis_verify_off: bool,
+    duis_response_timeout: float,
+    duis_suspended: str,
     duration: float | None,
     quiet: bool,
     check: bool,
@@ -274,7 +292,10 @@ def run_cmd(
         certfile=certfile,
         keyfile=keyfile,
     )
-    duis = _duis_options(duis_users, duis_host, duis_port, smki_port, not duis_verify_off, tcp_port)
+    duis = _duis_options(
+        duis_users, duis_host, duis_port, smki_port, not duis_verify_off, tcp_port,
+        duis_response_timeout, duis_suspended,
+    )  # fmt: skip
     seed_bytes = seed.encode() if seed is not None else None
     if seed is not None and not seed:
         raise click.BadParameter("an empty seed", param_hint="--seed")
@@ -562,11 +583,14 @@ class DuisOptions:
     port: int
     smki_port: int
     verify: bool
+    response_timeout: float
+    suspended_policy: str
 
 
 def _duis_options(
-    path: Path | None, host: str, port: int, smki_port: int, verify: bool, tcp_port: int | None
-) -> DuisOptions | None:
+    path: Path | None, host: str, port: int, smki_port: int, verify: bool, tcp_port: int | None,
+    response_timeout: float, suspended_policy: str,
+) -> DuisOptions | None:  # fmt: skip
     """The DUIS options, the users file validated in full (before anything runs)."""
     if path is None:
         return None
@@ -583,7 +607,7 @@ def _duis_options(
         users = load_users(path)
     except UsersConfigError as e:
         raise click.ClickException("--duis-users:\n" + "\n".join(e.lines)) from None
-    return DuisOptions(users, host, port, smki_port, verify)
+    return DuisOptions(users, host, port, smki_port, verify, response_timeout, suspended_policy)
 
 
 async def _start_duis(
@@ -603,6 +627,8 @@ async def _start_duis(
         port=duis.port,
         smki_port=duis.smki_port,
         verify=duis.verify,
+        response_timeout=duis.response_timeout,
+        suspended_policy=duis.suspended_policy,
     )
 
 

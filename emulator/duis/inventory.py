@@ -9,8 +9,10 @@ same for one site as for a hundred thousand.
 * :meth:`Inventory.refusal` applies the status rules before a request reaches a device:
   a ``Suspended`` device takes only SRV 11.2, Read Firmware Version (SEC modification
   MP105: a device whose firmware activation response was lost keeps that status until
-  it is cleared), and a ``Decommissioned`` or ``Withdrawn`` one takes nothing (both E5,
-  "the device's SMI status is incompatible with the service reference").
+  it is cleared; the refusal is E51, the code the MP105 paper names; the paper's wider
+  rule is the ``mp105`` policy, :data:`SUSPENDED_POLICIES`), and a ``Decommissioned`` or
+  ``Withdrawn`` one takes nothing (E5, "the device's SMI status is incompatible with the
+  service reference").
 * :meth:`Inventory.firmware_activation_lost` and :meth:`Inventory.clear_status` are the
   MP105 transitions.
 * :meth:`Inventory.read` and :func:`dsp_inventory` serve SRV 8.2, Read Inventory.
@@ -55,8 +57,16 @@ DEVICE_STATUSES: tuple[str, ...] = (
 )
 #: Statuses in which a device takes no request at all.
 _CLOSED = ("Decommissioned", "Withdrawn")
-#: The one SRV a Suspended device takes (MP105): Read Firmware Version.
-_SUSPENDED_ALLOWS = ("11.2",)
+#: What a Suspended device takes, by policy (:attr:`Inventory.suspended_policy`):
+#:
+#: * ``firmware-read`` (the default): only SRV 11.2, Read Firmware Version, the request
+#:   MP105 adds so that a device whose activation response was lost can be brought back;
+#: * ``mp105``: the whole rule of the SEC paper that describes MP105 (SECAS to TABASC, Jan
+#:   2020): critical service requests and the exceptions 11.1 (Update Firmware), 6.23
+#:   (Update Security Credentials, CoS) and, with MP105, 11.2. Its 2.2 exception is for
+#:   SMETS1 devices, which are not emulated.
+SUSPENDED_POLICIES = ("firmware-read", "mp105")
+_SUSPENDED_EXCEPTIONS = {"firmware-read": ("11.2",), "mp105": ("11.1", "11.2", "6.23")}
 #: A ``DSPInventory`` holds at most this many devices (the XSD's maxOccurs).
 MAX_READ = 17
 #: Site n's made-up UPRN (a 12-digit positive integer, as the XSD restricts it).
@@ -105,9 +115,16 @@ class Inventory:
         *,
         statuses: Mapping[bytes, str] | None = None,
         esme_variant: str = "A",
+        suspended_policy: str = "firmware-read",
     ) -> None:
+        if suspended_policy not in SUSPENDED_POLICIES:
+            raise ValueError(
+                f"suspended policy {suspended_policy!r}: one of {', '.join(SUSPENDED_POLICIES)}"
+            )
         self.fleet = fleet
         self.esme_variant = esme_variant
+        #: What a Suspended device takes (:data:`SUSPENDED_POLICIES`).
+        self.suspended_policy = suspended_policy
         self._statuses: dict[bytes, str] = {}
         for eui, status in (statuses or {}).items():
             self.set_status(eui, status)
@@ -186,17 +203,26 @@ class Inventory:
         """Back to ``Commissioned`` (once the firmware version is known again)."""
         self.set_status(eui, "Commissioned")
 
-    def refusal(self, device: InventoryDevice, srv: str) -> str | None:
-        """Why a request of SRV ``srv`` may not go to ``device`` in its status (DUIS E5),
-        or None when it may."""
+    def refusal(self, device: InventoryDevice, srv: str, *, critical: bool = False) -> str | None:
+        """Why a request of SRV ``srv`` (``critical`` or not) may not go to ``device`` in
+        its status, or None when it may. The service answers a Suspended device's refusal
+        with E51 (the code the MP105 paper names), the others with E5."""
         if device.status in _CLOSED:
             return f"{device.dashed_id} is {device.status}: it takes no service request"
-        if device.status == "Suspended" and srv not in _SUSPENDED_ALLOWS:
-            return (
-                f"{device.dashed_id} is Suspended (its firmware activation response was "
-                "lost, MP105): it takes only SRV 11.2, Read Firmware Version"
-            )
-        return None
+        if device.status != "Suspended":
+            return None
+        if srv in _SUSPENDED_EXCEPTIONS[self.suspended_policy]:
+            return None
+        if self.suspended_policy == "mp105":
+            if critical:
+                return None
+            takes = "critical requests and SRVs 11.1, 11.2 and 6.23"
+        else:
+            takes = "only SRV 11.2, Read Firmware Version"
+        return (
+            f"{device.dashed_id} is Suspended (its firmware activation response was lost, "
+            f"MP105): it takes {takes}"
+        )
 
 
 def _eui(text: str) -> bytes | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 from cryptography import x509
 
-from emulator.duis.http import DuisServer
+from emulator.duis.http import RESPONSE_TIMEOUT, DuisServer
 from emulator.duis.inventory import Inventory, InventoryDevice
 from emulator.duis.ledger import RequestLedger
 from emulator.duis.service import DuisService
@@ -156,10 +156,15 @@ async def start_duis(
     port: int = 8079,
     smki_port: int | None = 8083,
     verify: bool = True,
+    response_timeout: float = RESPONSE_TIMEOUT,
+    suspended_policy: str = "firmware-read",
 ) -> RunningDuis:
     """The DUIS service for the fleet served from ``state``, listening on
     ``host:port`` (0: any free port; :attr:`RunningDuis.url` says which), and the SMKI
-    look-up on ``host:smki_port`` (None: not served)."""
+    look-up on ``host:smki_port`` (None: not served). ``response_timeout``: how long a
+    firmware activation may go unanswered before MP105 suspends its device;
+    ``suspended_policy`` what such a device then takes
+    (:data:`~emulator.duis.inventory.SUSPENDED_POLICIES`)."""
     resolve_seed(config, state)
     keys = FleetKeyStore(ensure_pki(state), config, range(config.sites))
     acb = config.parties.get(
@@ -168,7 +173,7 @@ async def start_duis(
     )
     ledger = RequestLedger(state / LEDGER_NAME)
     try:
-        inventory = Inventory(config, statuses=ledger.statuses())
+        inventory = Inventory(config, statuses=ledger.statuses(), suspended_policy=suspended_policy)
         service = DuisService(
             users=users,
             inventory=inventory,
@@ -181,7 +186,7 @@ async def start_duis(
         link = BusLink(bus)
         await link.start()
         board = StatusBoard(inventory, read_site=store_reader(state), keys=keys)
-        server = DuisServer(service, link, board=board)
+        server = DuisServer(service, link, board=board, response_timeout=response_timeout)
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

@@ -18,7 +18,8 @@ The checks, in order, each with its DUIS response code (:class:`ResponseCodes`):
 3. the SRV is known (``invalid_request``) and the user has a role eligible for it (E2);
 4. the command variant is the endpoint's (E13) and the SRV's (E12);
 5. for a device SRV: the target is in the inventory (E19), of a type the SRV applies to
-   (E11), in a status that admits it (E5: MP105's Suspended device takes only 11.2);
+   (E11), in a status that admits it (E51 for MP105's Suspended device, which takes only
+   11.2 by default; E5 for a Decommissioned or Withdrawn one);
 6. the transform makes its GBCS (its code where DUIS names the failure, else
    ``invalid_request`` with the reason);
 7. the ledger admits it: a repeated RequestID (``repeated_request``) or a counter not
@@ -98,6 +99,7 @@ class ResponseCodes:
     bad_signature: str = "E1"
     ineligible_role: str = "E2"
     device_status: str = "E5"
+    suspended: str = "E51"
     device_type: str = "E11"
     command_variant: str = "E12"
     wrong_endpoint: str = "E13"
@@ -216,9 +218,10 @@ class DuisService:
             return codes.unknown_device, f"{rid.target} is not in the inventory"
         if srv.device_types and device.device_type not in srv.device_types:
             return codes.device_type, f"{label} does not apply to a {device.device_type}"
-        refusal = self.inventory.refusal(device, srv.variant)
+        refusal = self.inventory.refusal(device, srv.variant, critical=srv.critical)
         if refusal is not None:
-            return codes.device_status, refusal
+            code = codes.suspended if device.status == "Suspended" else codes.device_status
+            return code, refusal
         return None
 
     def _act(self, request: Request, now: datetime) -> Reply:

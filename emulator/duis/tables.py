@@ -1276,6 +1276,14 @@ _MEANINGS: dict[str, str] = {
     "E21": "Communications failure: no response received from the device for an on-demand "
     "or future-dated command",
     "E30": "Time-out of a future-dated command (the detail is not in the public source)",
+    "E51": "Rejected: the device's SMI status is Suspended (its firmware version left the "
+    "CPL, or its firmware activation response was lost) and the request is not one a "
+    "Suspended device takes",
+}
+#: Codes whose meaning comes from another public source than the clause 3.5 table.
+_OTHER_SOURCES = {
+    "E51": "SECAS paper to TABASC, Jan 2020, on MP105 (Suspended devices: others rejected "
+    "with E51)",
 }
 
 _CODES = (
@@ -1311,7 +1319,8 @@ def _code(code: str) -> ResponseCode:
     if len(code) == 7:
         reference = f"{int(code[1:3])}.{int(code[3:5])}"
     meaning = _MEANINGS.get(code)
-    return ResponseCode(code, kind, meaning, reference, _TABLE if meaning else _XSD)
+    source = _OTHER_SOURCES.get(code, _TABLE if meaning else _XSD)
+    return ResponseCode(code, kind, meaning, reference, source)
 
 
 RESPONSE_CODES: MappingProxyType[str, ResponseCode] = MappingProxyType(
