@@ -220,6 +220,13 @@ TABLE: tuple[Rule, ...] = (
          why="request.xml = the ECS17b 4.1.1 template; ../shared/interop/keys -> "
              "$GBCS_INTEROP_DIR/keys",
          expect=("request.xml DD00", "ECS17b (0x0027) command (ACB MAC)")),
+    Rule(r"gbcs-emu duis serve --duis-users users\.toml --broker mqtt://localhost:1883"
+         r" --state \./duis-state", how="background", ready="run", prepare="duis_users",
+         probe="duis_status",
+         subs=((r"--duis-users users\.toml",
+                "--duis-users users.toml --duis-port {duis_port} --smki-port {smki_port}"),),
+         why="users.toml: one user and the DSP, keys made here; free ports, not 8079/8083; "
+             "the status page read once", files=("duis-state/duis.db",)),
     Rule(r"gbcs-emu duis srvs",
          expect=("4.1.1 ESME,GSME,GPF Read Instantaneous Import Registers",
                  "SRV variant(s) transformed for")),
@@ -339,6 +346,52 @@ class Tour:
         assert found is not None
         template = found / "templates" / "ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML"
         shutil.copy(template, self.work / "request.xml")
+
+    def duis_users(self) -> None:
+        """``users.toml``: one DUIS user and the DSP, their keys made here (the DSP's key
+        mode 0600, as the users file requires)."""
+        from cryptography.hazmat.primitives import serialization
+
+        from keys.pki import create_authorities, issue_organisation_keys
+        from keys.roles import KeyUsage, RemotePartyRole
+
+        ca = create_authorities()
+        made = {
+            name: issue_organisation_keys(ca, role, eui, usages=(KeyUsage.DS,))[0]
+            for name, role, eui in (
+                ("user", RemotePartyRole.XML_SIGN, "90B3D51F30FE0002"),
+                ("dsp", RemotePartyRole.DSP_XML_SIGN, "90B3D51F30000002"),
+            )
+        }
+        for name, issued in made.items():
+            (self.work / f"{name}.pem").write_bytes(
+                issued.certificate.public_bytes(serialization.Encoding.PEM)
+            )
+        key = made["dsp"].private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(self.work / "dsp.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        (self.work / "users.toml").write_text(
+            '[dsp]\nkey = "dsp.key"\ncertificate = "dsp.pem"\n\n'
+            '[[user]]\neui = "90B3D51F30FE0002"\nrole = ["IS", "GS"]\n'
+            'xml_certificate = "user.pem"\ncallback = "http://127.0.0.1:9/smartdcc/duis"\n'
+        )
+
+    def probe_duis_status(self, bg: Background) -> str | None:
+        url = f"http://127.0.0.1:{self.values['duis_port']}/status.json"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                snapshot = json.loads(r.read())
+        except (OSError, ValueError) as e:
+            return f"no status on {url}: {e}"
+        devices = [d["device"] for d in snapshot.get("devices", [])]
+        if "00-DB-12-34-56-78-90-A0" not in devices:
+            return f"{url} lists no ESME: {devices}"
+        return None
 
     def meter_keys(self) -> None:
         """``./meter-keys``: the public keys of the devices served from ``./hil-state``
@@ -651,6 +704,8 @@ def test_readme_tour(tmp_path: Path) -> None:
             "broker": broker,
             "msg_hex": "".join(MESSAGE.read_text().split()),
             "metrics_port": str(free_port()),
+            "duis_port": str(free_port()),
+            "smki_port": str(free_port()),
             "interop_keys": str((interop_dir() or interop_candidate()) / "keys"),
             "duis_dir": str(duis_dir() or duis_candidate()),
         }

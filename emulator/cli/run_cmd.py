@@ -478,11 +478,6 @@ async def _run(
     # so a second Ctrl-C to the process group cannot cut the workers' flush.
     signals = contextlib.ExitStack()
     signals.enter_context(stop_on_signals(stop, then_ignore=True))
-    api = "; control API on" if control else ""
-    console.print(
-        f"serving {sites} site(s) on {where} with {len(procs)} worker(s) from {state}{api}; "
-        "Ctrl-C stops"
-    )
     metrics_server = None
     if metrics_port is not None:
         try:
@@ -519,6 +514,12 @@ async def _run(
         console.print(f"DUIS service on {running_duis.url}/api/v1/serviceS|T|D")
         console.print(f"SMKI look-up on {running_duis.smki_url}/services/certificatesearch")
         console.print(f"Status page on {running_duis.url}/status")
+    # printed once everything listens: what reads it may use all of it at once
+    api = "; control API on" if control else ""
+    console.print(
+        f"serving {sites} site(s) on {where} with {len(procs)} worker(s) from {state}{api}; "
+        "Ctrl-C stops"
+    )
     started = time.monotonic()
     last = {"commands": 0.0, "alerts": 0.0, "t": time.monotonic()}
     rates: dict[str, float] = {}
