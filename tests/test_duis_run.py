@@ -414,3 +414,19 @@ def test_duis_serve_is_run_with_its_users_file_required() -> None:
     shown = CliRunner().invoke(main, ["duis", "serve", "--help"], prog_name="gbcs-emu")
     assert shown.exit_code == 0 and "Usage: gbcs-emu duis serve [OPTIONS]" in shown.output
     assert "--duis-users FILE" in shown.output and "--smki-port" in shown.output
+
+
+@pytest.mark.asyncio
+async def test_a_damaged_ledger_is_refused_before_anything_runs(
+    tmp_path: Path, broker: Any
+) -> None:
+    async with _bench(tmp_path, broker.url) as bench:
+        bench.state.mkdir(exist_ok=True)
+        ledger = bench.state / "duis.db"
+        ledger.write_bytes(b"not a database, but someone's ledger")
+        run = Emulator(bench, command=("duis", "serve"))
+        out, _ = run.proc.communicate(timeout=WAIT)
+        assert run.proc.returncode == 1, out
+        assert "duis.db is not an SQLite database; it was not changed" in out
+        assert "Traceback" not in out and "serving" not in out
+        assert ledger.read_bytes() == b"not a database, but someone's ledger"

@@ -323,6 +323,12 @@ def run_cmd(
         )
     except StateError as e:
         raise click.ClickException(str(e)) from None
+    if duis is not None:
+        try:  # the DUIS ledger is state too: damaged, it is refused before anything runs
+            _open_ledger(state)
+        except StateError as e:
+            held.release()
+            raise click.ClickException(str(e)) from None
     # _run ignores the stop signals while it shuts down; they come back here
     handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     try:
@@ -496,7 +502,7 @@ async def _run(
     if duis is not None and access is not None:
         try:
             running_duis = await _start_duis(state, cfg, access, duis)
-        except (OSError, click.ClickException) as e:
+        except (OSError, StateError, click.ClickException) as e:
             signals.close()
             stop_all(procs, 15)
             if metrics_server is not None:
@@ -507,6 +513,8 @@ async def _run(
                 await embedded.stop()
             if isinstance(e, click.ClickException):
                 raise
+            if isinstance(e, StateError):
+                raise click.ClickException(str(e)) from None
             raise click.ClickException(
                 f"--duis-port {duis.port} or --smki-port {duis.smki_port}: cannot listen: "
                 f"{e.strerror or e}"
@@ -609,6 +617,15 @@ def _duis_options(
     except UsersConfigError as e:
         raise click.ClickException("--duis-users:\n" + "\n".join(e.lines)) from None
     return DuisOptions(users, host, port, smki_port, verify, response_timeout, suspended_policy)
+
+
+def _open_ledger(state: Path) -> None:
+    """Open (making it when new) and close the DUIS ledger of ``state``: a damaged one
+    raises :class:`StateError` and is left as it is."""
+    from emulator.duis.ledger import RequestLedger
+    from emulator.duis.serve import LEDGER_NAME
+
+    RequestLedger(state / LEDGER_NAME).close()
 
 
 async def _start_duis(
