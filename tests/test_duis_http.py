@@ -181,6 +181,27 @@ def _signed_pre_command(pre: bytes) -> str:
     return f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
 
 
+async def critical(
+    session: ClientSession,
+    base: str,
+    dcc: Dcc,
+    variant: str,
+    element: str,
+    inner: str = "",
+    *,
+    counter: int,
+) -> tuple[int, bytes]:
+    """The critical flow over HTTP: command variant 4 to serviceT, the pre-command signed
+    by the supplier, back as variant 5 to serviceS; the status and body of that reply."""
+    cv4 = request(variant, element, inner, cv=4, counter=counter)
+    _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
+    pre = response(body, dcc).gbcs
+    assert pre is not None
+    signed = _signed_pre_command(pre)
+    cv5 = request(variant, "SignedPreCommand", signed, cv=5, counter=counter)
+    return await _post(session, base, "serviceS", dcc.sign(cv5))
+
+
 @pytest.mark.asyncio
 async def test_mp105_a_lost_activation_response_suspends_until_cleared(tmp_path: Path) -> None:
     receiver = Receiver()
@@ -193,12 +214,9 @@ async def test_mp105_a_lost_activation_response_suspends_until_cleared(tmp_path:
     try:
         async with ClientSession() as session:
             inner = f"<sr:FirmwareHash>{'AB' * 32}</sr:FirmwareHash>"
-            cv4 = request("11.3", "ActivateFirmware", inner, cv=4, counter=2000)
-            _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
-            pre = response(body, dcc).gbcs
-            assert pre is not None
-            cv5 = request("11.3", "SignedPreCommand", _signed_pre_command(pre), cv=5, counter=2000)
-            status, body = await _post(session, base, "serviceS", dcc.sign(cv5))
+            status, body = await critical(
+                session, base, dcc, "11.3", "ActivateFirmware", inner, counter=2000
+            )
             assert status == 200 and response(body, dcc).header.response_code == "I99"
             async with asyncio.timeout(WAIT):
                 while (device := dcc.inventory.get(esme)) is None or device.status != "Suspended":
@@ -307,12 +325,7 @@ async def test_the_status_page_shows_devices_requests_and_decoded_traffic(
             assert esme["device"] == ESME and esme["status"] == "Commissioned"
             assert "supply enabled" in esme["key_state"] and "display 00000" in esme["key_state"]
             assert before["requests"] == [] and before["frames"] == []
-            cv4 = request("7.2", DISABLE, cv=4, counter=1001)
-            _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
-            pre = response(body, dcc).gbcs
-            assert pre is not None
-            cv5 = request("7.2", "SignedPreCommand", _signed_pre_command(pre), cv=5, counter=1001)
-            await _post(session, base, "serviceS", dcc.sign(cv5))
+            await critical(session, base, dcc, "7.2", DISABLE, counter=1001)
             await _post(session, base, "serviceS", b"<hello/>")
             await receiver.wait(1)
             async with session.get(f"{base}/status.json") as r:
@@ -328,6 +341,7 @@ async def test_the_status_page_shows_devices_requests_and_decoded_traffic(
             ("serviceS", "I99"),
             ("serviceT", "I0"),
         ]
+        cv5 = request("7.2", "SignedPreCommand", cv=5, counter=1001)
         assert after["requests"][1]["request_id"] == str(cv5.header.request_id)
         sent, answer = after["frames"][1], after["frames"][0]
         assert sent["direction"] == "to device" and sent["kind"] == "command"

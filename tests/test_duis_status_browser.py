@@ -30,8 +30,8 @@ from aiohttp import ClientSession
 
 from emulator.duis.http import DuisServer
 from emulator.duis.status import StatusBoard
-from tests.duisbench import DISABLE, ESME, FIRMWARE, READ, make_dcc, request, response
-from tests.test_duis_http import Receiver, SiteLink, _post, _serve, _signed_pre_command
+from tests.duisbench import DISABLE, ESME, FIRMWARE, READ, make_dcc, request
+from tests.test_duis_http import Receiver, SiteLink, _post, _serve, critical
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "duis-status.png"
@@ -109,12 +109,7 @@ async def test_the_status_page_renders_live_in_chromium(
         async with ClientSession() as session:
             await _post(session, base, "serviceS", dcc.sign(request("4.1.1", READ, counter=1)))
             await _post(session, base, "serviceS", dcc.sign(request("11.2", FIRMWARE, counter=2)))
-            cv4 = request("7.2", DISABLE, cv=4, counter=3)
-            _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
-            pre = response(body, dcc).gbcs
-            assert pre is not None
-            cv5 = request("7.2", "SignedPreCommand", _signed_pre_command(pre), cv=5, counter=3)
-            await _post(session, base, "serviceS", dcc.sign(cv5))
+            await critical(session, base, dcc, "7.2", DISABLE, counter=3)
             await _post(session, base, "serviceS", dcc.sign(request("4.1.1", READ, counter=2)))
         await receiver.wait(3)
         dom = await _chromium_run(
