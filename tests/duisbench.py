@@ -3,8 +3,13 @@ inventory of one site, a ledger, and a real emulated ESME behind the service."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
+import re
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -132,3 +137,56 @@ def response(reply_xml: bytes, dcc: Dcc) -> Response:
     message = model.parse(reply_xml)
     assert isinstance(message, Response)
     return message
+
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_WAIT = 90.0  # a hang guard for a run's output, not a measurement
+
+
+class DuisRun:
+    """``gbcs-emu run --duis-users`` (or ``duis serve``) in its own process group, on any
+    free ports, its output kept."""
+
+    def __init__(
+        self, state: Path, users: Path, broker: str, *extra: str,
+        command: tuple[str, ...] = ("run",),
+    ) -> None:  # fmt: skip
+        argv = [
+            sys.executable, "-m", "emulator", *command, "--sites", "1", "--quiet",
+            "--state", str(state), "--broker", broker,
+            "--duis-users", str(users), "--duis-port", "0", "--smki-port", "0", *extra,
+        ]  # fmt: skip
+        env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+        self.output: list[str] = []
+
+    async def url(self, what: str = r"DUIS service on (http://\S+?)/api/v1/") -> str:
+        """The URL the run printed for ``what`` (a pattern with one group)."""
+        assert self.proc.stdout is not None
+        for line in self.output:
+            if found := re.search(what, line):
+                return found.group(1)
+        async with asyncio.timeout(RUN_WAIT):
+            while True:
+                line = await asyncio.to_thread(self.proc.stdout.readline)
+                if not line:
+                    raise AssertionError("run ended:\n" + "".join(self.output))
+                self.output.append(line)
+                if found := re.search(what, line):
+                    return found.group(1)
+
+    def stop(self) -> int:
+        """Ctrl-C to its process group; its exit status."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=RUN_WAIT)
+        self.output.append(out)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """kill -9 of its process group."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.communicate(timeout=RUN_WAIT)

@@ -9,9 +9,6 @@ import asyncio
 import base64
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -40,6 +37,7 @@ from gbcs.security import Verdict, check_mac, check_signature
 from keys.pki import DEFAULT_ORGANISATION_EUIS, create_authorities
 from keys.pki import issue_organisation_keys as issue
 from keys.roles import KeyUsage, RemotePartyRole
+from tests.duisbench import DuisRun
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER_EUI = DEFAULT_ORGANISATION_EUIS[RemotePartyRole.SUPPLIER].hex().upper()
@@ -152,48 +150,9 @@ async def _bench(tmp_path: Path, broker_url: str) -> AsyncIterator[Bench]:
         await runner.cleanup()
 
 
-class Emulator:
-    """``gbcs-emu run --duis-users`` in its own process group."""
-
-    def __init__(self, bench: Bench, *extra: str, command: tuple[str, ...] = ("run",)) -> None:
-        argv = [
-            sys.executable, "-m", "emulator", *command, "--sites", "1", "--quiet",
-            "--state", str(bench.state), "--broker", bench.broker,
-            "--duis-users", str(bench.users), "--duis-port", "0", "--smki-port", "0", *extra,
-        ]  # fmt: skip
-        env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-            start_new_session=True,
-        )  # fmt: skip
-        self.output: list[str] = []
-
-    async def url(self, what: str = r"DUIS service on (http://\S+?)/api/v1/") -> str:
-        """The URL the run printed for ``what`` (a pattern with one group)."""
-        assert self.proc.stdout is not None
-        for line in self.output:
-            found = re.search(what, line)
-            if found:
-                return found.group(1)
-        async with asyncio.timeout(WAIT):
-            while True:
-                line = await asyncio.to_thread(self.proc.stdout.readline)
-                if not line:
-                    raise AssertionError("run ended:\n" + "".join(self.output))
-                self.output.append(line)
-                found = re.search(what, line)
-                if found:
-                    return found.group(1)
-
-    def stop(self) -> int:
-        os.killpg(self.proc.pid, signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=WAIT)
-        self.output.append(out)
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.communicate(timeout=WAIT)
+def start_run(bench: Bench, *extra: str, command: tuple[str, ...] = ("run",)) -> DuisRun:
+    """The bench's run (``tests.duisbench.DuisRun``)."""
+    return DuisRun(bench.state, bench.users, bench.broker, *extra, command=command)
 
 
 async def _post(base: str, service: str, body: bytes) -> tuple[int, bytes]:
@@ -248,7 +207,7 @@ async def test_requests_reach_the_devices_and_answers_reach_the_callback(
     tmp_path: Path, broker: Any
 ) -> None:
     async with _bench(tmp_path, broker.url) as bench:
-        run = Emulator(bench)
+        run = start_run(bench)
         try:
             base = await run.url()
             read = _request("4.1.1", "ReadInstantaneousImportRegisters", counter=100)
@@ -306,7 +265,7 @@ async def test_after_kill_9_no_answer_is_lost_and_no_request_runs_twice(
 ) -> None:
     async with _bench(tmp_path, broker.url) as bench:
         bench.receiver.refusing = True  # the user's endpoint is down: answers wait
-        run = Emulator(bench)
+        run = start_run(bench)
         read = _request("4.1.1", "ReadInstantaneousImportRegisters", counter=200)
         try:
             base = await run.url()
@@ -318,7 +277,7 @@ async def test_after_kill_9_no_answer_is_lost_and_no_request_runs_twice(
         finally:
             run.kill()
         bench.receiver.refusing = False
-        run = Emulator(bench, command=("duis", "serve"))  # the same, under its other name
+        run = start_run(bench, command=("duis", "serve"))  # the same, under its other name
         try:
             base = await run.url()
             (body,) = await bench.receiver.wait(1)
@@ -358,7 +317,7 @@ async def test_a_power_cut_gives_the_device_alert_and_ad1_on_the_callback(
 
     async with _bench(tmp_path, broker.url) as bench:
         # x120: the Comms Hub's 3 minutes before AD1 take 1.5 s
-        run = Emulator(bench, "--control", "--clock", "x120")
+        run = start_run(bench, "--control", "--clock", "x120")
         try:
             await run.url()
             off = await _control(bench.broker, ESME, {"id": 1, "op": "power", "state": "off"})
@@ -424,7 +383,7 @@ async def test_a_damaged_ledger_is_refused_before_anything_runs(
         bench.state.mkdir(exist_ok=True)
         ledger = bench.state / "duis.db"
         ledger.write_bytes(b"not a database, but someone's ledger")
-        run = Emulator(bench, command=("duis", "serve"))
+        run = start_run(bench, command=("duis", "serve"))
         out, _ = run.proc.communicate(timeout=WAIT)
         assert run.proc.returncode == 1, out
         assert "duis.db is not an SQLite database; it was not changed" in out

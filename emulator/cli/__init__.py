@@ -47,7 +47,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "duis": LazyCommand(
         "emulator.cli.duis_cmd",
         "duis_group",
-        "DUIS XML: decode messages, verify and sign XML signatures, validate against the DUIS XSD.",
+        "DUIS XML: decode messages, verify and sign XML signatures, validate against the DUIS "
+        "XSD; serve the DUIS service in front of emulated devices.",
     ),
     "fleet": LazyCommand(
         "emulator.cli.fleet_cmd",
