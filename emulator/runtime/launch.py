@@ -20,6 +20,7 @@ from .pki import ensure_pki
 from .statedir import (
     Layout,
     LayoutMismatch,
+    StateError,
     StateInfo,
     StateLock,
     acquire_lock,
@@ -103,6 +104,7 @@ def claim(
     try:
         if bind is not None:
             bind(state)
+        check_parties(ensure_pki(state), config)  # before a layout is recorded
         wanted = seed if seed is not None else config.seed
         info = open_info(state, seed=wanted, seed_source="option" if seed is not None else "config")
         config.seed = info.seed_bytes if wanted is None else wanted
@@ -121,13 +123,29 @@ def claim(
             if db not in info.databases:
                 info.databases.append(db)
         write_info(state, info)
-        ensure_pki(state)
         for w in layout.worker_ids():
             error_file(state, w).unlink(missing_ok=True)
     except BaseException:
         lock.release()
         raise
     return Claim(state, lock, info, layout)
+
+
+def check_parties(pki: Path, config: FleetConfig) -> None:
+    """Every device type finds its trust anchors in ``pki``: where the state's PKI holds
+    several organisations of one role, the site configuration must name the one the
+    devices trust (``[parties]``). Raises :class:`StateError` saying which, before a
+    worker starts, rather than every command failing in the workers."""
+    from devices.trust import TrustAnchors, default_anchor_roles
+    from gbcs.errors import GbcsSecurityError
+    from keys.store import KeyStore
+
+    store = KeyStore(pki)
+    for kind in ("ESME", "GSME", "CHF", "GPF"):
+        try:
+            TrustAnchors.from_store(store, default_anchor_roles(kind), config.parties)
+        except GbcsSecurityError as e:
+            raise StateError(f"{pki}: {e} with [parties] in the site configuration") from None
 
 
 def start_workers(
