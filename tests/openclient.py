@@ -25,15 +25,15 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.optin import OptIn, Unavailable, run_install_script
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = ROOT / "scripts" / "install-open-client.sh"
@@ -50,7 +50,7 @@ TIMEOUT = 60.0
 INSTALL_TIMEOUT = 330.0
 
 
-class ClientUnavailable(Exception):
+class ClientUnavailable(Unavailable):
     """The open client cannot be used here; the message says why, in one line."""
 
 
@@ -146,46 +146,24 @@ class OpenClient:
                 await self.proc.wait()
 
 
-def marker_selected(markexpr: str) -> bool:
-    """Whether a ``-m`` expression names :data:`MARKER` other than right after ``not``."""
-    tokens = re.findall(r"\w+|[()]", markexpr)
-    return any(t == MARKER and (i == 0 or tokens[i - 1] != "not") for i, t in enumerate(tokens))
-
-
-def _env(name: str) -> bool:
-    return os.environ.get(name) == "1"
-
-
-def opted_in(config: pytest.Config) -> bool:
-    """Whether this run asked for the open-client tests (marker, or an env var)."""
-    markexpr = str(config.getoption("markexpr", default="") or "")
-    return _env(ENV_OPT_IN) or _env(ENV_REQUIRE) or marker_selected(markexpr)
+OPT_IN = OptIn(
+    MARKER,
+    ENV_OPT_IN,
+    ENV_REQUIRE,
+    "runs the open DCC Boxed client packages "
+    "@smartdcc/duis-templates, duis-parser, duis-sign-wrap and dccboxed-keystore; needs "
+    "Node.js 18+, Java 11+ and npm",
+)
 
 
 def locate(*, allow_install: bool) -> Installed:
     """Find (or, with ``allow_install``, install) the packages through the install script.
 
-    Raises :class:`ClientUnavailable` with the script's reason when they cannot be used.
+    Raises :class:`~tests.optin.Unavailable` with the reason when they cannot be used.
     """
-    bash = shutil.which("bash")
-    if bash is None:
-        raise ClientUnavailable("no bash to run scripts/install-open-client.sh")
-    args = [bash, str(INSTALL_SCRIPT)] + ([] if allow_install else ["--offline"])
-    try:
-        done = subprocess.run(
-            args, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise ClientUnavailable(
-            f"scripts/install-open-client.sh did not finish within {INSTALL_TIMEOUT:.0f}s"
-        ) from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
-        raise ClientUnavailable(lines[-1].removeprefix("install-open-client: "))
-    printed = done.stdout.strip().splitlines()
-    if not printed:
-        raise ClientUnavailable("scripts/install-open-client.sh printed no directory")
-    directory = Path(printed[-1])
+    directory = Path(
+        run_install_script(INSTALL_SCRIPT, allow_install=allow_install, timeout=INSTALL_TIMEOUT)
+    )
     node = os.environ.get("NODE") or shutil.which("node")
     if node is None or not (directory / "node_modules").is_dir():
         raise ClientUnavailable(f"no node, or no node_modules in {directory}")
@@ -195,17 +173,10 @@ def locate(*, allow_install: bool) -> Installed:
 def require_client(config: pytest.Config) -> Installed:
     """The installed packages; skips unless opted in, and skips (or fails when required)
     without them."""
-    if not opted_in(config):
-        pytest.skip(
-            f"opt-in: select -m {MARKER} or set {ENV_OPT_IN}=1 (runs the open DCC Boxed "
-            "client packages @smartdcc/duis-templates, duis-parser, duis-sign-wrap and "
-            "dccboxed-keystore; needs Node.js 18+, Java 11+ and npm)"
-        )
+    OPT_IN.skip_unless_opted_in(config)
     try:
-        return locate(allow_install=_env(ENV_OPT_IN))
-    except ClientUnavailable as e:
+        return locate(allow_install=OPT_IN.may_install)
+    except Unavailable as e:
         msg = f"open DCC Boxed client unavailable: {e}"
     # Outside the except block: the report shows the reason, not a chained traceback.
-    if _env(ENV_REQUIRE):
-        pytest.fail(f"{msg} ({ENV_REQUIRE}=1)")
-    pytest.skip(msg)
+    OPT_IN.unavailable(msg)

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optin import OptIn, Unavailable, run_install_script
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = ROOT / "scripts" / "install-signing-tool.sh"
 
@@ -81,7 +83,7 @@ _KNOWN_LINES = tuple(
 )
 
 
-class ToolUnavailable(Exception):
+class ToolUnavailable(Unavailable):
     """The tool cannot be used here; the message says why, in one line."""
 
 
@@ -152,46 +154,22 @@ class SigningTool:
         )
 
 
-def marker_selected(markexpr: str) -> bool:
-    """Whether a ``-m`` expression names :data:`MARKER` other than right after ``not``."""
-    tokens = re.findall(r"\w+|[()]", markexpr)
-    return any(t == MARKER and (i == 0 or tokens[i - 1] != "not") for i, t in enumerate(tokens))
-
-
-def _env(name: str) -> bool:
-    return os.environ.get(name) == "1"
-
-
-def opted_in(config: pytest.Config) -> bool:
-    """Whether this run asked for the signing-tool tests (marker, or an env var)."""
-    markexpr = str(config.getoption("markexpr", default="") or "")
-    return _env(ENV_OPT_IN) or _env(ENV_REQUIRE) or marker_selected(markexpr)
+OPT_IN = OptIn(
+    MARKER,
+    ENV_OPT_IN,
+    ENV_REQUIRE,
+    "runs the DCC Boxed signing tool; needs Java 11+ and npm's @smartdcc/duis-sign-wrap",
+)
 
 
 def locate(*, allow_install: bool) -> SigningTool:
     """Find (or, with ``allow_install``, install) the tool through the install script.
 
-    Raises :class:`ToolUnavailable` with the script's reason when it cannot be used.
+    Raises :class:`~tests.optin.Unavailable` with the reason when it cannot be used.
     """
-    bash = shutil.which("bash")
-    if bash is None:
-        raise ToolUnavailable("no bash to run scripts/install-signing-tool.sh")
-    args = [bash, str(INSTALL_SCRIPT)] + ([] if allow_install else ["--offline"])
-    try:
-        done = subprocess.run(
-            args, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise ToolUnavailable(
-            f"scripts/install-signing-tool.sh did not finish within {INSTALL_TIMEOUT:.0f}s"
-        ) from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
-        raise ToolUnavailable(lines[-1].removeprefix("install-signing-tool: "))
-    printed = done.stdout.strip().splitlines()
-    if not printed:
-        raise ToolUnavailable("scripts/install-signing-tool.sh printed no jar path")
-    jar = Path(printed[-1])
+    jar = Path(
+        run_install_script(INSTALL_SCRIPT, allow_install=allow_install, timeout=INSTALL_TIMEOUT)
+    )
     java = os.environ.get("JAVA") or shutil.which("java")
     if java is None or not jar.is_file():
         raise ToolUnavailable(f"no java, or no jar at {jar}")
@@ -200,16 +178,10 @@ def locate(*, allow_install: bool) -> SigningTool:
 
 def require_tool(config: pytest.Config) -> SigningTool:
     """The tool; skips unless opted in, and skips (or fails when required) without it."""
-    if not opted_in(config):
-        pytest.skip(
-            f"opt-in: select -m {MARKER} or set {ENV_OPT_IN}=1 (runs the DCC Boxed signing "
-            "tool; needs Java 11+ and npm's @smartdcc/duis-sign-wrap)"
-        )
+    OPT_IN.skip_unless_opted_in(config)
     try:
-        return locate(allow_install=_env(ENV_OPT_IN))
-    except ToolUnavailable as e:
+        return locate(allow_install=OPT_IN.may_install)
+    except Unavailable as e:
         msg = f"DCC Boxed signing tool unavailable: {e}"
     # Outside the except block: the report shows the reason, not a chained traceback.
-    if _env(ENV_REQUIRE):
-        pytest.fail(f"{msg} ({ENV_REQUIRE}=1)")
-    pytest.skip(msg)
+    OPT_IN.unavailable(msg)

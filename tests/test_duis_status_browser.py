@@ -31,6 +31,7 @@ from aiohttp import ClientSession
 from emulator.duis.http import DuisServer
 from emulator.duis.status import StatusBoard
 from tests.duisbench import DISABLE, ESME, FIRMWARE, READ, make_dcc, request
+from tests.optin import OptIn
 from tests.test_duis_http import Receiver, SiteLink, _post, _serve, critical
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,23 +41,17 @@ TIMEOUT = 120.0  # a hang guard for one Chromium run, not a measurement
 pytestmark = pytest.mark.browser
 
 
+OPT_IN = OptIn("browser", "GBCS_BROWSER", "GBCS_REQUIRE_BROWSER", "runs headless Chromium")
+
+
 def _chromium(config: pytest.Config) -> str:
     """Chromium's path; skips unless opted in, and skips (or fails when required)
     without it."""
-    required = os.environ.get("GBCS_REQUIRE_BROWSER") == "1"
-    markexpr = str(config.getoption("markexpr", default="") or "")
-    tokens = re.findall(r"\w+|[()]", markexpr)
-    selected = any(
-        t == "browser" and (i == 0 or tokens[i - 1] != "not") for i, t in enumerate(tokens)
-    )
-    if not (required or selected or os.environ.get("GBCS_BROWSER") == "1"):
-        pytest.skip("opt-in: select -m browser or set GBCS_BROWSER=1 (runs headless Chromium)")
+    OPT_IN.skip_unless_opted_in(config)
     found = os.environ.get("GBCS_CHROMIUM") or shutil.which("chromium")
-    if found:
-        return found
-    if required:
-        pytest.fail("GBCS_REQUIRE_BROWSER=1 but no chromium on PATH (apt install chromium)")
-    pytest.skip("no chromium on PATH (apt install chromium)")
+    if found is None:
+        OPT_IN.unavailable("no chromium on PATH (apt install chromium)")
+    return found
 
 
 async def _chromium_run(binary: str, profile: Path, *args: str) -> str:
