@@ -253,6 +253,26 @@ async def test_outage_publish_fails_fast_then_reconnects(broker: ChildBroker) ->
 
 
 @pytest.mark.asyncio
+async def test_start_again_during_an_outage_keeps_the_bus(broker: ChildBroker) -> None:
+    """A client that calls start() before each use (the control client does) while the
+    broker is away must not close the bus: it reconnects when the broker is back."""
+    bus = MqttBus(broker.url, connect_timeout=5.0, reconnect_max=0.5)
+    try:
+        await bus.start()
+        await broker.stop()
+        async with asyncio.timeout(GUARD):
+            while bus.connected:
+                await asyncio.sleep(0.05)
+        await bus.start()  # at once: no wait, no close
+        assert not bus.connected
+        await broker.start()
+        await bus.wait_connected(GUARD)
+        assert bus.reconnects == 1
+    finally:
+        await bus.close()
+
+
+@pytest.mark.asyncio
 async def test_broker_restart_mid_stream_loses_nothing(
     mosquitto_broker: MosquittoBroker,
 ) -> None:

@@ -312,16 +312,23 @@ class MqttBus(Bus):
 
     async def start(self) -> None:
         """Start the connection task; wait up to ``connect_timeout`` for the first
-        connection (then :class:`BusError`, the bus closed). Idempotent."""
+        connection (then :class:`BusError`, the bus closed). Idempotent: on a bus that
+        has connected once it returns at once, whether or not it is connected now (a
+        reconnection is the connection task's business, never a reason to close), and a
+        second caller waiting for the first connection does not close the bus."""
         if self._closed:
             raise BusError("MQTT bus is closed; make a new one")
-        if self._task is None:
+        first = self._task is None
+        if first:
             self._task = asyncio.create_task(self._run(), name=f"mqtt-bus {self.client_id}")
+        elif self.connections:
+            return
         if self.connect_timeout is not None:
             try:
                 await self._wait_first_connection(self.connect_timeout)
             except BusError:
-                await self.close()
+                if first:
+                    await self.close()
                 raise
 
     async def _wait_first_connection(self, timeout: float) -> None:
