@@ -314,7 +314,7 @@ async def test_the_status_page_shows_devices_requests_and_decoded_traffic(
         assert site == "site-0"
         return {kind: dev.to_dict() for kind, dev in devices.items()}
 
-    board = StatusBoard(dcc.inventory, read_site=read_site, keys=dcc.bench.store)
+    board = StatusBoard(dcc.inventory, read_site=read_site, keys=dcc.bench.store, acb=devkit.ACB)
     server = DuisServer(dcc.service, SiteLink(dcc), board=board)
     runner, base = await _serve(server.app())
     try:
@@ -346,10 +346,42 @@ async def test_the_status_page_shows_devices_requests_and_decoded_traffic(
         sent, answer = after["frames"][1], after["frames"][0]
         assert sent["direction"] == "to device" and sent["kind"] == "command"
         assert sent["gbcs"].startswith("ECS43 0x0050 command")
-        assert "signature: valid" in sent["detail"]
+        assert "signature: valid" in sent["detail"] and "MAC: valid" in sent["detail"]
         assert answer["direction"] == "from device" and answer["kind"] == "response"
         assert "signature: valid" in answer["detail"]
         assert "status.json" in page and "<table" in page
     finally:
         await runner.cleanup()
         await rx_runner.cleanup()
+
+
+def test_the_board_decodes_a_frame_when_the_page_asks_and_only_once(tmp_path: Path) -> None:
+    from emulator.duis import status
+    from emulator.duis.status import StatusBoard
+
+    dcc = make_dcc(tmp_path)
+    board = StatusBoard(dcc.inventory, keys=dcc.bench.store, acb=devkit.ACB)
+    reply = dcc.post("serviceS", request("4.1.1", READ))
+    board.frame("to device", reply.sends[0].gbcs)
+    board.frame("from device", b"\x00 not GBCS")
+    board.frame("from device", b'{"alert": "AD1", "chf": "00DB1234567890A2"}')
+    assert all(set(e) == {"at", "direction", "frame"} for e in board.frames)  # not yet
+    calls: list[bytes] = []
+    real = status.inspect_message
+
+    def counting(frame: bytes, keys: object, **kw: object) -> object:
+        calls.append(frame)
+        return real(frame, keys, **kw)  # type: ignore[arg-type]
+
+    status.inspect_message = counting  # type: ignore[assignment]
+    try:
+        first = board.snapshot()["frames"]
+        again = board.snapshot()["frames"]
+    finally:
+        status.inspect_message = real
+    assert first == again and len(calls) == 2  # the AD1 record is not GBCS
+    ad1, junk, command = first
+    assert ad1["kind"] == "AD1 record" and ad1["gbcs"].startswith('{"alert": "AD1"')
+    assert junk["kind"] == "frame" and junk["gbcs"].startswith("undecodable: ")
+    assert command["kind"] == "command" and command["gbcs"].startswith("ECS17b 0x0027 command")
+    assert "MAC: valid" in command["detail"] and "frame" not in command

@@ -254,6 +254,13 @@ async def test_requests_reach_the_devices_and_answers_reach_the_callback(
             codes = [q["code"] for q in snapshot["requests"]]
             assert codes == ["E41", "I99", "I0", "I99", "I99"]
             assert {f["kind"] for f in snapshot["frames"]} == {"command", "response"}
+            # decoded with the run's keys and its ACB: every verdict is valid (or absent,
+            # for the critical response that is only signed), none "no key" or "invalid"
+            for f in snapshot["frames"]:
+                mac, signature = f["detail"].splitlines()[:2]
+                assert "invalid" not in mac + signature and "no key" not in mac + signature, f
+                if f["kind"] == "command":
+                    assert mac == "MAC: valid", f
         finally:
             code = run.stop()
         assert code == 0, "".join(run.output)

@@ -30,6 +30,7 @@ from aiohttp import ClientSession
 
 from emulator.duis.http import DuisServer
 from emulator.duis.status import StatusBoard
+from tests import devkit
 from tests.duisbench import DISABLE, ESME, FIRMWARE, READ, make_dcc, request
 from tests.optin import OptIn
 from tests.test_duis_http import Receiver, SiteLink, _post, _serve, critical
@@ -95,6 +96,7 @@ async def test_the_status_page_renders_live_in_chromium(
         dcc.inventory,
         read_site=lambda _site: {kind: dev.to_dict() for kind, dev in devices.items()},
         keys=dcc.bench.store,
+        acb=devkit.ACB,
     )
     polls: list[int] = []
     board.snapshot = _counting(board.snapshot, polls)  # type: ignore[method-assign]

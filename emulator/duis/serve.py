@@ -185,7 +185,7 @@ async def start_duis(
         )
         link = BusLink(bus)
         await link.start()
-        board = StatusBoard(inventory, read_site=store_reader(state), keys=keys)
+        board = StatusBoard(inventory, read_site=store_reader(state), keys=keys, acb=acb)
         server = DuisServer(service, link, board=board, response_timeout=response_timeout)
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()

@@ -1,11 +1,12 @@
 """The DUIS service's status page (issue 16, item 5): what the devices are doing, live.
 
-A :class:`StatusBoard` keeps the last requests (with their replies), the last device
-responses and alerts (their GBCS decoded to a line), and reads each shown device's key
-state from the emulator's state store: supply, registers, maximum demand, firmware, and
-the display of a gas meter. :meth:`StatusBoard.snapshot` is the JSON the page polls
-(``GET /status.json``); :data:`PAGE` is the page itself (``GET /status``), plain HTML
-and a few lines of script that fetch the snapshot every second and redraw.
+A :class:`StatusBoard` keeps the last requests (with their replies) and the last frames
+to and from the devices (decoded when the page asks, once each), and reads each shown
+device's key state from the emulator's state store: supply, registers, the ESME's
+display and maximum demand, gas volume, firmware. :meth:`StatusBoard.snapshot` is the
+JSON the page polls (``GET /status.json``); :data:`PAGE` is the page itself
+(``GET /status``), plain HTML and a few lines of script that fetch the snapshot every
+second and redraw.
 
 A fleet may hold many sites: the page shows the first :data:`SHOWN_SITES` of the
 inventory.
@@ -22,14 +23,13 @@ from typing import Any
 
 from devices.behaviours.display import ESME_DIGITS, esme_display
 from emulator.duis.inventory import Inventory, InventoryDevice
-from gbcs.codec import decode
 from gbcs.errors import GbcsError
 from gbcs.inspect import inspect_message
-from gbcs.security import KeyProvider
+from gbcs.security import DEFAULT_ACB, KeyProvider
 from gbcs.tree import Field
 from gbcs.usecases import lookup
 
-__all__ = ["PAGE", "SHOWN_SITES", "StatusBoard", "gbcs_detail", "gbcs_line", "store_reader"]
+__all__ = ["PAGE", "SHOWN_SITES", "StatusBoard", "describe_frame", "store_reader"]
 
 #: How many sites of the inventory the page shows.
 SHOWN_SITES = 4
@@ -39,29 +39,28 @@ KEPT = 50
 _DETAIL_LINES = 120
 
 
-def gbcs_line(frame: bytes) -> str:
-    """One line for a GBCS frame: use case, message code, CRA flag, originator ->
-    recipient, counter (or why it does not decode)."""
+def describe_frame(
+    frame: bytes, keys: KeyProvider | None, acb: bytes = DEFAULT_ACB
+) -> dict[str, str]:
+    """A frame as the page shows it, from one decode: ``kind`` (the CRA flag, ``AD1
+    record`` or ``frame``), ``gbcs`` (one line: use case, message code, CRA flag,
+    originator -> recipient, counter; or why it does not decode) and ``detail`` (its MAC
+    and signature verdicts with ``keys``, commands MAC'd by the ``acb``; then the display
+    tree as indented ``name: value`` lines, encrypted parts decrypted where ``keys`` hold
+    the key)."""
+    if frame[:1] == b"{":  # the Comms Hub's AD1 power-outage record is JSON
+        return {"kind": "AD1 record", "gbcs": frame[:300].decode("utf-8", "replace"), "detail": ""}
     try:
-        msg = decode(frame)
+        found = inspect_message(frame, keys, acb=acb)
     except GbcsError as e:
-        return f"undecodable: {' '.join(str(e).split())}"
+        return {"kind": "frame", "gbcs": f"undecodable: {' '.join(str(e).split())}", "detail": ""}
+    msg = found.message
     uc = lookup(msg.message_code)
-    name = uc.name if uc is not None else "?"
-    return (
-        f"{name} 0x{msg.message_code:04X} {msg.cra.name.lower()} "
+    kind = msg.cra.name.lower()
+    line = (
+        f"{uc.name if uc is not None else '?'} 0x{msg.message_code:04X} {kind} "
         f"{msg.originator.hex().upper()} -> {msg.recipient.hex().upper()} #{msg.counter}"
     )
-
-
-def gbcs_detail(frame: bytes, keys: KeyProvider | None) -> str:
-    """The frame decoded in full, as indented ``name: value`` lines: its MAC and
-    signature verdicts with ``keys``, the display tree (encrypted parts decrypted where
-    ``keys`` hold the key)."""
-    try:
-        found = inspect_message(frame, keys)
-    except GbcsError as e:
-        return " ".join(str(e).split())
     lines = [
         f"MAC: {found.mac.verdict.value} {found.mac.detail}".rstrip(),
         f"signature: {found.signature.verdict.value} {found.signature.detail}".rstrip(),
@@ -76,7 +75,7 @@ def gbcs_detail(frame: bytes, keys: KeyProvider | None) -> str:
             walk(node.children, depth + 1)
 
     walk(found.tree(), 0)
-    return "\n".join(lines)
+    return {"kind": kind, "gbcs": line, "detail": "\n".join(lines)}
 
 
 @dataclass
@@ -88,6 +87,8 @@ class StatusBoard:
     read_site: Callable[[str], dict[str, dict[str, Any]]] | None = None
     #: Keys to check MACs and signatures and decrypt parts of the frames shown.
     keys: KeyProvider | None = None
+    #: The Access Control Broker whose KA key MACs the commands sent.
+    acb: bytes = DEFAULT_ACB
 
     def __post_init__(self) -> None:
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEPT)
@@ -106,24 +107,10 @@ class StatusBoard:
         )
 
     def frame(self, direction: str, frame: bytes) -> None:
-        """Record a frame sent to a device or received from one: GBCS decoded to a line,
-        the Comms Hub's AD1 power-outage record (JSON) as its text."""
-        if frame[:1] == b"{":
-            kind, line = "AD1 record", frame[:300].decode("utf-8", "replace")
-            detail = ""
-        else:
-            line = gbcs_line(frame)
-            kind = line.split(" ", 3)[2] if not line.startswith("undecodable") else "frame"
-            detail = gbcs_detail(frame, self.keys)
-        self.frames.appendleft(
-            {
-                "at": _now(),
-                "direction": direction,
-                "kind": kind,
-                "gbcs": line,
-                "detail": detail,
-            }
-        )
+        """Record a frame sent to a device or received from one. It is kept as it is and
+        decoded when the page asks (:meth:`snapshot`, off the event loop), so the device
+        traffic pays nothing for the page."""
+        self.frames.appendleft({"at": _now(), "direction": direction, "frame": frame})
 
     def snapshot(self) -> dict[str, Any]:
         """The JSON the page polls."""
@@ -138,8 +125,14 @@ class StatusBoard:
             "sites": self.inventory.fleet.sites,
             "devices": devices,
             "requests": list(self.requests),
-            "frames": list(self.frames),
+            "frames": [self._shown(entry) for entry in list(self.frames)],
         }
+
+    def _shown(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A recorded frame as the page shows it, decoded once (the result is kept)."""
+        if "gbcs" not in entry:
+            entry.update(describe_frame(entry["frame"], self.keys, self.acb))
+        return {k: v for k, v in entry.items() if k != "frame"}
 
     def _states(self, site: str) -> dict[str, dict[str, Any]]:
         if self.read_site is None:
