@@ -4,6 +4,7 @@ inventory of one site, a ledger, and a real emulated ESME behind the service."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import os
 import re
@@ -26,6 +27,8 @@ from emulator.duis.model import Request, RequestHeader, RequestId, Response
 from emulator.duis.service import DuisService, Reply
 from emulator.duis.users import Users
 from emulator.runtime.config import FleetConfig
+from gbcs.codec import decode
+from gbcs.security import sign
 from keys.pki import issue_organisation_keys as issue
 from keys.roles import KeyUsage, RemotePartyRole
 from tests import devkit
@@ -123,6 +126,21 @@ def request(
     rid = RequestId.parse(f"{user}:{target}:{counter}")
     body = Body(element, f'<sr:{element} xmlns:sr="{SR_NS}">{inner}</sr:{element}>'.encode())
     return Request(RequestHeader(rid, cv, ref, variant), body)
+
+
+def signed_pre_command(pre: bytes, key: ec.EllipticCurvePrivateKey) -> str:
+    """The body of a ``SignedPreCommand``: the pre-command signed with the user's GBCS DS
+    key (``gbcs.security.sign``: 0x40 and r‖s over its signed bytes), as ``GBCSPayload``.
+    (``tests/test_duis_signed_precommand.py`` builds those bytes by hand, independently.)"""
+    signed = sign(decode(pre), key).encode()
+    return f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+
+
+def supplier_ds_key() -> ec.EllipticCurvePrivateKey:
+    """The bench supplier's GBCS DS private key."""
+    return next(
+        k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS
+    ).private_key
 
 
 READ = "ReadInstantaneousImportRegisters"

@@ -5,14 +5,10 @@ callback, retried until taken, kept across a restart."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
 pytest.importorskip("aiohttp", reason="the DUIS service needs aiohttp (the duis extra)")
@@ -25,9 +21,19 @@ from emulator.duis.inventory import InventoryDevice
 from emulator.duis.ledger import RequestLedger
 from gbcs.codec import decode
 from gbcs.security import Verdict, check_mac, check_signature
-from keys.roles import KeyUsage
 from tests import devkit
-from tests.duisbench import DISABLE, ESME, NETWORK, READ, Dcc, make_dcc, request, response
+from tests.duisbench import (
+    DISABLE,
+    ESME,
+    NETWORK,
+    READ,
+    Dcc,
+    make_dcc,
+    request,
+    response,
+    signed_pre_command,
+    supplier_ds_key,
+)  # fmt: skip
 
 WAIT = 60.0  # a hang guard for what arrives asynchronously, not a measurement
 
@@ -112,12 +118,7 @@ async def test_requests_over_http_get_their_answer_on_the_callback(tmp_path: Pat
             status, body = await _post(session, base, "serviceT", dcc.sign(cv4))
             pre = response(body, dcc).gbcs
             assert status == 200 and pre is not None and pre[0] == 0xDF
-            key = next(
-                k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS
-            )
-            rs = decode_dss_signature(key.private_key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
-            signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
-            payload = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+            payload = signed_pre_command(pre, supplier_ds_key())
             cv5 = request("7.2", "SignedPreCommand", payload, cv=5, counter=1001)
             status, body = await _post(session, base, "serviceS", dcc.sign(cv5))
             assert status == 200 and response(body, dcc).header.response_code == "I99"
@@ -174,13 +175,6 @@ async def test_a_callback_not_taken_waits_across_a_restart(tmp_path: Path) -> No
         dcc.service.ledger.close()
 
 
-def _signed_pre_command(pre: bytes) -> str:
-    key = next(k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS)
-    rs = decode_dss_signature(key.private_key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
-    signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
-    return f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
-
-
 async def critical(
     session: ClientSession,
     base: str,
@@ -197,7 +191,7 @@ async def critical(
     _, body = await _post(session, base, "serviceT", dcc.sign(cv4))
     pre = response(body, dcc).gbcs
     assert pre is not None
-    signed = _signed_pre_command(pre)
+    signed = signed_pre_command(pre, supplier_ds_key())
     cv5 = request(variant, "SignedPreCommand", signed, cv=5, counter=counter)
     return await _post(session, base, "serviceS", dcc.sign(cv5))
 

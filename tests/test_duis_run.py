@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
 pytest.importorskip("aiohttp", reason="the DUIS service needs aiohttp (the duis extra)")
@@ -37,7 +36,7 @@ from gbcs.security import Verdict, check_mac, check_signature
 from keys.pki import DEFAULT_ORGANISATION_EUIS, create_authorities
 from keys.pki import issue_organisation_keys as issue
 from keys.roles import KeyUsage, RemotePartyRole
-from tests.duisbench import DuisRun
+from tests.duisbench import DuisRun, signed_pre_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER_EUI = DEFAULT_ORGANISATION_EUIS[RemotePartyRole.SUPPLIER].hex().upper()
@@ -220,10 +219,7 @@ async def test_requests_reach_the_devices_and_answers_reach_the_callback(
             status, body = await _post(base, "serviceT", bench.sign(cv4))
             pre = bench.verified(body).gbcs
             assert pre is not None and pre[0] == 0xDF
-            key = _supplier_ds_key(bench.state)
-            rs = decode_dss_signature(key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
-            signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
-            payload = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+            payload = signed_pre_command(pre, _supplier_ds_key(bench.state))
             cv5 = _request("7.2", "SignedPreCommand", payload, cv=5, counter=102)
             status, body = await _post(base, "serviceS", bench.sign(cv5))
             assert bench.verified(body).header.response_code == "I99"

@@ -5,14 +5,10 @@ sent to a device."""
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
 
@@ -22,7 +18,6 @@ from emulator.duis.model import Response
 from emulator.duis.service import Reply
 from gbcs.codec import decode
 from gbcs.security import Verdict, check_mac, check_signature
-from keys.roles import KeyUsage
 from tests import devkit
 from tests.duisbench import (
     CALLBACK,
@@ -36,6 +31,8 @@ from tests.duisbench import (
     Dcc,
     make_dcc,
     response,
+    signed_pre_command,
+    supplier_ds_key,
 )
 from tests.duisbench import request as _request
 
@@ -70,10 +67,7 @@ def test_the_critical_flow_cv4_then_cv5_reaches_the_device(dcc: Dcc) -> None:
     assert reply.code == "I0" and not reply.sends
     pre = _response(reply.xml, dcc).gbcs
     assert pre is not None and pre[0] == 0xDF
-    key = next(k for k in devkit._org_keys() if k.eui == devkit.SUPPLIER and k.usage is KeyUsage.DS)
-    r, s = decode_dss_signature(key.private_key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
-    signed = pre + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    payload = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+    payload = signed_pre_command(pre, supplier_ds_key())
     cv5 = _request("7.2", "SignedPreCommand", payload, cv=5, counter=2000)
     reply = dcc.post("serviceS", cv5)
     assert reply.code == "I99", reply.reason

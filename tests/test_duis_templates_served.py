@@ -28,9 +28,7 @@ import pytest
 
 pytest.importorskip("lxml", reason="the DUIS service needs lxml (the duis extra)")
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from devices.factory import create_device, own_keys_from
 from devices.outbound import OutboundKind
@@ -49,6 +47,7 @@ from gbcs.security import Verdict, check_mac, check_signature
 from keys.roles import KeyUsage, RemotePartyRole
 from keys.store import KeyStore
 from tests import duiskit, interop
+from tests.duisbench import signed_pre_command
 
 CALLBACK = "http://127.0.0.1:9/callback"
 ACB = RTDS_PARTIES[RemotePartyRole.ACCESS_CONTROL_BROKER]
@@ -192,12 +191,10 @@ def _signed(request: Request, reply_xml: bytes, store: KeyStore, signer: object)
     pre = answer.gbcs
     key = store.private_key(request.header.request_id.originator_eui, KeyUsage.DS)
     assert key is not None
-    rs = decode_dss_signature(key.sign(pre[1:], ec.ECDSA(hashes.SHA256())))
-    signed = pre + b"\x40" + b"".join(v.to_bytes(32, "big") for v in rs)
     from emulator.duis.bodies import Body
     from emulator.duis.model import RequestHeader
 
-    inner = f"<sr:GBCSPayload>{base64.b64encode(signed).decode()}</sr:GBCSPayload>"
+    inner = signed_pre_command(pre, key)
     body = Body("SignedPreCommand", (
         f'<sr:SignedPreCommand xmlns:sr="{SR_NS}">{inner}</sr:SignedPreCommand>'
     ).encode())  # fmt: skip
