@@ -392,3 +392,26 @@ async def test_a_damaged_ledger_is_refused_before_anything_runs(
         assert "duis.db is not an SQLite database; it was not changed" in out
         assert "Traceback" not in out and "serving" not in out
         assert ledger.read_bytes() == b"not a database, but someone's ledger"
+
+
+@pytest.mark.asyncio
+async def test_a_busy_duis_port_is_one_line_and_stops_everything(
+    tmp_path: Path, broker: Any
+) -> None:
+    import socket
+
+    async with _bench(tmp_path, broker.url) as bench:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = str(busy.getsockname()[1])
+            run = DuisRun(bench.state, bench.users, bench.broker, "--duis-port", port)
+            out, _ = run.proc.communicate(timeout=WAIT)
+        assert run.proc.returncode == 1, out
+        assert f"--duis-port {port} or --smki-port 0: cannot listen" in out
+        assert "Traceback" not in out and "Ctrl-C stops" not in out
+        again = start_run(bench)  # the lock was released, the workers are gone
+        try:
+            await again.url()
+        finally:
+            assert again.stop() == 0

@@ -278,7 +278,9 @@ def run_cmd(
         raise click.BadParameter(str(e), param_hint="--clock") from None
     first, total = parse_shard(shard, workers)
     if tcp_port is not None and workers > 1:
-        raise click.BadParameter("TCP serves one worker; use MQTT for several", "--workers")
+        raise click.BadParameter(
+            "TCP serves one worker; use MQTT for several", param_hint="--workers"
+        )
     if tcp_port is not None and definition is not None:
         raise click.BadParameter("a fleet host serves on a broker, not TCP", param_hint="--tcp")
     if tcp_port is not None and broker is not None:
@@ -604,7 +606,9 @@ def _duis_options(
     if path is None:
         return None
     if tcp_port is not None:
-        raise click.BadParameter("the DUIS service needs a broker, not --tcp", "--duis-users")
+        raise click.BadParameter(
+            "the DUIS service needs a broker, not --tcp", param_hint="--duis-users"
+        )
     try:
         from emulator.duis.serve import load_users
         from emulator.duis.users import UsersConfigError
