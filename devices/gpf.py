@@ -51,7 +51,10 @@ class Gpf(ZigbeeDevice):
             return alerts
         midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
         reading = self.model.get_int(METERING, 0x0000)
-        if self._day_start is None:
+        if self._day_start is None or reading < self._day_reading:
+            # A mirrored register below the day's first reading means the GSME was reset
+            # (the control API's factory_reset) or replaced: what it used since is not
+            # known, so nothing is made up for the days begun; the count starts again.
             self._day_start, self._day_reading = midnight, reading
             return alerts
         while self._day_start < midnight:

@@ -477,6 +477,32 @@ def test_factory_reset_history_fills_the_gsme_daily_snapshots(b: Bench, site: Si
     assert ran["credentials"] == fresh["credentials"]
 
 
+def test_a_gsme_reset_restarts_the_gpf_daily_count(b: Bench, site: Site) -> None:
+    """A GSME reset under a GPF that has counted its gas since midnight: the mirrored
+    register drops below the day's first reading. The GPF's next midnight must neither
+    fail (it raised on a negative sample) nor log a made-up day: its count starts again
+    from the reset register, and the whole days after are logged in full."""
+
+    def hourly(start: datetime, hours: int) -> None:  # as the runtime advances it
+        for h in range(1, hours + 1):
+            site.advance(start + timedelta(hours=h))
+
+    hourly(T1, 30)  # 1000 l/h since 01:00 on day 1, through a midnight
+    reset_at = T1 + timedelta(hours=30)
+    ok(site, "GSME", {"id": 80, "op": "factory_reset"}, reset_at)
+    assert site.gpf is not None and site.gpf.model.get_int(0x0702, 0) == 0
+    hourly(reset_at, 80)  # three more midnights
+    end = reset_at + timedelta(hours=80)
+    daily = send(b, site, "GPF", "GCS61", end, start_date_time=T0.isoformat(), number_of_samples=10)
+    values = daily["samples"]
+    assert all(0 <= v <= 24_000 for v in values), values
+    # the day of the reset counts from the GPF's first look at the reset register (the
+    # advance an hour after it) to midnight: 16 h at 1000 l/h; nothing of the gas before
+    assert values.count(1000 * (24 - reset_at.hour - 1)) == 1, values
+    # then every whole day in full: 24 h at 1000 l/h
+    assert values.count(24_000) >= 2, values
+
+
 def test_run_on_runs_the_premises_through_time_and_keeps_it_ahead(b: Bench, site: Site) -> None:
     """run_on: every device of the premises goes through the stretch (gas flows, load
     integrates, the clock moves on), then the premises stays that far ahead, persisted."""
