@@ -18,11 +18,12 @@ its state, so each RTDS command is *re-addressed* before it is sent:
    clock read 2015-01-01T00:00:00Z (:data:`RTDS_TIME`). Every full date-time in the
    header and the arguments (validity windows such as ECS70's and GCS28's, future-dated
    execution times, log read ranges, a change-of-tenancy date) is shifted by *device
-   now - RTDS time*, computed when the command is built; every plain date (a calendar's
-   begin and end) by the whole days of that shift. Wildcard dates (``*-07-29``), times of
-   day and durations are left alone: they mean the same on any day. The device's clock is
-   read with the control API's ``get_status`` (after every reset); without ``--control``
-   the host's UTC clock stands in for it (say so with a clock-synchronised bench).
+   now - RTDS time*; every plain date (a calendar's begin and end) by the whole days of
+   that shift. Wildcard dates (``*-07-29``), times of day and durations are left alone:
+   they mean the same on any day. The device's clock is read with the control API's
+   ``get_status`` (after every reset); without ``--control`` the host's UTC clock
+   stands in for it (say so with a clock-synchronised bench). The shift is computed
+   when the command is built, so whatever a case's preparation did lies before it.
 3. **Credentials kept the bench's.** A credential replacement (CS02b/CS02g) installs
    the bench's own certificate for the cell it names, and its certification path is the
    bench CA: the device goes on trusting the bench, whatever ran before. Sequence numbers
@@ -47,7 +48,9 @@ in RTDS id order.
 **Preparation.** With ``--control`` the device is reset (``factory_reset``) before every
 case, with the harness's :data:`~emulator.conformance.harness.HISTORY` of running behind
 it (``history_seconds``: the profile samples, daily snapshots and logs a device that has
-been running holds), and given the harness's
+been running holds), with its clock at :data:`MIDDAY` (run on to it when the reset
+left it elsewhere), so the results do not depend on the hour of the run.
+The device is then given the harness's
 :data:`~emulator.conformance.harness.PREPARATION` (earlier
 RTDS commands, re-addressed the same way; a command the preparation repeats is resent
 byte for byte, as a replay). Where the harness lets the device run on after its
@@ -81,6 +84,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import time
 from collections import Counter, defaultdict
@@ -147,6 +151,24 @@ __all__ = [
 R = RemotePartyRole
 RTDS_TIME = CONFORMANCE_TIME
 """The device time RTDS commands were made for (2015-01-01T00:00:00Z)."""
+
+DAY = timedelta(days=1)
+MIDDAY = (timedelta(hours=12), timedelta(hours=13))
+"""With ``--control``, where in its (UTC) day every case finds the device's clock: as far
+from its midnight as a day allows. A reset device outside it has its premises run on
+(under a day; cheap, as the premises jumps there) to 12:00 and is reset again.
+
+RTDS's read windows end at its "now" and reach back some days and a little more
+(GCS16b's 49 hours); which daily snapshots and day boundaries they hold then does not
+depend on the hour the run is made. Without ``--control`` the device runs on the host's
+hours: in the first hour after its midnight GCS16b's window holds a third daily
+snapshot, and RTDS's holds two."""
+
+
+def time_of_day(t: datetime) -> timedelta:
+    """How far ``t`` is into its UTC day."""
+    return t - t.replace(hour=0, minute=0, second=0, microsecond=0)
+
 
 CONFORMANT = "conformant"
 DIFFERS = "differs"
@@ -772,7 +794,10 @@ class HilConformance:
                         f"answer the control API ({e}); serve it with `hil serve --control` "
                         "or leave --control out"
                     ) from None
-                report.clock = "device (control API get_status)"
+                report.clock = (
+                    "device (control API get_status), reset to between 12:00 and 13:00 UTC "
+                    "for each case"
+                )
             else:
                 report.clock = "host UTC clock (no --control: the device's clock is not read)"
             for case in order_cases(cases):
@@ -784,6 +809,22 @@ class HilConformance:
             await wire.close()
         report.seconds = time.monotonic() - started
         return report
+
+    async def _reset_at_midday(self, wire: _Wire) -> int:
+        """Reset the device (with the harness's history) with its clock in
+        :data:`MIDDAY`; returns the seconds its premises was run on to get there (0 when
+        the reset already landed there)."""
+        history = int(HISTORY.total_seconds())
+        await self._control(wire, "factory_reset", history_seconds=history)
+        await self._read_clock(wire)
+        into_day = time_of_day(self.device_now())
+        if MIDDAY[0] <= into_day < MIDDAY[1]:
+            return 0
+        ran = math.ceil(((MIDDAY[0] - into_day) % DAY).total_seconds())
+        await self._control(wire, "run_on", seconds=ran)
+        await self._control(wire, "factory_reset", history_seconds=history)
+        await self._read_clock(wire)
+        return ran
 
     async def _security_entries(self, wire: _Wire) -> int | None:
         """How many entries the device's security log holds (None without control)."""
@@ -860,18 +901,17 @@ class HilConformance:
         except GbcsError as e:
             return self._na(case, f"the RTDS response does not decode: {e}", t0)
         reset = False
+        done: list[str] = []
         if self.control:
             try:
-                await self._control(
-                    wire, "factory_reset", history_seconds=int(HISTORY.total_seconds())
-                )
-                await self._read_clock(wire)
-                reset = True
+                ran = await self._reset_at_midday(wire)
             except (ControlTimeout, ControlFailed, BusError) as e:
                 return self._na(case, f"the device could not be reset: {e}", t0)
+            reset = True
+            if ran:
+                done.append(f"run_on {ran} s to midday, then reset again")
         name_of_case = case.id.rsplit("/", 1)[-1]
         names = PREPARATION.get(name_of_case, ())
-        done: list[str] = []
         if _needs_partner(case):
             joined, why = await self._join_partner(wire)
             if not joined:

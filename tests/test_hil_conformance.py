@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,9 +163,13 @@ PORT_PREPARED = {
 """What the run did besides RTDS commands to prepare these cases (a prefix of a step)."""
 
 
-async def _inprocess_run(device: str, tmp: Path, exprs: tuple[str, ...] = ()) -> Any:
+async def _inprocess_run(
+    device: str, tmp: Path, exprs: tuple[str, ...] = (), *, start: datetime | None = None
+) -> Any:
+    """A --control run over an in-process bus against a served site; ``start`` sets the
+    site's clock (running at real speed from it), the host's UTC clock otherwise."""
     from emulator.headend.identity import CounterStore, parties_from_store
-    from emulator.runtime.clock import RealClock
+    from emulator.runtime.clock import Clock, RealClock, ScaledClock
     from emulator.runtime.config import load_config
     from emulator.runtime.launch import claim
     from emulator.runtime.pki import add_device_public_keys, ensure_pki
@@ -183,7 +187,8 @@ async def _inprocess_run(device: str, tmp: Path, exprs: tuple[str, ...] = ()) ->
     held = claim(state, cfg, command="test")
     hub = InProcessHub()
     pki = ensure_pki(state)
-    emulator = Emulator(cfg, InProcessBus(hub), RealClock(), KeyStore(pki), state, control=True)
+    clock: Clock = RealClock() if start is None else ScaledClock(1.0, start)
+    emulator = Emulator(cfg, InProcessBus(hub), clock, KeyStore(pki), state, control=True)
     stop = asyncio.Event()
     task = asyncio.create_task(emulator.run(stop))
     counters = CounterStore(tmp / "counters.sqlite", first=int(time.time()))
@@ -252,11 +257,45 @@ async def test_control_run_matches_the_harness_less_fault_injection(
 
 @pytest.mark.interop
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("time_of_day", "run_on"),
+    [
+        ("00:00:20", (43_100, 43_200)),  # on to 12:00
+        ("00:20:00", (41_900, 42_000)),
+        ("12:10:00", (0, 0)),  # already at midday: no run-on
+        ("23:59:50", (43_200, 43_260)),  # midnight passes during the case's reset
+    ],
+)
+async def test_a_control_run_does_not_depend_on_the_hour_it_is_made(
+    time_of_day: str, run_on: tuple[int, int], tmp_path: Path
+) -> None:
+    """GCS16b reads prepay snapshots in a 49-hour window ending at RTDS's "now"; RTDS
+    finds two. A device with daily snapshots at midnight holds a third in that window
+    when it is less than an hour past midnight: with --control every case is reset at
+    midday (its premises run on to it), whatever the hour of the run."""
+    today = datetime.now(UTC).date()
+    start = datetime.fromisoformat(f"{today.isoformat()}T{time_of_day}+00:00")
+    report = await _inprocess_run("GPF", tmp_path, ("GCS16b_4.14_URP_SUCCESS",), start=start)
+    (result,) = report.results
+    assert result.status == HIL_CONFORMANT, result.detail
+    ran = [p for p in result.prepared if p.startswith("run_on") and "midday" in p]
+    if run_on == (0, 0):
+        assert ran == [], result.prepared
+    else:
+        (step,) = ran
+        assert run_on[0] <= int(step.split()[1]) <= run_on[1], step
+    assert "between 12:00 and 13:00 UTC" in report.clock
+
+
+@pytest.mark.interop
+@pytest.mark.asyncio
 async def test_preparation_replays_a_repeated_command(tmp_path: Path) -> None:
     """CS10b's preparation sends GCS28 twice: the second is a replay, refused and logged."""
     report = await _inprocess_run("GSME", tmp_path, ("CS10a_6.13_SUCCESS", "GCS28_6.11_SUCCESS"))
     by = {r.case.id.rsplit("/", 1)[-1]: r for r in report.results}
-    assert by["CS10a_6.13_SUCCESS"].prepared == ("GCS28_6.11_SUCCESS",)
+    # (the first case of the run may also have been run on to midday)
+    rtds_steps = [p for p in by["CS10a_6.13_SUCCESS"].prepared if not p.endswith("reset again")]
+    assert rtds_steps == ["GCS28_6.11_SUCCESS"]
     assert by["CS10a_6.13_SUCCESS"].status == HIL_CONFORMANT
     # GCS28's validity window was re-based on the device clock: the set was accepted
     assert by["GCS28_6.11_SUCCESS"].status == HIL_CONFORMANT
