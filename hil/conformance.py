@@ -156,7 +156,9 @@ DAY = timedelta(days=1)
 MIDDAY = (timedelta(hours=12), timedelta(hours=13))
 """With ``--control``, where in its (UTC) day every case finds the device's clock: as far
 from its midnight as a day allows. A reset device outside it has its premises run on
-(under a day; cheap, as the premises jumps there) to 12:00 and is reset again.
+(under a day; cheap, as the premises jumps there) to 12:00 and is reset again. The
+served premises then stays that much ahead of the host's clock (``lead_seconds`` in
+``get_status``): a run moves it on by a day at most, and once more per hour it lasts.
 
 RTDS's read windows end at its "now" and reach back some days and a little more
 (GCS16b's 49 hours); which daily snapshots and day boundaries they hold then does not
