@@ -173,10 +173,4 @@ def locate(*, allow_install: bool) -> Installed:
 def require_client(config: pytest.Config) -> Installed:
     """The installed packages; skips unless opted in, and skips (or fails when required)
     without them."""
-    OPT_IN.skip_unless_opted_in(config)
-    try:
-        return locate(allow_install=OPT_IN.may_install)
-    except Unavailable as e:
-        msg = f"open DCC Boxed client unavailable: {e}"
-    # Outside the except block: the report shows the reason, not a chained traceback.
-    OPT_IN.unavailable(msg)
+    return OPT_IN.require(config, locate, "open DCC Boxed client")

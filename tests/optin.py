@@ -12,11 +12,14 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -69,6 +72,18 @@ class OptIn:
         if self.required:
             pytest.fail(f"{message} ({self.env_require}=1)")
         pytest.skip(message)
+
+    def require(self, config: pytest.Config, locate: Callable[..., T], what: str) -> T:
+        """What ``locate(allow_install=...)`` finds (it may install when the run allows
+        it); skips unless opted in, and skips, or fails when required, with ``what`` and
+        the reason when ``locate`` raises :class:`Unavailable`."""
+        self.skip_unless_opted_in(config)
+        try:
+            return locate(allow_install=self.may_install)
+        except Unavailable as e:
+            msg = f"{what} unavailable: {e}"
+        # Outside the except block: the report shows the reason, not a chained traceback.
+        self.unavailable(msg)
 
 
 def run_install_script(script: Path, *, allow_install: bool, timeout: float) -> str:

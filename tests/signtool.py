@@ -178,10 +178,4 @@ def locate(*, allow_install: bool) -> SigningTool:
 
 def require_tool(config: pytest.Config) -> SigningTool:
     """The tool; skips unless opted in, and skips (or fails when required) without it."""
-    OPT_IN.skip_unless_opted_in(config)
-    try:
-        return locate(allow_install=OPT_IN.may_install)
-    except Unavailable as e:
-        msg = f"DCC Boxed signing tool unavailable: {e}"
-    # Outside the except block: the report shows the reason, not a chained traceback.
-    OPT_IN.unavailable(msg)
+    return OPT_IN.require(config, locate, "DCC Boxed signing tool")
