@@ -34,22 +34,12 @@ JAR_SHA256="e71061bd5f6fb641354caf71c4013a44d4ffc5d88ed055b3787ee51a00587ddd"
 JAVA_MIN=11
 NODE_MIN=18
 
-offline=0
-case "${1:-}" in
-  "") ;;
-  --offline) offline=1 ;;
-  -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: $0 [--offline]" >&2; exit 2 ;;
-esac
-
-say() { echo "install-open-client: $*" >&2; }
-
-repo=$(cd "$(dirname "$0")/.." && pwd -P)
-base=${GBCS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gbcs-emulator}
-dir=$(realpath -m "$base/open-client")
-case "$dir/" in
-  "$repo"/*) say "refusing to install inside the repository ($dir): set GBCS_TOOLS_DIR elsewhere"; exit 1 ;;
-esac
+TOOL=install-open-client
+HELP_LINES=2,21
+# shellcheck source=scripts/lib/npm-tools.sh
+. "$(dirname "$0")/lib/npm-tools.sh"
+parse_offline_option "$@"
+tools_dir open-client
 jar="$dir/node_modules/@smartdcc/duis-sign-wrap/dist/tool.jar"
 
 node_bin=${NODE:-node}
@@ -62,18 +52,7 @@ if ! [ "$node_major" -ge "$NODE_MIN" ] 2>/dev/null; then
   say "'$node_bin' is Node.js $node_major: the client needs Node.js $NODE_MIN or newer (global fetch)"
   exit 1
 fi
-java_bin=${JAVA:-java}
-if ! command -v "$java_bin" >/dev/null 2>&1; then
-  say "no '$java_bin' on PATH: install a Java $JAVA_MIN+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
-  exit 1
-fi
-java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
-java_major=${java_version%%.*}
-[ "$java_major" = 1 ] && java_major=$(echo "$java_version" | cut -d. -f2)
-if ! [ "$java_major" -ge "$JAVA_MIN" ] 2>/dev/null; then
-  say "'$java_bin' is Java '${java_version:-unknown}': the signing tool needs Java $JAVA_MIN or newer"
-  exit 1
-fi
+require_java
 
 # What npm recorded for an installed package: "<version> <integrity>" (empty if absent).
 recorded() {

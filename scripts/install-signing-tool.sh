@@ -23,37 +23,14 @@ VERSION="0.1.2"
 JAR_SHA256="e71061bd5f6fb641354caf71c4013a44d4ffc5d88ed055b3787ee51a00587ddd"
 JAVA_MIN=11
 
-offline=0
-case "${1:-}" in
-  "") ;;
-  --offline) offline=1 ;;
-  -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: $0 [--offline]" >&2; exit 2 ;;
-esac
-
-say() { echo "install-signing-tool: $*" >&2; }
-
-repo=$(cd "$(dirname "$0")/.." && pwd -P)
-base=${GBCS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gbcs-emulator}
-dir=$(realpath -m "$base/duis-sign-wrap")
-case "$dir/" in
-  "$repo"/*) say "refusing to install inside the repository ($dir): set GBCS_TOOLS_DIR elsewhere"; exit 1 ;;
-esac
+TOOL=install-signing-tool
+HELP_LINES=2,17
+# shellcheck source=scripts/lib/npm-tools.sh
+. "$(dirname "$0")/lib/npm-tools.sh"
+parse_offline_option "$@"
+tools_dir duis-sign-wrap
 jar="$dir/node_modules/$PACKAGE/dist/tool.jar"
-
-java_bin=${JAVA:-java}
-if ! command -v "$java_bin" >/dev/null 2>&1; then
-  say "no '$java_bin' on PATH: install a Java $JAVA_MIN+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
-  exit 1
-fi
-# 'openjdk version "17.0.15" 2025-04-15' -> 17; '"1.8.0_392"' -> 8.
-java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
-major=${java_version%%.*}
-[ "$major" = 1 ] && major=$(echo "$java_version" | cut -d. -f2)
-if ! [ "$major" -ge "$JAVA_MIN" ] 2>/dev/null; then
-  say "'$java_bin' is Java '${java_version:-unknown}': the signing tool needs Java $JAVA_MIN or newer"
-  exit 1
-fi
+require_java
 
 installed_version() {
   sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$PACKAGE/package.json" 2>/dev/null \
