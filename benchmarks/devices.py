@@ -21,6 +21,14 @@ Frames are built by the benchmark itself (the head-end catalogue, the emulator's
 PKI) unless ``--rtds`` asks for DCC's RTDS commands (re-MAC'd and re-signed with fresh
 counters) from ``GBCS_INTEROP_DIR`` (default ``../shared/interop``).
 
+Two ceilings are measured beside ECS42 in the same run, each as a share of that floor:
+the ``cryptography`` package's own sign plus verify (what every ECDSA call here goes
+through), and ECS42 through the codec and crypto calls alone (decode, MAC check,
+signature check, response header, signed response: none of the device's behaviour, no
+roles, replay counters, load switch, logs, rollback or time), on fresh frames of the same
+source with every check required to pass. No device built on this codec and that package
+can beat the second figure.
+
 ``--breakdown`` adds, per workload, where a command's time goes: microseconds per
 command in each stage of ``receive()`` (envelope and payload decode, MAC check, signature
 check with the ECDSA verify in it, rollback snapshot, execution, building and protecting
@@ -60,7 +68,12 @@ from _common import (
     run_main,
 )
 
-from devices.outbound import Outbound, OutboundKind
+from devices.frames import build_response, response_header
+from devices.outbound import Outbound, OutboundKind, PeerKind
+from gbcs.codec import decode
+from gbcs.security import Verdict, check_mac, check_signature
+from gbcs.usecases import lookup
+from keys.roles import RemotePartyRole
 
 #: Workload key (JSON) -> label.
 WORKLOADS = {
@@ -200,6 +213,65 @@ def breakdown(w: Workload, commands: int) -> dict[str, float]:
     return out
 
 
+# ------------------------------------------------------------------ the ceiling
+
+
+class CodecCryptoOnly:
+    """ECS42 through only the calls a critical command cannot avoid, on ``device``'s keys.
+
+    ``receive`` decodes a command, checks its MAC and signature, and signs a response of
+    the content the device itself answered (``template``, with the command's invoke id),
+    as :mod:`devices.frames` builds it. Nothing else: no role or replay check, no
+    execution, logs, rollback snapshot or time-driven behaviour. A check that fails
+    leaves ``last_rejection`` set and returns no response, which :func:`_feed` refuses
+    to time.
+    """
+
+    def __init__(self, device: Any, template: Any) -> None:
+        self.device = device
+        self.template = template
+        self.acb = device.anchors.eui(RemotePartyRole.ACCESS_CONTROL_BROKER)
+        self.last_rejection: str | None = None
+
+    def receive(self, frame: bytes, now: datetime) -> list[Outbound]:
+        dev = self.device
+        keys = dev.keys
+        msg = decode(frame, lenient_payload=True)
+        mac = check_mac(msg, keys, self.acb)
+        sig = check_signature(msg, keys)
+        uc = lookup(msg.message_code)
+        if mac.verdict is not Verdict.VALID or sig.verdict is not Verdict.VALID or uc is None:
+            self.last_rejection = f"MAC {mac.verdict.value}, signature {sig.verdict.value}"
+            return []
+        self.last_rejection = None
+        payload = dataclasses.replace(self.template, invoke_id=msg.payload.invoke_id)
+        header = response_header(msg, uc, dev.eui, dev.device_time(now))
+        out = build_response(
+            header, payload, critical=True, keys=keys, variant=dev.config.signature_variant
+        )
+        return [
+            Outbound(
+                out,
+                msg.originator,
+                PeerKind.REMOTE_PARTY,
+                OutboundKind.RESPONSE,
+                msg.message_code,
+                origin=dev.eui,
+            )
+        ]
+
+
+def codec_crypto_only(w: Workload) -> Workload:
+    """``w`` (a critical DLMS workload) on a :class:`CodecCryptoOnly` of its device, the
+    response content taken from the device's answer to one fresh command."""
+    outs = w.device.receive(w.frames(1)[0], w.now)
+    answer = next((o for o in outs if o.kind is OutboundKind.RESPONSE), None)
+    if answer is None or w.device.last_rejection is not None:
+        fail(f"{WORKLOADS[w.key]}: no response to build the ceiling's content from")
+    template = decode(answer.frame).payload
+    return Workload(w.key, CodecCryptoOnly(w.device, template), w.frames, w.now)
+
+
 # ------------------------------------------------------------------ frames we build
 
 
@@ -216,7 +288,6 @@ def built_workloads() -> Iterator[list[Workload]]:
     from emulator.transport.inprocess import InProcessBus, InProcessHub
     from gbcs.usecases import DeviceType
     from keys.pki import DEFAULT_ORGANISATION_EUIS
-    from keys.roles import RemotePartyRole
     from keys.store import KeyStore
 
     now = datetime.now(UTC).replace(microsecond=0)
@@ -275,10 +346,8 @@ def rtds_workloads() -> Iterator[list[Workload]]:
     from devices.factory import create_device, own_keys_from
     from emulator.conformance.cases import load_cases
     from emulator.conformance.harness import CONFORMANCE_TIME, RTDS_PARTIES, RemacKeys
-    from gbcs.codec import decode
     from gbcs.security import apply_mac, sign
-    from gbcs.usecases import lookup
-    from keys.roles import KeyUsage, RemotePartyRole
+    from keys.roles import KeyUsage
     from keys.store import KeyStore
 
     d = interop_dir()
@@ -347,11 +416,14 @@ def main() -> None:
     baseline: EcdsaBaseline = openssl_ecdsa(args.baseline_seconds) or cryptography_ecdsa(
         float(args.baseline_seconds)
     )
+    own_ecdsa = cryptography_ecdsa(float(args.baseline_seconds))
     results: dict[str, Measured] = {}
     stages: dict[str, dict[str, float]] = {}
     with (rtds_workloads if args.rtds else built_workloads)() as workloads:
         for w in workloads:
             results[w.key] = measure(w, args.seconds, args.commands)
+        ecs42_w = next(w for w in workloads if w.key == "ecs42")
+        ceiling = measure(codec_crypto_only(ecs42_w), args.seconds, args.commands)
         if args.breakdown:
             for w in workloads:
                 stages[w.key] = breakdown(w, min(args.commands, 2000))
@@ -370,6 +442,11 @@ def main() -> None:
             ecdsa_verify_per_s=round(baseline.verify_per_s, 1),
             critical_floor_cmds_per_s=round(floor, 1),
             ecs42_vs_floor=round(ecs42 / floor, 3),
+            cryptography_sign_per_s=round(own_ecdsa.sign_per_s, 1),
+            cryptography_verify_per_s=round(own_ecdsa.verify_per_s, 1),
+            cryptography_floor_vs_floor=round(own_ecdsa.critical_floor_per_s / floor, 3),
+            ecs42_codec_crypto_cmds_per_s=round(ceiling.best, 1),
+            ecs42_codec_crypto_vs_floor=round(ceiling.best / floor, 3),
             load_avg=round(os.getloadavg()[0], 2),
         )
         if stages:
@@ -392,6 +469,13 @@ def main() -> None:
     )
     print(f"critical-command floor (one verify + one sign): {floor:,.0f}/s")
     print(f"ECS42 {ecs42:,.0f}/s = {ecs42 / floor:.2f}x the floor (acceptance: >= 0.6x)")
+    print("ceilings in this run, as shares of that floor:")
+    own = own_ecdsa.critical_floor_per_s
+    print(f"  cryptography's own sign + verify      {own:10,.0f}/s = {own / floor:.2f}x")
+    print(
+        f"  ECS42 codec and crypto calls alone    {ceiling.best:10,.0f}/s = "
+        f"{ceiling.best / floor:.2f}x  (no device behaviour)"
+    )
     print(f"load average (1 min): {os.getloadavg()[0]:.2f}")
     if stages:
         keys = list(stages)

@@ -64,6 +64,11 @@ def test_devices_benchmark_json() -> None:
             "ecdsa_verify_per_s",
             "critical_floor_cmds_per_s",
             "ecs42_vs_floor",
+            "cryptography_sign_per_s",
+            "cryptography_verify_per_s",
+            "cryptography_floor_vs_floor",
+            "ecs42_codec_crypto_cmds_per_s",
+            "ecs42_codec_crypto_vs_floor",
         ],
     )
     assert out["frames"] == "built"
@@ -72,6 +77,13 @@ def test_devices_benchmark_json() -> None:
     assert out["critical_floor_cmds_per_s"] == pytest.approx(floor, rel=1e-3)
     assert out["ecs42_vs_floor"] == pytest.approx(
         out["ecs42_cmds_per_s"] / out["critical_floor_cmds_per_s"], rel=1e-2
+    )
+    assert out["ecs42_codec_crypto_vs_floor"] == pytest.approx(
+        out["ecs42_codec_crypto_cmds_per_s"] / out["critical_floor_cmds_per_s"], rel=1e-2
+    )
+    own = 1 / (1 / out["cryptography_sign_per_s"] + 1 / out["cryptography_verify_per_s"])
+    assert out["cryptography_floor_vs_floor"] == pytest.approx(
+        own / out["critical_floor_cmds_per_s"], rel=1e-2
     )
     for key in ("ecs17b", "ecs42", "gcs13a"):
         runs = out[f"{key}_runs_cmds_per_s"]
@@ -156,3 +168,76 @@ def test_devices_benchmark_refuses_to_time_replays(monkeypatch: pytest.MonkeyPat
         replays = bench.Workload("ecs42", ecs42.device, lambda n: [frame] * n, ecs42.now)
         with pytest.raises(common.BenchmarkError, match="not answered"):
             bench.measure(replays, 0.1, 5)
+
+
+def test_the_ecs42_ceiling_answers_as_the_device_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gbcs.codec import decode
+    from gbcs.crypto.ecdsa import verify
+
+    bench, common = load_devices_benchmark(monkeypatch)
+    with bench.built_workloads() as workloads:
+        ecs42 = next(w for w in workloads if w.key == "ecs42")
+        ceiling = bench.codec_crypto_only(ecs42)
+        device = ecs42.device
+        counters = dict(device.counters)
+        mine = ecs42.frames(1)[0]
+        [out] = ceiling.device.receive(mine, ecs42.now)
+        assert device.counters == counters  # the ceiling runs no replay bookkeeping
+        theirs = ecs42.frames(1)[0]
+        answers = device.receive(theirs, ecs42.now)
+        [real] = [o for o in answers if o.kind is out.kind]
+        a, b = decode(out.frame), decode(real.frame)
+        # the same signed response the device sends, to its own command
+        assert (a.header.cra, a.originator, a.recipient, a.message_code) == (
+            b.header.cra,
+            b.originator,
+            b.recipient,
+            b.message_code,
+        )
+        assert a.counter == decode(mine).counter and b.counter == decode(theirs).counter
+        assert a.payload.invoke_id == decode(mine).payload.invoke_id
+        assert a.payload.results == b.payload.results and a.payload.data == b.payload.data
+        assert a.mac is None and b.mac is None  # a critical response is signed only
+        ds = device.own.ds.public_key()
+        assert verify(ds, a.signed_data(), a.signature)
+        assert verify(ds, b.signed_data(), b.signature)
+        # a command whose MAC fails is refused, and a run of such frames is never timed
+        bad = bytearray(ecs42.frames(1)[0])
+        bad[-1] ^= 1
+        assert ceiling.device.receive(bytes(bad), ecs42.now) == []
+        assert "MAC invalid" in str(ceiling.device.last_rejection)
+        refused = bench.Workload("ecs42", ceiling.device, lambda n: [bytes(bad)] * n, ecs42.now)
+        with pytest.raises(common.BenchmarkError, match="not answered"):
+            bench.measure(refused, 0.1, 5)
+
+
+def test_codec_benchmark_json() -> None:
+    out = _run(
+        "codec.py", "--repeat", "1", "--copies", "1", "--runs", "10", "--verify-seconds", "1",
+        timeout=300,
+    )  # fmt: skip
+    _positive(
+        out,
+        [
+            "envelope_us",
+            "full_decode_us",
+            "batch_us_no_keys",
+            "batch_us_keys",
+            "verify_us",
+            "verify_floor_us_keys",
+            "verify_only_us_keys",
+            "batch_us_keys_least",
+            "python_pass_s",
+            "decode_s",
+        ],
+    )
+    assert out["mix"]["signed"] > 0 and out["mix"]["mac"] > 0 and out["mix"]["encrypted_parts"] > 0
+    assert out["batch_us_keys_least"] == pytest.approx(
+        out["batch_us_no_keys"] + out["verify_only_us_keys"]
+    )
+    assert out["batch_us_keys_checks"] == pytest.approx(
+        out["batch_us_keys"] - out["batch_us_keys_least"]
+    )
+    for name in ("startup_s", "batch_us_no_keys", "batch_us_keys"):
+        target, met = out["targets"][name]
+        assert target > 0 and isinstance(met, bool)
