@@ -8,8 +8,10 @@ GBZ, ASN.1, device-signed, with encrypted parts).
 Figures, in µs per message (best of several passes), with the ratio to envelope-only
 decode: envelope only (the baseline), full decode, and ``decode --batch`` per line
 (hex parsing, decode, MAC/signature checks, decryption, JSON out), without and with
-keys. CLI start-up: median of ``--runs`` runs of ``python -c pass`` (the baseline)
-beside ``gbcs-emu decode HEX``, each a fresh process.
+keys, as the CLI runs it on ``--file`` input; ``batch_us_keys_pipe`` is the same with
+keys through the read-ahead thread the CLI uses on a pipe. CLI start-up: median of
+``--runs`` runs of ``python -c pass`` (the baseline) beside ``gbcs-emu decode HEX``, each
+a fresh process.
 
 With keys, every signature is verified: ``verify_floor_us_keys`` is the share of signed
 messages times one ECDSA P-256 verify from ``openssl speed ecdsap256`` in the same run
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from devices.factory import create_device  # noqa: E402
 from devices.trust import OwnKeys  # noqa: E402
-from emulator.cli.decode_cmd import BatchSpec, batch_record  # noqa: E402
+from emulator.cli.decode_cmd import BatchSpec, write_batch  # noqa: E402
 from emulator.cli.inputs import iter_lines  # noqa: E402
 from emulator.headend import usecases  # noqa: E402
 from emulator.headend.catalogue.entry import BuildContext  # noqa: E402
@@ -143,14 +145,16 @@ def per_message_us(fn: Callable[[], object], n: int, repeat: int) -> float:
     return best / n * 1e6
 
 
-def batch_pass(lines: list[str], keys: KeyStore | None) -> Callable[[], object]:
-    """One ``decode --batch`` pass over ``lines`` as the CLI runs it, output to memory."""
+def batch_pass(
+    lines: list[str], keys: KeyStore | None, *, streaming: bool = False
+) -> Callable[[], object]:
+    """One ``decode --batch`` pass over ``lines`` as the CLI runs it on ``--file`` input
+    (``streaming``: on a pipe, through the read-ahead thread), output to memory."""
     spec = BatchSpec((), ACB, False)
 
     def run() -> object:
         out = io.StringIO()
-        for ident, item in iter_lines(iter(lines), "bench"):
-            out.write(batch_record(ident, item, keys, spec))
+        write_batch(iter_lines(iter(lines), "bench"), keys, spec, out, streaming=streaming)
         return out
 
     return run
@@ -264,6 +268,9 @@ def main() -> None:
         "full_decode_us": per_message_us(full_decode, n, args.repeat),
         "batch_us_no_keys": per_message_us(batch_pass(lines, None), n, args.repeat),
         "batch_us_keys": per_message_us(batch_pass(lines, store), n, args.repeat),
+        "batch_us_keys_pipe": per_message_us(
+            batch_pass(lines, store, streaming=True), n, args.repeat
+        ),
         "verify_only_us_keys": per_message_us(verify_pass(msgs, store), n, args.repeat),
     }
     figures["batch_us_keys_least"] = figures["batch_us_no_keys"] + figures["verify_only_us_keys"]
@@ -303,6 +310,7 @@ def main() -> None:
         ("full decode", "full_decode_us", None),
         ("decode --batch, no keys", "batch_us_no_keys", TARGETS["batch_us_no_keys"]),
         ("decode --batch, with keys", "batch_us_keys", TARGETS["batch_us_keys"]),
+        ("  the same from a pipe", "batch_us_keys_pipe", None),
     )
     for label, key, target in rows:
         value = figures[key]

@@ -223,6 +223,7 @@ def test_codec_benchmark_json() -> None:
             "full_decode_us",
             "batch_us_no_keys",
             "batch_us_keys",
+            "batch_us_keys_pipe",
             "verify_us",
             "verify_floor_us_keys",
             "verify_only_us_keys",

@@ -1,4 +1,5 @@
-"""``decode --batch`` writes, byte for byte, what the reference path writes.
+"""``decode --batch`` writes, byte for byte, what the reference path writes, one message
+at a time and in chunks (as the CLI runs it).
 
 The reference is computed here from the plain building blocks, without any of the
 batch path's shortcuts: the full decode, the payload's own encrypted-parts walk,
@@ -22,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from emulator.cli.decode_cmd import BatchSpec, batch_record
+from emulator.cli.decode_cmd import BatchSpec, batch_record, batch_records
 from emulator.cli.inputs import iter_lines
 from gbcs import security
 from gbcs.codec import decode
 from gbcs.crypto.kdf import clear_shared_secret_cache
 from gbcs.errors import GbcsDecodeError
-from gbcs.inspect import Inspection, NoKeys, PartReport
+from gbcs.inspect import Inspection, NoKeys, PartReport, inspect_message, inspect_messages
 from gbcs.security import KeyProvider, check_mac, check_signature, decrypt_parts, mac_parties
 from keys.store import KeyStore
 
@@ -118,14 +119,18 @@ def _variants(frame: bytes) -> Iterator[bytes]:
 
 
 def _check(lines: list[str], keys: KeyProvider | None, acb: bytes, lenient: bool) -> int:
+    """Every line, one at a time and in chunks of several sizes (the CLI's path), is
+    what the reference writes; returns the number of records."""
     spec = BatchSpec((), acb, lenient)
-    n = 0
-    for ident, item in iter_lines(iter(lines), "golden"):
-        assert batch_record(ident, item, keys, spec) == reference_record(
-            ident, item, keys, acb, lenient
-        ), f"line {ident}"
-        n += 1
-    return n
+    items = list(iter_lines(iter(lines), "golden"))
+    expected = [reference_record(ident, item, keys, acb, lenient) for ident, item in items]
+    for (ident, item), want in zip(items, expected, strict=True):
+        assert batch_record(ident, item, keys, spec) == want, f"line {ident}"
+    for size in (1, 7, 128, len(items)):
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        got = "".join(batch_records(c, keys, spec) for c in chunks)
+        assert got == "".join(expected), f"chunks of {size}"
+    return len(items)
 
 
 def test_batch_lines_match_the_reference_on_the_benchmark_corpus(
@@ -157,7 +162,9 @@ def test_parts_are_counted_and_decrypted_as_the_reference_does(
     for f in with_parts:
         line = json.loads(batch_record("p", f, store, spec))
         assert line["encrypted_parts"] == line["decrypted_parts"] > 0
-        assert batch_record("p", f, store, spec) == reference_record("p", f, store, acb, False)
+        want = reference_record("p", f, store, acb, False)
+        assert batch_record("p", f, store, spec) == want
+        assert batch_records([("p", f)], store, spec) == want
 
 
 @pytest.mark.interop
@@ -180,3 +187,28 @@ def test_batch_lines_match_the_reference_on_the_public_vectors() -> None:
 
 def decode_hex(text: str) -> bytes:
     return bytes.fromhex("".join(text.split()))
+
+
+def test_inspect_messages_is_inspect_message_of_each(
+    corpus: tuple[list[bytes], KeyStore, bytes],
+) -> None:
+    frames, store, acb = corpus
+    msgs = [v for f in frames for v in _variants(f)]
+    now = datetime(2040, 1, 1, tzinfo=UTC)  # past the test certificates: notes appear
+    for keys in (None, store):
+        got = inspect_messages(msgs, keys, acb=acb, now=now)
+        assert len(got) == len(msgs)
+        errors = 0
+        for m, r in zip(msgs, got, strict=True):
+            try:
+                want = inspect_message(m, keys, acb=acb, now=now)
+            except GbcsDecodeError as e:
+                assert isinstance(r, GbcsDecodeError) and str(r) == str(e)
+                errors += 1
+                continue
+            assert r == want  # decoded parts, verdicts and key notes alike
+        assert 0 < errors < len(msgs)
+    results = inspect_messages(msgs, store, acb=acb, now=now)
+    checked = [r for r in results if isinstance(r, Inspection)]
+    assert any(r.key_notes for r in checked)
+    assert any(p.decoded is not None for r in checked for p in r.parts)
