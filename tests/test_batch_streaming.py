@@ -179,3 +179,35 @@ def test_a_file_a_redirect_and_a_pipe_give_the_same_lines(tmp_path: Path) -> Non
     # the file names its lines by path, standard input by "stdin": otherwise identical
     assert redirected == piped
     assert from_file.replace(str(log).encode(), b"stdin") == piped
+
+
+def test_lines_before_unreadable_input_are_all_answered(tmp_path: Path) -> None:
+    """Standard input that stops being text after many good lines: every line read
+    before the bad block is answered, whichever path reads it, then one error line."""
+    hexes = [p.read_text().strip() for p in sorted((EXAMPLES / "messages").glob("*.hex"))]
+    good = [f"m{i}\t{hexes[i % len(hexes)]}" for i in range(300)]  # past one read block
+    log = tmp_path / "log.txt"
+    log.write_bytes(("\n".join(good) + "\n").encode() + b"\xff\xfe\x00garbage\n")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")  # binary is an error, not text
+    outputs = []
+    for extra, how in (((), "redirect"), ((), "pipe"), (("--jobs", "2"), "redirect")):
+        with log.open("rb") as f:
+            proc = subprocess.run(
+                [*_cli(), *extra],
+                stdin=f if how == "redirect" else None,
+                input=None if how == "redirect" else log.read_bytes(),
+                capture_output=True,
+                cwd=ROOT,
+                env=env,
+                timeout=300,
+            )
+        assert proc.returncode == 1, (extra, how)
+        assert b"Traceback" not in proc.stderr
+        assert (
+            proc.stderr.decode().strip().endswith("give hex lines, or a binary message with --file")
+        ), proc.stderr
+        outputs.append(proc.stdout)
+    # the pipe reads line by line; the redirect and the workers read in chunks of 128
+    assert outputs[0] == outputs[1] == outputs[2]
+    ids = [json.loads(line)["id"] for line in outputs[0].splitlines()]
+    assert len(ids) > 128 and ids == [f"m{i}" for i in range(len(ids))]

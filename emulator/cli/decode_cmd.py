@@ -341,7 +341,18 @@ def _worker_run(spec: BatchSpec, chunk: list[BatchItem]) -> str:
 
 
 def _chunks(items: Iterator[BatchItem]) -> Iterator[list[BatchItem]]:
-    while chunk := list(islice(items, _CHUNK)):
+    """``items`` in lists of :data:`_CHUNK`. An error reading them comes after a last
+    chunk of the items read before it, so that none of those is lost."""
+    while True:
+        chunk: list[BatchItem] = []
+        try:
+            chunk.extend(islice(items, _CHUNK))
+        except Exception:
+            if chunk:
+                yield chunk
+            raise
+        if not chunk:
+            return
         yield chunk
 
 
