@@ -160,16 +160,9 @@ def batch_record(ident: str, item: str | bytes, keys: KeyProvider | None, spec: 
     error string from reading the line, or the message bytes to decode and check.
 
     The line is the ``json.dumps`` of ``{"id", **header, "mac", "signature",
-    "encrypted_parts", "decrypted_parts"[, "key_notes"]}`` (see :func:`_record_json`)."""
-    if isinstance(item, str):
-        return _input_error_json(ident, item)
-    try:
-        r = inspect_message(
-            item, keys, acb=spec.acb, lenient_payload=spec.lenient, decode_parts=False
-        )
-    except GbcsDecodeError as e:
-        return _decode_error_json(ident, e)
-    return _record_json(ident, r)
+    "encrypted_parts", "decrypted_parts"[, "key_notes"]}`` (see :func:`_record_json`).
+    The CLI writes many at once with :func:`batch_records`."""
+    return batch_records([(ident, item)], keys, spec)
 
 
 def batch_records(chunk: Sequence[BatchItem], keys: KeyProvider | None, spec: BatchSpec) -> str:
